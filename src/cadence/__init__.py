@@ -1,0 +1,1 @@
+"""cadence: make sure every sales lead is followed up."""

@@ -1,0 +1,1 @@
+"""The pure core of cadence: no clock reads, no I/O. Time is always passed in."""

@@ -1,0 +1,234 @@
+"""Cadence definitions: ordered steps on channels, with their scheduling settings (pure)."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from dataclasses import asdict, dataclass, field
+from datetime import time
+from enum import StrEnum
+from typing import Any
+
+from cadence.errors import ConfigurationError
+
+
+class Channel(StrEnum):
+    """How a step reaches the lead: an email we send, or a task for the lead's owner."""
+
+    EMAIL = "email"
+    CALL = "call"
+    LINKEDIN = "linkedin"
+    POSTCARD = "postcard"
+    RESEARCH = "research"
+    TASK = "task"
+
+    @property
+    def is_task(self) -> bool:
+        """True for the channels that create a task for the owner instead of sending mail."""
+        return self is not Channel.EMAIL
+
+
+@dataclass(frozen=True)
+class Step:
+    """One step of a cadence: on ``day`` (offset from Day 0, the enrollment), do ``channel``.
+
+    ``templates`` holds one template name, or several variants of which each lead gets one.
+    """
+
+    day: int
+    channel: Channel
+    templates: tuple[str, ...] = ()
+    instructions: str | None = None
+    thread: str | None = None
+
+    @property
+    def template(self) -> str | None:
+        """The first (or only) template of the step."""
+        return self.templates[0] if self.templates else None
+
+
+@dataclass(frozen=True)
+class CadenceSettings:
+    """When a cadence may touch a lead.
+
+    The send window is in the lead's local time, ``[window_start, window_end)``.
+    ``min_gap_days`` is the least number of local calendar days between two touches that the
+    cadence put on different days (steps sharing a day offset land together).
+    """
+
+    window_start: time = time(8, 0)
+    window_end: time = time(17, 0)
+    business_days_only: bool = True
+    skip_holidays: bool = True
+    min_gap_days: int = 1
+
+
+@dataclass(frozen=True)
+class Cadence:
+    """A named, versioned contact plan."""
+
+    name: str
+    steps: tuple[Step, ...]
+    settings: CadenceSettings = field(default_factory=CadenceSettings)
+    description: str | None = None
+
+    @property
+    def version(self) -> str:
+        """A content hash of the definition: any edit gives a new version."""
+        payload = json.dumps(self.to_dict(), sort_keys=True, separators=(",", ":"))
+        return hashlib.sha256(payload.encode()).hexdigest()[:12]
+
+    def to_dict(self) -> dict[str, Any]:
+        """The definition as plain data (the inverse of :func:`parse_cadence`)."""
+        data = asdict(self)
+        data["settings"]["window_start"] = self.settings.window_start.strftime("%H:%M")
+        data["settings"]["window_end"] = self.settings.window_end.strftime("%H:%M")
+        data["steps"] = [
+            {
+                "day": s.day,
+                "channel": s.channel.value,
+                "templates": list(s.templates),
+                "instructions": s.instructions,
+                "thread": s.thread,
+            }
+            for s in self.steps
+        ]
+        return data
+
+
+_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
+_TEMPLATE = re.compile(r"^[A-Za-z0-9_-]+(/[A-Za-z0-9_.-]+)*$")
+_TIME = re.compile(r"^([01]?[0-9]|2[0-3]):([0-5][0-9])$")
+_MAX_DAY = 365
+
+
+def _where(data: Any) -> str:
+    line = data.get("__line__") if isinstance(data, dict) else None
+    return f" (line {line})" if line else ""
+
+
+def _parse_time(value: Any, what: str) -> time:
+    match = _TIME.match(str(value).strip()) if value is not None else None
+    if not match:
+        raise ConfigurationError(f"{what} must be a time such as 08:00, not {value!r}")
+    return time(int(match.group(1)), int(match.group(2)))
+
+
+def _parse_step(raw: Any, index: int) -> Step:
+    where = f"step {index + 1}{_where(raw)}"
+    if not isinstance(raw, dict):
+        raise ConfigurationError(f"{where}: a step is a mapping with day, channel and template")
+    unknown = set(raw) - {"day", "channel", "template", "templates", "instructions", "thread", "__line__"}
+    if unknown:
+        raise ConfigurationError(f"{where}: unknown key(s) {', '.join(sorted(map(str, unknown)))}")
+    day = raw.get("day")
+    if not isinstance(day, int) or isinstance(day, bool) or not 0 <= day <= _MAX_DAY:
+        raise ConfigurationError(f"{where}: day must be a whole number from 0 to {_MAX_DAY}, not {day!r}")
+    try:
+        channel = Channel(str(raw.get("channel")).strip().lower())
+    except ValueError:
+        choices = "|".join(c.value for c in Channel)
+        raise ConfigurationError(f"{where}: channel must be one of {choices}, not {raw.get('channel')!r}") from None
+    if "template" in raw and "templates" in raw:
+        raise ConfigurationError(f"{where}: give template or templates, not both")
+    names = raw.get("templates", raw.get("template"))
+    if names is None:
+        templates: tuple[str, ...] = ()
+    elif isinstance(names, str):
+        templates = (names.strip(),)
+    elif isinstance(names, list) and names and all(isinstance(n, str) for n in names):
+        templates = tuple(n.strip() for n in names)
+    else:
+        raise ConfigurationError(f"{where}: templates must be a name or a list of names")
+    for name in templates:
+        if not _TEMPLATE.match(name) or ".." in name.split("/"):
+            raise ConfigurationError(f"{where}: {name!r} is not a template name such as email/introduction")
+    if channel is Channel.EMAIL and not templates:
+        raise ConfigurationError(f"{where}: an email step needs a template")
+    instructions = raw.get("instructions")
+    if instructions is not None and not isinstance(instructions, str):
+        raise ConfigurationError(f"{where}: instructions must be text")
+    thread = raw.get("thread")
+    if thread is not None and thread != "previous":
+        raise ConfigurationError(f"{where}: thread can only be 'previous', not {thread!r}")
+    if thread is not None and channel is not Channel.EMAIL:
+        raise ConfigurationError(f"{where}: only an email step can be threaded")
+    return Step(
+        day=day,
+        channel=channel,
+        templates=templates,
+        instructions=instructions.strip() if instructions else None,
+        thread=thread,
+    )
+
+
+def _parse_settings(raw: Any) -> CadenceSettings:
+    if raw is None:
+        return CadenceSettings()
+    if not isinstance(raw, dict):
+        raise ConfigurationError(f"settings{_where(raw)} must be a mapping")
+    known = {"send_window", "business_days_only", "holidays", "min_gap_days", "__line__"}
+    unknown = set(raw) - known
+    if unknown:
+        raise ConfigurationError(f"settings{_where(raw)}: unknown key(s) {', '.join(sorted(map(str, unknown)))}")
+    defaults = CadenceSettings()
+    window = raw.get("send_window") or {}
+    if not isinstance(window, dict):
+        raise ConfigurationError(f"settings.send_window{_where(raw)} must have start and end")
+    start = _parse_time(window.get("start", "08:00"), "send_window.start")
+    end = _parse_time(window.get("end", "17:00"), "send_window.end")
+    if end <= start:
+        raise ConfigurationError(f"send_window{_where(window)}: end {end:%H:%M} must be after start {start:%H:%M}")
+    flags = {}
+    for key in ("business_days_only", "holidays"):
+        value = raw.get(key, True)
+        if not isinstance(value, bool):
+            raise ConfigurationError(f"settings.{key}{_where(raw)} must be true or false, not {value!r}")
+        flags[key] = value
+    gap = raw.get("min_gap_days", defaults.min_gap_days)
+    if not isinstance(gap, int) or isinstance(gap, bool) or not 1 <= gap <= 30:
+        raise ConfigurationError(f"settings.min_gap_days{_where(raw)} must be a whole number from 1 to 30")
+    return CadenceSettings(
+        window_start=start,
+        window_end=end,
+        business_days_only=flags["business_days_only"],
+        skip_holidays=flags["holidays"],
+        min_gap_days=gap,
+    )
+
+
+def parse_cadence(data: Any, *, default_name: str | None = None) -> Cadence:
+    """Build a :class:`Cadence` from plain data (parsed YAML), or raise :class:`ConfigurationError`.
+
+    Steps must be in day order. Mappings may carry a ``__line__`` key, which is used in messages.
+    """
+    if not isinstance(data, dict):
+        raise ConfigurationError("a cadence file must be a mapping with name, settings and steps")
+    unknown = set(data) - {"name", "description", "settings", "steps", "__line__"}
+    if unknown:
+        raise ConfigurationError(f"unknown key(s) {', '.join(sorted(map(str, unknown)))}")
+    name = data.get("name", default_name)
+    if not isinstance(name, str) or not _NAME.match(name):
+        raise ConfigurationError(f"name must be lower-case letters, digits, - or _, not {name!r}")
+    raw_steps = data.get("steps")
+    if not isinstance(raw_steps, list) or not raw_steps:
+        raise ConfigurationError("steps must be a non-empty list")
+    if len(raw_steps) > 100:
+        raise ConfigurationError("a cadence has at most 100 steps")
+    steps = tuple(_parse_step(raw, i) for i, raw in enumerate(raw_steps))
+    for i in range(1, len(steps)):
+        if steps[i].day < steps[i - 1].day:
+            raise ConfigurationError(
+                f"step {i + 1}{_where(raw_steps[i])}: day {steps[i].day} comes before day {steps[i - 1].day}; "
+                "list steps in day order"
+            )
+    description = data.get("description")
+    if description is not None and not isinstance(description, str):
+        raise ConfigurationError("description must be text")
+    return Cadence(
+        name=name,
+        steps=steps,
+        settings=_parse_settings(data.get("settings")),
+        description=description.strip() if description else None,
+    )

@@ -1,0 +1,216 @@
+"""Leads and the validation of their fields (pure: no I/O)."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
+
+from email_validator import EmailNotValidError, validate_email
+
+from cadence.errors import ValidationError
+
+LEAD_FIELDS: tuple[str, ...] = (
+    "email",
+    "first_name",
+    "last_name",
+    "title",
+    "company",
+    "industry",
+    "company_size",
+    "phone",
+    "linkedin_url",
+    "address_line1",
+    "address_line2",
+    "city",
+    "region",
+    "postal_code",
+    "country",
+    "timezone",
+    "source",
+    "interactions",
+    "owner",
+)
+"""The standard fields of a lead, in import-column order; anything else is a custom field."""
+
+_MAX_TEXT = 500
+_PHONE = re.compile(r"^\+?[0-9 ()./\-]{4,40}(\s*(x|ext\.?)\s*[0-9]{1,6})?$", re.IGNORECASE)
+_LINKEDIN = re.compile(r"^https?://([a-z]{2,3}\.)?linkedin\.com/[^\s]+$", re.IGNORECASE)
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
+_COUNTRY = re.compile(r"^[A-Za-z]{2}$")
+
+
+@dataclass(frozen=True)
+class Address:
+    """A postal address, for postcards and the CAN-SPAM footer."""
+
+    line1: str | None = None
+    line2: str | None = None
+    city: str | None = None
+    region: str | None = None
+    postal_code: str | None = None
+    country: str | None = None
+
+    def lines(self) -> list[str]:
+        """The address as printable lines, leaving out empty parts."""
+        city_line = " ".join(p for p in (self.postal_code, self.city) if p)
+        if self.region:
+            city_line = f"{city_line}, {self.region}" if city_line else self.region
+        return [p for p in (self.line1, self.line2, city_line, self.country) if p]
+
+
+@dataclass(frozen=True)
+class LeadData:
+    """A lead as it comes in (from an import row or a form), validated.
+
+    ``owner`` is the owner's email, if given. ``interactions`` counts the lead's interactions
+    with us (webinars, downloads, visits...).
+    """
+
+    email: str
+    first_name: str | None = None
+    last_name: str | None = None
+    title: str | None = None
+    company: str | None = None
+    industry: str | None = None
+    company_size: int | None = None
+    phone: str | None = None
+    linkedin_url: str | None = None
+    address: Address = field(default_factory=Address)
+    timezone: str | None = None
+    source: str | None = None
+    interactions: int = 0
+    owner: str | None = None
+    custom: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def full_name(self) -> str:
+        """First and last name, or an empty string."""
+        return " ".join(p for p in (self.first_name, self.last_name) if p)
+
+
+def normalize_email(value: str) -> str:
+    """Return the normalized form of an email address, or raise :class:`ValidationError`.
+
+    The domain is lower-cased; so is the local part, since mail systems treat addresses
+    case-insensitively in practice and a lead must never be duplicated by case.
+    """
+    text = (value or "").strip()
+    if not text:
+        raise ValidationError("email is missing")
+    if _CONTROL.search(text) or "\n" in text or "\r" in text:
+        raise ValidationError(f"email {text!r} contains control characters")
+    try:
+        result = validate_email(text, check_deliverability=False)
+    except EmailNotValidError as exc:
+        raise ValidationError(f"email {text!r} is not valid: {exc}") from exc
+    return result.normalized.lower()
+
+
+def validate_timezone(value: str) -> str:
+    """Return ``value`` if it names an IANA time zone, else raise :class:`ValidationError`."""
+    text = value.strip()
+    if text not in _zone_names():
+        raise ValidationError(f"unknown time zone {text!r} (use an IANA name such as Europe/Paris)")
+    try:
+        ZoneInfo(text)
+    except (ZoneInfoNotFoundError, ValueError) as exc:  # pragma: no cover - guarded above
+        raise ValidationError(f"unknown time zone {text!r}") from exc
+    return text
+
+
+_ZONES: frozenset[str] | None = None
+
+
+def _zone_names() -> frozenset[str]:
+    global _ZONES
+    if _ZONES is None:
+        _ZONES = frozenset(available_timezones())
+    return _ZONES
+
+
+def clean_text(name: str, value: Any, *, max_length: int = _MAX_TEXT) -> str | None:
+    """Strip a free-text field; empty becomes None. Refuse control characters and overlong text.
+
+    Control characters (CR/LF included) are refused because these values end up in email
+    headers and task instructions.
+    """
+    if value is None:
+        return None
+    text = str(value).strip()
+    if not text:
+        return None
+    if _CONTROL.search(text) or "\n" in text or "\r" in text:
+        raise ValidationError(f"{name} contains line breaks or control characters")
+    if len(text) > max_length:
+        raise ValidationError(f"{name} is longer than {max_length} characters")
+    return text
+
+
+def parse_count(name: str, value: Any, *, default: int | None = 0) -> int | None:
+    """Parse a non-negative whole number (``"12"``, ``"1,200"``); empty gives ``default``."""
+    if value is None or str(value).strip() == "":
+        return default
+    text = str(value).strip().replace(",", "").replace("_", "")
+    if not text.isdigit():
+        raise ValidationError(f"{name} must be a whole number, not {str(value).strip()!r}")
+    number = int(text)
+    if number > 10_000_000_000:
+        raise ValidationError(f"{name} is too large: {number}")
+    return number
+
+
+def make_lead(values: dict[str, Any], custom: dict[str, Any] | None = None) -> LeadData:
+    """Validate raw field values (strings, as read from a CSV row or a form) into a :class:`LeadData`.
+
+    Raises :class:`ValidationError` naming the first field that is wrong.
+    """
+    email = normalize_email(str(values.get("email") or ""))
+    tz = clean_text("timezone", values.get("timezone"))
+    if tz is not None:
+        tz = validate_timezone(tz)
+    phone = clean_text("phone", values.get("phone"), max_length=60)
+    if phone is not None and not _PHONE.match(phone):
+        raise ValidationError(f"phone {phone!r} is not a phone number")
+    linkedin = clean_text("linkedin_url", values.get("linkedin_url"), max_length=300)
+    if linkedin is not None and not _LINKEDIN.match(linkedin):
+        raise ValidationError(f"linkedin_url {linkedin!r} is not a LinkedIn URL")
+    country = clean_text("country", values.get("country"), max_length=60)
+    if country is not None:
+        if not _COUNTRY.match(country):
+            raise ValidationError(f"country {country!r} must be a two-letter ISO code such as US or FR")
+        country = country.upper()
+    owner = values.get("owner")
+    owner_email = normalize_email(str(owner)) if owner is not None and str(owner).strip() else None
+    source = clean_text("source", values.get("source"), max_length=100)
+    extra: dict[str, str] = {}
+    for key, raw in (custom or {}).items():
+        key_text = clean_text("custom field name", key, max_length=100)
+        value_text = clean_text(f"custom field {key_text}", raw, max_length=2000)
+        if key_text is not None and value_text is not None:
+            extra[key_text] = value_text
+    return LeadData(
+        email=email,
+        first_name=clean_text("first_name", values.get("first_name"), max_length=100),
+        last_name=clean_text("last_name", values.get("last_name"), max_length=100),
+        title=clean_text("title", values.get("title")),
+        company=clean_text("company", values.get("company")),
+        industry=clean_text("industry", values.get("industry")),
+        company_size=parse_count("company_size", values.get("company_size"), default=None),
+        phone=phone,
+        linkedin_url=linkedin,
+        address=Address(
+            line1=clean_text("address_line1", values.get("address_line1")),
+            line2=clean_text("address_line2", values.get("address_line2")),
+            city=clean_text("city", values.get("city"), max_length=100),
+            region=clean_text("region", values.get("region"), max_length=100),
+            postal_code=clean_text("postal_code", values.get("postal_code"), max_length=20),
+            country=country,
+        ),
+        timezone=tz,
+        source=source.lower().replace(" ", "_") if source else None,
+        interactions=parse_count("interactions", values.get("interactions")) or 0,
+        owner=owner_email,
+        custom=extra,
+    )
