@@ -1,0 +1,1 @@
+"""Adapters: the database, files, SMTP, IMAP and templates."""

@@ -1,0 +1,275 @@
+"""The database schema (SQLAlchemy 2.0 declarative models).
+
+Times are stored as UTC. ``touches`` holds every contact attempt; its unique key
+(enrollment_id, step_index) is what makes a step happen at most once.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any, ClassVar
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    TypeDecorator,
+    UniqueConstraint,
+    text,
+)
+from sqlalchemy.engine import Dialect
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+NAMING = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """An aware UTC datetime, stored without zone (SQLite keeps none) and read back as UTC."""
+
+    impl = DateTime
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        """Store ``value`` as naive UTC; a naive value is refused."""
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetimes are not stored: pass an aware one")
+        return value.astimezone(UTC).replace(tzinfo=None)
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        """Read a stored value back as an aware UTC datetime."""
+        return None if value is None else value.replace(tzinfo=UTC)
+
+
+class Base(DeclarativeBase):
+    """Base of every model."""
+
+    metadata = MetaData(naming_convention=NAMING)
+    type_annotation_map: ClassVar[dict[Any, Any]] = {datetime: UTCDateTime(), dict[str, Any]: JSON}
+
+
+class Rep(Base):
+    """A sales rep: owns leads and receives tasks."""
+
+    __tablename__ = "reps"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    email: Mapped[str] = mapped_column(String(320), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    signature: Mapped[str | None] = mapped_column(Text)
+    timezone: Mapped[str | None] = mapped_column(String(64))
+    daily_email_cap: Mapped[int | None] = mapped_column(Integer)
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime]
+
+
+class Lead(Base):
+    """A person we follow up (a name until they show enough interest)."""
+
+    __tablename__ = "leads"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    email: Mapped[str] = mapped_column(String(320), unique=True)
+    first_name: Mapped[str | None] = mapped_column(String(100))
+    last_name: Mapped[str | None] = mapped_column(String(100))
+    title: Mapped[str | None] = mapped_column(String(500))
+    company: Mapped[str | None] = mapped_column(String(500))
+    industry: Mapped[str | None] = mapped_column(String(500))
+    company_size: Mapped[int | None] = mapped_column(Integer)
+    phone: Mapped[str | None] = mapped_column(String(60))
+    linkedin_url: Mapped[str | None] = mapped_column(String(300))
+    address_line1: Mapped[str | None] = mapped_column(String(500))
+    address_line2: Mapped[str | None] = mapped_column(String(500))
+    city: Mapped[str | None] = mapped_column(String(100))
+    region: Mapped[str | None] = mapped_column(String(100))
+    postal_code: Mapped[str | None] = mapped_column(String(20))
+    country: Mapped[str | None] = mapped_column(String(2))
+    timezone: Mapped[str | None] = mapped_column(String(64))
+    source: Mapped[str | None] = mapped_column(String(100))
+    interactions: Mapped[int] = mapped_column(Integer, default=0)
+    custom: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    owner_id: Mapped[int | None] = mapped_column(ForeignKey("reps.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(10))
+    status: Mapped[str] = mapped_column(String(20), index=True)
+    persona_fit: Mapped[bool] = mapped_column(Boolean, default=False)
+    inbound: Mapped[bool] = mapped_column(Boolean, default=False)
+    source_rank: Mapped[int] = mapped_column(Integer)
+    lead_class: Mapped[str | None] = mapped_column(String(50))
+    priority: Mapped[int | None] = mapped_column(Integer)
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+
+    owner: Mapped[Rep | None] = relationship(lazy="joined")
+
+
+class CadenceVersion(Base):
+    """A cadence definition as it was when an enrollment started; enrollments pin it."""
+
+    __tablename__ = "cadence_versions"
+    __table_args__ = (UniqueConstraint("name", "version"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(63))
+    version: Mapped[str] = mapped_column(String(12))
+    definition: Mapped[dict[str, Any]] = mapped_column(JSON)
+    created_at: Mapped[datetime]
+
+
+OPEN_STATES_SQL = "state IN ('active', 'paused', 'responded')"
+
+
+class Enrollment(Base):
+    """A lead going through one version of one cadence.
+
+    ``next_step`` is the index of the next step to run (equal to the number of steps once all
+    ran, while the grace period for replies runs); ``next_due_at`` is when it is due, and is set
+    only while the enrollment is active.
+    """
+
+    __tablename__ = "enrollments"
+    __table_args__ = (
+        # At most one enrollment under way per lead.
+        Index(
+            "uq_enrollments_open_lead",
+            "lead_id",
+            unique=True,
+            sqlite_where=text(OPEN_STATES_SQL),
+            postgresql_where=text(OPEN_STATES_SQL),
+        ),
+        # What is due costs O(due): only active enrollments are in this index.
+        Index(
+            "ix_enrollments_due",
+            "next_due_at",
+            sqlite_where=text("state = 'active'"),
+            postgresql_where=text("state = 'active'"),
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    lead_id: Mapped[int] = mapped_column(ForeignKey("leads.id"), index=True)
+    cadence_name: Mapped[str] = mapped_column(String(63))
+    cadence_version: Mapped[str] = mapped_column(String(12))
+    state: Mapped[str] = mapped_column(String(20))
+    enrolled_at: Mapped[datetime]
+    next_step: Mapped[int] = mapped_column(Integer, default=0)
+    next_due_at: Mapped[datetime | None]
+    last_touch_at: Mapped[datetime | None]
+    last_touch_day: Mapped[int | None] = mapped_column(Integer)
+    priority: Mapped[int] = mapped_column(Integer, default=2)
+    paused_at: Mapped[datetime | None]
+    paused_until: Mapped[datetime | None]
+    ended_at: Mapped[datetime | None]
+
+    lead: Mapped[Lead] = relationship(lazy="joined")
+
+
+class Touch(Base):
+    """One step executed (or being executed) for one enrollment: every contact attempt."""
+
+    __tablename__ = "touches"
+    __table_args__ = (
+        UniqueConstraint("enrollment_id", "step_index"),
+        Index("ix_touches_lead_id_created", "lead_id", "due_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    enrollment_id: Mapped[int] = mapped_column(ForeignKey("enrollments.id"))
+    lead_id: Mapped[int] = mapped_column(ForeignKey("leads.id"))
+    step_index: Mapped[int] = mapped_column(Integer)
+    day: Mapped[int] = mapped_column(Integer)
+    channel: Mapped[str] = mapped_column(String(20))
+    template: Mapped[str | None] = mapped_column(String(200))
+    template_version: Mapped[str | None] = mapped_column(String(16))
+    subject: Mapped[str | None] = mapped_column(String(998))
+    message_id: Mapped[str | None] = mapped_column(String(250), unique=True)
+    state: Mapped[str] = mapped_column(String(20), index=True)
+    due_at: Mapped[datetime]
+    claimed_at: Mapped[datetime | None]
+    lease_until: Mapped[datetime | None]
+    executed_at: Mapped[datetime | None]
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    outcome: Mapped[str | None] = mapped_column(String(50))
+    error: Mapped[str | None] = mapped_column(Text)
+
+
+class Task(Base):
+    """Work for a rep: a call, a LinkedIn invite, research, a postcard, an answer to a reply."""
+
+    __tablename__ = "tasks"
+    __table_args__ = (Index("ix_tasks_owner_status_due", "owner_id", "status", "due_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    lead_id: Mapped[int] = mapped_column(ForeignKey("leads.id"), index=True)
+    owner_id: Mapped[int | None] = mapped_column(ForeignKey("reps.id"))
+    enrollment_id: Mapped[int | None] = mapped_column(ForeignKey("enrollments.id"))
+    touch_id: Mapped[int | None] = mapped_column(ForeignKey("touches.id"), unique=True)
+    channel: Mapped[str] = mapped_column(String(20))
+    title: Mapped[str] = mapped_column(String(300))
+    instructions: Mapped[str | None] = mapped_column(Text)
+    due_at: Mapped[datetime]
+    priority: Mapped[int] = mapped_column(Integer, default=2)
+    status: Mapped[str] = mapped_column(String(20), default="open")
+    outcome: Mapped[str | None] = mapped_column(String(50))
+    note: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime]
+    completed_at: Mapped[datetime | None]
+    exported_at: Mapped[datetime | None]
+
+    lead: Mapped[Lead] = relationship(lazy="joined")
+    owner: Mapped[Rep | None] = relationship(lazy="joined")
+
+
+class Decision(Base):
+    """The end of a lead's cadence, with its reason."""
+
+    __tablename__ = "decisions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    lead_id: Mapped[int] = mapped_column(ForeignKey("leads.id"), index=True)
+    enrollment_id: Mapped[int | None] = mapped_column(ForeignKey("enrollments.id"))
+    outcome: Mapped[str] = mapped_column(String(30), index=True)
+    reason: Mapped[str | None] = mapped_column(Text)
+    answers: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    qualification_skipped: Mapped[bool] = mapped_column(Boolean, default=False)
+    decided_by: Mapped[str | None] = mapped_column(String(320))
+    decided_at: Mapped[datetime]
+
+
+class Response(Base):
+    """Something the lead sent us: a reply, an automatic reply, a bounce, a call back."""
+
+    __tablename__ = "responses"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    lead_id: Mapped[int | None] = mapped_column(ForeignKey("leads.id"), index=True)
+    enrollment_id: Mapped[int | None] = mapped_column(ForeignKey("enrollments.id"))
+    touch_id: Mapped[int | None] = mapped_column(ForeignKey("touches.id"))
+    kind: Mapped[str] = mapped_column(String(20))
+    channel: Mapped[str] = mapped_column(String(20))
+    note: Mapped[str | None] = mapped_column(Text)
+    message_id: Mapped[str | None] = mapped_column(String(250))
+    received_at: Mapped[datetime]
+
+
+class Suppression(Base):
+    """An address (``bob@x.example``) or a domain (``@x.example``) that is never emailed."""
+
+    __tablename__ = "suppressions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    value: Mapped[str] = mapped_column(String(320), unique=True)
+    reason: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime]
