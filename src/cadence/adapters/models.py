@@ -109,6 +109,7 @@ class Lead(Base):
     source_rank: Mapped[int] = mapped_column(Integer)
     lead_class: Mapped[str | None] = mapped_column(String(50))
     priority: Mapped[int | None] = mapped_column(Integer)
+    cadence: Mapped[str | None] = mapped_column(String(63))
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]
 
@@ -164,6 +165,8 @@ class Enrollment(Base):
     cadence_version: Mapped[str] = mapped_column(String(12))
     state: Mapped[str] = mapped_column(String(20))
     enrolled_at: Mapped[datetime]
+    # Day 0 for scheduling: the enrollment time, moved later by the time spent paused.
+    anchor_at: Mapped[datetime]
     next_step: Mapped[int] = mapped_column(Integer, default=0)
     next_due_at: Mapped[datetime | None]
     last_touch_at: Mapped[datetime | None]

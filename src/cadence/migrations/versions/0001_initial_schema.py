@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-23 05:47:43.287085
+Create Date: 2026-11-23 05:49:52.227688
 """
 
 from __future__ import annotations
@@ -82,6 +82,7 @@ def upgrade() -> None:
         sa.Column("source_rank", sa.Integer(), nullable=False),
         sa.Column("lead_class", sa.String(length=50), nullable=True),
         sa.Column("priority", sa.Integer(), nullable=True),
+        sa.Column("cadence", sa.String(length=63), nullable=True),
         sa.Column("created_at", cadence.adapters.models.UTCDateTime(), nullable=False),
         sa.Column("updated_at", cadence.adapters.models.UTCDateTime(), nullable=False),
         sa.ForeignKeyConstraint(["owner_id"], ["reps.id"], name=op.f("fk_leads_owner_id_reps")),
@@ -100,6 +101,7 @@ def upgrade() -> None:
         sa.Column("cadence_version", sa.String(length=12), nullable=False),
         sa.Column("state", sa.String(length=20), nullable=False),
         sa.Column("enrolled_at", cadence.adapters.models.UTCDateTime(), nullable=False),
+        sa.Column("anchor_at", cadence.adapters.models.UTCDateTime(), nullable=False),
         sa.Column("next_step", sa.Integer(), nullable=False),
         sa.Column("next_due_at", cadence.adapters.models.UTCDateTime(), nullable=True),
         sa.Column("last_touch_at", cadence.adapters.models.UTCDateTime(), nullable=True),

@@ -1,0 +1,618 @@
+"""The ``cadence`` command line (Typer).
+
+Exit codes: 0 success, 1 error (a message on stderr, no traceback), 2 usage error, 3 partial import.
+Every command that depends on the time or records one takes ``--now`` (ISO-8601; default: the clock).
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Annotated, Any, NoReturn, TypeVar
+
+import typer
+from sqlalchemy.exc import DBAPIError, SQLAlchemyError
+from sqlalchemy.orm import Session
+
+from cadence.errors import CadenceError, ValidationError
+from cadence.settings import Settings
+
+app = typer.Typer(
+    name="cadence",
+    help="Make sure every sales lead is followed up: cadences of emails and rep tasks until a decision.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+reps_app = typer.Typer(help="Sales reps: the owners of leads.", no_args_is_help=True)
+leads_app = typer.Typer(help="Import, list and inspect leads.", no_args_is_help=True)
+cadences_app = typer.Typer(help="The cadences in the templates folder.", no_args_is_help=True)
+suppress_app = typer.Typer(help="Addresses and domains that are never emailed.", no_args_is_help=True)
+app.add_typer(reps_app, name="reps")
+app.add_typer(leads_app, name="leads")
+app.add_typer(cadences_app, name="cadences")
+app.add_typer(suppress_app, name="suppress")
+
+EXIT_PARTIAL = 3
+T = TypeVar("T")
+
+NowOption = Annotated[
+    str | None,
+    typer.Option("--now", help="The current time, ISO-8601 (naive means UTC). Default: the clock.", show_default=False),
+]
+JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON instead of text.")]
+
+
+def parse_instant(value: str | None, *, what: str = "--now") -> datetime:
+    """Parse an ISO-8601 date or time; a naive time is UTC, a bare date is midnight UTC. None is the clock."""
+    if value is None:
+        return datetime.now(UTC)
+    text = value.strip()
+    try:
+        parsed = datetime.fromisoformat(text.replace("Z", "+00:00") if text.endswith("Z") else text)
+    except ValueError:
+        raise ValidationError(f"{what} {value!r} is not an ISO-8601 time such as 2026-11-23T09:00:00+01:00") from None
+    return parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=UTC)
+
+
+def fail(message: str, code: int = 1) -> NoReturn:
+    """Print ``message`` on stderr and exit with ``code``."""
+    typer.echo(f"error: {message}", err=True)
+    raise typer.Exit(code)
+
+
+def emit_json(data: Any) -> None:
+    """Print ``data`` as JSON."""
+    typer.echo(json.dumps(data, indent=2, ensure_ascii=False, default=str))
+
+
+def table(rows: Sequence[Sequence[Any]], headers: Sequence[str]) -> str:
+    """Format rows as a plain text table."""
+    cells = [[str(h) for h in headers], *[["" if c is None else str(c) for c in row] for row in rows]]
+    widths = [max(len(row[i]) for row in cells) for i in range(len(headers))]
+    lines = ["  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip() for row in cells]
+    lines.insert(1, "  ".join("-" * w for w in widths))
+    return "\n".join(lines)
+
+
+_CONTEXT: Any = None
+
+
+def context() -> Any:
+    """The process's :class:`~cadence.services.context.Context` (created on first use)."""
+    global _CONTEXT
+    if _CONTEXT is None:
+        from cadence.services.context import Context
+
+        try:
+            settings = Settings()
+        except Exception as exc:  # pydantic's ValidationError: a bad CADENCE_* variable
+            raise CadenceError(f"bad setting: {exc}") from exc
+        _CONTEXT = Context(settings)
+    return _CONTEXT
+
+
+def reset_context() -> None:
+    """Forget the process's context (tests run many commands in one process)."""
+    global _CONTEXT
+    if _CONTEXT is not None:
+        _CONTEXT.close()
+    _CONTEXT = None
+
+
+@contextmanager
+def session(*, schema: bool = True) -> Iterator[Session]:
+    """A transaction on the cadence database, committed when the block succeeds."""
+    ctx = context()
+    if schema:
+        ctx.require_schema()
+    with ctx.sessions() as s, s.begin():
+        yield s
+
+
+def run(fn: Callable[[], T]) -> T:
+    """Run ``fn`` turning cadence and database errors into clean messages and exit codes."""
+    try:
+        return fn()
+    except CadenceError as exc:
+        fail(str(exc), exc.exit_code)
+    except DBAPIError as exc:
+        fail(f"database error: {str(exc.orig).strip().splitlines()[0] if exc.orig else exc}")
+    except SQLAlchemyError as exc:
+        fail(f"database error: {exc}")
+
+
+# ---------------------------------------------------------------------------------------------- init
+
+
+@app.command()
+def init() -> None:
+    """Create or upgrade the database schema (safe to run again)."""
+
+    def go() -> None:
+        from cadence.adapters.schema import upgrade
+
+        ctx = context()
+        before, after = upgrade(ctx.engine)
+        where = ctx.engine.url.render_as_string(hide_password=True)
+        if before == after:
+            typer.echo(f"database {where} is up to date (schema {after})")
+        else:
+            typer.echo(f"database {where} upgraded from {before or 'empty'} to schema {after}")
+
+    run(go)
+
+
+# ---------------------------------------------------------------------------------------------- reps
+
+
+@reps_app.command("add")
+def reps_add(
+    email: str,
+    name: Annotated[str, typer.Option("--name", help="The rep's name, as it signs emails.")],
+    signature: Annotated[str | None, typer.Option(help="Email signature.")] = None,
+    timezone: Annotated[str | None, typer.Option(help="IANA time zone, e.g. Europe/Paris.")] = None,
+    daily_email_cap: Annotated[int | None, typer.Option(help="At most this many emails a day.", min=1)] = None,
+    now: NowOption = None,
+) -> None:
+    """Add a sales rep."""
+
+    def go() -> None:
+        from cadence.services.reps import add_rep
+
+        with session() as s:
+            rep = add_rep(
+                s,
+                email,
+                name,
+                now=parse_instant(now),
+                signature=signature,
+                timezone=timezone,
+                daily_email_cap=daily_email_cap,
+            )
+            typer.echo(f"added rep {rep.name} <{rep.email}>")
+
+    run(go)
+
+
+@reps_app.command("list")
+def reps_list(as_json: JsonOption = False) -> None:
+    """List the reps."""
+
+    def go() -> None:
+        from cadence.services.reps import list_reps
+
+        with session() as s:
+            reps = list_reps(s)
+        if as_json:
+            emit_json(reps)
+        elif not reps:
+            typer.echo("no reps yet: add one with `cadence reps add EMAIL --name NAME`")
+        else:
+            rows = [(r["email"], r["name"], r["timezone"], r["daily_email_cap"], r["leads"]) for r in reps]
+            typer.echo(table(rows, ["email", "name", "timezone", "cap", "leads"]))
+
+    run(go)
+
+
+# ---------------------------------------------------------------------------------------------- leads
+
+
+@leads_app.command("import")
+def leads_import(
+    file: Annotated[Path, typer.Argument(help="A CSV file with an email column.")],
+    owner: Annotated[str | None, typer.Option(help="Owner of rows that name none (default: round-robin).")] = None,
+    cadence_name: Annotated[str | None, typer.Option("--cadence", help="Enroll in this cadence.")] = None,
+    no_enroll: Annotated[bool, typer.Option("--no-enroll", help="Store and qualify only.")] = False,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Report what would happen; write nothing.")] = False,
+    rejects: Annotated[Path | None, typer.Option(help="Write rejected rows, with reasons, to this CSV.")] = None,
+    as_json: JsonOption = False,
+    now: NowOption = None,
+) -> None:
+    """Import leads from CSV: qualify, assign owners, enroll leads (Day 0 is --now)."""
+
+    def go() -> int:
+        from cadence.adapters.csv_leads import RowError, parse_leads_csv, write_rejects
+        from cadence.services.leads import ImportRow, import_leads
+
+        instant = parse_instant(now)
+        try:
+            data = file.read_bytes()
+        except FileNotFoundError:
+            raise ValidationError(f"{file}: no such file") from None
+        except IsADirectoryError:
+            raise ValidationError(f"{file}: is a folder, not a CSV file") from None
+        except OSError as exc:
+            raise ValidationError(f"{file}: cannot read it ({exc.strerror})") from None
+        parsed = parse_leads_csv(data)
+        ctx = context()
+        ctx.require_schema()
+        with ctx.sessions() as s, s.begin():
+            report = import_leads(
+                s,
+                [ImportRow(row=r.row, lead=r.lead) for r in parsed.rows],
+                now=instant,
+                settings=ctx.settings,
+                rules=ctx.rules,
+                cadences=ctx.cadences,
+                default_owner=owner,
+                cadence_override=cadence_name,
+                enroll=not no_enroll,
+            )
+            if dry_run:
+                s.rollback()
+        report.dry_run = dry_run
+        raw_by_row = {r.row: r.raw for r in parsed.rows}
+        late = [RowError(row=e["row"], reason=e["reason"], raw=raw_by_row.get(e["row"], {})) for e in report.errors]
+        report.errors = sorted(
+            [{"row": e.row, "reason": e.reason} for e in parsed.errors] + report.errors, key=lambda e: e["row"]
+        )
+        if rejects is not None and report.errors:
+            write_rejects(rejects, parsed, late)
+        if as_json:
+            emit_json(report.as_dict())
+        else:
+            verb = "would import" if dry_run else "imported"
+            typer.echo(
+                f"{verb} {report.imported} new, updated {report.updated}, enrolled {report.enrolled}, "
+                f"names {report.names}, unfit {report.unfit}, suppressed {report.suppressed}, "
+                f"rejected {report.rejected}"
+            )
+            for error in report.errors[:50]:
+                typer.echo(f"  row {error['row']}: {error['reason']}", err=True)
+            if report.rejected > 50:
+                typer.echo(f"  ... and {report.rejected - 50} more (use --rejects FILE)", err=True)
+            if rejects is not None and report.errors:
+                typer.echo(f"rejected rows written to {rejects}")
+        return EXIT_PARTIAL if report.errors else 0
+
+    code = run(go)
+    if code:
+        raise typer.Exit(code)
+
+
+@leads_app.command("list")
+def leads_list(
+    status: Annotated[str | None, typer.Option(help="name, unfit, lead, active, paused, responded, ...")] = None,
+    owner: Annotated[str | None, typer.Option(help="Only this rep's leads.")] = None,
+    as_json: JsonOption = False,
+) -> None:
+    """List leads with their status, class, owner and cadence."""
+
+    def go() -> None:
+        from cadence.services.leads import list_leads
+
+        with session() as s:
+            leads = list_leads(s, status=status, owner=owner)
+        if as_json:
+            emit_json(leads)
+        else:
+            rows = [(x["email"], x["name"], x["status"], x["class"], x["owner"], x["cadence"]) for x in leads]
+            typer.echo(table(rows, ["email", "name", "status", "class", "owner", "cadence"]))
+            typer.echo(f"{len(leads)} lead(s)")
+
+    run(go)
+
+
+@leads_app.command("show")
+def leads_show(email: str, as_json: JsonOption = False) -> None:
+    """Show a lead: class, owner, enrollment, decision and timeline."""
+
+    def go() -> None:
+        from cadence.services.leads import show_lead
+
+        with session() as s:
+            data = show_lead(s, email, settings=context().settings)
+        if as_json:
+            emit_json(data)
+            return
+        typer.echo(f"{data['name'] or data['email']} <{data['email']}>  {data['company'] or ''}".rstrip())
+        typer.echo(f"  status {data['status']}, class {data['class']}, owner {data['owner']}, source {data['source']}")
+        enrollment = data["enrollment"]
+        if enrollment:
+            step = enrollment["next_step"]
+            nxt = f"step {step['index']} (day {step['day']}, {step['channel']})" if step else "none"
+            typer.echo(
+                f"  cadence {enrollment['cadence']} v{enrollment['version']}: {enrollment['state']}, "
+                f"{enrollment['steps_done']}/{enrollment['steps_total']} done, "
+                f"next {nxt} at {enrollment['next_due_at']}"
+            )
+        if data["decision"]:
+            d = data["decision"]
+            typer.echo(f"  decision {d['outcome']} at {d['at']}: {d['reason'] or ''}")
+        if data["timeline"]:
+            rows = [
+                (t["at"], t["day"], t["channel"], t["state"], t["template"], t["subject"]) for t in data["timeline"]
+            ]
+            typer.echo(table(rows, ["at", "day", "channel", "state", "template", "subject"]))
+
+    run(go)
+
+
+# ---------------------------------------------------------------------------------------------- cadences
+
+
+@cadences_app.command("list")
+def cadences_list(as_json: JsonOption = False) -> None:
+    """List the cadences with their versions and steps."""
+
+    def go() -> None:
+        cadences = context().cadences
+        data = [
+            {
+                "name": c.name,
+                "version": c.version,
+                "description": c.description,
+                "steps": [{"day": s.day, "channel": s.channel.value, "template": s.template} for s in c.steps],
+            }
+            for c in cadences.values()
+        ]
+        if as_json:
+            emit_json(data)
+        else:
+            rows = [(c["name"], c["version"], len(c["steps"]), c["description"]) for c in data]
+            typer.echo(table(rows, ["name", "version", "steps", "description"]))
+
+    run(go)
+
+
+@cadences_app.command("show")
+def cadences_show(name: str, as_json: JsonOption = False) -> None:
+    """Show one cadence step by step."""
+
+    def go() -> None:
+        cadence = context().cadence(name)
+        if as_json:
+            emit_json({"version": cadence.version, **cadence.to_dict()})
+            return
+        st = cadence.settings
+        typer.echo(f"{cadence.name} (version {cadence.version}): {cadence.description or ''}".rstrip())
+        typer.echo(
+            f"  send window {st.window_start:%H:%M}-{st.window_end:%H:%M} local time, "
+            f"{'business days' if st.business_days_only else 'every day'}, "
+            f"{'skipping' if st.skip_holidays else 'ignoring'} public holidays, at least {st.min_gap_days} day(s) "
+            "between touches"
+        )
+        rows = [
+            (i + 1, s.day, s.channel.value, ", ".join(s.templates), s.instructions or "")
+            for i, s in enumerate(cadence.steps)
+        ]
+        typer.echo(table(rows, ["step", "day", "channel", "template", "instructions"]))
+
+    run(go)
+
+
+# ---------------------------------------------------------------------------------------------- enrollments
+
+
+@app.command()
+def enroll(
+    email: str,
+    cadence_name: Annotated[str | None, typer.Option("--cadence", help="Default: the lead's class cadence.")] = None,
+    now: NowOption = None,
+) -> None:
+    """Enroll a lead in a cadence, with Day 0 at --now."""
+
+    def go() -> None:
+        from cadence.services.enrollments import get_lead, start_enrollment
+
+        ctx = context()
+        instant = parse_instant(now)
+        with session() as s:
+            lead = get_lead(s, email)
+            name = cadence_name or lead.cadence
+            if name is None:
+                raise ValidationError(f"{lead.email} is a {lead.kind}, not a lead: name a cadence with --cadence")
+            cadence = ctx.cadence(name)
+            if cadence_name:
+                lead.cadence = cadence.name
+            enrollment = start_enrollment(s, lead, cadence, now=instant, settings=ctx.settings)
+            typer.echo(
+                f"enrolled {lead.email} in {cadence.name} v{cadence.version}; first step due {enrollment.next_due_at}"
+            )
+
+    run(go)
+
+
+@app.command()
+def pause(email: str, now: NowOption = None) -> None:
+    """Pause a lead's cadence until it is resumed."""
+
+    def go() -> None:
+        from cadence.services.enrollments import get_lead
+        from cadence.services.enrollments import pause as do_pause
+
+        with session() as s:
+            lead = get_lead(s, email)
+            do_pause(s, lead, now=parse_instant(now))
+            typer.echo(f"paused {lead.email}")
+
+    run(go)
+
+
+@app.command()
+def resume(email: str, now: NowOption = None) -> None:
+    """Resume a paused cadence; the remaining steps keep their spacing."""
+
+    def go() -> None:
+        from cadence.services.enrollments import get_lead
+        from cadence.services.enrollments import resume as do_resume
+
+        with session() as s:
+            lead = get_lead(s, email)
+            enrollment = do_resume(s, lead, now=parse_instant(now), settings=context().settings)
+            typer.echo(f"resumed {lead.email}; next step due {enrollment.next_due_at}")
+
+    run(go)
+
+
+def _parse_start(value: str | None) -> datetime | None:
+    if value is None:
+        return None
+    return parse_instant(value, what="--start")
+
+
+@app.command()
+def plan(
+    email: str,
+    start: Annotated[str | None, typer.Option(help="Plan as if enrolled at this date/time (ISO-8601).")] = None,
+    cadence_name: Annotated[str | None, typer.Option("--cadence", help="Plan this cadence instead.")] = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Show the local date and time each step would land on. Writes nothing."""
+
+    def go() -> None:
+        from cadence.services.enrollments import calendar_for, get_lead, plan_for
+
+        ctx = context()
+        with session() as s:
+            lead = get_lead(s, email)
+            begin = _parse_start(start)
+            if cadence_name is not None:
+                from cadence.core.schedule import plan as make_plan
+
+                cadence = ctx.cadence(cadence_name)
+                instants = make_plan(cadence, calendar_for(lead, cadence, ctx.settings), begin or parse_instant(None))
+            else:
+                cadence, instants = plan_for(s, lead, settings=ctx.settings, cadences=ctx.cadences, start=begin)
+            calendar = calendar_for(lead, cadence, ctx.settings)
+            rows = []
+            for i, (step, at) in enumerate(zip(cadence.steps, instants, strict=True)):
+                local = at.astimezone(calendar.tz)
+                rows.append(
+                    {
+                        "step": i + 1,
+                        "day": step.day,
+                        "channel": step.channel.value,
+                        "template": step.template,
+                        "local": local.isoformat(),
+                        "weekday": local.strftime("%a"),
+                        "utc": at.isoformat(),
+                    }
+                )
+            address = lead.email
+        if as_json:
+            emit_json({"email": address, "cadence": cadence.name, "timezone": str(calendar.tz), "steps": rows})
+        else:
+            typer.echo(f"{address}: cadence {cadence.name}, times in {calendar.tz}")
+            typer.echo(
+                table(
+                    [(r["step"], r["day"], r["channel"], r["template"], r["weekday"], r["local"][:16]) for r in rows],
+                    ["step", "day", "channel", "template", "", "local time"],
+                )
+            )
+
+    run(go)
+
+
+@app.command()
+def due(now: NowOption = None, as_json: JsonOption = False) -> None:
+    """What is due as of --now. Writes nothing."""
+
+    def go() -> None:
+        from cadence.services.leads import due_items
+
+        with session() as s:
+            items = due_items(s, now=parse_instant(now))
+        if as_json:
+            emit_json(items)
+        else:
+            rows = [
+                (i["due_at"], i["email"], i["cadence"], i["step"], i["day"], i["channel"], i["owner"]) for i in items
+            ]
+            typer.echo(table(rows, ["due", "lead", "cadence", "step", "day", "channel", "owner"]))
+            typer.echo(f"{len(items)} due")
+
+    run(go)
+
+
+@app.command()
+def decide(
+    email: str,
+    outcome: Annotated[str, typer.Option(help="meeting_booked, not_interested, bad_fit, passed_back, ...")],
+    reason: Annotated[str | None, typer.Option(help="Why: the point of the record.")] = None,
+    now: NowOption = None,
+) -> None:
+    """Record the final decision on a lead: its cadence stops and its open tasks are cancelled."""
+
+    def go() -> None:
+        from cadence.core.decisions import parse_outcome
+        from cadence.services.enrollments import decide as do_decide
+        from cadence.services.enrollments import get_lead
+
+        chosen = parse_outcome(outcome)
+        with session() as s:
+            lead = get_lead(s, email)
+            do_decide(s, lead, chosen, now=parse_instant(now), reason=reason)
+            typer.echo(f"decided {lead.email}: {chosen.value}")
+
+    run(go)
+
+
+@app.command()
+def reply(
+    email: str,
+    note: Annotated[str | None, typer.Option(help="What they said, or how.")] = None,
+    channel: Annotated[str, typer.Option(help="How the answer came: email, call, linkedin, other.")] = "other",
+    now: NowOption = None,
+) -> None:
+    """Record a response that came some other way: the automated steps stop; the owner decides next."""
+
+    def go() -> None:
+        from cadence.services.enrollments import get_lead, record_response
+
+        if channel not in {"email", "call", "linkedin", "other"}:
+            raise ValidationError(f"--channel must be email, call, linkedin or other, not {channel!r}")
+        with session() as s:
+            lead = get_lead(s, email)
+            _, enrollment = record_response(s, lead, now=parse_instant(now), channel=channel, note=note)
+            state = enrollment.state if enrollment else "not enrolled"
+            typer.echo(f"recorded a response from {lead.email}; enrollment {state}")
+
+    run(go)
+
+
+# ---------------------------------------------------------------------------------------------- suppression
+
+
+@suppress_app.command("add")
+def suppress_add(
+    address: Annotated[str, typer.Argument(help="An address, or @domain for a whole domain.")],
+    reason: Annotated[str | None, typer.Option(help="Why.")] = None,
+    now: NowOption = None,
+) -> None:
+    """Never email this address (or domain) again."""
+
+    def go() -> None:
+        from cadence.services.suppression import suppress
+
+        with session() as s:
+            row = suppress(s, address, now=parse_instant(now), reason=reason)
+            typer.echo(f"suppressed {row.value}")
+
+    run(go)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the CLI and return its exit code (2 for a usage error, with click's own message)."""
+    try:
+        app(args=list(argv) if argv is not None else None, prog_name="cadence")
+    except SystemExit as exc:
+        code = exc.code
+        return code if isinstance(code, int) else (0 if code is None else 1)
+    except KeyboardInterrupt:
+        return 130
+    return 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())
+
+
+def console() -> None:
+    """The ``cadence`` console script."""
+    sys.exit(main())

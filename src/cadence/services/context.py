@@ -1,0 +1,69 @@
+"""The application context: settings, database and configuration, built once per process."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from functools import cached_property
+
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session, sessionmaker
+
+from cadence.adapters.db import make_engine, session_factory
+from cadence.adapters.files import load_cadences, load_rules
+from cadence.adapters.schema import current_revision, head_revision
+from cadence.core.cadences import Cadence
+from cadence.core.qualification import Rules
+from cadence.errors import CadenceError, ConfigurationError, NotFound
+from cadence.settings import Settings
+
+
+class SchemaNotReady(CadenceError):
+    """The database schema is missing or old: run `cadence init`."""
+
+
+@dataclass
+class Context:
+    """What every use case needs. Cadences and rules are read from the templates folder on first use."""
+
+    settings: Settings
+    engine: Engine = field(init=False)
+    sessions: sessionmaker[Session] = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.engine = make_engine(self.settings.database_url)
+        self.sessions = session_factory(self.engine)
+
+    @cached_property
+    def cadences(self) -> dict[str, Cadence]:
+        """The cadences as they are in the templates folder now."""
+        return load_cadences(self.settings.templates_dir)
+
+    @cached_property
+    def rules(self) -> Rules:
+        """The qualification rules, checked against the cadences they name."""
+        return load_rules(self.settings.templates_dir, set(self.cadences))
+
+    def cadence(self, name: str) -> Cadence:
+        """The current version of cadence ``name``."""
+        try:
+            return self.cadences[name]
+        except KeyError:
+            known = ", ".join(sorted(self.cadences))
+            raise NotFound(f"no cadence named {name!r}; known: {known}") from None
+
+    def require_schema(self) -> None:
+        """Raise :class:`SchemaNotReady` unless the database is at the newest schema revision."""
+        try:
+            current = current_revision(self.engine)
+        except Exception as exc:  # any driver error here means we cannot reach the database
+            raise ConfigurationError(f"cannot open the database {self.engine.url!r}: {exc}") from exc
+        if current != head_revision():
+            raise SchemaNotReady(
+                "the database has no cadence schema yet: run `cadence init`"
+                if current is None
+                else f"the database schema is at {current}, this cadence needs {head_revision()}: run `cadence init`"
+            )
+
+    def close(self) -> None:
+        """Release the database connections."""
+        self.engine.dispose()

@@ -1,0 +1,434 @@
+"""Leads: importing them (qualify, assign, enroll), listing and showing them, and what is due."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from cadence.adapters.models import Decision, Enrollment, Lead, Rep, Response, Touch
+from cadence.core.cadences import Cadence
+from cadence.core.leads import LeadData, normalize_email
+from cadence.core.qualification import Kind, Qualification, Rules, qualify
+from cadence.core.schedule import LeadCalendar
+from cadence.errors import NotFound, ValidationError
+from cadence.services.enrollments import (
+    calendar_for,
+    latest_enrollment,
+    open_enrollment,
+    pinned_cadence,
+    schedule_next,
+    start_enrollment,
+)
+from cadence.services.reps import RoundRobin
+from cadence.services.suppression import is_suppressed
+from cadence.settings import Settings
+
+_CHUNK = 500
+
+
+@dataclass(frozen=True)
+class ImportRow:
+    """One valid row of an import: its row number and the lead it carries."""
+
+    row: int
+    lead: LeadData
+
+
+@dataclass
+class ImportReport:
+    """What an import did (or, in a dry run, would do)."""
+
+    imported: int = 0
+    updated: int = 0
+    enrolled: int = 0
+    names: int = 0
+    unfit: int = 0
+    suppressed: int = 0
+    errors: list[dict[str, Any]] = field(default_factory=list)
+    dry_run: bool = False
+
+    @property
+    def rejected(self) -> int:
+        """How many rows were rejected."""
+        return len(self.errors)
+
+    def as_dict(self) -> dict[str, Any]:
+        """The report as plain data (for ``--json``)."""
+        return {
+            "imported": self.imported,
+            "updated": self.updated,
+            "rejected": self.rejected,
+            "enrolled": self.enrolled,
+            "names": self.names,
+            "unfit": self.unfit,
+            "suppressed": self.suppressed,
+            "dry_run": self.dry_run,
+            "errors": self.errors,
+        }
+
+
+def _apply(lead: Lead, data: LeadData, *, creating: bool) -> bool:
+    """Copy the given fields of ``data`` onto ``lead``; an empty cell keeps what we know. True if anything changed."""
+    values: dict[str, Any] = {
+        "first_name": data.first_name,
+        "last_name": data.last_name,
+        "title": data.title,
+        "company": data.company,
+        "industry": data.industry,
+        "company_size": data.company_size,
+        "phone": data.phone,
+        "linkedin_url": data.linkedin_url,
+        "address_line1": data.address.line1,
+        "address_line2": data.address.line2,
+        "city": data.address.city,
+        "region": data.address.region,
+        "postal_code": data.address.postal_code,
+        "country": data.address.country,
+        "timezone": data.timezone,
+        "source": data.source,
+    }
+    changed = False
+    for name, value in values.items():
+        if (value is not None or creating) and getattr(lead, name) != value:
+            setattr(lead, name, value)
+            changed = True
+    if creating or data.interactions > lead.interactions:
+        # Interactions only grow: a list with an older count does not undo what we saw.
+        lead.interactions = data.interactions
+        changed = True
+    if data.custom:
+        merged = {**(lead.custom or {}), **data.custom}
+        if merged != lead.custom:
+            lead.custom = merged
+            changed = True
+    elif creating:
+        lead.custom = {}
+    return changed
+
+
+def lead_data(lead: Lead) -> LeadData:
+    """The stored lead as core data, for qualification and templates."""
+    from cadence.core.leads import Address
+
+    return LeadData(
+        email=lead.email,
+        first_name=lead.first_name,
+        last_name=lead.last_name,
+        title=lead.title,
+        company=lead.company,
+        industry=lead.industry,
+        company_size=lead.company_size,
+        phone=lead.phone,
+        linkedin_url=lead.linkedin_url,
+        address=Address(lead.address_line1, lead.address_line2, lead.city, lead.region, lead.postal_code, lead.country),
+        timezone=lead.timezone,
+        source=lead.source,
+        interactions=lead.interactions,
+        owner=lead.owner.email if lead.owner else None,
+        custom={k: str(v) for k, v in (lead.custom or {}).items()},
+    )
+
+
+def _classify(lead: Lead, result: Qualification, cadence_override: str | None) -> None:
+    lead.kind = result.kind.value
+    lead.persona_fit = result.persona_fit
+    lead.inbound = result.inbound
+    lead.source_rank = result.source_rank
+    lead.lead_class = result.lead_class
+    lead.priority = result.priority
+    lead.cadence = (cadence_override or result.cadence) if result.kind is Kind.LEAD else None
+    if lead.status in (None, Kind.NAME.value, Kind.UNFIT.value, Kind.LEAD.value):
+        lead.status = result.kind.value
+
+
+def import_leads(
+    session: Session,
+    rows: Sequence[ImportRow],
+    *,
+    now: datetime,
+    settings: Settings,
+    rules: Rules,
+    cadences: dict[str, Cadence],
+    default_owner: str | None = None,
+    cadence_override: str | None = None,
+    enroll: bool = True,
+) -> ImportReport:
+    """Import validated rows: create or update each lead, qualify it, assign an owner and enroll new leads.
+
+    A re-imported email updates its lead; it never duplicates it nor restarts its enrollment.
+    A row whose owner is unknown is rejected (in the report) and the other rows go on.
+    Day 0 of a new enrollment is ``now``. The caller commits (or rolls back for a dry run).
+    """
+    report = ImportReport()
+    if cadence_override is not None and cadence_override not in cadences:
+        raise NotFound(f"no cadence named {cadence_override!r}; known: {', '.join(sorted(cadences))}")
+    fallback_owner = _rep_by_email(session, default_owner) if default_owner else None
+    reps = {rep.email: rep for rep in session.scalars(select(Rep))}
+    robin = RoundRobin(session)
+    emails = list(dict.fromkeys(r.lead.email for r in rows))
+    existing: dict[str, Lead] = {}
+    for start in range(0, len(emails), _CHUNK):
+        chunk = emails[start : start + _CHUNK]
+        existing.update({lead.email: lead for lead in session.scalars(select(Lead).where(Lead.email.in_(chunk)))})
+    for item in rows:
+        data = item.lead
+        owner: Rep | None = None
+        if data.owner is not None:
+            owner = reps.get(data.owner)
+            if owner is None:
+                report.errors.append({"row": item.row, "reason": f"unknown owner {data.owner}"})
+                continue
+        lead = existing.get(data.email)
+        creating = lead is None
+        if lead is None:
+            owner = owner or fallback_owner or robin.next()
+            if owner is None:
+                report.errors.append(
+                    {"row": item.row, "reason": "no owner and no rep to assign: add one with `cadence reps add`"}
+                )
+                continue
+            lead = Lead(email=data.email, created_at=now, updated_at=now, status=Kind.NAME.value, owner=owner)
+            _apply(lead, data, creating=True)
+            session.add(lead)
+            existing[data.email] = lead
+            report.imported += 1
+        else:
+            changed = _apply(lead, data, creating=False)
+            if owner is not None and owner is not lead.owner:
+                robin.moved(lead.owner, owner)
+                lead.owner = owner
+                changed = True
+            if changed:
+                lead.updated_at = now
+            report.updated += 1
+        result = qualify(lead_data(lead), rules)
+        _classify(lead, result, cadence_override)
+        session.flush()
+        if result.kind is Kind.NAME:
+            report.names += 1 if creating else 0
+            continue
+        if result.kind is Kind.UNFIT:
+            report.unfit += 1 if creating else 0
+            continue
+        if not enroll or lead.cadence is None:
+            continue
+        if latest_enrollment(session, lead) is not None or _decided(session, lead):
+            if creating is False:
+                _reschedule_if_moved(session, lead, settings)
+            continue
+        if is_suppressed(session, lead.email):
+            report.suppressed += 1
+            continue
+        start_enrollment(session, lead, cadences[lead.cadence], now=now, settings=settings)
+        report.enrolled += 1
+    return report
+
+
+def _decided(session: Session, lead: Lead) -> bool:
+    return session.scalar(select(Decision.id).where(Decision.lead_id == lead.id).limit(1)) is not None
+
+
+def _reschedule_if_moved(session: Session, lead: Lead, settings: Settings) -> None:
+    """A re-import may change the lead's time zone or country: re-place its next step."""
+    enrollment = open_enrollment(session, lead)
+    if enrollment is not None and enrollment.state == "active":
+        cadence = pinned_cadence(session, enrollment.cadence_name, enrollment.cadence_version)
+        schedule_next(enrollment, cadence, settings)
+
+
+def _rep_by_email(session: Session, email: str) -> Rep:
+    from cadence.services.reps import get_rep
+
+    return get_rep(session, email)
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.isoformat() if value is not None else None
+
+
+def lead_summary(lead: Lead) -> dict[str, Any]:
+    """The fields every lead listing shows."""
+    return {
+        "email": lead.email,
+        "name": " ".join(p for p in (lead.first_name, lead.last_name) if p) or None,
+        "company": lead.company,
+        "status": lead.status,
+        "kind": lead.kind,
+        "class": lead.lead_class,
+        "owner": lead.owner.email if lead.owner else None,
+        "cadence": lead.cadence,
+        "source": lead.source,
+        "interactions": lead.interactions,
+    }
+
+
+def list_leads(session: Session, *, status: str | None = None, owner: str | None = None) -> list[dict[str, Any]]:
+    """Leads, optionally of one status and one owner, by priority then email."""
+    query = select(Lead)
+    if status:
+        query = query.where(Lead.status == status.strip().lower())
+    if owner:
+        query = query.where(Lead.owner_id == _rep_by_email(session, owner).id)
+    query = query.order_by(Lead.priority.is_(None), Lead.priority, Lead.email)
+    return [lead_summary(lead) for lead in session.scalars(query)]
+
+
+def _local_day(anchor: datetime, at: datetime, calendar: LeadCalendar) -> int:
+    return (calendar.local_date(at) - calendar.local_date(anchor)).days
+
+
+def show_lead(session: Session, email: str, *, settings: Settings) -> dict[str, Any]:
+    """Everything about one lead: fields, class, owner, enrollment, decision and timeline."""
+    lead = session.scalar(select(Lead).where(Lead.email == normalize_email(email)))
+    if lead is None:
+        raise NotFound(f"no lead with email {normalize_email(email)}")
+    data = lead_summary(lead)
+    data.update(
+        {
+            "first_name": lead.first_name,
+            "last_name": lead.last_name,
+            "title": lead.title,
+            "industry": lead.industry,
+            "company_size": lead.company_size,
+            "phone": lead.phone,
+            "linkedin_url": lead.linkedin_url,
+            "address": {
+                "line1": lead.address_line1,
+                "line2": lead.address_line2,
+                "city": lead.city,
+                "region": lead.region,
+                "postal_code": lead.postal_code,
+                "country": lead.country,
+            },
+            "timezone": lead.timezone,
+            "persona_fit": lead.persona_fit,
+            "inbound": lead.inbound,
+            "source_rank": lead.source_rank,
+            "priority": lead.priority,
+            "custom": lead.custom or {},
+            "enrollment": None,
+            "decision": None,
+            "timeline": [],
+        }
+    )
+    enrollment = open_enrollment(session, lead) or latest_enrollment(session, lead)
+    calendar: LeadCalendar | None = None
+    if enrollment is not None:
+        cadence = pinned_cadence(session, enrollment.cadence_name, enrollment.cadence_version)
+        calendar = calendar_for(lead, cadence, settings)
+        next_step = None
+        if enrollment.next_step < len(cadence.steps):
+            step = cadence.steps[enrollment.next_step]
+            next_step = {
+                "index": enrollment.next_step + 1,
+                "day": step.day,
+                "channel": step.channel.value,
+                "template": step.template,
+            }
+        data["enrollment"] = {
+            "cadence": enrollment.cadence_name,
+            "version": enrollment.cadence_version,
+            "state": enrollment.state,
+            "enrolled_at": _iso(enrollment.enrolled_at),
+            "next_step": next_step,
+            "next_due_at": _iso(enrollment.next_due_at),
+            "steps_done": enrollment.next_step,
+            "steps_total": len(cadence.steps),
+        }
+    decision = session.scalar(
+        select(Decision).where(Decision.lead_id == lead.id).order_by(Decision.decided_at.desc(), Decision.id.desc())
+    )
+    if decision is not None:
+        data["decision"] = {
+            "outcome": decision.outcome,
+            "reason": decision.reason,
+            "at": _iso(decision.decided_at),
+            "by": decision.decided_by,
+            "answers": decision.answers,
+            "qualification_skipped": decision.qualification_skipped,
+        }
+    anchors = {e.id: e.enrolled_at for e in session.scalars(select(Enrollment).where(Enrollment.lead_id == lead.id))}
+    timeline: list[dict[str, Any]] = []
+    for touch in session.scalars(select(Touch).where(Touch.lead_id == lead.id).order_by(Touch.due_at, Touch.id)):
+        at = touch.executed_at or touch.due_at
+        timeline.append(
+            {
+                "at": _iso(at),
+                "day": touch.day,
+                "channel": touch.channel,
+                "state": touch.state,
+                "template": touch.template,
+                "subject": touch.subject,
+                "message_id": touch.message_id,
+                "outcome": touch.outcome,
+            }
+        )
+    for response in session.scalars(select(Response).where(Response.lead_id == lead.id)):
+        anchor = anchors.get(response.enrollment_id) if response.enrollment_id else None
+        timeline.append(
+            {
+                "at": _iso(response.received_at),
+                "day": _local_day(anchor, response.received_at, calendar) if anchor and calendar else None,
+                "channel": response.channel,
+                "state": response.kind,
+                "template": None,
+                "subject": None,
+                "message_id": response.message_id,
+                "outcome": response.note,
+            }
+        )
+    timeline.sort(key=lambda item: item["at"] or "")
+    data["timeline"] = timeline
+    return data
+
+
+def due_items(session: Session, *, now: datetime, limit: int | None = None) -> list[dict[str, Any]]:
+    """What is due as of ``now``: each active enrollment's next step (or its closing), by priority then time."""
+    query = (
+        select(Enrollment)
+        .where(Enrollment.state == "active", Enrollment.next_due_at <= now)
+        .order_by(Enrollment.priority, Enrollment.next_due_at, Enrollment.id)
+    )
+    if limit is not None:
+        query = query.limit(limit)
+    items: list[dict[str, Any]] = []
+    for enrollment in session.scalars(query):
+        cadence = pinned_cadence(session, enrollment.cadence_name, enrollment.cadence_version)
+        item: dict[str, Any] = {
+            "email": enrollment.lead.email,
+            "owner": enrollment.lead.owner.email if enrollment.lead.owner else None,
+            "cadence": enrollment.cadence_name,
+            "version": enrollment.cadence_version,
+            "due_at": _iso(enrollment.next_due_at),
+            "priority": enrollment.priority,
+        }
+        if enrollment.next_step < len(cadence.steps):
+            step = cadence.steps[enrollment.next_step]
+            item.update(
+                {
+                    "step": enrollment.next_step + 1,
+                    "day": step.day,
+                    "channel": step.channel.value,
+                    "template": step.template,
+                }
+            )
+        else:
+            item.update({"step": None, "day": None, "channel": "close", "template": None})
+        items.append(item)
+    return items
+
+
+def rows_from(parsed_rows: Iterable[Any]) -> list[ImportRow]:
+    """Adapt the CSV adapter's parsed rows to :class:`ImportRow`."""
+    return [ImportRow(row=r.row, lead=r.lead) for r in parsed_rows]
+
+
+def require_rows(rows: Sequence[ImportRow]) -> None:
+    """Refuse an import with nothing in it."""
+    if not rows:
+        raise ValidationError("no valid rows to import")
