@@ -130,19 +130,23 @@ def _zone_names() -> frozenset[str]:
     return _ZONES
 
 
-def clean_text(name: str, value: Any, *, max_length: int = _MAX_TEXT) -> str | None:
+def clean_text(name: str, value: Any, *, max_length: int = _MAX_TEXT, multiline: bool = False) -> str | None:
     """Strip a free-text field; empty becomes None. Refuse control characters and overlong text.
 
-    Control characters (CR/LF included) are refused because these values end up in email
-    headers and task instructions.
+    Control characters are refused, and line breaks too unless ``multiline``: these values end
+    up in email headers and task instructions.
     """
     if value is None:
         return None
     text = str(value).strip()
     if not text:
         return None
-    if _CONTROL.search(text) or "\n" in text or "\r" in text:
-        raise ValidationError(f"{name} contains line breaks or control characters")
+    if multiline:
+        text = text.replace("\r\n", "\n").replace("\r", "\n")
+    elif "\n" in text or "\r" in text:
+        raise ValidationError(f"{name} contains line breaks")
+    if _CONTROL.search(text):
+        raise ValidationError(f"{name} contains control characters")
     if len(text) > max_length:
         raise ValidationError(f"{name} is longer than {max_length} characters")
     return text
@@ -153,7 +157,7 @@ def parse_count(name: str, value: Any, *, default: int | None = 0) -> int | None
     if value is None or str(value).strip() == "":
         return default
     text = str(value).strip().replace(",", "").replace("_", "")
-    if not text.isdigit():
+    if not (text.isascii() and text.isdigit()):
         raise ValidationError(f"{name} must be a whole number, not {str(value).strip()!r}")
     number = int(text)
     if number > 10_000_000_000:
@@ -187,7 +191,7 @@ def make_lead(values: dict[str, Any], custom: dict[str, Any] | None = None) -> L
     extra: dict[str, str] = {}
     for key, raw in (custom or {}).items():
         key_text = clean_text("custom field name", key, max_length=100)
-        value_text = clean_text(f"custom field {key_text}", raw, max_length=2000)
+        value_text = clean_text(f"custom field {key_text}", raw, max_length=2000, multiline=True)
         if key_text is not None and value_text is not None:
             extra[key_text] = value_text
     return LeadData(

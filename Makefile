@@ -1,0 +1,48 @@
+# cadence: `make demo` runs the product on embedded defaults; `make test` runs every check.
+# Both set up what they need on a fresh machine: a virtualenv with the package and its tools,
+# and (for the tests) the local servers they talk to.
+
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
+
+.PHONY: help install system-deps postgres lint typecheck test demo clean
+
+help:
+	@echo "make demo   - set up and run cadence on sample data (SQLite, local SMTP sink, simulated clock)"
+	@echo "make test   - set up and run ruff, mypy and the whole test suite"
+
+$(STAMP): pyproject.toml
+	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || { echo "cadence needs Python 3.11 or newer"; exit 1; }
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	rm -f $(VENV)/.installed-*
+	touch $@
+
+install: $(STAMP)
+
+# Debian packages the tests use (a real IMAP server); needs root, does nothing when present.
+system-deps:
+	bash scripts/install-system-packages.sh
+
+# The tests use the local PostgreSQL server; start it when it is installed but stopped.
+postgres:
+	bash scripts/ensure-postgres.sh
+
+lint: $(STAMP)
+	$(BIN)/ruff check src tests flows benchmarks
+	$(BIN)/ruff format --check src tests flows benchmarks
+
+typecheck: $(STAMP)
+	$(BIN)/mypy
+
+test: $(STAMP) system-deps postgres lint typecheck
+	$(BIN)/pytest
+
+demo: $(STAMP)
+	$(BIN)/cadence demo
+
+clean:
+	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache .hypothesis

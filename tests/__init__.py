@@ -1,0 +1,1 @@
+"""cadence's tests."""

@@ -1,0 +1,174 @@
+"""Shared fixtures: a real database per test, on SQLite and on PostgreSQL, and the CLI.
+
+PostgreSQL is the local server (``CADENCE_TEST_POSTGRESQL_URL``, default
+``postgresql+psycopg://127.0.0.1:5432/test`` as the current user). Under ``CI=true`` an unreachable
+server fails the run; elsewhere its tests are skipped with the reason.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+# Prefect (imported by the flow tests) must not write to the developer's home or phone home.
+os.environ.setdefault("PREFECT_HOME", tempfile.mkdtemp(prefix="cadence-prefect-"))
+os.environ["PREFECT_SERVER_ANALYTICS_ENABLED"] = "false"
+
+import pytest
+import sqlalchemy as sa
+from sqlalchemy.engine import make_url
+from typer.testing import CliRunner
+
+from cadence import cli
+from cadence.adapters.db import make_engine
+from cadence.adapters.models import Base
+from cadence.adapters.schema import upgrade
+from cadence.services.context import Context
+from cadence.settings import Settings
+
+pytest_plugins = ["tests.support.servers"]
+
+ROOT = Path(__file__).resolve().parent.parent
+TEMPLATES = ROOT / "templates"
+IN_CI = os.environ.get("CI", "").lower() == "true"
+PG_URL = os.environ.get("CADENCE_TEST_POSTGRESQL_URL", "postgresql+psycopg://127.0.0.1:5432/test")
+
+
+def _pg_admin_url() -> sa.URL:
+    url = make_url(PG_URL)
+    if url.username is None:
+        url = url.set(username=os.environ.get("PGUSER") or ("root" if os.geteuid() == 0 else os.environ["USER"]))
+    return url
+
+
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A migrated SQLite file, copied for each test (migrating once is the slow part)."""
+    path = tmp_path_factory.mktemp("sqlite-template") / "cadence.db"
+    engine = make_engine(f"sqlite:///{path}")
+    upgrade(engine)
+    engine.dispose()
+    return path
+
+
+@pytest.fixture(scope="session")
+def postgresql_database() -> Iterator[str]:
+    """A migrated database of our own on the local PostgreSQL server, dropped at the end."""
+    admin_url = _pg_admin_url()
+    name = f"cadence_test_{os.getpid()}"
+    try:
+        admin = sa.create_engine(admin_url, isolation_level="AUTOCOMMIT")
+        with admin.connect() as conn:
+            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}"'))
+            conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
+    except sa.exc.OperationalError as exc:
+        message = f"PostgreSQL is not reachable at {admin_url.render_as_string()}: {exc.orig}"
+        if IN_CI:
+            pytest.fail(message)
+        pytest.skip(message)
+    url = admin_url.set(database=name).render_as_string(hide_password=False)
+    engine = make_engine(url)
+    upgrade(engine)
+    engine.dispose()
+    yield url
+    with admin.connect() as conn:
+        conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin.dispose()
+
+
+def _truncate_postgresql(url: str) -> None:
+    engine = make_engine(url)
+    tables = ", ".join(f'"{t.name}"' for t in Base.metadata.sorted_tables)
+    with engine.begin() as conn:
+        conn.execute(sa.text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
+    engine.dispose()
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgresql)])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A fresh, migrated cadence database: the test runs once on SQLite and once on PostgreSQL."""
+    if request.param == "sqlite":
+        path = tmp_path / "cadence.db"
+        shutil.copy(request.getfixturevalue("sqlite_template"), path)
+        yield f"sqlite:///{path}"
+        return
+    url = request.getfixturevalue("postgresql_database")
+    _truncate_postgresql(url)
+    yield url
+
+
+@pytest.fixture
+def backend(database_url: str) -> str:
+    """The name of the database backend under test."""
+    return make_url(database_url).get_backend_name()
+
+
+@pytest.fixture
+def settings(database_url: str) -> Settings:
+    """Settings pointing at the test database and the shipped templates."""
+    return Settings(database_url=database_url, templates_dir=TEMPLATES, default_timezone="UTC")
+
+
+@pytest.fixture
+def ctx(settings: Settings) -> Iterator[Context]:
+    """An application context on the test database."""
+    context = Context(settings)
+    yield context
+    context.close()
+
+
+@dataclass
+class CliResult:
+    """What one CLI invocation did."""
+
+    exit_code: int
+    stdout: str
+    stderr: str
+
+    def json(self) -> Any:
+        """The standard output parsed as JSON."""
+        import json
+
+        return json.loads(self.stdout)
+
+
+class Cli:
+    """Runs ``cadence`` commands in this process against the test database."""
+
+    def __init__(self, env: dict[str, str]) -> None:
+        self.env = env
+        self.runner = CliRunner()
+
+    def __call__(self, *args: str, expect: int | None = 0) -> CliResult:
+        """Run ``cadence ARGS``; fail the test unless it exits with ``expect`` (None: any code)."""
+        cli.reset_context()
+        result = self.runner.invoke(cli.app, list(args), env=self.env, catch_exceptions=False)
+        cli.reset_context()
+        outcome = CliResult(result.exit_code, result.stdout, result.stderr)
+        if expect is not None:
+            assert outcome.exit_code == expect, (
+                f"cadence {' '.join(args)} exited {outcome.exit_code}, expected {expect}\n"
+                f"stdout: {outcome.stdout}\nstderr: {outcome.stderr}"
+            )
+        assert "Traceback" not in outcome.stderr, outcome.stderr
+        return outcome
+
+
+@pytest.fixture
+def run_cli(database_url: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Cli:
+    """The ``cadence`` CLI on the test database (working directory: a temp dir)."""
+    monkeypatch.chdir(tmp_path)
+    env = {
+        "CADENCE_DATABASE_URL": database_url,
+        "CADENCE_TEMPLATES_DIR": str(TEMPLATES),
+        "CADENCE_DEFAULT_TIMEZONE": "UTC",
+    }
+    for key in list(os.environ):
+        if key.startswith("CADENCE_") and key not in env:
+            monkeypatch.delenv(key)
+    return Cli(env)
