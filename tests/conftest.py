@@ -172,3 +172,12 @@ def run_cli(database_url: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) 
         if key.startswith("CADENCE_") and key not in env:
             monkeypatch.delenv(key)
     return Cli(env)
+
+
+@pytest.fixture
+def postgresql_ctx(postgresql_database: str) -> Iterator[Context]:
+    """An application context on a fresh PostgreSQL database, for what only PostgreSQL does."""
+    _truncate_postgresql(postgresql_database)
+    context = Context(Settings(database_url=postgresql_database, templates_dir=TEMPLATES, default_timezone="UTC"))
+    yield context
+    context.close()

@@ -1,0 +1,1 @@
+"""Tests of the services over a real database."""
