@@ -597,6 +597,22 @@ def suppress_add(
     run(go)
 
 
+@app.command()
+def demo(
+    folder: Annotated[Path, typer.Option(help="Where the demo keeps its database and mail.")] = Path("var/demo"),
+) -> None:
+    """Run cadence on sample data with nothing configured (a fresh SQLite database under ./var/demo)."""
+
+    def go() -> None:
+        from cadence.demo import run_demo
+
+        templates = context().settings.templates_dir
+        run_demo(folder, templates, typer.echo).close()
+        typer.echo(f"explore it: CADENCE_DATABASE_URL=sqlite:///{folder}/cadence.db cadence leads list")
+
+    run(go)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the CLI and return its exit code (2 for a usage error, with click's own message)."""
     try:
