@@ -2,24 +2,26 @@
 # Install the Debian packages that cadence's tests run for real (today: Dovecot's IMAP server).
 #
 # Idempotent and non-interactive: installs only what is missing, runs `apt-get update` only when it
-# has something to install, and leaves the packaged Dovecot service stopped, because the tests start
-# their own private Dovecot on a free port and the packaged one would only hold ports 143/993.
+# has something to install, and leaves the packaged Dovecot service stopped and disabled, because the
+# tests start a private Dovecot of their own on a free port (tests/support/dovecot.py) and the
+# packaged one would only hold ports 143 and 993.
 set -euo pipefail
 
 PACKAGES=(dovecot-imapd)
 
+is_installed() {
+    [ "$(dpkg-query -W -f='${db:Status-Status}' "$1" 2>/dev/null)" = "installed" ]
+}
+
 missing=()
 for pkg in "${PACKAGES[@]}"; do
-    if ! dpkg -s "$pkg" >/dev/null 2>&1 \
-        || ! dpkg -s "$pkg" 2>/dev/null | grep -q '^Status: install ok installed$'; then
-        missing+=("$pkg")
-    fi
+    is_installed "$pkg" || missing+=("$pkg")
 done
 
 if [ "${#missing[@]}" -gt 0 ]; then
     if [ "$(id -u)" -ne 0 ]; then
         echo "install-system-packages: missing Debian packages: ${missing[*]}" >&2
-        echo "install-system-packages: run this script as root (or: sudo apt-get install ${missing[*]})" >&2
+        echo "install-system-packages: run this script as root (e.g. sudo bash $0)" >&2
         exit 1
     fi
     echo "install-system-packages: installing ${missing[*]}"
@@ -30,33 +32,38 @@ else
     echo "install-system-packages: already installed: ${PACKAGES[*]}"
 fi
 
-# Stop the packaged Dovecot so that it holds no port; the tests run their own instance.
+# Stop the packaged Dovecot and keep it from starting at boot. Needs root; without it there is
+# nothing we may do (and a non-root user cannot have started it either).
 if [ "$(id -u)" -eq 0 ]; then
-    if command -v systemctl >/dev/null 2>&1 && [ -d /run/systemd/system ]; then
-        systemctl stop dovecot.service dovecot.socket >/dev/null 2>&1 || true
-        systemctl disable dovecot.service dovecot.socket >/dev/null 2>&1 || true
+    if command -v systemctl >/dev/null 2>&1; then
+        if [ -d /run/systemd/system ]; then
+            systemctl stop dovecot.socket dovecot.service >/dev/null 2>&1 || true
+        fi
+        # Works without a running systemd too: it only removes the wants/ symlinks.
+        systemctl disable dovecot.socket dovecot.service >/dev/null 2>&1 || true
     fi
-    if command -v service >/dev/null 2>&1; then
+    if command -v service >/dev/null 2>&1 && [ -x /etc/init.d/dovecot ]; then
         service dovecot stop >/dev/null 2>&1 || true
     fi
-    # Only the packaged master: the one started with the default configuration, whose pid file is
-    # in the packaged base_dir. Private test instances (dovecot -c /tmp/...) are left alone.
+    if command -v update-rc.d >/dev/null 2>&1 && [ -x /etc/init.d/dovecot ]; then
+        update-rc.d dovecot disable >/dev/null 2>&1 || true
+    fi
+    # Only the packaged master: the one whose pid file is in the packaged base_dir and that was
+    # started without -c. Private test instances (dovecot -F -c /tmp/...) are left alone.
     pidfile=/run/dovecot/master.pid
     if [ -f "$pidfile" ]; then
         pid="$(cat "$pidfile" 2>/dev/null || true)"
-        if [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null \
-            && tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -q 'dovecot' \
-            && ! tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -q -- ' -c '; then
-            kill "$pid" 2>/dev/null || true
-            for _ in $(seq 1 50); do
-                kill -0 "$pid" 2>/dev/null || break
-                sleep 0.1
-            done
+        if [ -n "$pid" ] && [ -r "/proc/$pid/cmdline" ]; then
+            cmdline="$(tr '\0' ' ' <"/proc/$pid/cmdline")"
+            if [[ "$cmdline" == *dovecot* && "$cmdline" != *" -c "* ]]; then
+                kill "$pid" 2>/dev/null || true
+                for _ in $(seq 1 50); do
+                    kill -0 "$pid" 2>/dev/null || break
+                    sleep 0.1
+                done
+            fi
         fi
-    fi
-    if command -v update-rc.d >/dev/null 2>&1 && [ -e /etc/init.d/dovecot ]; then
-        update-rc.d dovecot disable >/dev/null 2>&1 || true
     fi
 fi
 
-echo "install-system-packages: $(dovecot --version 2>/dev/null | sed 's/^/dovecot /' || echo 'dovecot: not found')"
+echo "install-system-packages: dovecot $(dovecot --version 2>/dev/null || /usr/sbin/dovecot --version)"

@@ -141,9 +141,7 @@ def test_import_reads_bom_quoted_newlines_and_unicode(with_reps: Cli, tmp_path: 
         "li@wei.example,李,伟,北京公司,2,\n"
         "bad@,x,y,z,2,\n"
     )
-    report = with_reps(
-        "leads", "import", str(write(tmp_path, text, bom=True)), "--json", "--now", NOW, expect=3
-    ).json()
+    report = with_reps("leads", "import", str(write(tmp_path, text, bom=True)), "--json", "--now", NOW, expect=3).json()
     assert report["imported"] == 2
     assert report["errors"][0]["row"] == 4  # counted in records, not physical lines
     jose = with_reps("leads", "show", "jose@nino.example", "--json").json()
@@ -175,8 +173,9 @@ def test_no_enroll_stores_and_qualifies_only(with_reps: Cli, tmp_path: Path) -> 
 def test_unknown_owner_and_default_owner(with_reps: Cli, tmp_path: Path) -> None:
     text = "email,owner,interactions\na@x.example,nobody@cadence.example,2\nb@x.example,,2\n"
     report = with_reps(
-        "leads", "import", str(write(tmp_path, text)), "--owner", "sam@cadence.example", "--json", "--now", NOW, expect=3
-    ).json()
+        "leads", "import", str(write(tmp_path, text)), "--owner", "sam@cadence.example", "--json", "--now", NOW,
+        expect=3,
+    ).json()  # fmt: skip
     assert report["errors"] == [{"row": 2, "reason": "unknown owner nobody@cadence.example"}]
     assert with_reps("leads", "show", "b@x.example", "--json").json()["owner"] == "sam@cadence.example"
     missing = with_reps("leads", "import", str(write(tmp_path, text, "b.csv")), "--owner", "no@x.example", expect=1)
@@ -209,7 +208,7 @@ def test_plan_shows_local_times_and_writes_nothing(with_reps: Cli, tmp_path: Pat
     assert planned["timezone"] == "America/New_York"
     # Enrolled Monday 2026-11-23; Thanksgiving (26th) and weekends are skipped; one touch a day at most.
     assert local[:4] == ["2026-11-24T08:00", "2026-11-25T08:00", "2026-11-30T08:00", "2026-12-01T08:00"]
-    assert len(set(s["local"][:10] for s in planned["steps"])) == len(planned["steps"])
+    assert len({s["local"][:10] for s in planned["steps"]}) == len(planned["steps"])
     other = with_reps("plan", "carl@gamma.example", "--cadence", "default", "--start", "2026-12-24", "--json").json()
     assert other["steps"][0]["local"].startswith("2026-12-28T08:00")  # Christmas holidays in Germany
     assert with_reps("leads", "show", "carl@gamma.example", "--json").json()["enrollment"] is None

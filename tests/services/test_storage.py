@@ -14,7 +14,7 @@ from cadence.adapters.models import Enrollment, Touch
 from cadence.core.leads import make_lead
 from cadence.services.claims import TouchState, advance, claim_due
 from cadence.services.context import Context
-from cadence.services.enrollments import get_lead, pinned_cadence, start_enrollment
+from cadence.services.enrollments import get_lead, pinned_cadence
 from cadence.services.leads import ImportRow, import_leads
 from cadence.services.reps import add_rep
 
@@ -99,13 +99,15 @@ def test_the_touch_key_forbids_a_second_execution_of_a_step(ctx: Context) -> Non
 
 def test_one_enrollment_under_way_per_lead_is_enforced_by_the_database(ctx: Context) -> None:
     seed(ctx, 1)
-    with pytest.raises(IntegrityError), ctx.sessions() as s, s.begin():
+    with ctx.sessions() as s:
         lead = get_lead(s, "lead0@acme.example")
         s.add(
             Enrollment(
                 lead=lead, cadence_name="default", cadence_version="x", state="paused", enrolled_at=NOW, anchor_at=NOW
             )
         )
+        with pytest.raises(IntegrityError):
+            s.commit()
 
 
 def test_an_enrollment_keeps_its_cadence_version_when_the_file_changes(ctx: Context) -> None:
@@ -121,9 +123,15 @@ def test_an_enrollment_keeps_its_cadence_version_when_the_file_changes(ctx: Cont
         assert len(pinned.steps) == len(original.steps)
     ctx.cadences["default"] = edited  # the marketer edits the live cadence
     seed_more = make_lead(
-        {"email": "new@acme.example", "title": "CTO", "industry": "Software", "company_size": "300", "source": "webinar",
-         "interactions": "3"}
-    )  # fmt: skip
+        {
+            "email": "new@acme.example",
+            "title": "CTO",
+            "industry": "Software",
+            "company_size": "300",
+            "source": "webinar",
+            "interactions": "3",
+        }
+    )
     with ctx.sessions() as s, s.begin():
         import_leads(s, [ImportRow(2, seed_more)], now=NOW, settings=ctx.settings, rules=ctx.rules,
                      cadences=ctx.cadences)  # fmt: skip

@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from datetime import time
 from enum import StrEnum
 from typing import Any
@@ -81,20 +81,27 @@ class Cadence:
 
     def to_dict(self) -> dict[str, Any]:
         """The definition as plain data (the inverse of :func:`parse_cadence`)."""
-        data = asdict(self)
-        data["settings"]["window_start"] = self.settings.window_start.strftime("%H:%M")
-        data["settings"]["window_end"] = self.settings.window_end.strftime("%H:%M")
-        data["steps"] = [
-            {
-                "day": s.day,
-                "channel": s.channel.value,
-                "templates": list(s.templates),
-                "instructions": s.instructions,
-                "thread": s.thread,
-            }
-            for s in self.steps
-        ]
-        return data
+        settings = self.settings
+        return {
+            "name": self.name,
+            "description": self.description,
+            "settings": {
+                "send_window": {"start": f"{settings.window_start:%H:%M}", "end": f"{settings.window_end:%H:%M}"},
+                "business_days_only": settings.business_days_only,
+                "holidays": settings.skip_holidays,
+                "min_gap_days": settings.min_gap_days,
+            },
+            "steps": [
+                {
+                    "day": s.day,
+                    "channel": s.channel.value,
+                    "templates": list(s.templates) or None,
+                    "instructions": s.instructions,
+                    "thread": s.thread,
+                }
+                for s in self.steps
+            ],
+        }
 
 
 _NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
@@ -109,6 +116,9 @@ def _where(data: Any) -> str:
 
 
 def _parse_time(value: Any, what: str) -> time:
+    if isinstance(value, int) and not isinstance(value, bool) and 0 <= value < 24 * 60:
+        # YAML 1.1 reads an unquoted 17:00 as sexagesimal minutes (1020): take it as meant.
+        return time(value // 60, value % 60)
     match = _TIME.match(str(value).strip()) if value is not None else None
     if not match:
         raise ConfigurationError(f"{what} must be a time such as 08:00, not {value!r}")
@@ -176,6 +186,9 @@ def _parse_settings(raw: Any) -> CadenceSettings:
     window = raw.get("send_window") or {}
     if not isinstance(window, dict):
         raise ConfigurationError(f"settings.send_window{_where(raw)} must have start and end")
+    unknown = set(window) - {"start", "end", "__line__"}
+    if unknown:
+        raise ConfigurationError(f"send_window{_where(window)}: unknown key(s) {', '.join(sorted(map(str, unknown)))}")
     start = _parse_time(window.get("start", "08:00"), "send_window.start")
     end = _parse_time(window.get("end", "17:00"), "send_window.end")
     if end <= start:

@@ -125,7 +125,7 @@ def qualify(lead: LeadData, rules: Rules) -> Qualification:
     rank = rules.source_rank(lead.source)
     misses = rules.persona.misses(lead)
     fit = not misses
-    inbound = (lead.source or "") in rules.inbound_sources
+    inbound = (lead.source or "").strip().lower() in rules.inbound_sources
     if inbound:
         rule = rules.inbound
         return Qualification(Kind.LEAD, fit, True, rank, rule.name, rule.cadence, rule.priority, ("inbound request",))

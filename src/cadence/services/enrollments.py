@@ -157,13 +157,12 @@ def _require_open(session: Session, lead: Lead, what: str) -> Enrollment:
 
 def _lock(session: Session, enrollment: Enrollment) -> Enrollment:
     """Re-read the enrollment row with a write lock, so that a concurrent run sees our change or we see its."""
-    locked = session.scalars(
+    return session.scalars(
         select(Enrollment)
         .where(Enrollment.id == enrollment.id)
         .with_for_update(of=Enrollment)
         .execution_options(populate_existing=True)
     ).one()
-    return locked
 
 
 def pause(session: Session, lead: Lead, *, now: datetime, until: datetime | None = None) -> Enrollment:

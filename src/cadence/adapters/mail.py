@@ -1,0 +1,235 @@
+"""Building MIME messages and sending them over SMTP (aiosmtplib), with our own errors.
+
+SMTP replies are mapped to three outcomes, most specific first (as httpx maps httpcore's errors):
+
+* :class:`PermanentFailure`: a 5xx reply to MAIL, RCPT or DATA: the recipient is refused; never retried;
+* :class:`TransientFailure`: a 4xx reply, a refused or lost connection before DATA, a timeout:
+  nothing was delivered, the step is retried later;
+* :class:`UnknownOutcome`: the connection dropped or timed out during DATA: the server may have
+  accepted the message. It must not be sent again automatically.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import secrets
+import ssl
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from email.headerregistry import Address
+from email.message import EmailMessage
+from email.utils import format_datetime
+from typing import Literal
+
+import aiosmtplib
+
+from cadence.errors import CadenceError
+
+_LINE_BREAKS = re.compile(r"[\r\n\t\x00-\x1f\x7f]+")
+
+
+class DeliveryError(CadenceError):
+    """An email could not be handed to the SMTP server."""
+
+    def __init__(self, message: str, code: int | None = None) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+class TransientFailure(DeliveryError):
+    """Nothing was delivered; trying again later may work."""
+
+
+class PermanentFailure(DeliveryError):
+    """The server refused the recipient or the message for good."""
+
+
+class UnknownOutcome(DeliveryError):
+    """The connection was lost during DATA: the message may or may not have been accepted."""
+
+
+def one_line(value: str | None, *, limit: int = 250) -> str:
+    """``value`` as a single header-safe line: control characters (CR/LF included) become spaces."""
+    text = _LINE_BREAKS.sub(" ", value or "").strip()
+    return text[:limit]
+
+
+def make_message_id(touch_id: int, domain: str) -> str:
+    """A unique Message-ID on our domain for one touch: ``<c.TOUCH.RANDOM@domain>``."""
+    return f"<c.{touch_id}.{secrets.token_hex(6)}@{domain}>"
+
+
+def build_message(
+    *,
+    from_name: str,
+    from_address: str,
+    to_address: str,
+    to_name: str | None,
+    subject: str,
+    text: str,
+    html: str | None,
+    message_id: str,
+    date: datetime,
+    reply_to: str | None = None,
+    in_reply_to: str | None = None,
+    references: Sequence[str] = (),
+    headers: Mapping[str, str] | None = None,
+) -> EmailMessage:
+    """A MIME message: plain text, plus an HTML alternative when given.
+
+    Names and the subject are reduced to one line, and addresses are built with
+    :class:`email.headerregistry.Address`, so that no field can inject a header.
+    """
+    message = EmailMessage()
+    from_user, _, from_domain = from_address.partition("@")
+    message["From"] = Address(display_name=one_line(from_name, limit=100), username=from_user, domain=from_domain)
+    to_user, _, to_domain = to_address.partition("@")
+    message["To"] = Address(display_name=one_line(to_name, limit=100), username=to_user, domain=to_domain)
+    if reply_to:
+        user, _, domain = reply_to.partition("@")
+        message["Reply-To"] = Address(username=user, domain=domain)
+    message["Subject"] = one_line(subject, limit=250)
+    message["Date"] = format_datetime(date)
+    message["Message-ID"] = message_id
+    if in_reply_to:
+        message["In-Reply-To"] = in_reply_to
+    if references:
+        message["References"] = " ".join(references)
+    for name, value in (headers or {}).items():
+        message[name] = one_line(value, limit=900)
+    message.set_content(text if text.endswith("\n") else text + "\n")
+    if html is not None:
+        message.add_alternative(html, subtype="html")
+    return message
+
+
+@dataclass(frozen=True)
+class SmtpConfig:
+    """How to reach the SMTP server."""
+
+    host: str = "localhost"
+    port: int = 25
+    username: str | None = None
+    password: str | None = None
+    tls: Literal["none", "starttls", "tls"] = "none"
+    timeout: float = 30.0
+    connections: int = 4
+
+
+def _map(exc: Exception, stage: str) -> DeliveryError:
+    if isinstance(exc, aiosmtplib.SMTPRecipientsRefused):
+        codes = [r.code for r in exc.recipients]
+        code = codes[0] if codes else None
+        reason = "; ".join(f"{r.code} {r.message}" for r in exc.recipients)
+        if code is not None and 400 <= code < 500:
+            return TransientFailure(f"recipient deferred: {reason}", code)
+        return PermanentFailure(f"recipient refused: {reason}", code)
+    if isinstance(exc, aiosmtplib.SMTPResponseException):
+        text = f"{exc.code} {exc.message}"
+        if 500 <= exc.code < 600:
+            return PermanentFailure(f"refused at {stage}: {text}", exc.code)
+        if stage == "data" and exc.code < 400:  # pragma: no cover - a server answering DATA oddly
+            return UnknownOutcome(f"unexpected reply at data: {text}", exc.code)
+        return TransientFailure(f"deferred at {stage}: {text}", exc.code)
+    if stage == "data" and isinstance(exc, aiosmtplib.SMTPServerDisconnected | aiosmtplib.SMTPTimeoutError | OSError):
+        return UnknownOutcome(f"connection lost during DATA: {exc}")
+    return TransientFailure(f"SMTP {stage} failed: {exc}")
+
+
+class SmtpSender:
+    """Sends messages over a small pool of SMTP connections, kept open between messages."""
+
+    def __init__(self, config: SmtpConfig) -> None:
+        self.config = config
+        self._idle: asyncio.Queue[aiosmtplib.SMTP] | None = None
+        self._slots: asyncio.Semaphore | None = None
+        self._open: list[aiosmtplib.SMTP] = []
+
+    async def __aenter__(self) -> SmtpSender:
+        self._idle = asyncio.Queue()
+        self._slots = asyncio.Semaphore(max(1, self.config.connections))
+        return self
+
+    async def __aexit__(self, *_exc: object) -> None:
+        await self.close()
+
+    async def _connect(self) -> aiosmtplib.SMTP:
+        cfg = self.config
+        client = aiosmtplib.SMTP(
+            hostname=cfg.host,
+            port=cfg.port,
+            timeout=cfg.timeout,
+            use_tls=cfg.tls == "tls",
+            start_tls=cfg.tls == "starttls",
+            tls_context=ssl.create_default_context() if cfg.tls != "none" else None,
+        )
+        try:
+            await client.connect()
+            if cfg.username:
+                await client.login(cfg.username, cfg.password or "")
+        except Exception as exc:
+            raise _map(exc, "connect") from exc
+        self._open.append(client)
+        return client
+
+    async def _checkout(self) -> aiosmtplib.SMTP:
+        assert self._idle is not None, "use SmtpSender as an async context manager"
+        while not self._idle.empty():
+            client = self._idle.get_nowait()
+            if client.is_connected:
+                return client
+        return await self._connect()
+
+    def _discard(self, client: aiosmtplib.SMTP) -> None:
+        client.close()
+        if client in self._open:
+            self._open.remove(client)
+
+    async def send(self, message: EmailMessage, *, sender: str, recipient: str) -> str:
+        """Send one message; return the server's reply to DATA. Raises a :class:`DeliveryError`."""
+        assert self._slots is not None, "use SmtpSender as an async context manager"
+        assert self._idle is not None, "use SmtpSender as an async context manager"
+        async with self._slots:
+            client = await self._checkout()
+            stage = "mail"
+            try:
+                try:
+                    await client.mail(sender)
+                except aiosmtplib.SMTPServerDisconnected:
+                    # An idle connection the server closed: one fresh try before anything was sent.
+                    self._discard(client)
+                    client = await self._connect()
+                    await client.mail(sender)
+                stage = "rcpt"
+                await client.rcpt(recipient)
+                stage = "data"
+                response = await client.data(message.as_bytes())
+            except Exception as exc:
+                error = _map(exc, stage)
+                if (
+                    stage in ("mail", "rcpt")
+                    and isinstance(exc, aiosmtplib.SMTPResponseException)
+                    and client.is_connected
+                ):
+                    try:
+                        await client.rset()
+                        self._idle.put_nowait(client)
+                    except Exception:
+                        self._discard(client)
+                else:
+                    self._discard(client)
+                raise error from exc
+            self._idle.put_nowait(client)
+            return f"{response.code} {response.message}"
+
+    async def close(self) -> None:
+        """Say QUIT on every open connection."""
+        for client in list(self._open):
+            try:
+                if client.is_connected:
+                    await client.quit()
+            except Exception:
+                client.close()
+        self._open.clear()

@@ -1,0 +1,1 @@
+"""Tests of the adapters: the database, files, SMTP, IMAP."""

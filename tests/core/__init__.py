@@ -1,0 +1,1 @@
+"""Tests of the pure core: scheduling, cadences, qualification, enrollment states, leads."""
