@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from cadence.core.leads import validate_timezone
@@ -26,6 +27,40 @@ class Settings(BaseSettings):
     templates_dir: Path = Field(default=Path("templates"), description="Cadences, rules and message templates.")
     default_timezone: str = Field(default="UTC", description="Time zone of a lead whose owner has none either.")
     lease_seconds: int = Field(default=300, ge=1, le=3600, description="How long a claimed step stays claimed.")
+    reply_grace_days: int = Field(
+        default=3, ge=0, le=60, description="Business days to wait for a reply after the last step."
+    )
+    batch_size: int = Field(default=200, ge=1, le=10_000, description="Due steps per batch (one Prefect task run).")
+
+    smtp_host: str = Field(default="localhost", description="SMTP server.")
+    smtp_port: int = Field(default=25, ge=1, le=65535)
+    smtp_username: str | None = None
+    smtp_password: SecretStr | None = None
+    smtp_password_block: str | None = Field(
+        default=None, description="Name of a Prefect Secret block holding the SMTP password."
+    )
+    smtp_tls: Literal["none", "starttls", "tls"] = "none"
+    smtp_timeout: float = Field(default=30.0, gt=0, le=600)
+    smtp_connections: int = Field(default=4, ge=1, le=64, description="SMTP connections used at once.")
+    retry_base_seconds: int = Field(default=300, ge=1, description="First retry delay after a transient failure.")
+    retry_max_seconds: int = Field(default=6 * 3600, ge=1, description="Longest retry delay.")
+
+    mail_domain: str = Field(default="cadence.example", description="Domain of our Message-IDs.")
+    reply_to: str | None = Field(
+        default=None, description="Reply-To of every email (the mailbox sync-replies reads); default: the owner."
+    )
+    company_name: str = Field(default="Cadence Demo Co.", description="Our company, in footers.")
+    company_website: str = Field(default="https://cadence.example")
+    postal_address: str = Field(
+        default="1 Example Street, Springfield, 00000, USA", description="Our postal address (CAN-SPAM footer)."
+    )
+    digest_hour: int = Field(default=7, ge=0, le=23, description="Local hour at which reps get their digest.")
+    manager_email: str | None = Field(default=None, description="Gets escalations of long-overdue tasks.")
+    escalate_after_days: int = Field(default=2, ge=1, le=60, description="Overdue days before a task is escalated.")
+    base_url: str = Field(default="http://127.0.0.1:8000", description="Where `cadence web` is reached.")
+    secret_key: SecretStr = Field(
+        default=SecretStr("change-me-cadence-demo-secret"), description="Signs unsubscribe links."
+    )
 
     @field_validator("default_timezone")
     @classmethod

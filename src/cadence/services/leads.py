@@ -432,3 +432,25 @@ def require_rows(rows: Sequence[ImportRow]) -> None:
     """Refuse an import with nothing in it."""
     if not rows:
         raise ValidationError("no valid rows to import")
+
+
+def uncertain_items(session: Session) -> list[dict[str, Any]]:
+    """Emails whose send outcome is unknown (handed to SMTP, not recorded): never re-sent automatically."""
+    rows = session.execute(
+        select(Touch, Lead.email)
+        .join(Lead, Lead.id == Touch.lead_id)
+        .where(Touch.state == "uncertain")
+        .order_by(Touch.id)
+    ).all()
+    return [
+        {
+            "touch": touch.id,
+            "email": email,
+            "step": touch.step_index + 1,
+            "subject": touch.subject,
+            "message_id": touch.message_id,
+            "at": _iso(touch.executed_at or touch.claimed_at),
+            "error": touch.error,
+        }
+        for touch, email in rows
+    ]
