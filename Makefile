@@ -32,8 +32,8 @@ postgres:
 	bash scripts/ensure-postgres.sh
 
 lint: $(STAMP)
-	$(BIN)/ruff check src tests flows benchmarks
-	$(BIN)/ruff format --check src tests flows benchmarks
+	$(BIN)/ruff check src tests flows benchmarks deployments
+	$(BIN)/ruff format --check src tests flows benchmarks deployments
 
 typecheck: $(STAMP)
 	$(BIN)/mypy

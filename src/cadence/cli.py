@@ -7,10 +7,11 @@ Every command that depends on the time or records one takes ``--now`` (ISO-8601;
 from __future__ import annotations
 
 import json
+import os
 import sys
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Annotated, Any, NoReturn, TypeVar
 
@@ -510,12 +511,28 @@ def plan(
 
 
 @app.command()
-def due(now: NowOption = None, as_json: JsonOption = False) -> None:
-    """What is due as of --now. Writes nothing."""
+def due(
+    now: NowOption = None,
+    as_json: JsonOption = False,
+    uncertain: Annotated[
+        bool, typer.Option("--uncertain", help="List emails whose send outcome is unknown after a crash.")
+    ] = False,
+) -> None:
+    """What is due as of --now (or, with --uncertain, which emails may or may not have gone out). Writes nothing."""
 
     def go() -> None:
-        from cadence.services.leads import due_items
+        from cadence.services.leads import due_items, uncertain_items
 
+        if uncertain:
+            with session() as s:
+                found = uncertain_items(s)
+            if as_json:
+                emit_json(found)
+            else:
+                lines = [(u["touch"], u["email"], u["step"], u["subject"], u["message_id"], u["at"]) for u in found]
+                typer.echo(table(lines, ["touch", "lead", "step", "subject", "message id", "handed to SMTP at"]))
+                typer.echo(f"{len(found)} uncertain: check the SMTP server's logs for these Message-IDs")
+            return
         with session() as s:
             items = due_items(s, now=parse_instant(now))
         if as_json:
@@ -597,6 +614,168 @@ def suppress_add(
     run(go)
 
 
+tasks_app = typer.Typer(
+    help="Rep tasks: calls, LinkedIn, research, postcards, replies to answer.", no_args_is_help=True
+)
+postcards_app = typer.Typer(help="Postcards for a print-and-mail vendor.", no_args_is_help=True)
+app.add_typer(tasks_app, name="tasks")
+app.add_typer(postcards_app, name="postcards")
+
+
+def _quiet_prefect() -> None:
+    """Prefect settings every cadence process wants (set before Prefect is imported)."""
+    os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+    os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
+    # The ephemeral server records task runs one event at a time by default: with a task run per
+    # batch over a long simulation it falls behind and is cut off mid-write when the process exits.
+    os.environ.setdefault("PREFECT_SERVER_SERVICES_TASK_RUN_RECORDER_BATCH_SIZE", "500")
+    os.environ.setdefault("PREFECT_SERVER_SERVICES_TASK_RUN_RECORDER_READ_BATCH_SIZE", "500")
+    os.environ.setdefault("PREFECT_SERVER_SERVICES_TASK_RUN_RECORDER_FLUSH_INTERVAL", "1")
+
+
+def parse_duration(value: str) -> timedelta:
+    """``90s``, ``30m``, ``1h``, ``2d`` as a :class:`timedelta` (at least one second)."""
+    text = value.strip().lower()
+    units = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+    if len(text) < 2 or text[-1] not in units or not text[:-1].isdigit() or int(text[:-1]) < 1:
+        raise ValidationError(f"{value!r} is not a duration such as 30m, 1h or 2d")
+    return timedelta(seconds=int(text[:-1]) * units[text[-1]])
+
+
+@app.command("run")
+def run_once(
+    now: NowOption = None,
+    batch_size: Annotated[int | None, typer.Option(min=1, max=10_000, help="Due steps per batch.")] = None,
+) -> None:
+    """Run the advance flow once: every due step becomes an email or a rep task."""
+
+    def go() -> None:
+        _quiet_prefect()
+        import asyncio
+
+        from flows.advance import advance_cadences
+
+        instant = parse_instant(now)
+        context().require_schema()
+        result = asyncio.run(advance_cadences(now=instant, batch_size=batch_size))
+        emit_json(result)
+
+    run(go)
+
+
+@app.command()
+def simulate(
+    start: Annotated[str, typer.Option(help="Start of the simulated period (ISO-8601).")],
+    end: Annotated[str, typer.Option(help="End of the simulated period (ISO-8601).")],
+    every: Annotated[str, typer.Option(help="Tick at least this often (30m, 1h, 1d).")] = "1h",
+) -> None:
+    """Run the advance code path on a simulated clock over a period, in one flow run."""
+
+    def go() -> None:
+        _quiet_prefect()
+        import asyncio
+
+        from flows.advance import simulate_cadences
+
+        begin, finish = parse_instant(start, what="--start"), parse_instant(end, what="--end")
+        if finish < begin:
+            raise ValidationError("--end is before --start")
+        if finish - begin > timedelta(days=3660):
+            raise ValidationError("simulate at most ten years at once")
+        step = parse_duration(every)
+        context().require_schema()
+        emit_json(asyncio.run(simulate_cadences(begin, finish, int(step.total_seconds()))))
+
+    run(go)
+
+
+@app.command()
+def serve() -> None:
+    """Serve every deployment on this machine with Prefect (advance every 5 minutes, rep digest each morning)."""
+
+    def go() -> None:
+        _quiet_prefect()
+        from flows.serve import serve_all
+
+        context().require_schema()
+        serve_all()
+
+    run(go)
+
+
+@tasks_app.command("list")
+def tasks_list(
+    owner: Annotated[str | None, typer.Option(help="Only this rep's tasks.")] = None,
+    due_filter: Annotated[str, typer.Option("--due", help="today, overdue or all.")] = "all",
+    status: Annotated[str | None, typer.Option(help="open, done or cancelled.")] = None,
+    as_json: JsonOption = False,
+    now: NowOption = None,
+) -> None:
+    """List tasks, overdue first."""
+
+    def go() -> None:
+        from cadence.services.tasks import list_tasks
+
+        with session() as s:
+            items = list_tasks(
+                s, now=parse_instant(now), settings=context().settings, owner=owner, due=due_filter, status=status
+            )
+        if as_json:
+            emit_json(items)
+            return
+        rows = [(t["id"], t["due_at"][:16], t["status"], t["channel"], t["owner"], t["title"]) for t in items]
+        typer.echo(table(rows, ["id", "due (UTC)", "status", "channel", "owner", "task"]))
+        typer.echo(f"{len(items)} task(s)")
+
+    run(go)
+
+
+@tasks_app.command("done")
+def tasks_done(
+    task_id: Annotated[int, typer.Argument(help="The task's id (from `cadence tasks list`).")],
+    outcome: Annotated[str, typer.Option(help="call: connected|voicemail|no_answer|wrong_number; ...")],
+    note: Annotated[str | None, typer.Option(help="What happened.")] = None,
+    decision: Annotated[str | None, typer.Option(help="Record the lead's decision too.")] = None,
+    reason: Annotated[str | None, typer.Option(help="The decision's reason.")] = None,
+    now: NowOption = None,
+) -> None:
+    """Record a task's outcome (and, for a connected call, the lead's decision)."""
+
+    def go() -> None:
+        from cadence.core.decisions import parse_outcome
+        from cadence.services.tasks import complete_task
+
+        chosen = parse_outcome(decision) if decision else None
+        if reason and not chosen:
+            raise ValidationError("--reason goes with --decision")
+        with session() as s:
+            task = complete_task(s, task_id, outcome, now=parse_instant(now), note=note, decision=chosen, reason=reason)
+            typer.echo(f"task {task.id} done: {task.outcome}" + (f"; decided {chosen.value}" if chosen else ""))
+
+    run(go)
+
+
+@postcards_app.command("export")
+def postcards_export(
+    as_json: JsonOption = False,
+    as_csv: Annotated[bool, typer.Option("--csv", help="Print CSV (the default).")] = False,
+    now: NowOption = None,
+) -> None:
+    """Export the postcards due, with copy and mailing address; each is exported once."""
+
+    def go() -> None:
+        from cadence.services.postcards import export_postcards, postcards_csv
+
+        with session() as s:
+            cards = export_postcards(s, now=parse_instant(now))
+        if as_json:
+            emit_json(cards)
+        else:
+            typer.echo(postcards_csv(cards), nl=False)
+
+    run(go)
+
+
 @app.command()
 def demo(
     folder: Annotated[Path, typer.Option(help="Where the demo keeps its database and mail.")] = Path("var/demo"),
@@ -604,6 +783,8 @@ def demo(
     """Run cadence on sample data with nothing configured (a fresh SQLite database under ./var/demo)."""
 
     def go() -> None:
+        _quiet_prefect()
+        os.environ.setdefault("PREFECT_HOME", str((folder.parent / "prefect").resolve()))
         from cadence.demo import run_demo
 
         templates = context().settings.templates_dir

@@ -276,3 +276,17 @@ class Suppression(Base):
     value: Mapped[str] = mapped_column(String(320), unique=True)
     reason: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime]
+
+
+class Digest(Base):
+    """A digest emailed to a rep (or the manager) for one local date: at most one each."""
+
+    __tablename__ = "digests"
+    __table_args__ = (UniqueConstraint("recipient", "local_date"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    recipient: Mapped[str] = mapped_column(String(320))
+    local_date: Mapped[str] = mapped_column(String(10))
+    tasks: Mapped[int] = mapped_column(Integer)
+    message_id: Mapped[str | None] = mapped_column(String(250))
+    sent_at: Mapped[datetime]

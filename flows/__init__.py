@@ -1,0 +1,1 @@
+"""Prefect flows of cadence: thin wrappers over the services."""

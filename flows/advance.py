@@ -1,0 +1,163 @@
+"""The advance flow: every due step becomes an email or a rep task, exactly once.
+
+Thin on purpose: the flow loops over batches (one Prefect task run per batch of leads, not per
+email) and publishes what it did as a table artifact; the work is in
+:mod:`cadence.services.advance`.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from prefect import flow, get_run_logger, task
+from prefect.artifacts import acreate_table_artifact
+from prefect.cache_policies import NONE
+
+from cadence.adapters.mail import SmtpSender
+from cadence.services.advance import RunReport, next_due, run_batch, smtp_config
+from cadence.services.context import Context
+from cadence.settings import Settings
+
+_CURRENT: list[tuple[str, Context]] = []
+
+
+def flow_context() -> Context:
+    """The context for the current settings; reused while they stay the same (engines pool connections)."""
+    settings = Settings()
+    key = settings.model_dump_json()
+    if _CURRENT and _CURRENT[0][0] == key:
+        return _CURRENT[0][1]
+    if _CURRENT:
+        _CURRENT.pop()[1].close()
+    ctx = Context(settings)
+    _CURRENT.append((key, ctx))
+    return ctx
+
+
+async def smtp_password(ctx: Context) -> str | None:
+    """The SMTP password: from the Prefect Secret block named in the settings, if any."""
+    name = ctx.settings.smtp_password_block
+    if not name:
+        return None
+    from prefect.blocks.system import Secret
+
+    block: Secret[str] = await Secret.aload(name)
+    return str(block.get())
+
+
+@task(name="advance-batch", cache_policy=NONE, retries=0)
+async def advance_batch(now: datetime, batch_size: int, only_enrollment: int | None = None) -> RunReport:
+    """Claim and execute one batch of due steps (a task run per batch, never per email)."""
+    ctx = flow_context()
+    config = smtp_config(ctx, await smtp_password(ctx))
+    async with SmtpSender(config) as sender:
+        return await run_batch(ctx, now=now, batch_size=batch_size, sender=sender, only_enrollment=only_enrollment)
+
+
+async def advance_all(now: datetime, batch_size: int, only_enrollment: int | None = None) -> RunReport:
+    """Run batches until nothing more is due at ``now``."""
+    total = RunReport()
+    while True:
+        report = await advance_batch(now, batch_size, only_enrollment)
+        total.add(report)
+        if not report.did_work:
+            return total
+
+
+async def publish(report: RunReport, now: datetime, key: str = "advance-report") -> None:
+    """Publish a run's report as a Prefect table artifact."""
+    rows: list[dict[str, object]] = [
+        {"what": "claimed", "count": report.claimed, "detail": ""},
+        {"what": "emails sent", "count": report.emails_sent, "detail": ""},
+    ]
+    rows += [{"what": f"tasks: {channel}", "count": n, "detail": ""} for channel, n in sorted(report.tasks.items())]
+    rows += [
+        {"what": "retried later (transient SMTP failure)", "count": report.retried, "detail": ""},
+        {"what": "bounced (permanent SMTP failure)", "count": report.bounced, "detail": ""},
+        {"what": "uncertain (possibly sent, never re-sent)", "count": report.uncertain,
+         "detail": ", ".join(map(str, report.uncertain_touches[:50]))},
+        {"what": "held (template errors)", "count": report.held, "detail": ""},
+        {"what": "moved by daily caps", "count": report.capped, "detail": ""},
+        {"what": "skipped (stopped or suppressed)", "count": report.skipped, "detail": ""},
+        {"what": "closed with no_response", "count": report.completed, "detail": ""},
+    ]  # fmt: skip
+    rows += [{"what": "failure", "count": 1, "detail": str(f)} for f in report.failures[:50]]
+    await acreate_table_artifact(table=rows, key=key, description=f"cadence advance run as of {now.isoformat()}")
+
+
+@flow(name="advance-cadences")
+async def advance_cadences(now: datetime | None = None, batch_size: int | None = None) -> dict[str, object]:
+    """Claim every due step and execute it: emails over SMTP, tasks for the owners."""
+    ctx = flow_context()
+    ctx.require_schema()
+    at = now or datetime.now(UTC)
+    report = await advance_all(at, batch_size or ctx.settings.batch_size)
+    await publish(report, at)
+    get_run_logger().info("advance as of %s: %s", at.isoformat(), report.as_dict())
+    return report.as_dict()
+
+
+@flow(name="follow-up-lead")
+async def follow_up_lead(email: str, now: datetime | None = None) -> dict[str, object]:
+    """Run one lead's due steps now (for hot inbound leads)."""
+    from cadence.services.enrollments import get_lead, open_enrollment
+
+    ctx = flow_context()
+    ctx.require_schema()
+    at = now or datetime.now(UTC)
+    with ctx.sessions() as session:
+        enrollment = open_enrollment(session, get_lead(session, email))
+        enrollment_id = enrollment.id if enrollment is not None else None
+    if enrollment_id is None:
+        return RunReport().as_dict()
+    report = await advance_all(at, ctx.settings.batch_size, enrollment_id)
+    await publish(report, at, key="follow-up-report")
+    return report.as_dict()
+
+
+@flow(name="simulate-cadences")
+async def simulate_cadences(
+    start: datetime, end: datetime, every_seconds: int = 3600, scenario: str | None = None
+) -> dict[str, object]:
+    """Run the advance code path on a simulated clock from ``start`` to ``end``, in one flow run.
+
+    The clock ticks at least every ``every_seconds`` and at each due time in between.
+    ``scenario`` names scripted events (replies, call outcomes) to play at their times.
+    """
+    from cadence.services.simulation import SCENARIOS
+
+    ctx = flow_context()
+    ctx.require_schema()
+    events = SCENARIOS[scenario](ctx, start) if scenario else None
+    every = timedelta(seconds=every_seconds)
+    total = RunReport()
+    clock = start
+    ticks = 0
+    while clock <= end:
+        if events is not None:
+            events.play_until(clock)
+        total.add(await advance_all(clock, ctx.settings.batch_size))
+        ticks += 1
+        upcoming = next_due(ctx)
+        following = clock + every
+        if upcoming is not None and clock < upcoming < following:
+            following = upcoming
+        if events is not None:
+            following = events.next_before(following, after=clock)
+        clock = following
+    await publish(total, end, key="simulation-report")
+    result = total.as_dict()
+    result["ticks"] = ticks
+    return result
+
+
+@flow(name="rep-digest")
+async def rep_digest(now: datetime | None = None) -> dict[str, int]:
+    """Email each rep whose morning it is their tasks for the day, overdue first (run it hourly)."""
+    from cadence.services.digest import send_digests
+
+    ctx = flow_context()
+    ctx.require_schema()
+    at = now or datetime.now(UTC)
+    async with SmtpSender(smtp_config(ctx, await smtp_password(ctx))) as sender:
+        return await send_digests(ctx, sender, now=at)

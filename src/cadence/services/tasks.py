@@ -1,0 +1,142 @@
+"""Rep tasks: listing them and recording their outcomes."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from cadence.adapters.models import Lead, Rep, Task
+from cadence.core.decisions import Outcome
+from cadence.core.schedule import local_instant
+from cadence.errors import NotFound, ValidationError
+from cadence.services.enrollments import decide, record_response
+from cadence.settings import Settings
+
+OUTCOMES: dict[str, frozenset[str]] = {
+    "call": frozenset({"connected", "voicemail", "no_answer", "wrong_number"}),
+    "linkedin": frozenset({"sent", "accepted"}),
+    "postcard": frozenset({"sent"}),
+    "research": frozenset({"done"}),
+    "task": frozenset({"done"}),
+    "reply": frozenset({"done", "answered"}),
+}
+"""The outcomes each channel's task can have; ``skipped`` is allowed for every channel."""
+
+
+def task_dict(task: Task) -> dict[str, Any]:
+    """A task as plain data."""
+    return {
+        "id": task.id,
+        "lead_email": task.lead.email,
+        "lead_name": " ".join(p for p in (task.lead.first_name, task.lead.last_name) if p) or None,
+        "company": task.lead.company,
+        "class": task.lead.lead_class,
+        "owner": task.owner.email if task.owner else None,
+        "channel": task.channel,
+        "title": task.title,
+        "due_at": task.due_at.isoformat(),
+        "priority": task.priority,
+        "status": task.status,
+        "outcome": task.outcome,
+        "note": task.note,
+        "instructions": task.instructions,
+        "completed_at": task.completed_at.isoformat() if task.completed_at else None,
+    }
+
+
+def _day_bounds(now: datetime, timezone: str) -> tuple[datetime, datetime]:
+    tz = ZoneInfo(timezone)
+    day = now.astimezone(tz).date()
+    start = local_instant(day, datetime.min.time(), tz)
+    return start, local_instant(day + timedelta(days=1), datetime.min.time(), tz)
+
+
+def list_tasks(
+    session: Session,
+    *,
+    now: datetime,
+    settings: Settings,
+    owner: str | None = None,
+    due: str = "all",
+    status: str | None = None,
+) -> list[dict[str, Any]]:
+    """Tasks, overdue first then by due time.
+
+    ``due``: ``today`` (open tasks due before the end of the owner's local day, overdue included),
+    ``overdue`` (open tasks due before the start of today), or ``all``. Without ``status``, ``today``
+    and ``overdue`` list open tasks and ``all`` lists every status.
+    """
+    if due not in ("today", "overdue", "all"):
+        raise ValidationError(f"--due must be today, overdue or all, not {due!r}")
+    if status is not None and status not in ("open", "done", "cancelled"):
+        raise ValidationError(f"--status must be open, done or cancelled, not {status!r}")
+    query = select(Task).join(Lead, Lead.id == Task.lead_id)
+    zone = settings.default_timezone
+    if owner is not None:
+        from cadence.services.reps import get_rep
+
+        rep = get_rep(session, owner)
+        query = query.where(Task.owner_id == rep.id)
+        zone = rep.timezone or zone
+    if status is None and due != "all":
+        status = "open"
+    if status is not None:
+        query = query.where(Task.status == status)
+    start, end = _day_bounds(now, zone)
+    if due == "today":
+        query = query.where(Task.due_at < end)
+    elif due == "overdue":
+        query = query.where(Task.due_at < start)
+    query = query.order_by(Task.due_at, Task.priority, Task.id)
+    return [task_dict(t) for t in session.scalars(query)]
+
+
+def get_task(session: Session, task_id: int, *, owner_id: int | None = None) -> Task:
+    """The task ``task_id`` (of ``owner_id`` when given), or :class:`NotFound`."""
+    task = session.get(Task, task_id)
+    if task is None or (owner_id is not None and task.owner_id != owner_id):
+        raise NotFound(f"no task {task_id}")
+    return task
+
+
+def complete_task(
+    session: Session,
+    task_id: int,
+    outcome: str,
+    *,
+    now: datetime,
+    note: str | None = None,
+    decision: Outcome | None = None,
+    reason: str | None = None,
+    by: Rep | None = None,
+) -> Task:
+    """Record a task's outcome. A connected call is a response: the lead's automated steps stop.
+
+    A ``decision`` may be recorded with a connected call (or any task) in the same step.
+    """
+    task = get_task(session, task_id)
+    if task.status != "open":
+        raise ValidationError(f"task {task_id} is {task.status} already")
+    value = outcome.strip().lower().replace("-", "_")
+    allowed = OUTCOMES.get(task.channel, frozenset({"done"})) | {"skipped"}
+    if value not in allowed:
+        raise ValidationError(
+            f"a {task.channel} task's outcome is one of {', '.join(sorted(allowed))}, not {outcome!r}"
+        )
+    if note is not None and len(note) > 5000:
+        raise ValidationError("note is longer than 5000 characters")
+    task.status = "done"
+    task.outcome = value
+    task.note = note
+    task.completed_at = now
+    lead = task.lead
+    if task.channel == "call" and value == "connected":
+        record_response(session, lead, now=now, kind="call", channel="call", note=note or "call connected")
+    if decision is not None:
+        decide(session, lead, decision, now=now, reason=reason, decided_by=by.email if by else None)
+    session.flush()
+    return task
