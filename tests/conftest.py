@@ -15,10 +15,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-# Prefect (imported by the flow tests) must not write to the developer's home or phone home.
-os.environ.setdefault("PREFECT_HOME", tempfile.mkdtemp(prefix="cadence-prefect-"))
-os.environ["PREFECT_SERVER_ANALYTICS_ENABLED"] = "false"
-
 import pytest
 import sqlalchemy as sa
 from sqlalchemy.engine import make_url
@@ -32,6 +28,16 @@ from cadence.services.context import Context
 from cadence.settings import Settings
 
 pytest_plugins = ["tests.support.servers"]
+
+# The developer's own cadence settings must not leak into the tests; each test sets what it uses.
+for _key in [k for k in os.environ if k.startswith("CADENCE_") and k != "CADENCE_TEST_POSTGRESQL_URL"]:
+    del os.environ[_key]
+
+# Prefect (imported later, by the flow tests) must not write to the developer's home or phone home.
+os.environ["PREFECT_HOME"] = tempfile.mkdtemp(prefix="cadence-prefect-")
+os.environ.pop("PREFECT_API_URL", None)
+os.environ["PREFECT_SERVER_ANALYTICS_ENABLED"] = "false"
+
 
 ROOT = Path(__file__).resolve().parent.parent
 TEMPLATES = ROOT / "templates"
@@ -168,9 +174,6 @@ def run_cli(database_url: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) 
         "CADENCE_TEMPLATES_DIR": str(TEMPLATES),
         "CADENCE_DEFAULT_TIMEZONE": "UTC",
     }
-    for key in list(os.environ):
-        if key.startswith("CADENCE_") and key not in env:
-            monkeypatch.delenv(key)
     return Cli(env)
 
 

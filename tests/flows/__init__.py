@@ -1,0 +1,1 @@
+"""Tests of the Prefect flows, against real SMTP and database servers."""
