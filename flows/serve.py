@@ -13,11 +13,16 @@ ADVANCE_EVERY_SECONDS = 300
 DIGEST_CRON = "5 * * * *"  # hourly: each rep gets theirs when it is their digest hour locally
 
 
-def serve_all() -> None:
-    """Serve the advance flow every 5 minutes, the rep digest hourly, and follow-up-lead on demand."""
-    deployments = [
+def deployments() -> list[RunnerDeployment]:
+    """The deployments ``cadence serve`` serves: advance every 5 minutes, rep digest hourly, follow-up on demand."""
+    made = [
         advance_cadences.to_deployment(name="advance", interval=ADVANCE_EVERY_SECONDS),
         rep_digest.to_deployment(name="rep-digest", cron=DIGEST_CRON),
         follow_up_lead.to_deployment(name="follow-up-lead"),
     ]
-    serve(*[cast(RunnerDeployment, d) for d in deployments])
+    return [cast(RunnerDeployment, d) for d in made]
+
+
+def serve_all() -> None:
+    """Serve every deployment on this machine until interrupted."""
+    serve(*deployments())
