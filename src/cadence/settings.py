@@ -54,6 +54,19 @@ class Settings(BaseSettings):
     postal_address: str = Field(
         default="1 Example Street, Springfield, 00000, USA", description="Our postal address (CAN-SPAM footer)."
     )
+    imap_host: str | None = Field(default=None, description="IMAP server of the mailbox replies arrive in.")
+    imap_port: int = Field(default=993, ge=1, le=65535)
+    imap_username: str | None = None
+    imap_password: SecretStr | None = None
+    imap_tls: Literal["none", "starttls", "tls"] = "tls"
+    imap_folder: str = Field(default="INBOX", description="The folder sync-replies reads.")
+    imap_timeout: float = Field(default=30.0, gt=0, le=600)
+    auto_reply_pause_days: int = Field(
+        default=7, ge=1, le=90, description="How long an out-of-office pauses a lead when it names no return date."
+    )
+    unsubscribe_address: str | None = Field(
+        default=None, description="The mailto: address of List-Unsubscribe (default: the Reply-To mailbox)."
+    )
     digest_hour: int = Field(default=7, ge=0, le=23, description="Local hour at which reps get their digest.")
     manager_email: str | None = Field(default=None, description="Gets escalations of long-overdue tasks.")
     escalate_after_days: int = Field(default=2, ge=1, le=60, description="Overdue days before a task is escalated.")
