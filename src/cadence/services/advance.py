@@ -14,6 +14,7 @@ import hashlib
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from email.message import EmailMessage
 from typing import Any
 
 from sqlalchemy import func, select
@@ -412,12 +413,75 @@ def smtp_config(ctx: Context, password: str | None = None) -> SmtpConfig:
 
 def _headers(ctx: Context, item: WorkItem) -> dict[str, str]:
     unsubscribe = item.variables["unsubscribe_url"]
-    mailto = ctx.settings.reply_to or item.owner_email or f"unsubscribe@{ctx.settings.mail_domain}"
+    mailto = (
+        ctx.settings.unsubscribe_address
+        or ctx.settings.reply_to
+        or item.owner_email
+        or f"unsubscribe@{ctx.settings.mail_domain}"
+    )
     return {
         "List-Unsubscribe": f"<{unsubscribe}>, <mailto:{mailto}?subject=unsubscribe>",
         "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
         "X-Cadence-Touch": str(item.claim.touch_id),
     }
+
+
+def compose_email(ctx: Context, item: WorkItem, *, now: datetime) -> EmailMessage:
+    """The exact message for a rendered email step: headers, text and HTML (``item.rendered``)."""
+    rendered = item.rendered
+    subject = rendered.subject
+    if item.thread_parent is not None:
+        parent_subject = item.thread_parent[1]
+        subject = parent_subject if parent_subject.lower().startswith("re:") else f"Re: {parent_subject}"
+    return build_message(
+        from_name=item.owner_name,
+        from_address=item.owner_email or f"sales@{ctx.settings.mail_domain}",
+        to_address=item.lead_email,
+        to_name=item.variables["lead"]["full_name"],
+        subject=subject,
+        text=rendered.text,
+        html=rendered.html,
+        message_id=item.message_id or make_message_id(item.claim.touch_id, ctx.settings.mail_domain),
+        date=now,
+        reply_to=ctx.settings.reply_to or item.owner_email,
+        in_reply_to=item.thread_parent[0] if item.thread_parent else None,
+        references=[item.thread_parent[0]] if item.thread_parent else (),
+        headers=_headers(ctx, item),
+    )
+
+
+def preview_email(ctx: Context, session: Session, lead_email: str, template: str, *, now: datetime) -> EmailMessage:
+    """Exactly what ``template`` would send to the lead now (as the step of the lead's cadence that uses it).
+
+    Writes nothing. The Message-ID is a sample one.
+    """
+    from cadence.services.enrollments import get_lead, open_enrollment
+
+    lead = get_lead(session, lead_email)
+    enrollment = open_enrollment(session, lead)
+    if enrollment is not None:
+        cadence = pinned_cadence(session, enrollment.cadence_name, enrollment.cadence_version)
+    else:
+        cadence = ctx.cadence(lead.cadence or "default")
+    index = next((i for i, st in enumerate(cadence.steps) if template in st.templates), 0)
+    claim = Claim(touch_id=0, enrollment_id=enrollment.id if enrollment else 0, lead_id=lead.id, step_index=index,
+                  due_at=now)  # fmt: skip
+    item = WorkItem(
+        claim=claim,
+        step=cadence.steps[index],
+        step_total=len(cadence.steps),
+        template=template,
+        lead_email=lead.email,
+        lead_name=" ".join(p for p in (lead.first_name, lead.last_name) if p) or lead.email,
+        lead_priority=lead.priority if lead.priority is not None else 9,
+        owner_id=lead.owner_id,
+        owner_email=lead.owner.email if lead.owner else None,
+        owner_name=lead.owner.name if lead.owner else ctx.settings.company_name,
+        variables=template_variables(ctx, lead, cadence, index, now=now),
+        message_id=f"<c.preview@{ctx.settings.mail_domain}>",
+    )
+    item.rendered = templates_for(ctx).render_email(template, item.variables)
+    return compose_email(ctx, item, now=now)
 
 
 async def _send_wave(ctx: Context, sender: SmtpSender, wave: list[WorkItem], now: datetime, report: RunReport) -> None:
@@ -441,27 +505,8 @@ async def _send_wave(ctx: Context, sender: SmtpSender, wave: list[WorkItem], now
                 advance(enrollment, cadence, at=now, settings=ctx.settings, grace_days=ctx.settings.reply_grace_days)
                 report.skipped += 1
                 continue
-            rendered = item.rendered
             item.message_id = make_message_id(touch.id, ctx.settings.mail_domain)
-            subject = rendered.subject
-            if item.thread_parent is not None:
-                parent_subject = item.thread_parent[1]
-                subject = parent_subject if parent_subject.lower().startswith("re:") else f"Re: {parent_subject}"
-            message = build_message(
-                from_name=item.owner_name,
-                from_address=item.owner_email or f"sales@{ctx.settings.mail_domain}",
-                to_address=item.lead_email,
-                to_name=item.variables["lead"]["full_name"],
-                subject=subject,
-                text=rendered.text,
-                html=rendered.html,
-                message_id=item.message_id,
-                date=now,
-                reply_to=ctx.settings.reply_to or item.owner_email,
-                in_reply_to=item.thread_parent[0] if item.thread_parent else None,
-                references=[item.thread_parent[0]] if item.thread_parent else (),
-                headers=_headers(ctx, item),
-            )
+            message = compose_email(ctx, item, now=now)
             touch.state = TouchState.SENDING
             touch.message_id = item.message_id
             touch.subject = str(message["Subject"])
