@@ -31,9 +31,11 @@ system-deps:
 postgres:
 	bash scripts/ensure-postgres.sh
 
+LINT_PATHS := $(wildcard src tests flows benchmarks deployments)
+
 lint: $(STAMP)
-	$(BIN)/ruff check src tests flows benchmarks deployments
-	$(BIN)/ruff format --check src tests flows benchmarks deployments
+	$(BIN)/ruff check $(LINT_PATHS)
+	$(BIN)/ruff format --check $(LINT_PATHS)
 
 typecheck: $(STAMP)
 	$(BIN)/mypy

@@ -1,0 +1,378 @@
+"""The deployments are real: ``deployments/prefect.yaml`` applied to a Prefect server and run by a process worker.
+
+Everything runs on this machine, as an operator would run it: ``prefect server start`` (its own
+home, and its own database on the local PostgreSQL server), ``prefect work-pool create``, ``prefect
+deploy --all``, ``prefect worker start``, then a run of the advance deployment asked for through
+the API, as ``prefect deployment run`` does. The worker's flow run sends its emails to the SMTP sink
+and records its touches in the PostgreSQL test database.
+
+The Prefect server keeps its state in PostgreSQL, not SQLite: on SQLite, Prefect 3.8's server can
+stall for a minute on "database is locked" while a worker polls (PrefectHQ/prefect#23051). Its
+scheduler is off, so the only flow run is the one the test starts (the deployments' own schedules
+would otherwise add runs, at the real time, while the test runs).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Mapping, Sequence
+from contextlib import ExitStack
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from email.message import EmailMessage
+from pathlib import Path
+from typing import Any
+from uuid import UUID
+
+import pytest
+import sqlalchemy as sa
+from prefect.client.orchestration import get_client
+from prefect.client.schemas.filters import DeploymentFilter, DeploymentFilterId
+from prefect.client.schemas.objects import FlowRun, StateType
+from prefect.client.schemas.responses import DeploymentResponse
+from prefect.settings import PREFECT_API_URL, temporary_settings
+from sqlalchemy import select
+
+from cadence.adapters.models import Lead, Touch
+from cadence.adapters.smtp_sink import SmtpSink
+from cadence.services.advance import next_due, run_until_idle
+from cadence.services.context import Context
+from cadence.settings import Settings
+from tests.conftest import TEMPLATES, _pg_admin_url, _truncate_postgresql
+from tests.flows.conftest import lead_row, seed
+
+ROOT = Path(__file__).resolve().parents[2]
+PREFECT_FILE = ROOT / "deployments" / "prefect.yaml"
+BIN = Path(sys.executable).parent  # the virtualenv's bin, where `prefect` is installed
+
+MONDAY = datetime(2026, 11, 30, 14, 0, tzinfo=UTC)  # 09:00 in New York: the leads' enrollment
+AS_OF = MONDAY + timedelta(days=2, hours=1)  # Wednesday 10:00 in New York: the day-2 emails are due by then
+LEADS = 3
+MAIL_DOMAIN = "deployed.cadence.example"
+
+SERVER_STARTUP_SECONDS = 90
+COMMAND_SECONDS = 90
+FLOW_RUN_SECONDS = 120
+STOP_SECONDS = 15
+
+
+def free_port() -> int:
+    """A TCP port nobody listens on right now."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+def tail(path: Path, lines: int = 80) -> str:
+    """The last ``lines`` lines of a log file."""
+    if not path.exists():
+        return f"({path} was never written)"
+    return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
+
+
+@dataclass
+class Service:
+    """A long-running subprocess (the server, the worker) in a process group of its own, logging to a file."""
+
+    name: str
+    process: subprocess.Popen[bytes]
+    log: Path
+
+    @classmethod
+    def start(cls, name: str, args: Sequence[str], env: Mapping[str, str], log: Path, cwd: Path) -> Service:
+        with log.open("wb") as out:  # the child keeps its own descriptor; ours is closed at once
+            process = subprocess.Popen(
+                list(args),
+                env=dict(env),
+                cwd=cwd,
+                stdin=subprocess.DEVNULL,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+        return cls(name, process, log)
+
+    def running(self) -> bool:
+        return self.process.poll() is None
+
+    def stop(self) -> None:
+        """Terminate the process group (the flow runs a worker started, too); kill it after a while."""
+        if not self.running():
+            return
+        try:
+            os.killpg(self.process.pid, signal.SIGTERM)
+            self.process.wait(STOP_SECONDS)
+        except ProcessLookupError:
+            self.process.wait(STOP_SECONDS)
+        except subprocess.TimeoutExpired:
+            os.killpg(self.process.pid, signal.SIGKILL)
+            self.process.wait(STOP_SECONDS)
+
+    def report(self) -> str:
+        return f"----- {self.name} (exit code {self.process.poll()}), last lines of {self.log} -----\n{tail(self.log)}"
+
+
+class PrefectStack:
+    """A Prefect server on a free local port, and the prefect CLI pointed at it."""
+
+    server: Service
+
+    def __init__(self, root: Path, stack: ExitStack) -> None:
+        self.root = root
+        self.exit_stack = stack
+        self.port = free_port()
+        self.api_url = f"http://127.0.0.1:{self.port}/api"
+        self.home = root / "prefect-home"
+        self.home.mkdir(parents=True)
+        self.logs: list[Path] = []
+        self.services: list[Service] = []
+
+    def environment(self, **extra: str) -> dict[str, str]:
+        """The environment of every prefect command: this server, this home, nothing from ours."""
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("PREFECT_", "CADENCE_"))}
+        env.update(
+            PATH=os.pathsep.join([str(BIN), env.get("PATH", os.defpath)]),
+            NO_PROXY="127.0.0.1,localhost",
+            no_proxy="127.0.0.1,localhost",
+            PREFECT_HOME=str(self.home),
+            PREFECT_API_URL=self.api_url,
+            PREFECT_SERVER_ANALYTICS_ENABLED="false",
+            PREFECT_CLI_PROMPT="false",
+            PREFECT_LOGGING_COLORS="false",
+        )
+        env.update(extra)
+        return env
+
+    def start_server(self) -> None:
+        """Start ``prefect server start`` on a database of its own (it takes seconds: see :meth:`wait_for_server`)."""
+        env = self.environment(
+            PREFECT_API_DATABASE_CONNECTION_URL=self.create_database(),
+            PREFECT_SERVER_UI_ENABLED="false",
+            PREFECT_UI_ENABLED="false",
+            PREFECT_SERVER_SERVICES_SCHEDULER_ENABLED="false",
+        )
+        self.server = self.start(
+            "prefect server",
+            ["prefect", "server", "start", "--host", "127.0.0.1", "--port", str(self.port), "--no-ui"],
+            env,
+        )
+
+    def create_database(self) -> str:
+        """A new, empty database for the Prefect server on the local PostgreSQL server, dropped at the end."""
+        admin = sa.create_engine(_pg_admin_url(), isolation_level="AUTOCOMMIT")
+        name = f"cadence_prefect_{os.getpid()}"
+
+        def drop() -> None:
+            with admin.connect() as conn:
+                conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+        drop()
+        with admin.connect() as conn:
+            conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
+        self.exit_stack.callback(admin.dispose)
+        self.exit_stack.callback(drop)  # after the server has stopped
+        url = _pg_admin_url().set(drivername="postgresql+asyncpg", database=name)
+        return url.render_as_string(hide_password=False)
+
+    def wait_for_server(self) -> None:
+        """Return once the server answers its health check; fail the test if it does not in time."""
+        opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+        deadline = time.monotonic() + SERVER_STARTUP_SECONDS
+        while time.monotonic() < deadline:
+            if not self.server.running():
+                pytest.fail(f"the Prefect server exited while starting\n{self.server.report()}")
+            try:
+                with opener.open(f"{self.api_url}/health", timeout=2) as response:
+                    if response.status == 200:
+                        return
+            except (urllib.error.URLError, OSError):
+                pass
+            time.sleep(0.25)
+        pytest.fail(f"the Prefect server did not answer within {SERVER_STARTUP_SECONDS}s\n{self.server.report()}")
+
+    def start(self, name: str, args: Sequence[str], env: Mapping[str, str], cwd: Path = ROOT) -> Service:
+        log = self.root / f"{name.replace(' ', '-')}.log"
+        self.logs.append(log)
+        service = Service.start(name, [str(BIN / args[0]), *args[1:]], env, log, cwd=cwd)
+        self.services.append(service)
+        self.exit_stack.callback(service.stop)
+        return service
+
+    def run(self, *args: str, env: Mapping[str, str] | None = None) -> str:
+        """Run ``prefect ARGS`` from the project's root to completion; fail the test unless it succeeds."""
+        log = self.root / f"prefect-{len(self.logs)}-{args[0]}.log"
+        self.logs.append(log)
+        with log.open("wb") as out:
+            try:
+                completed = subprocess.run(
+                    [str(BIN / "prefect"), *args],
+                    env=dict(env or self.environment()),
+                    cwd=ROOT,
+                    stdin=subprocess.DEVNULL,
+                    stdout=out,
+                    stderr=subprocess.STDOUT,
+                    timeout=COMMAND_SECONDS,
+                    check=False,
+                )
+            except subprocess.TimeoutExpired:
+                pytest.fail(f"prefect {' '.join(args)} did not finish within {COMMAND_SECONDS}s\n{tail(log)}")
+        output = log.read_text(errors="replace")
+        if completed.returncode != 0:
+            pytest.fail(f"prefect {' '.join(args)} exited {completed.returncode}\n{tail(log)}")
+        return output
+
+    def report(self) -> str:
+        return "\n".join(s.report() for s in self.services)
+
+
+async def start_a_run(api_url: str, deployment_id: UUID, parameters: dict[str, Any]) -> None:
+    """Ask for a run of the deployment now, as `prefect deployment run` does."""
+    with temporary_settings(updates={PREFECT_API_URL: api_url}):
+        async with get_client() as client:
+            await client.create_flow_run_from_deployment(deployment_id, parameters=parameters)
+
+
+async def wait_for_the_run(api_url: str, deployment_id: UUID) -> FlowRun:
+    """The deployment's only flow run, once it is final (or when the time is up)."""
+    deadline = time.monotonic() + FLOW_RUN_SECONDS
+    with temporary_settings(updates={PREFECT_API_URL: api_url}):
+        async with get_client() as client:
+            while True:
+                runs = await client.read_flow_runs(
+                    deployment_filter=DeploymentFilter(id=DeploymentFilterId(any_=[deployment_id]))
+                )
+                assert len(runs) <= 1, [r.name for r in runs]
+                if runs and runs[0].state is not None and runs[0].state.is_final():
+                    return runs[0]
+                if time.monotonic() > deadline:
+                    pytest.fail(f"the advance flow run is not done after {FLOW_RUN_SECONDS}s: {runs}")
+                await asyncio.sleep(0.5)
+
+
+async def read_deployments(api_url: str) -> dict[str, DeploymentResponse]:
+    """Every deployment on the server, by its full name (``flow/deployment``)."""
+    with temporary_settings(updates={PREFECT_API_URL: api_url}):
+        async with get_client() as client:
+            found: dict[str, DeploymentResponse] = {}
+            for deployment in await client.read_deployments():
+                flow = await client.read_flow(deployment.flow_id)
+                found[f"{flow.name}/{deployment.name}"] = deployment
+            return found
+
+
+def addressee(message: EmailMessage) -> str:
+    return str(message["To"].addresses[0].addr_spec)
+
+
+@pytest.mark.slow
+@pytest.mark.postgresql
+def test_the_advance_deployment_run_by_a_worker_sends_the_due_emails_and_records_the_touches(
+    postgresql_database: str, smtp_sink: SmtpSink, tmp_path: Path
+) -> None:
+    with ExitStack() as stack:
+        prefect = PrefectStack(tmp_path / "prefect", stack)
+        try:
+            prefect.start_server()
+            leads = seed_leads_whose_introduction_is_due(postgresql_database, smtp_sink)  # while it starts
+            prefect.wait_for_server()
+            prefect.run("work-pool", "create", "cadence", "--type", "process")
+            worker_env = prefect.environment(
+                PREFECT_WORKER_QUERY_SECONDS="1",
+                CADENCE_DATABASE_URL=postgresql_database,
+                CADENCE_TEMPLATES_DIR=str(TEMPLATES),
+                CADENCE_DEFAULT_TIMEZONE="UTC",
+                CADENCE_SMTP_HOST=smtp_sink.host,
+                CADENCE_SMTP_PORT=str(smtp_sink.port),
+                CADENCE_MAIL_DOMAIN=MAIL_DOMAIN,
+                CADENCE_PROJECT_DIR=str(ROOT),
+            )
+            # The worker starts (it takes seconds) while the deployments are applied. It runs elsewhere than the
+            # project's root: its flow runs get there by the deployments' pull step, from CADENCE_PROJECT_DIR.
+            worker = prefect.start(
+                "prefect worker",
+                ["prefect", "worker", "start", "--pool", "cadence", "--name", "test-worker"],
+                worker_env,
+                cwd=prefect.root,
+            )
+            # Deployed without CADENCE_PROJECT_DIR (none of our CADENCE_* variables): set there, its value would
+            # be written into the deployments, and each worker's own would be ignored.
+            prefect.run("--no-prompt", "deploy", "--all", "--prefect-file", str(PREFECT_FILE.relative_to(ROOT)))
+            deployments = asyncio.run(read_deployments(prefect.api_url))
+            assert sorted(deployments) == ["advance-cadences/advance", "follow-up-lead/follow-up-lead",
+                                           "rep-digest/rep-digest"]  # fmt: skip
+            assert {d.work_pool_name for d in deployments.values()} == {"cadence"}
+            advance = deployments["advance-cadences/advance"]
+            assert advance.pull_steps == [
+                {"prefect.deployments.steps.set_working_directory": {"directory": "{{ $CADENCE_PROJECT_DIR }}"}}
+            ]
+            assert [getattr(s.schedule, "interval", None) for s in advance.schedules] == [timedelta(seconds=300)]
+            digest = deployments["rep-digest/rep-digest"]
+            assert [getattr(s.schedule, "cron", None) for s in digest.schedules] == ["5 * * * *"]
+            assert deployments["follow-up-lead/follow-up-lead"].schedules == []
+
+            asyncio.run(start_a_run(prefect.api_url, advance.id, {"now": AS_OF.isoformat()}))
+            run = asyncio.run(wait_for_the_run(prefect.api_url, advance.id))
+            assert run.state is not None
+            assert run.state.type == StateType.COMPLETED, f"the flow run ended {run.state!r}"
+            assert run.parameters == {"now": AS_OF.isoformat()}
+            assert worker.running()
+
+            messages = smtp_sink.wait_for(len(leads), timeout=5)
+            assert len(messages) == len(leads)  # one introduction per lead, and nothing else
+            assert sorted(addressee(m) for m in messages) == leads
+            assert {m["From"] for m in messages} == {"Rita Alvarez <rita@cadence.example>"}
+            received = {addressee(m): m["Message-ID"] for m in messages}
+            assert all(i.endswith(f"@{MAIL_DOMAIN}>") for i in received.values())  # the worker's settings
+            assert email_touches(postgresql_database) == {lead: ("sent", received[lead]) for lead in leads}
+        except BaseException:
+            print(prefect.report())
+            raise
+
+
+def seed_leads_whose_introduction_is_due(database_url: str, sink: SmtpSink) -> list[str]:
+    """Leads enrolled on MONDAY whose day-1 research was done on time: their day-2 email is due at AS_OF."""
+    _truncate_postgresql(database_url)
+    settings = Settings(
+        database_url=database_url,
+        templates_dir=TEMPLATES,
+        default_timezone="UTC",
+        smtp_host=sink.host,
+        smtp_port=sink.port,
+    )
+    ctx = Context(settings)
+    try:
+        seed(ctx, [lead_row(i) for i in range(LEADS)], now=MONDAY)
+        research = asyncio.run(run_until_idle(ctx, now=MONDAY + timedelta(days=1)))  # Tuesday 09:00 in New York
+        assert research.tasks == {"research": LEADS}
+        assert research.emails_sent == 0
+        assert next_due(ctx) == datetime(2026, 12, 2, 13, 0, tzinfo=UTC)  # Wednesday 08:00 in New York
+    finally:
+        ctx.close()
+    assert sink.count() == 0
+    return sorted(f"lead{i}@acme.example" for i in range(LEADS))
+
+
+def email_touches(database_url: str) -> dict[str, tuple[str, str | None]]:
+    """Each lead's email touch: its state and Message-ID."""
+    ctx = Context(Settings(database_url=database_url, templates_dir=TEMPLATES))
+    try:
+        with ctx.sessions() as s:
+            rows = s.execute(
+                select(Lead.email, Touch.state, Touch.message_id)
+                .join(Lead, Lead.id == Touch.lead_id)
+                .where(Touch.channel == "email")
+            ).all()
+    finally:
+        ctx.close()
+    touches = {email: (state, message_id) for email, state, message_id in rows}
+    assert len(touches) == len(rows), rows  # one email touch per lead
+    return touches
