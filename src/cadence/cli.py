@@ -547,11 +547,42 @@ def due(
     run(go)
 
 
+AnswersOption = Annotated[
+    Path | None, typer.Option("--answers", help="YAML file with the seven qualifying answers (meetings, hand-offs).")
+]
+SkipOption = Annotated[
+    bool, typer.Option("--skip-qualification", help="Record a meeting without the qualifying answers (reported).")
+]
+
+
+def qualifying_answers(outcome: Any, answers_file: Path | None, skip: bool) -> dict[str, str] | None:
+    """The qualifying answers for a meeting or hand-off: from ``--answers``, else asked at the terminal."""
+    from cadence.adapters.files import load_yaml
+    from cadence.core.decisions import NEEDS_QUALIFICATION, QUALIFYING_QUESTIONS, validate_answers
+
+    if answers_file is not None:
+        if skip:
+            raise ValidationError("give --answers or --skip-qualification, not both")
+        try:
+            return validate_answers(load_yaml(answers_file))
+        except ValidationError as exc:
+            raise ValidationError(f"{answers_file}: {exc}") from None
+    if outcome not in NEEDS_QUALIFICATION or skip:
+        return None
+    if not sys.stdin.isatty():
+        return None  # the service refuses, saying what to give
+    typer.echo("Qualifying questions (seed 001): answer each before the meeting is handed to sales.")
+    given = {key: typer.prompt(f"  {question}") for key, question in QUALIFYING_QUESTIONS}
+    return validate_answers(given)
+
+
 @app.command()
 def decide(
     email: str,
     outcome: Annotated[str, typer.Option(help="meeting_booked, not_interested, bad_fit, passed_back, ...")],
     reason: Annotated[str | None, typer.Option(help="Why: the point of the record.")] = None,
+    answers: AnswersOption = None,
+    skip_qualification: SkipOption = False,
     now: NowOption = None,
 ) -> None:
     """Record the final decision on a lead: its cadence stops and its open tasks are cancelled."""
@@ -562,10 +593,52 @@ def decide(
         from cadence.services.enrollments import get_lead
 
         chosen = parse_outcome(outcome)
+        given = qualifying_answers(chosen, answers, skip_qualification)
         with session() as s:
             lead = get_lead(s, email)
-            do_decide(s, lead, chosen, now=parse_instant(now), reason=reason)
-            typer.echo(f"decided {lead.email}: {chosen.value}")
+            do_decide(
+                s,
+                lead,
+                chosen,
+                now=parse_instant(now),
+                reason=reason,
+                answers=given,
+                qualification_skipped=skip_qualification,
+            )
+            typer.echo(
+                f"decided {lead.email}: {chosen.value}" + (" (qualification skipped)" if skip_qualification else "")
+            )
+
+    run(go)
+
+
+decisions_app = typer.Typer(help="Decisions: how each lead's cadence ended, and why.", no_args_is_help=True)
+app.add_typer(decisions_app, name="decisions")
+
+
+@decisions_app.command("list")
+def decisions_list(
+    outcome: Annotated[str | None, typer.Option(help="Only this outcome.")] = None,
+    as_json: JsonOption = False,
+) -> None:
+    """List decisions, newest first, with their reasons and qualifying answers."""
+
+    def go() -> None:
+        from cadence.core.decisions import parse_outcome
+        from cadence.services.leads import list_decisions
+
+        chosen = parse_outcome(outcome) if outcome else None
+        with session() as s:
+            items = list_decisions(s, outcome=chosen.value if chosen else None)
+        if as_json:
+            emit_json(items)
+            return
+        rows = [
+            (d["at"][:16], d["email"], d["outcome"], "skipped" if d["qualification_skipped"] else "", d["reason"])
+            for d in items
+        ]
+        typer.echo(table(rows, ["at (UTC)", "lead", "outcome", "qualification", "reason"]))
+        typer.echo(f"{len(items)} decision(s)")
 
     run(go)
 
@@ -737,6 +810,8 @@ def tasks_done(
     note: Annotated[str | None, typer.Option(help="What happened.")] = None,
     decision: Annotated[str | None, typer.Option(help="Record the lead's decision too.")] = None,
     reason: Annotated[str | None, typer.Option(help="The decision's reason.")] = None,
+    answers: AnswersOption = None,
+    skip_qualification: SkipOption = False,
     now: NowOption = None,
 ) -> None:
     """Record a task's outcome (and, for a connected call, the lead's decision)."""
@@ -746,10 +821,21 @@ def tasks_done(
         from cadence.services.tasks import complete_task
 
         chosen = parse_outcome(decision) if decision else None
-        if reason and not chosen:
-            raise ValidationError("--reason goes with --decision")
+        if (reason or answers or skip_qualification) and not chosen:
+            raise ValidationError("--reason, --answers and --skip-qualification go with --decision")
+        given = qualifying_answers(chosen, answers, skip_qualification) if chosen else None
         with session() as s:
-            task = complete_task(s, task_id, outcome, now=parse_instant(now), note=note, decision=chosen, reason=reason)
+            task = complete_task(
+                s,
+                task_id,
+                outcome,
+                now=parse_instant(now),
+                note=note,
+                decision=chosen,
+                reason=reason,
+                answers=given,
+                qualification_skipped=skip_qualification,
+            )
             typer.echo(f"task {task.id} done: {task.outcome}" + (f"; decided {chosen.value}" if chosen else ""))
 
     run(go)

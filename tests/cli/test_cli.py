@@ -300,3 +300,50 @@ def test_cli_json_is_valid_for_every_listing(with_reps: Cli, tmp_path: Path) -> 
     with_reps("leads", "import", str(write(tmp_path, LEADS_CSV)), "--now", NOW, expect=3)
     for args in (("reps", "list"), ("leads", "list"), ("cadences", "list"), ("due", "--now", NOW)):
         assert isinstance(json.loads(with_reps(*args, "--json").stdout), list)
+
+
+ANSWERS = """\
+committed: "Yes, budget approved"
+requirement: Pipeline reviews without spreadsheets
+desired_solution: Hosted tool with CRM sync
+decides: VP Engineering
+approves: CFO
+expectations: Pilot in January
+fit: "Yes"
+"""
+
+
+def test_a_meeting_needs_the_qualifying_answers_or_a_recorded_skip(with_reps: Cli, tmp_path: Path) -> None:
+    with_reps("leads", "import", str(write(tmp_path, LEADS_CSV)), "--now", NOW, expect=3)
+    refused = with_reps("decide", "ada@acme.example", "--outcome", "meeting_booked", expect=1)
+    assert "qualifying questions" in refused.stderr
+    partial = tmp_path / "partial.yaml"
+    partial.write_text("committed: yes\nrequirement: ''\n")
+    incomplete = with_reps("decide", "ada@acme.example", "--outcome", "meeting_booked", "--answers", str(partial),
+                           expect=1)  # fmt: skip
+    assert "partial.yaml" in incomplete.stderr
+    assert "requirement" in incomplete.stderr
+    answers = tmp_path / "answers.yaml"
+    answers.write_text(ANSWERS)
+    with_reps("decide", "ada@acme.example", "--outcome", "meeting_booked", "--reason", "demo Tuesday",
+              "--answers", str(answers))  # fmt: skip
+    with_reps("decide", "bob@beta.example", "--outcome", "qualified_handoff", "--skip-qualification")
+    with_reps("decide", "dina@delta.example", "--outcome", "not_interested", "--reason", "no budget")
+    decisions = {d["email"]: d for d in with_reps("decisions", "list", "--json").json()}
+    assert decisions["ada@acme.example"]["answers"]["approves"] == "CFO"
+    assert decisions["ada@acme.example"]["qualification_skipped"] is False
+    assert decisions["bob@beta.example"]["qualification_skipped"] is True
+    assert decisions["bob@beta.example"]["answers"] is None
+    assert decisions["dina@delta.example"]["reason"] == "no budget"
+    only = with_reps("decisions", "list", "--outcome", "not_interested", "--json").json()
+    assert [d["email"] for d in only] == ["dina@delta.example"]
+    assert "unknown outcome" in with_reps("decisions", "list", "--outcome", "maybe", expect=1).stderr
+
+
+def test_a_decision_stops_the_enrollment_and_is_listed_with_its_reason(with_reps: Cli, tmp_path: Path) -> None:
+    with_reps("leads", "import", str(write(tmp_path, LEADS_CSV)), "--now", NOW, expect=3)
+    with_reps("decide", "ada@acme.example", "--outcome", "passed_back", "--reason", "project next year")
+    shown = with_reps("leads", "show", "ada@acme.example", "--json").json()
+    assert shown["enrollment"]["state"] == "decided"
+    assert shown["enrollment"]["next_due_at"] is None
+    assert "passed_back" in with_reps("decisions", "list").stdout

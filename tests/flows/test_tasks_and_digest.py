@@ -32,10 +32,14 @@ def test_reps_list_and_complete_their_tasks(flow_env: SmtpSink, run_cli: Cli) ->
     assert "committed" in call["instructions"].lower() or "requirement" in call["instructions"].lower()
     bad = run_cli("tasks", "done", str(call["id"]), "--outcome", "accepted", expect=1)
     assert "connected" in bad.stderr
+    no_answers = run_cli("tasks", "done", str(call["id"]), "--outcome", "connected",
+                         "--decision", "meeting_booked", expect=1)  # fmt: skip
+    assert "qualifying questions" in no_answers.stderr
     run_cli("tasks", "done", str(call["id"]), "--outcome", "connected", "--note", "wants a demo",
-            "--decision", "meeting_booked", "--reason", "demo on Thursday")  # fmt: skip
+            "--decision", "meeting_booked", "--reason", "demo on Thursday", "--skip-qualification")  # fmt: skip
     shown = run_cli("leads", "show", "lead1@acme.example", "--json").json()
     assert shown["decision"]["outcome"] == "meeting_booked"
+    assert shown["decision"]["qualification_skipped"] is True
     assert shown["enrollment"]["state"] == "decided"
     research = tasks[1]
     run_cli("tasks", "done", str(research["id"]), "--outcome", "done")

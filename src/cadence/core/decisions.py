@@ -42,3 +42,41 @@ def parse_outcome(value: str) -> Outcome:
     except ValueError:
         choices = ", ".join(o.value for o in Outcome)
         raise ValidationError(f"unknown outcome {value!r}; choose one of {choices}") from None
+
+
+def validate_answers(data: object) -> dict[str, str]:
+    """The seven qualifying answers from plain data (a YAML mapping), or a :class:`ValidationError`.
+
+    Keys are those of :data:`QUALIFYING_QUESTIONS`; every answer is non-empty text.
+    """
+    if not isinstance(data, dict):
+        raise ValidationError("the answers must be a mapping of question keys to answers")
+    known = {key for key, _ in QUALIFYING_QUESTIONS}
+    unknown = sorted(str(k) for k in data if k != "__line__" and k not in known)
+    if unknown:
+        raise ValidationError(f"unknown question key(s): {', '.join(unknown)}; expected {', '.join(sorted(known))}")
+    answers: dict[str, str] = {}
+    missing: list[str] = []
+    for key, _question in QUALIFYING_QUESTIONS:
+        value = data.get(key)
+        if value is None or (isinstance(value, str) and not value.strip()):
+            missing.append(key)
+            continue
+        if not isinstance(value, str | int | float | bool):
+            raise ValidationError(f"answer {key} must be text")
+        text = str(value).strip()
+        if len(text) > 2000:
+            raise ValidationError(f"answer {key} is longer than 2000 characters")
+        answers[key] = text
+    if missing:
+        raise ValidationError(f"unanswered qualifying question(s): {', '.join(missing)}")
+    return answers
+
+
+def require_qualification(outcome: Outcome, answers: dict[str, str] | None, skipped: bool) -> None:
+    """A meeting or hand-off needs the qualifying answers (seed 001), unless skipping is recorded."""
+    if outcome in NEEDS_QUALIFICATION and not answers and not skipped:
+        raise ValidationError(
+            f"{outcome.value} needs the answers to the qualifying questions: "
+            "give them (--answers FILE.yaml, or answer the prompts) or record --skip-qualification"
+        )

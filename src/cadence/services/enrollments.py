@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 
 from cadence.adapters.models import CadenceVersion, Decision, Enrollment, Lead, Response, Task
 from cadence.core.cadences import Cadence, parse_cadence
-from cadence.core.decisions import Outcome
+from cadence.core.decisions import Outcome, require_qualification
 from cadence.core.enrollment import OPEN_STATES, Event, State, transition
 from cadence.core.leads import normalize_email
 from cadence.core.schedule import LeadCalendar, add_business_days, step_due_at
@@ -242,7 +242,11 @@ def decide(
     qualification_skipped: bool = False,
     decided_by: str | None = None,
 ) -> Decision:
-    """Record the final decision on ``lead``: its enrollment stops at once and its open tasks are cancelled."""
+    """Record the final decision on ``lead``: its enrollment stops at once and its open tasks are cancelled.
+
+    A meeting or a hand-off needs the qualifying answers, or ``qualification_skipped`` (which is recorded).
+    """
+    require_qualification(outcome, answers, qualification_skipped)
     if reason is not None and len(reason) > 5000:
         raise ValidationError("reason is longer than 5000 characters")
     enrollment = open_enrollment(session, lead) or latest_enrollment(session, lead)

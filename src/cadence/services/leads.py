@@ -454,3 +454,23 @@ def uncertain_items(session: Session) -> list[dict[str, Any]]:
         }
         for touch, email in rows
     ]
+
+
+def list_decisions(session: Session, *, outcome: str | None = None) -> list[dict[str, Any]]:
+    """Every decision, newest first, with its lead, reason and qualifying answers."""
+    query = select(Decision, Lead.email).join(Lead, Lead.id == Decision.lead_id)
+    if outcome is not None:
+        query = query.where(Decision.outcome == outcome)
+    query = query.order_by(Decision.decided_at.desc(), Decision.id.desc())
+    return [
+        {
+            "email": email,
+            "outcome": decision.outcome,
+            "reason": decision.reason,
+            "at": decision.decided_at.isoformat(),
+            "by": decision.decided_by,
+            "answers": decision.answers,
+            "qualification_skipped": decision.qualification_skipped,
+        }
+        for decision, email in session.execute(query)
+    ]

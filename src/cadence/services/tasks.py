@@ -112,6 +112,8 @@ def complete_task(
     note: str | None = None,
     decision: Outcome | None = None,
     reason: str | None = None,
+    answers: dict[str, str] | None = None,
+    qualification_skipped: bool = False,
     by: Rep | None = None,
 ) -> Task:
     """Record a task's outcome. A connected call is a response: the lead's automated steps stop.
@@ -137,6 +139,15 @@ def complete_task(
     if task.channel == "call" and value == "connected":
         record_response(session, lead, now=now, kind="call", channel="call", note=note or "call connected")
     if decision is not None:
-        decide(session, lead, decision, now=now, reason=reason, decided_by=by.email if by else None)
+        decide(
+            session,
+            lead,
+            decision,
+            now=now,
+            reason=reason,
+            answers=answers,
+            qualification_skipped=qualification_skipped,
+            decided_by=by.email if by else None,
+        )
     session.flush()
     return task
