@@ -15,6 +15,10 @@ Emails
     receives it as ``body`` (already HTML) with all the variables below. Both footers must show the
     unsubscribe link and our postal address (CAN-SPAM): rendering refuses an email whose text or
     HTML lacks ``unsubscribe_url`` or a line of ``company.postal_address``.
+    Every email has a plain-text part. The HTML part has its CSS inlined (``css_inline``): the rules
+    of ``<style>`` elements become ``style=""`` attributes, because many mail clients drop
+    ``<style>``; at-rules that cannot be inlined (``@media``, ``@font-face``) stay in a ``<style>``
+    element. ``<link rel="stylesheet">`` elements are removed and never loaded.
 
 Tasks
     ``calls/``, ``linkedin/``, ``research/``, ``postcards/`` and ``digest/`` templates are plain
@@ -102,6 +106,7 @@ from decimal import Decimal
 from pathlib import Path, PurePosixPath
 from typing import Any
 
+import css_inline
 import jinja2
 import jinja2.meta
 from jinja2 import nodes
@@ -115,6 +120,8 @@ from markupsafe import Markup, escape
 from cadence.errors import CadenceError
 
 __all__ = [
+    "DIGEST_VARIABLES",
+    "LAYOUT_VARIABLES",
     "MAX_INCLUDES",
     "MAX_RANGE",
     "MAX_SECONDS",
@@ -122,6 +129,8 @@ __all__ = [
     "MAX_SUBJECT_CHARS",
     "MAX_TEMPLATE_BYTES",
     "MAX_WIDTH",
+    "MESSAGE_VARIABLES",
+    "VARIABLE_KEYS",
     "RenderedEmail",
     "TemplateError",
     "TemplateProblem",
@@ -738,6 +747,27 @@ _OWNER_KEYS = ("name", "first_name", "email", "signature")
 _COMPANY_KEYS = ("name", "website", "postal_address", "benefit")
 _STEP_KEYS = ("number", "day", "channel", "total_steps", "previous_subject", "instructions")
 
+MESSAGE_VARIABLES = frozenset(
+    {"lead", "owner", "company", "step", "unsubscribe_url", "qualifying_questions", "today"}
+)
+"""The variables every email and task template receives (see the module documentation)."""
+
+DIGEST_VARIABLES = frozenset({"rep", "overdue", "today", "date", "escalation", "company"})
+"""The variables the rep digest (``digest/`` templates) receives instead."""
+
+LAYOUT_VARIABLES = frozenset({"body"})
+"""What the email layout (``email/_layout.html``) receives on top of :data:`MESSAGE_VARIABLES`."""
+
+VARIABLE_KEYS: Mapping[str, frozenset[str]] = types.MappingProxyType(
+    {
+        "lead": frozenset((*_LEAD_KEYS, "address_lines", "custom")),
+        "owner": frozenset(_OWNER_KEYS),
+        "company": frozenset(_COMPANY_KEYS),
+        "step": frozenset(_STEP_KEYS),
+    }
+)
+"""The keys of the mapping variables; any key of ``lead.custom`` may be used."""
+
 
 def _plain(value: Any, depth: int = 0) -> Any:
     """A copy made only of plain data (dict, list, str, numbers, dates, None)."""
@@ -980,6 +1010,30 @@ class Templates:
         except (TemplateError, OSError):
             return False
 
+    def names(self) -> list[str]:
+        """Every template in the folder (partials included), sorted; hidden files and folders are left out."""
+        found = []
+        for path in self.folder.rglob(f"*{SUFFIX}"):
+            parts = path.relative_to(self.folder).parts
+            if any(part.startswith(".") for part in parts) or not path.is_file():
+                continue
+            found.append(PurePosixPath(*parts).as_posix()[: -len(SUFFIX)])
+        return sorted(found)
+
+    def parse(self, name: str) -> nodes.Template:
+        """The template's syntax tree (not compiled, not cached); a :class:`TemplateError` if it does not parse."""
+        path = self._path(name)
+        try:
+            source, filename, _ = self._loader.get_source(self._text_env, name)
+            return self._text_env.parse(source, name, filename)
+        except Exception as exc:
+            raise _template_error(exc, str(path)) from None
+
+    @property
+    def global_names(self) -> frozenset[str]:
+        """The functions every template may call (``range``, ``dict``, ``namespace``, ``joiner``)."""
+        return frozenset(self._text_env.globals)
+
     def version(self, name: str) -> str:
         """A short hash of the template and of every file it uses (layout, footer, includes)."""
         cached = self._versions.get(name)
@@ -1073,6 +1127,8 @@ class Templates:
         finally:
             _BUDGET.reset(token)
         self._check_footer(text_template.filename, data, text, html)
+        if html is not None:
+            html = self._inline_css(html, text_template.filename)
         return RenderedEmail(subject=subject, text=text, html=html)
 
     def render_text(self, name: str, variables: Mapping[str, Any]) -> str:
@@ -1098,8 +1154,7 @@ class Templates:
             path = self._path(name)
             if not path.is_file():
                 raise TemplateError(f"template {name!r} not found", path=str(path))
-            template = self._get(self._text_env, name)
-            self._get(self._html_env, name)
+            template = self._get(self._text_env, name)  # an email's HTML twin is compiled when it renders
         except TemplateError as exc:
             add(exc)
             return problems
@@ -1186,6 +1241,24 @@ class Templates:
                 result[block] = self._stream(found[0](context), template)
         return result
 
+    def _inline_css(self, html: str, path: str | None) -> str:
+        """The HTML part with its ``<style>`` rules moved into ``style`` attributes; stylesheets are never loaded."""
+        styles = sum(len(m) for m in _STYLE_ELEMENT.findall(html))
+        if styles and html.count("<") * styles > self.max_output_chars * _PRODUCED_FACTOR * 10:
+            raise TemplateError(
+                "the <style> rules would be copied onto too many elements: inline the styles by hand", path=path
+            )
+        inliner = css_inline.CSSInliner(keep_at_rules=True, load_remote_stylesheets=False)
+        try:
+            inlined = inliner.inline(html)
+        except ValueError as exc:  # css_inline.InlineError
+            raise TemplateError(f"cannot inline the CSS of the HTML part: {exc}", path=path) from None
+        if len(inlined) > self.max_output_chars:
+            raise TemplateError(
+                f"the HTML part is longer than {self.max_output_chars} characters once its CSS is inlined", path=path
+            )
+        return inlined
+
     def _check_footer(self, path: str | None, data: Mapping[str, Any], text: str, html: str | None) -> None:
         """The CAN-SPAM check: the unsubscribe link and our postal address are in both bodies."""
         url, address = _compliance_values(data, path)
@@ -1221,6 +1294,7 @@ def _is_email_name(name: str) -> bool:
 
 
 _CONTROL = re.compile(r"[\x00-\x1f\x7f\x85\u2028\u2029]")
+_STYLE_ELEMENT = re.compile(r"<style\b.*?(?:</style\s*>|\Z)", re.IGNORECASE | re.DOTALL)
 
 
 def _one_line(text: str) -> str:

@@ -592,6 +592,7 @@ async def run_batch(
     """Claim and execute up to ``batch_size`` due steps as of ``now``."""
     report = RunReport(batches=1)
     templates = templates_for(ctx)
+    resume_lapsed_pauses(ctx, now=now, limit=batch_size)
     with ctx.sessions() as session, session.begin():
         batch = claim_due(
             session,
@@ -608,6 +609,7 @@ async def run_batch(
         items = _load(session, ctx, batch.claims, now)
     if not items:
         return report
+    items = _hold_broken_cadences(ctx, items, now, report)
     task_items = [i for i in items if i.step.channel.is_task]
     email_items = [i for i in items if not i.step.channel.is_task]
     with ctx.sessions() as session, session.begin():
@@ -632,6 +634,67 @@ async def run_batch(
     for start in range(0, len(ready), wave_size):
         await _send_wave(ctx, sender, ready[start : start + wave_size], now, report)
     return report
+
+
+def resume_lapsed_pauses(ctx: Context, *, now: datetime, limit: int) -> int:
+    """Resume enrollments whose pause had an end (an out-of-office return date) that has passed."""
+    from cadence.services.enrollments import resume
+
+    with ctx.sessions() as session, session.begin():
+        lapsed = list(
+            session.scalars(
+                select(Enrollment)
+                .where(Enrollment.state == "paused", Enrollment.paused_until <= now)
+                .order_by(Enrollment.paused_until)
+                .limit(limit)
+                .with_for_update(skip_locked=True, of=Enrollment)
+            ).unique()
+        )
+        for enrollment in lapsed:
+            resume(session, enrollment.lead, now=enrollment.paused_until or now, settings=ctx.settings)
+    return len(lapsed)
+
+
+_CHECKED: dict[tuple[str, ...], list[str]] = {}
+
+
+def cadence_problems(ctx: Context, cadence: Cadence) -> list[str]:
+    """What is wrong with the templates a cadence uses (checked once per version of each template)."""
+    from cadence.adapters.templates import sample_variables
+
+    templates = templates_for(ctx)
+    names = sorted({name for step in cadence.steps for name in step.templates})
+    try:
+        key = (cadence.version, *(f"{n}@{templates.version(n) if templates.exists(n) else '-'}" for n in names))
+    except TemplateError as exc:
+        return [str(exc)]
+    if key not in _CHECKED:
+        problems: list[str] = []
+        for name in names:
+            if not templates.exists(name):
+                problems.append(f"{name}: no such template")
+                continue
+            problems += [f"{p.path}:{p.line or '?'}: {p.reason}" for p in templates.check(name, sample_variables())]
+        _CHECKED[key] = problems
+    return _CHECKED[key]
+
+
+def _hold_broken_cadences(ctx: Context, items: list[WorkItem], now: datetime, report: RunReport) -> list[WorkItem]:
+    """Hold every step of a cadence whose templates do not check: due, not lost, and reported."""
+    runnable: list[WorkItem] = []
+    broken: dict[tuple[str, str], list[str]] = {}
+    with ctx.sessions() as session, session.begin():
+        for item in items:
+            enrollment = session.get_one(Enrollment, item.claim.enrollment_id)
+            key = (enrollment.cadence_name, enrollment.cadence_version)
+            if key not in broken:
+                cadence = pinned_cadence(session, *key)
+                broken[key] = cadence_problems(ctx, cadence)
+            if broken[key]:
+                _hold(session, item, now, f"cadence {key[0]} has template errors: {'; '.join(broken[key][:5])}", report)
+            else:
+                runnable.append(item)
+    return runnable
 
 
 async def run_until_idle(

@@ -101,7 +101,7 @@ def claim_due(
         for t in session.scalars(
             select(Touch).where(
                 Touch.enrollment_id.in_([e.id for e in enrollments]),
-                Touch.state.in_([TouchState.CLAIMED, TouchState.SENDING, TouchState.RETRY]),
+                Touch.state.in_([TouchState.CLAIMED, TouchState.SENDING, TouchState.RETRY, TouchState.HELD]),
             )
         )
     }

@@ -1,0 +1,66 @@
+"""Broken templates hold a cadence's steps; out-of-office pauses end by themselves."""
+
+from __future__ import annotations
+
+import asyncio
+import shutil
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select
+
+from cadence.adapters.models import Enrollment, Touch
+from cadence.adapters.smtp_sink import SmtpSink
+from cadence.services.enrollments import get_lead, pause
+from flows.advance import advance_cadences, flow_context
+from tests.conftest import TEMPLATES
+from tests.flows.conftest import lead_row, seed
+
+MONDAY = datetime(2026, 11, 30, 14, 0, tzinfo=UTC)
+SEND = MONDAY + timedelta(days=1, hours=1)
+
+
+def test_a_broken_template_holds_its_cadence_and_loses_nothing(
+    flow_env: SmtpSink, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    templates = tmp_path / "templates"
+    shutil.copytree(TEMPLATES, templates)
+    intro = templates / "email" / "introduction.j2"
+    good = intro.read_text()
+    intro.write_text(good.replace("{% block subject %}", "{% block subject %}{{ lead.frist_name.upper() }}", 1))
+    monkeypatch.setenv("CADENCE_TEMPLATES_DIR", str(templates))
+    ctx = flow_context()
+    seed(ctx, [lead_row(0), lead_row(1)], now=MONDAY, cadence="nurture")
+    held = asyncio.run(advance_cadences(now=SEND))
+    assert held["held"] == 2
+    assert held["emails_sent"] == 0
+    assert "introduction" in str(held["failures"])
+    assert flow_env.count() == 0
+    with ctx.sessions() as s:
+        assert {t.state for t in s.scalars(select(Touch))} == {"held"}
+        assert {e.state for e in s.scalars(select(Enrollment))} == {"active"}
+    intro.write_text(good)  # the marketer fixes the template
+    fixed = asyncio.run(advance_cadences(now=SEND + timedelta(hours=1, minutes=1)))
+    assert fixed["emails_sent"] == 2
+    assert flow_env.count() == 2
+    with ctx.sessions() as s:
+        assert {t.state for t in s.scalars(select(Touch))} == {"sent"}
+
+
+def test_a_pause_with_an_end_resumes_by_itself_and_keeps_the_spacing(flow_env: SmtpSink) -> None:
+    ctx = flow_context()
+    seed(ctx, [lead_row(0)], now=MONDAY, cadence="nurture")
+    back = MONDAY + timedelta(days=7)  # the out-of-office says: back next Monday
+    with ctx.sessions() as s, s.begin():
+        pause(s, get_lead(s, "lead0@acme.example"), now=MONDAY + timedelta(hours=1), until=back)
+    assert asyncio.run(advance_cadences(now=SEND))["emails_sent"] == 0
+    resumed = asyncio.run(advance_cadences(now=back + timedelta(days=1, hours=1)))
+    assert resumed["emails_sent"] == 1
+    with ctx.sessions() as s:
+        enrollment = s.scalars(select(Enrollment)).one()
+        assert enrollment.state == "active"
+        assert enrollment.paused_until is None
+        # Day 7 of nurture comes a week after the (shifted) day 1, not at once.
+        assert enrollment.next_due_at is not None
+        assert enrollment.next_due_at >= back + timedelta(days=7)
