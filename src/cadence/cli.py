@@ -862,6 +862,40 @@ def postcards_export(
     run(go)
 
 
+@suppress_app.command("list")
+def suppress_list(as_json: JsonOption = False) -> None:
+    """List suppressed addresses and domains."""
+
+    def go() -> None:
+        from cadence.services.suppression import list_suppressions
+
+        with session() as s:
+            items = list_suppressions(s)
+        if as_json:
+            emit_json(items)
+        else:
+            typer.echo(
+                table([(i["value"], i["since"][:16], i["reason"]) for i in items], ["suppressed", "since", "why"])
+            )
+
+    run(go)
+
+
+@suppress_app.command("remove")
+def suppress_remove(address: Annotated[str, typer.Argument(help="The address or @domain to email again.")]) -> None:
+    """Remove a suppression added by mistake. Unsubscribes must be honoured: do not undo them."""
+
+    def go() -> None:
+        from cadence.services.suppression import unsuppress
+
+        with session() as s:
+            if not unsuppress(s, address):
+                raise ValidationError(f"{address} is not suppressed")
+        typer.echo(f"{address} may be emailed again")
+
+    run(go)
+
+
 @app.command()
 def demo(
     folder: Annotated[Path, typer.Option(help="Where the demo keeps its database and mail.")] = Path("var/demo"),

@@ -355,7 +355,7 @@ def test_the_footer_is_in_the_text_and_the_layout_wraps_the_html(folder: Folder)
     assert email.text.startswith("Hi Ada, from Analytical Engines Ltd.\n\n--\nUnsubscribe: https://northwind.example/")
     assert email.text.endswith("USA\n")
     assert email.html is not None
-    assert email.html.startswith("<!DOCTYPE html><html><body><p>Hi Ada</p>")
+    assert email.html.startswith("<!DOCTYPE html><html><head></head><body><p>Hi Ada</p>")  # as css_inline writes it
     assert 'href="https://northwind.example/unsubscribe?token=abc123&amp;lead=42"' in email.html
     assert "100 Harbor Street, Suite 4" in email.html
 

@@ -347,3 +347,13 @@ def test_a_decision_stops_the_enrollment_and_is_listed_with_its_reason(with_reps
     assert shown["enrollment"]["state"] == "decided"
     assert shown["enrollment"]["next_due_at"] is None
     assert "passed_back" in with_reps("decisions", "list").stdout
+
+
+def test_suppressions_are_listed_and_a_mistake_can_be_removed(with_reps: Cli) -> None:
+    with_reps("suppress", "add", "bob@beta.example", "--reason", "asked by phone", "--now", NOW)
+    with_reps("suppress", "add", "@wrong.example", "--now", NOW)
+    listed = {i["value"]: i["reason"] for i in with_reps("suppress", "list", "--json").json()}
+    assert listed == {"bob@beta.example": "asked by phone", "@wrong.example": None}
+    with_reps("suppress", "remove", "@WRONG.example")
+    assert [i["value"] for i in with_reps("suppress", "list", "--json").json()] == ["bob@beta.example"]
+    assert "not suppressed" in with_reps("suppress", "remove", "@wrong.example", expect=1).stderr

@@ -595,6 +595,54 @@ class _FolderLoader(jinja2.BaseLoader):
         return source, str(path), uptodate
 
 
+_MARKUP_START = re.compile(r"<(?:!--|!|/?[A-Za-z])")
+_TAG = re.compile(r"""<(/?)([A-Za-z][^\s/>]*)((?:\s+[^\s"=>]+(?:="[^"]*")?)*)(\s*/?>)""")
+_ATTRIBUTE_VALUE = re.compile(r'="([^"]*)"')
+_RAW_TEXT_ELEMENTS = frozenset({"style", "script", "xmp", "iframe", "noembed", "noframes", "plaintext", "noscript"})
+
+
+def _escape_attribute_brackets(html: str) -> str:
+    """Escape ``<`` and ``>`` inside attribute values of HTML serialized by ``css_inline``.
+
+    Its serializer leaves them bare in attributes (``href="?a=&quot;><script>"``), which is valid
+    HTML but not what the renderer promises: no markup a lead's value brought in shows as markup.
+    Text, comments and the content of ``<style>`` and ``<script>`` elements are left as they are.
+    """
+    out: list[str] = []
+    pos = 0
+    size = len(html)
+    while pos < size:
+        found = _MARKUP_START.search(html, pos)
+        if found is None:
+            out.append(html[pos:])
+            break
+        start = found.start()
+        out.append(html[pos:start])
+        if found.group() == "<!--":
+            end = html.find("-->", start + 4)
+            pos = size if end < 0 else end + 3
+            out.append(html[start:pos])
+            continue
+        tag = _TAG.match(html, start)
+        if tag is None:  # a doctype, or markup the serializer would not write: copy up to its end
+            end = html.find(">", start)
+            pos = size if end < 0 else end + 1
+            out.append(html[start:pos])
+            continue
+        attributes = _ATTRIBUTE_VALUE.sub(
+            lambda m: '="' + m.group(1).replace("<", "&lt;").replace(">", "&gt;") + '"', tag.group(3)
+        )
+        out.append(f"<{tag.group(1)}{tag.group(2)}{attributes}{tag.group(4)}")
+        pos = tag.end()
+        element = tag.group(2).lower()
+        if not tag.group(1) and element in _RAW_TEXT_ELEMENTS:
+            close = re.compile(rf"</{re.escape(element)}[\s/>]", re.IGNORECASE).search(html, pos)
+            end = size if close is None else close.start()
+            out.append(html[pos:end])
+            pos = end
+    return "".join(out)
+
+
 def _check_name(name: str) -> None:
     """Refuse names that are empty, absolute, or climb out of the folder."""
     if not name or "\x00" in name or "\\" in name or name.startswith("/") or re.match(r"^[A-Za-z]:", name):
@@ -747,9 +795,7 @@ _OWNER_KEYS = ("name", "first_name", "email", "signature")
 _COMPANY_KEYS = ("name", "website", "postal_address", "benefit")
 _STEP_KEYS = ("number", "day", "channel", "total_steps", "previous_subject", "instructions")
 
-MESSAGE_VARIABLES = frozenset(
-    {"lead", "owner", "company", "step", "unsubscribe_url", "qualifying_questions", "today"}
-)
+MESSAGE_VARIABLES = frozenset({"lead", "owner", "company", "step", "unsubscribe_url", "qualifying_questions", "today"})
 """The variables every email and task template receives (see the module documentation)."""
 
 DIGEST_VARIABLES = frozenset({"rep", "overdue", "today", "date", "escalation", "company"})
@@ -1253,6 +1299,7 @@ class Templates:
             inlined = inliner.inline(html)
         except ValueError as exc:  # css_inline.InlineError
             raise TemplateError(f"cannot inline the CSS of the HTML part: {exc}", path=path) from None
+        inlined = _escape_attribute_brackets(inlined)
         if len(inlined) > self.max_output_chars:
             raise TemplateError(
                 f"the HTML part is longer than {self.max_output_chars} characters once its CSS is inlined", path=path

@@ -40,3 +40,18 @@ def suppress(session: Session, value: str, *, now: datetime, reason: str | None 
     session.add(row)
     session.flush()
     return row
+
+
+def list_suppressions(session: Session) -> list[dict[str, str | None]]:
+    """Every suppressed address and domain, newest first."""
+    rows = session.scalars(select(Suppression).order_by(Suppression.created_at.desc(), Suppression.id.desc()))
+    return [{"value": r.value, "reason": r.reason, "since": r.created_at.isoformat()} for r in rows]
+
+
+def unsuppress(session: Session, value: str) -> bool:
+    """Remove a suppression (a mistaken domain, say); True if there was one."""
+    row = session.scalar(select(Suppression).where(Suppression.value == suppression_key(value)))
+    if row is None:
+        return False
+    session.delete(row)
+    return True
