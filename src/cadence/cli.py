@@ -875,7 +875,9 @@ def suppress_list(as_json: JsonOption = False) -> None:
             emit_json(items)
         else:
             typer.echo(
-                table([(i["value"], i["since"][:16], i["reason"]) for i in items], ["suppressed", "since", "why"])
+                table(
+                    [(i["value"], (i["since"] or "")[:16], i["reason"]) for i in items], ["suppressed", "since", "why"]
+                )
             )
 
     run(go)
