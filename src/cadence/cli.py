@@ -19,6 +19,7 @@ import typer
 from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 from sqlalchemy.orm import Session
 
+from cadence.cli_templates import templates_app
 from cadence.errors import CadenceError, ValidationError
 from cadence.settings import Settings
 
@@ -693,6 +694,7 @@ tasks_app = typer.Typer(
 postcards_app = typer.Typer(help="Postcards for a print-and-mail vendor.", no_args_is_help=True)
 app.add_typer(tasks_app, name="tasks")
 app.add_typer(postcards_app, name="postcards")
+app.add_typer(templates_app, name="templates")
 
 
 def _quiet_prefect() -> None:

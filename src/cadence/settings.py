@@ -49,7 +49,7 @@ class Settings(BaseSettings):
     reply_to: str | None = Field(
         default=None, description="Reply-To of every email (the mailbox sync-replies reads); default: the owner."
     )
-    company_name: str = Field(default="Cadence Demo Co.", description="Our company, in footers.")
+    company_name: str = Field(default="Cadence Demo Company", description="Our company, in footers.")
     company_website: str = Field(default="https://cadence.example")
     postal_address: str = Field(
         default="1 Example Street, Springfield, 00000, USA", description="Our postal address (CAN-SPAM footer)."

@@ -360,6 +360,64 @@ def test_the_footer_is_in_the_text_and_the_layout_wraps_the_html(folder: Folder)
     assert "100 Harbor Street, Suite 4" in email.html
 
 
+STYLED_LAYOUT = (
+    "<!DOCTYPE html><html><head>"
+    '<link rel="stylesheet" href="http://127.0.0.1:9/remote.css">'
+    "<style>p { color: #123456 } .note { font-weight: bold } "
+    "@media (max-width: 600px) { p { font-size: 18px } }</style>"
+    "</head><body>{{ body }}"
+    '<p class="note"><a href="{{ unsubscribe_url }}">Unsubscribe</a> '
+    "{{ company.name }}, {{ company.postal_address }}</p>"
+    "</body></html>"
+)
+
+
+def test_the_css_of_the_html_part_is_inlined_and_media_queries_are_kept(folder: Folder) -> None:
+    templates = folder(**{"email/x": SIMPLE_EMAIL, "email/_layout.html": STYLED_LAYOUT})
+    email = templates.render_email("email/x", variables())
+    assert email.html is not None
+    assert '<p style="color: #123456;">Hi Ada</p>' in email.html
+    assert '<p class="note" style="color: #123456;font-weight: bold;">' in email.html
+    assert "@media (max-width: 600px)" in email.html  # cannot be inlined: kept in a <style> element
+    assert ".note {" not in email.html  # inlined rules leave the <style> element
+
+
+def test_linked_stylesheets_are_removed_and_never_loaded(folder: Folder) -> None:
+    templates = folder(**{"email/x": SIMPLE_EMAIL, "email/_layout.html": STYLED_LAYOUT})
+    email = templates.render_email("email/x", variables())  # port 9 would refuse or hang a fetch
+    assert email.html is not None
+    assert "<link" not in email.html
+    assert "remote.css" not in email.html
+
+
+def test_an_html_email_always_has_a_plain_text_part_without_markup(folder: Folder) -> None:
+    templates = folder(**{"email/x": SIMPLE_EMAIL, "email/_layout.html": STYLED_LAYOUT})
+    email = templates.render_email("email/x", variables())
+    assert email.html is not None
+    assert email.text.startswith("Hi Ada, from Analytical Engines Ltd.")
+    assert "<" not in email.text
+    assert "style" not in email.text
+
+
+def test_hostile_values_stay_escaped_in_attributes_once_the_css_is_inlined(folder: Folder) -> None:
+    templates = folder(**{"email/x": SIMPLE_EMAIL, "email/_layout.html": STYLED_LAYOUT})
+    sample = variables(first_name="<script>alert(1)</script>")
+    sample["unsubscribe_url"] = 'https://northwind.example/u?t="><script>alert(2)</script>'
+    email = templates.render_email("email/x", sample)
+    assert email.html is not None
+    assert "<script>" not in email.html
+    assert 'href="https://northwind.example/u?t=&quot;&gt;&lt;script&gt;alert(2)&lt;/script&gt;"' in email.html
+    assert '<p style="color: #123456;">Hi &lt;script&gt;alert(1)&lt;/script&gt;</p>' in email.html
+
+
+def test_style_rules_that_would_be_copied_onto_too_many_elements_are_refused(folder: Folder) -> None:
+    email = SIMPLE_EMAIL.split("{% block html %}")[0] + "{% block html %}" + "<i></i>" * 1400 + "{% endblock %}"
+    layout = STYLED_LAYOUT.replace("<style>", "<style>" + "i { color: red } " * 500)
+    templates = folder(max_output_chars=20_000, **{"email/x": email, "email/_layout.html": layout})
+    with pytest.raises(TemplateError, match="too many elements"):
+        templates.render_email("email/x", variables())
+
+
 def test_an_email_without_an_html_block_has_no_html_part(folder: Folder) -> None:
     templates = folder(**{"email/x": "{% block subject %}S{% endblock %}{% block text %}T{% endblock %}"})
     assert templates.render_email("email/x", variables()).html is None

@@ -167,6 +167,7 @@ FOOTER = "email/_footer.txt"
 SUFFIX = ".j2"
 
 _PRODUCED_FACTOR = 5  # text produced along the way (macros, set blocks) may be this many times the output
+_INLINE_FACTOR = 250  # (tags x characters of <style>) may be this many times the output: bounds CSS inlining
 
 
 class TemplateError(CadenceError):
@@ -790,6 +791,7 @@ _LEAD_KEYS = (
     "timezone",
     "source",
     "interactions",
+    "class",
 )
 _OWNER_KEYS = ("name", "first_name", "email", "signature")
 _COMPANY_KEYS = ("name", "website", "postal_address", "benefit")
@@ -1290,7 +1292,7 @@ class Templates:
     def _inline_css(self, html: str, path: str | None) -> str:
         """The HTML part with its ``<style>`` rules moved into ``style`` attributes; stylesheets are never loaded."""
         styles = sum(len(m) for m in _STYLE_ELEMENT.findall(html))
-        if styles and html.count("<") * styles > self.max_output_chars * _PRODUCED_FACTOR * 10:
+        if styles and html.count("<") * styles > self.max_output_chars * _INLINE_FACTOR:
             raise TemplateError(
                 "the <style> rules would be copied onto too many elements: inline the styles by hand", path=path
             )

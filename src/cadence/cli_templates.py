@@ -1,0 +1,140 @@
+"""``cadence templates``: check the templates folder, and preview exactly what an email would send.
+
+Registered in :mod:`cadence.cli` as ``app.add_typer(templates_app, name="templates")``. The helpers of
+:mod:`cadence.cli` are imported inside the commands, so that this module does not import it.
+"""
+
+from __future__ import annotations
+
+from email.message import EmailMessage
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+templates_app = typer.Typer(
+    help="Check the cadences and message templates; preview an email as a lead would get it.",
+    no_args_is_help=True,
+)
+
+_STRUCTURAL_HEADERS = frozenset({"mime-version", "content-type", "content-transfer-encoding"})
+
+
+@templates_app.command("check")
+def templates_check(
+    folder: Annotated[
+        Path | None,
+        typer.Argument(
+            help="The templates folder (default: CADENCE_TEMPLATES_DIR, else ./templates).", show_default=False
+        ),
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of text.")] = False,
+) -> None:
+    """Check every cadence, the qualification rules and every template; exit 1 if anything is wrong.
+
+    Prints one FILE:LINE: reason line per problem. Fast enough to run on every save and in CI.
+    """
+    from cadence.cli import emit_json, run
+
+    def go() -> int:
+        from cadence.services.template_checks import run_checks
+
+        where = folder if folder is not None else _templates_dir()
+        report = run_checks(where)
+        if as_json:
+            emit_json({"folder": str(where), **report.as_dict()})
+        else:
+            for problem in report.problems:
+                typer.echo(str(problem))
+            if report.ok:
+                typer.echo(f"{report.templates} templates and {report.cadences} cadences OK")
+            else:
+                files = len({p.path for p in report.problems})
+                count = len(report.problems)
+                typer.echo(
+                    f"{count} problem{'s' if count != 1 else ''} in {files} file{'s' if files != 1 else ''} "
+                    f"({report.templates} templates and {report.cadences} valid cadences checked)"
+                )
+        return 0 if report.ok else 1
+
+    code = run(go)
+    if code:
+        raise typer.Exit(code)
+
+
+@templates_app.command("preview")
+def templates_preview(
+    name: Annotated[str, typer.Argument(help="An email template, e.g. email/introduction.")],
+    lead: Annotated[str, typer.Option("--lead", help="The lead's email address.")],
+    html: Annotated[
+        Path | None, typer.Option("--html", help="Write the HTML part to this file.", show_default=False)
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of text.")] = False,
+    now: Annotated[
+        str | None,
+        typer.Option(
+            "--now", help="The current time, ISO-8601 (naive means UTC). Default: the clock.", show_default=False
+        ),
+    ] = None,
+) -> None:
+    """Show exactly the email NAME would send to a lead now: headers, text part and HTML part. Sends nothing."""
+    from cadence.cli import context, emit_json, parse_instant, run, session
+
+    def go() -> None:
+        from cadence.errors import NotFound, ValidationError
+        from cadence.services.advance import preview_email, templates_for
+
+        instant = parse_instant(now)
+        ctx = context()
+        templates = templates_for(ctx)
+        if not templates.exists(name):
+            raise NotFound(
+                f"no template named {name!r} in {ctx.settings.templates_dir} (names look like email/introduction)"
+            )
+        with session() as s:
+            message = preview_email(ctx, s, lead, name, now=instant)
+        headers = [(key, str(value)) for key, value in message.items() if key.lower() not in _STRUCTURAL_HEADERS]
+        text = _part(message, "plain")
+        html_part = _part(message, "html")
+        if html is not None:
+            if html_part is None:
+                raise ValidationError(f"{name} has no HTML part ({{% block html %}}); {html} was not written")
+            try:
+                html.write_text(html_part, encoding="utf-8")
+            except OSError as exc:
+                raise ValidationError(f"{html}: cannot write it ({exc.strerror})") from None
+        if as_json:
+            emit_json({"template": name, "headers": dict(headers), "text": text, "html": html_part})
+            return
+        for key, value in headers:
+            typer.echo(f"{key}: {value}")
+        typer.echo("")
+        typer.echo((text or "").rstrip("\n"))
+        typer.echo("")
+        if html_part is None:
+            typer.echo("[no HTML part: the email is plain text only]")
+        elif html is not None:
+            typer.echo(f"[HTML part: {len(html_part)} characters, written to {html}]")
+        else:
+            typer.echo(f"[HTML part: {len(html_part)} characters; write it to a file with --html FILE]")
+
+    run(go)
+
+
+def _templates_dir() -> Path:
+    """The configured templates folder, read without opening the database (the check needs none)."""
+    from cadence.errors import CadenceError
+    from cadence.settings import Settings
+
+    try:
+        return Settings().templates_dir
+    except Exception as exc:  # pydantic's ValidationError: a bad CADENCE_* variable
+        raise CadenceError(f"bad setting: {exc}") from exc
+
+
+def _part(message: EmailMessage, subtype: str) -> str | None:
+    """The text of the message's ``text/SUBTYPE`` part, or None."""
+    part: Any = message.get_body(preferencelist=(subtype,))
+    if part is None or part.get_content_subtype() != subtype:
+        return None
+    return str(part.get_content())
