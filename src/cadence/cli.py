@@ -901,6 +901,21 @@ def suppress_remove(address: Annotated[str, typer.Argument(help="The address or 
 
 
 @app.command()
+def web(
+    host: Annotated[str, typer.Option(help="The address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="The port to listen on.", min=1, max=65535)] = 8000,
+) -> None:
+    """Serve the web app: the unsubscribe links in the emails (CADENCE_BASE_URL must reach it)."""
+
+    def go() -> None:
+        from cadence.web.server import serve as serve_web  # `serve` is the Prefect command
+
+        serve_web(host=host, port=port)
+
+    run(go)
+
+
+@app.command()
 def demo(
     folder: Annotated[Path, typer.Option(help="Where the demo keeps its database and mail.")] = Path("var/demo"),
 ) -> None:

@@ -1,0 +1,90 @@
+"""The edge of the app: security headers on every response, a redacted access log, and a plain 500.
+
+A pure ASGI middleware (not ``BaseHTTPMiddleware``): it wraps every response, including the error
+responses of the exception handlers, and turns any exception that escapes them into a plain
+``500`` with the same headers, logged here and never shown to the client.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+
+from starlette.datastructures import MutableHeaders
+from starlette.responses import PlainTextResponse
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+logger = logging.getLogger("cadence.web")
+access_logger = logging.getLogger("cadence.web.access")
+
+CONTENT_SECURITY_POLICY = "; ".join(
+    (
+        "default-src 'none'",  # no scripts, images, fonts, frames or connections: the pages need none
+        "style-src 'unsafe-inline'",  # the inline <style> of the layout
+        "form-action 'self'",
+        "frame-ancestors 'none'",
+        "base-uri 'none'",
+    )
+)
+SECURITY_HEADERS: tuple[tuple[str, str], ...] = (
+    ("X-Content-Type-Options", "nosniff"),
+    ("Referrer-Policy", "no-referrer"),  # links carry tokens: never pass them on
+    ("Content-Security-Policy", CONTENT_SECURITY_POLICY),
+    ("X-Frame-Options", "DENY"),
+)
+DEFAULT_CACHE_CONTROL = "no-store"  # unless a response says otherwise
+
+# Paths whose last part is a secret (the token of an unsubscribe link, which also spells the address).
+REDACTED_PREFIXES = ("/unsubscribe/",)
+
+
+def redact(path: str) -> str:
+    """``path`` fit for a log: the token of a link is replaced by ``…``."""
+    for prefix in REDACTED_PREFIXES:
+        if path.startswith(prefix):
+            return prefix + "…"
+    return path
+
+
+class Edge:
+    """Adds the security headers, logs each request (redacted) and answers a plain 500 on an unhandled error."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Serve one connection scope; only HTTP is wrapped."""
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        status: list[int] = []
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                status.append(message["status"])
+                headers = MutableHeaders(scope=message)
+                for name, value in SECURITY_HEADERS:
+                    headers[name] = value
+                if "cache-control" not in headers:
+                    headers["Cache-Control"] = DEFAULT_CACHE_CONTROL
+            await send(message)
+
+        path = redact(scope.get("path", ""))
+        try:
+            await self.app(scope, receive, send_with_headers)
+        except Exception:
+            logger.exception("unhandled error serving %s %s", scope.get("method"), path)
+            if status:  # the response has begun: nothing more can be said to the client
+                raise
+            await PlainTextResponse("Internal Server Error", status_code=500)(scope, receive, send_with_headers)
+        finally:
+            client = scope.get("client")
+            access_logger.info(
+                "%s %s %s %s %.1fms",
+                client[0] if client else "-",
+                scope.get("method"),
+                path,
+                status[0] if status else "-",
+                (time.perf_counter() - started) * 1000,
+            )

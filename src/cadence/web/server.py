@@ -1,0 +1,43 @@
+"""Running the web app: ``cadence web [--host H] [--port P]``."""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+import pydantic
+import uvicorn
+from uvicorn.config import LOGGING_CONFIG
+
+from cadence.errors import ConfigurationError
+from cadence.settings import Settings
+from cadence.web.app import create_app
+
+
+def log_config() -> dict[str, Any]:
+    """uvicorn's logging, plus our ``cadence.web`` loggers (errors, and the access log with tokens redacted)."""
+    config = copy.deepcopy(LOGGING_CONFIG)
+    config["loggers"]["cadence.web"] = {"handlers": ["default"], "level": "INFO", "propagate": False}
+    return config
+
+
+def serve(host: str = "127.0.0.1", port: int = 8000) -> None:
+    """Serve the web app on ``host``:``port`` until interrupted.
+
+    Reads the settings and checks the database schema first, raising a
+    :class:`~cadence.errors.CadenceError` (a bad ``CADENCE_*`` variable, an unreachable database,
+    :class:`~cadence.services.context.SchemaNotReady`) before listening. uvicorn's own access log is off:
+    it would write every unsubscribe token, which spells the address, to the log; ours redacts them.
+    """
+    try:
+        settings = Settings()
+    except pydantic.ValidationError as exc:
+        raise ConfigurationError(f"bad setting: {exc}") from exc
+    app = create_app(settings)
+    context = app.state.context
+    try:
+        context.require_schema()
+    except BaseException:
+        context.close()
+        raise
+    uvicorn.run(app, host=host, port=port, log_config=log_config(), access_log=False, server_header=False)

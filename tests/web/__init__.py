@@ -1,0 +1,1 @@
+"""Tests of the web app, served for real by uvicorn and spoken to over HTTP."""
