@@ -8,17 +8,20 @@ from prefect import serve
 from prefect.deployments.runner import RunnerDeployment
 
 from flows.advance import advance_cadences, follow_up_lead, rep_digest
+from flows.replies import sync_replies_flow
 
 ADVANCE_EVERY_SECONDS = 300
-DIGEST_CRON = "5 * * * *"  # hourly: each rep gets theirs when it is their digest hour locally
+DIGEST_CRON = "5 * * * *"
+REPLIES_EVERY_SECONDS = 300  # hourly: each rep gets theirs when it is their digest hour locally
 
 
 def deployments() -> list[RunnerDeployment]:
-    """The deployments ``cadence serve`` serves: advance every 5 minutes, rep digest hourly, follow-up on demand."""
+    """What ``cadence serve`` serves: advance and sync-replies every 5 minutes, digest hourly, follow-up on demand."""
     made = [
         advance_cadences.to_deployment(name="advance", interval=ADVANCE_EVERY_SECONDS),
         rep_digest.to_deployment(name="rep-digest", cron=DIGEST_CRON),
         follow_up_lead.to_deployment(name="follow-up-lead"),
+        sync_replies_flow.to_deployment(name="sync-replies", interval=REPLIES_EVERY_SECONDS),
     ]
     return [cast(RunnerDeployment, d) for d in made]
 

@@ -738,6 +738,27 @@ def run_once(
     run(go)
 
 
+@app.command("sync-replies")
+def sync_replies_command(now: NowOption = None) -> None:
+    """Read the replies mailbox once (CADENCE_IMAP_*): replies stop cadences, out-of-office notes pause them,
+    bounces and unsubscribes end them."""
+
+    def go() -> None:
+        _quiet_prefect()
+        import asyncio
+
+        from cadence.errors import ConfigurationError
+        from flows.replies import sync_replies_flow
+
+        ctx = context()
+        if not ctx.settings.imap_host:
+            raise ConfigurationError("CADENCE_IMAP_HOST is not set: there is no replies mailbox to read")
+        ctx.require_schema()
+        emit_json(asyncio.run(sync_replies_flow(now=parse_instant(now))))
+
+    run(go)
+
+
 @app.command()
 def simulate(
     start: Annotated[str, typer.Option(help="Start of the simulated period (ISO-8601).")],

@@ -11,6 +11,7 @@ from typing import Any, ClassVar
 
 from sqlalchemy import (
     JSON,
+    BigInteger,
     Boolean,
     DateTime,
     ForeignKey,
@@ -290,3 +291,40 @@ class Digest(Base):
     tasks: Mapped[int] = mapped_column(Integer)
     message_id: Mapped[str | None] = mapped_column(String(250))
     sent_at: Mapped[datetime]
+
+
+# -- The replies mailbox (sync-replies) ----------------------------------------------------------
+# IMAP UIDs and UIDVALIDITY are 32-bit unsigned: beyond PostgreSQL's INTEGER, hence BIGINT.
+
+
+class MailboxState(Base):
+    """How far sync-replies has read one IMAP folder: its UIDVALIDITY and the last UID read."""
+
+    __tablename__ = "mailbox_states"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    folder: Mapped[str] = mapped_column(String(500), unique=True)
+    uidvalidity: Mapped[int] = mapped_column(BigInteger)
+    last_uid: Mapped[int] = mapped_column(BigInteger, default=0)
+    updated_at: Mapped[datetime]
+
+
+class InboundMessage(Base):
+    """One message read from the replies mailbox and what it was; each (folder, UIDVALIDITY, UID) once."""
+
+    __tablename__ = "inbound_messages"
+    __table_args__ = (UniqueConstraint("folder", "uidvalidity", "uid"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    folder: Mapped[str] = mapped_column(String(500))
+    uidvalidity: Mapped[int] = mapped_column(BigInteger)
+    uid: Mapped[int] = mapped_column(BigInteger)
+    message_id: Mapped[str | None] = mapped_column(String(250), index=True)
+    kind: Mapped[str] = mapped_column(String(20))
+    sender: Mapped[str | None] = mapped_column(String(320))
+    subject: Mapped[str | None] = mapped_column(String(998))
+    detail: Mapped[str | None] = mapped_column(Text)
+    lead_id: Mapped[int | None] = mapped_column(ForeignKey("leads.id"), index=True)
+    touch_id: Mapped[int | None] = mapped_column(ForeignKey("touches.id"))
+    received_at: Mapped[datetime | None]
+    processed_at: Mapped[datetime]

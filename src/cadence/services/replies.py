@@ -1,0 +1,538 @@
+"""Reading the replies mailbox: a reply stops the lead's cadence, an out-of-office pauses it, a bounce
+or an unsubscribe ends it.
+
+:func:`sync_replies` reads the new messages of one IMAP folder (``CADENCE_IMAP_*``), classifies each
+(:mod:`cadence.core.inbound`) and acts on it, each message in a transaction of its own together with
+its :class:`~cadence.adapters.models.InboundMessage` row. That row's unique key (folder, UIDVALIDITY,
+UID) makes each message processed at most once, even by overlapping runs; a message whose
+transaction fails leaves no row, is reported, and is read again by the next run. When the folder's
+UIDVALIDITY changes, its UIDs mean nothing any more: the folder is read again from UID 1, skipping
+messages whose Message-ID was processed already.
+
+* **reply**: matched to its lead by In-Reply-To/References against our Message-IDs, else by the
+  sender's address. The lead's automated steps stop (:func:`record_response`), and its owner gets a
+  ``reply`` task to answer it and record a decision. A reply nobody can be matched to is recorded
+  and reported as unmatched; nothing else changes.
+* **auto_reply**: an active enrollment is paused until the return date the message names (at the
+  start of the cadence's send window, in the lead's time zone), else for ``auto_reply_pause_days``.
+  The note goes on the lead's timeline.
+* **bounce** (permanent): the bounced address is suppressed and the lead gets the decision ``bounced``.
+* **unsubscribe**: the sender is suppressed and its lead gets the decision ``unsubscribed``.
+"""
+
+from __future__ import annotations
+
+import email
+import email.policy
+from collections import Counter
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from email.message import EmailMessage
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import or_, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from cadence.adapters.imap import FETCH_BATCH, ImapConfig, ImapMailbox
+from cadence.adapters.models import Decision, InboundMessage, Lead, MailboxState, Rep, Response, Task, Touch
+from cadence.core.decisions import Outcome
+from cadence.core.enrollment import State
+from cadence.core.inbound import Inbound, classify
+from cadence.core.leads import normalize_email
+from cadence.core.schedule import local_instant
+from cadence.errors import ConfigurationError, ValidationError
+from cadence.services.context import Context
+from cadence.services.enrollments import (
+    decide,
+    latest_enrollment,
+    lead_timezone,
+    open_enrollment,
+    pause,
+    pinned_cadence,
+    record_response,
+)
+from cadence.services.suppression import suppress
+from cadence.settings import Settings
+
+DECIDED_BY = "cadence"
+UNSUBSCRIBE_REASON = "unsubscribe by email"
+_IN_CHUNK = 500
+
+MailboxFactory = Callable[[ImapConfig], ImapMailbox]
+
+
+@dataclass
+class SyncReport:
+    """What one ``sync-replies`` run read and did."""
+
+    folder: str = ""
+    uidvalidity: int | None = None
+    restarted: bool = False
+    """True when the folder's UIDVALIDITY changed and it was read again from UID 1."""
+    last_uid: int = 0
+    fetched: int = 0
+    kinds: Counter[str] = field(default_factory=Counter)
+    """Messages processed, by kind: reply, auto_reply, bounce, unsubscribe, ignored, duplicate."""
+    unmatched: int = 0
+    replies: int = 0
+    tasks: int = 0
+    paused: int = 0
+    suppressed: int = 0
+    decisions: Counter[str] = field(default_factory=Counter)
+    errors: list[str] = field(default_factory=list)
+    unmatched_senders: list[str] = field(default_factory=list)
+
+    @property
+    def processed(self) -> int:
+        """Messages processed by this run (duplicates included)."""
+        return sum(self.kinds.values())
+
+    def as_dict(self) -> dict[str, Any]:
+        """The report as plain data (the flow's result)."""
+        return {
+            "folder": self.folder,
+            "uidvalidity": self.uidvalidity,
+            "restarted": self.restarted,
+            "last_uid": self.last_uid,
+            "fetched": self.fetched,
+            "processed": self.processed,
+            "kinds": dict(sorted(self.kinds.items())),
+            "unmatched": self.unmatched,
+            "replies": self.replies,
+            "tasks_created": self.tasks,
+            "paused": self.paused,
+            "suppressed": self.suppressed,
+            "decisions": dict(sorted(self.decisions.items())),
+            "errors": list(self.errors),
+        }
+
+
+@dataclass
+class _Effects:
+    """What one message did, merged into the report only once its transaction committed."""
+
+    kind: str
+    unmatched: bool = False
+    replies: int = 0
+    tasks: int = 0
+    paused: int = 0
+    suppressed: int = 0
+    decisions: list[str] = field(default_factory=list)
+
+
+def imap_config(settings: Settings) -> ImapConfig:
+    """How to reach the replies mailbox, from ``CADENCE_IMAP_*``; :class:`ConfigurationError` when unset."""
+    if not settings.imap_host:
+        raise ConfigurationError("CADENCE_IMAP_HOST is not set: there is no replies mailbox to read")
+    if not settings.imap_username:
+        raise ConfigurationError("CADENCE_IMAP_USERNAME is not set: sync-replies cannot log in to the mailbox")
+    return ImapConfig(
+        host=settings.imap_host,
+        port=settings.imap_port,
+        username=settings.imap_username,
+        password=settings.imap_password.get_secret_value() if settings.imap_password else "",
+        tls=settings.imap_tls,
+        timeout=settings.imap_timeout,
+    )
+
+
+def _own_addresses(settings: Settings) -> set[str]:
+    """The addresses of the replies mailbox itself."""
+    return {a.strip().lower() for a in (settings.reply_to, settings.imap_username) if a and "@" in a}
+
+
+def unsubscribe_addresses(settings: Settings) -> set[str]:
+    """Addresses whose every message is an unsubscribe: List-Unsubscribe's mailto, unless it is the replies mailbox.
+
+    When the mailto is the replies mailbox (the default), only the subject ``unsubscribe`` tells.
+    """
+    address = (settings.unsubscribe_address or "").strip().lower()
+    if not address or address in _own_addresses(settings):
+        return set()
+    return {address}
+
+
+async def sync_replies(ctx: Context, *, now: datetime, mailbox: MailboxFactory = ImapMailbox) -> SyncReport:
+    """Read the new messages of the replies folder and act on each, once (see the module's docstring).
+
+    Raises :class:`~cadence.adapters.imap.ImapError` when the mailbox cannot be read and
+    :class:`ConfigurationError` when it is not configured; a message that fails is reported in
+    ``errors`` and read again next time.
+    """
+    settings = ctx.settings
+    config = imap_config(settings)
+    folder = settings.imap_folder
+    report = SyncReport(folder=folder)
+    wanted = unsubscribe_addresses(settings)
+    async with mailbox(config) as imap:
+        uidvalidity = await imap.select(folder)
+        report.uidvalidity = uidvalidity
+        start, report.restarted = _start(ctx, folder, uidvalidity, now)
+        found = await imap.uids_after(start)
+        todo = _unprocessed(ctx, folder, uidvalidity, found)
+        failed: list[int] = []
+        for index in range(0, len(todo), FETCH_BATCH):
+            batch = todo[index : index + FETCH_BATCH]
+            for uid, raw in await imap.fetch(batch):
+                report.fetched += 1
+                if not _process(ctx, folder, uidvalidity, uid, raw, now=now, report=report, wanted=wanted):
+                    failed.append(uid)
+    # Next time, read again from the first message that failed; the others have their rows.
+    last = min(failed) - 1 if failed else max([start, *found])
+    report.last_uid = _finish(ctx, folder, uidvalidity, last, now)
+    return report
+
+
+# -- the mailbox's state ---------------------------------------------------------------------------
+
+
+def _start(ctx: Context, folder: str, uidvalidity: int, now: datetime) -> tuple[int, bool]:
+    """(The last UID read in ``folder``, True when its UIDVALIDITY changed and it is read again from 1)."""
+    with ctx.sessions() as session, session.begin():
+        state = session.scalar(select(MailboxState).where(MailboxState.folder == folder).with_for_update())
+        if state is None:
+            try:
+                with session.begin_nested():
+                    session.add(MailboxState(folder=folder, uidvalidity=uidvalidity, last_uid=0, updated_at=now))
+            except IntegrityError:  # another run created it at the same moment
+                pass
+            return 0, False
+        if state.uidvalidity != uidvalidity:
+            state.uidvalidity = uidvalidity
+            state.last_uid = 0
+            state.updated_at = now
+            return 0, True
+        return state.last_uid, False
+
+
+def _finish(ctx: Context, folder: str, uidvalidity: int, last_uid: int, now: datetime) -> int:
+    with ctx.sessions() as session, session.begin():
+        state = session.scalar(select(MailboxState).where(MailboxState.folder == folder).with_for_update())
+        if state is None or state.uidvalidity != uidvalidity:
+            return last_uid  # the folder was reset meanwhile: its new state is the other run's
+        state.last_uid = max(state.last_uid, last_uid)
+        state.updated_at = now
+        return state.last_uid
+
+
+def _unprocessed(ctx: Context, folder: str, uidvalidity: int, uids: Sequence[int]) -> list[int]:
+    """``uids`` less those processed already (a run that failed part-way, or one running alongside)."""
+    done: set[int] = set()
+    with ctx.sessions() as session:
+        for index in range(0, len(uids), _IN_CHUNK):
+            chunk = list(uids[index : index + _IN_CHUNK])
+            done.update(
+                session.scalars(
+                    select(InboundMessage.uid).where(
+                        InboundMessage.folder == folder,
+                        InboundMessage.uidvalidity == uidvalidity,
+                        InboundMessage.uid.in_(chunk),
+                    )
+                )
+            )
+    return [uid for uid in uids if uid not in done]
+
+
+# -- one message -------------------------------------------------------------------------------------
+
+
+def _process(
+    ctx: Context,
+    folder: str,
+    uidvalidity: int,
+    uid: int,
+    raw: bytes,
+    *,
+    now: datetime,
+    report: SyncReport,
+    wanted: set[str],
+) -> bool:
+    """Process one message in its own transaction; False when it failed (nothing of it was kept)."""
+    try:
+        message = email.message_from_bytes(raw, policy=email.policy.default)
+    except Exception:  # the parser is lenient; should it ever give up, the message is recorded as ignored
+        message = EmailMessage()
+    inbound = classify(message, now=now, unsubscribe_addresses=wanted)
+    try:
+        with ctx.sessions() as session, session.begin():
+            row = InboundMessage(
+                folder=folder,
+                uidvalidity=uidvalidity,
+                uid=uid,
+                message_id=inbound.message_id,
+                kind=inbound.kind,
+                sender=inbound.sender,
+                subject=inbound.subject[:998] if inbound.subject else None,
+                detail=inbound.reason or None,
+                received_at=inbound.sent_at,
+                processed_at=now,
+            )
+            try:
+                with session.begin_nested():
+                    session.add(row)
+                    session.flush()
+            except IntegrityError:
+                return True  # another run processed it in the meantime
+            effects = _apply(session, ctx.settings, inbound, row, now=now)
+            row.kind = effects.kind
+    except Exception as exc:  # reported, and the message is read again by the next run
+        report.errors.append(f"UID {uid} ({inbound.message_id or 'no Message-ID'}): {type(exc).__name__}: {exc}"[:500])
+        return False
+    report.kinds[effects.kind] += 1
+    report.replies += effects.replies
+    report.tasks += effects.tasks
+    report.paused += effects.paused
+    report.suppressed += effects.suppressed
+    report.decisions.update(effects.decisions)
+    if effects.unmatched:
+        report.unmatched += 1
+        if inbound.sender and len(report.unmatched_senders) < 50:
+            report.unmatched_senders.append(inbound.sender)
+    return True
+
+
+def _apply(session: Session, settings: Settings, inbound: Inbound, row: InboundMessage, *, now: datetime) -> _Effects:
+    if inbound.message_id is not None:
+        earlier = session.scalar(
+            select(InboundMessage.id)
+            .where(
+                InboundMessage.message_id == inbound.message_id,
+                InboundMessage.id != row.id,
+                InboundMessage.kind != "duplicate",
+            )
+            .limit(1)
+        )
+        if earlier is not None:
+            row.detail = f"Message-ID processed already (inbound message {earlier})"
+            return _Effects(kind="duplicate")
+    if inbound.kind in ("reply", "auto_reply", "unsubscribe") and _from_us(session, settings, inbound.sender):
+        row.detail = "sent by us (a rep or the replies mailbox itself)"
+        return _Effects(kind="ignored")
+    if inbound.kind == "reply":
+        return _reply(session, inbound, row, now=now)
+    if inbound.kind == "auto_reply":
+        return _auto_reply(session, settings, inbound, row, now=now)
+    if inbound.kind == "bounce":
+        return _bounce(session, inbound, row, now=now)
+    if inbound.kind == "unsubscribe":
+        return _unsubscribe(session, inbound, row, now=now)
+    return _Effects(kind="ignored")
+
+
+def _from_us(session: Session, settings: Settings, sender: str | None) -> bool:
+    if sender is None:
+        return False
+    if sender in _own_addresses(settings):
+        return True
+    return session.scalar(select(Rep.id).where(Rep.email == sender).limit(1)) is not None
+
+
+def _lead_by_address(session: Session, address: str | None) -> Lead | None:
+    if not address:
+        return None
+    try:
+        address = normalize_email(address)
+    except ValidationError:
+        return None
+    return session.scalar(select(Lead).where(Lead.email == address).with_for_update(of=Lead))
+
+
+def _touch_by_references(session: Session, references: Sequence[str]) -> Touch | None:
+    """Our touch that the message answers: the first of ``references`` (In-Reply-To first) that is ours."""
+    if not references:
+        return None
+    touches = {t.message_id: t for t in session.scalars(select(Touch).where(Touch.message_id.in_(list(references))))}
+    return next((touches[r] for r in references if r in touches), None)
+
+
+def _match(session: Session, inbound: Inbound, *, by_sender: bool = True) -> tuple[Lead | None, Touch | None]:
+    """The lead a message is about: by its thread (our Message-IDs), else by its sender's address."""
+    touch = _touch_by_references(session, inbound.references)
+    if touch is not None:
+        lead = session.scalar(select(Lead).where(Lead.id == touch.lead_id).with_for_update(of=Lead))
+        return lead, touch
+    return (_lead_by_address(session, inbound.sender) if by_sender else None), None
+
+
+def _full_name(lead: Lead) -> str:
+    name = " ".join(p for p in (lead.first_name, lead.last_name) if p) or lead.email
+    return " ".join(name.split())[:200]
+
+
+def _reply(session: Session, inbound: Inbound, row: InboundMessage, *, now: datetime) -> _Effects:
+    lead, touch = _match(session, inbound)
+    if lead is None:
+        row.detail = "a reply from an address that is no lead, in no thread of ours"
+        return _Effects(kind="reply", unmatched=True)
+    row.lead_id, row.touch_id = lead.id, touch.id if touch else None
+    row.detail = "matched by thread" if touch else "matched by sender"
+    response, enrollment = record_response(
+        session, lead, now=now, kind="reply", channel="email", note=inbound.note, message_id=inbound.message_id
+    )
+    response.touch_id = touch.id if touch else None
+    session.add(
+        Task(
+            lead_id=lead.id,
+            owner_id=lead.owner_id,
+            enrollment_id=enrollment.id if enrollment else None,
+            channel="reply",
+            title=f"Answer {_full_name(lead)}'s reply",
+            instructions=inbound.note or (f"(no text) Subject: {inbound.subject}" if inbound.subject else "(no text)"),
+            due_at=now,
+            priority=lead.priority if lead.priority is not None else 2,
+            status="open",
+            created_at=now,
+        )
+    )
+    session.flush()
+    return _Effects(kind="reply", replies=1, tasks=1)
+
+
+def pause_until(
+    session: Session, settings: Settings, lead: Lead, inbound: Inbound, *, now: datetime
+) -> datetime | None:
+    """Until when an automatic reply pauses the lead: its return date at the start of the send window, in the
+    lead's time zone, else ``auto_reply_pause_days`` from now. None when the return date has passed."""
+    if inbound.return_date is None:
+        return now + timedelta(days=settings.auto_reply_pause_days)
+    enrollment = open_enrollment(session, lead)
+    window_start = (
+        pinned_cadence(session, enrollment.cadence_name, enrollment.cadence_version).settings.window_start
+        if enrollment is not None
+        else datetime.min.time()
+    )
+    until = local_instant(inbound.return_date, window_start, ZoneInfo(lead_timezone(lead, settings)))
+    return until if until > now else None
+
+
+def _auto_reply(
+    session: Session, settings: Settings, inbound: Inbound, row: InboundMessage, *, now: datetime
+) -> _Effects:
+    lead, touch = _match(session, inbound)
+    if lead is None:
+        row.detail = f"{inbound.reason}; no lead matches"
+        return _Effects(kind="auto_reply", unmatched=True)
+    row.lead_id, row.touch_id = lead.id, touch.id if touch else None
+    enrollment = open_enrollment(session, lead)
+    effects = _Effects(kind="auto_reply")
+    if enrollment is not None and enrollment.state == State.ACTIVE:
+        until = pause_until(session, settings, lead, inbound, now=now)
+        if until is None:
+            row.detail = f"{inbound.reason}; back on {inbound.return_date} already: not paused"
+        else:
+            pause(session, lead, now=now, until=until)
+            row.detail = f"{inbound.reason}; paused until {until.isoformat()}"
+            effects.paused = 1
+    else:
+        state = enrollment.state if enrollment is not None else "not enrolled"
+        row.detail = f"{inbound.reason}; not paused (enrollment {state})"
+    note = inbound.note or inbound.subject
+    if inbound.return_date is not None:
+        note = f"back on {inbound.return_date.isoformat()}: {note or ''}".strip(": ")
+    session.add(
+        Response(
+            lead_id=lead.id,
+            enrollment_id=enrollment.id if enrollment else None,
+            touch_id=touch.id if touch else None,
+            kind="auto_reply",
+            channel="email",
+            note=note,
+            message_id=inbound.message_id,
+            received_at=now,
+        )
+    )
+    session.flush()
+    return effects
+
+
+def _decided_since_enrolled(session: Session, lead: Lead) -> bool:
+    """True when the lead has a decision on (or since the start of) its latest enrollment; ever, if never enrolled.
+
+    The same rule as unsubscribing by link: a later bounce or unsubscribe does not replace that decision.
+    """
+    query = select(Decision.id).where(Decision.lead_id == lead.id)
+    enrollment = latest_enrollment(session, lead)
+    if enrollment is not None:
+        query = query.where(or_(Decision.enrollment_id == enrollment.id, Decision.decided_at >= enrollment.enrolled_at))
+    return session.scalar(query.limit(1)) is not None
+
+
+def _suppress(session: Session, address: str, *, now: datetime, reason: str) -> bool:
+    try:
+        suppress(session, address, now=now, reason=reason[:1000])
+    except ValidationError:
+        return False
+    return True
+
+
+def _bounce(session: Session, inbound: Inbound, row: InboundMessage, *, now: datetime) -> _Effects:
+    status = inbound.bounce_status or "undelivered"
+    leads: list[Lead] = []
+    for address in inbound.bounced_recipients:
+        lead = _lead_by_address(session, address)
+        if lead is not None and lead not in leads:
+            leads.append(lead)
+    touch = _touch_by_references(session, inbound.references)
+    if not leads and touch is not None:
+        lead = session.scalar(select(Lead).where(Lead.id == touch.lead_id).with_for_update(of=Lead))
+        if lead is not None:
+            leads.append(lead)
+    if not leads:
+        row.detail = f"bounce for no lead of ours: {status}"[:2000]
+        return _Effects(kind="bounce", unmatched=True)
+    row.lead_id = leads[0].id
+    row.touch_id = touch.id if touch is not None and touch.lead_id == leads[0].id else None
+    effects = _Effects(kind="bounce")
+    if not inbound.bounce_permanent:
+        row.detail = f"temporary delivery failure, nothing changed: {status}"[:2000]
+    else:
+        addresses = list(dict.fromkeys([*inbound.bounced_recipients, *(lead.email for lead in leads)]))
+        effects.suppressed = sum(_suppress(session, a, now=now, reason=f"bounced: {status}") for a in addresses)
+        for lead in leads:
+            if not _decided_since_enrolled(session, lead):
+                decide(session, lead, Outcome.BOUNCED, now=now, reason=status[:1000], decided_by=DECIDED_BY)
+                effects.decisions.append(Outcome.BOUNCED.value)
+        row.detail = f"bounced: {status}"[:2000]
+    for lead in leads:
+        enrollment = latest_enrollment(session, lead)
+        session.add(
+            Response(
+                lead_id=lead.id,
+                enrollment_id=enrollment.id if enrollment else None,
+                touch_id=touch.id if touch is not None and touch.lead_id == lead.id else None,
+                kind="bounce",
+                channel="email",
+                note=(("bounced: " if inbound.bounce_permanent else "delivery delayed or failed: ") + status)[:2000],
+                message_id=inbound.message_id,
+                received_at=now,
+            )
+        )
+    session.flush()
+    return effects
+
+
+def _unsubscribe(session: Session, inbound: Inbound, row: InboundMessage, *, now: datetime) -> _Effects:
+    assert inbound.sender is not None, "classify gives every unsubscribe a sender"
+    lead = _lead_by_address(session, inbound.sender)
+    touch = None
+    if lead is None:
+        lead, touch = _match(session, inbound, by_sender=False)
+    effects = _Effects(kind="unsubscribe")
+    addresses = [inbound.sender] + ([lead.email] if lead is not None and lead.email != inbound.sender else [])
+    effects.suppressed = sum(_suppress(session, a, now=now, reason=UNSUBSCRIBE_REASON) for a in addresses)
+    if lead is None:
+        row.detail = "unsubscribe from an address that is no lead: the address is suppressed"
+        effects.unmatched = True
+        return effects
+    row.lead_id, row.touch_id = lead.id, touch.id if touch else None
+    if _decided_since_enrolled(session, lead):
+        row.detail = "unsubscribe: suppressed; the lead was decided already"
+    else:
+        decide(session, lead, Outcome.UNSUBSCRIBED, now=now, reason=UNSUBSCRIBE_REASON, decided_by=inbound.sender)
+        effects.decisions.append(Outcome.UNSUBSCRIBED.value)
+        row.detail = "unsubscribe: suppressed and decided"
+    session.flush()
+    return effects
