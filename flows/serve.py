@@ -5,14 +5,17 @@ from __future__ import annotations
 from typing import cast
 
 from prefect import serve
+from prefect.schedules import Cron
 from prefect.deployments.runner import RunnerDeployment
 
 from flows.advance import advance_cadences, follow_up_lead, rep_digest
 from flows.replies import sync_replies_flow
+from flows.reports import weekly_report
 
 ADVANCE_EVERY_SECONDS = 300
 DIGEST_CRON = "5 * * * *"
-REPLIES_EVERY_SECONDS = 300  # hourly: each rep gets theirs when it is their digest hour locally
+REPLIES_EVERY_SECONDS = 300
+WEEKLY_REPORT_CRON = "0 7 * * 1"  # Mondays 07:00 UTC: the week before  # hourly: each rep gets theirs when it is their digest hour locally
 
 
 def deployments() -> list[RunnerDeployment]:
@@ -22,6 +25,7 @@ def deployments() -> list[RunnerDeployment]:
         rep_digest.to_deployment(name="rep-digest", cron=DIGEST_CRON),
         follow_up_lead.to_deployment(name="follow-up-lead"),
         sync_replies_flow.to_deployment(name="sync-replies", interval=REPLIES_EVERY_SECONDS),
+        weekly_report.to_deployment(name="weekly-report", schedules=[Cron(WEEKLY_REPORT_CRON, timezone="UTC")]),
     ]
     return [cast(RunnerDeployment, d) for d in made]
 

@@ -19,6 +19,7 @@ import typer
 from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 from sqlalchemy.orm import Session
 
+from cadence.cli_reports import report
 from cadence.cli_templates import templates_app
 from cadence.errors import CadenceError, ValidationError
 from cadence.settings import Settings
@@ -38,6 +39,7 @@ app.add_typer(reps_app, name="reps")
 app.add_typer(leads_app, name="leads")
 app.add_typer(cadences_app, name="cadences")
 app.add_typer(suppress_app, name="suppress")
+app.command("report")(report)
 
 EXIT_PARTIAL = 3
 T = TypeVar("T")

@@ -70,6 +70,9 @@ class Settings(BaseSettings):
     digest_hour: int = Field(default=7, ge=0, le=23, description="Local hour at which reps get their digest.")
     manager_email: str | None = Field(default=None, description="Gets escalations of long-overdue tasks.")
     escalate_after_days: int = Field(default=2, ge=1, le=60, description="Overdue days before a task is escalated.")
+    report_recipients: str | None = Field(
+        default=None, description="Comma-separated addresses that get the weekly report (CADENCE_REPORT_RECIPIENTS)."
+    )
     base_url: str = Field(default="http://127.0.0.1:8000", description="Where `cadence web` is reached.")
     secret_key: SecretStr = Field(
         default=SecretStr("change-me-cadence-demo-secret"), description="Signs unsubscribe links."
