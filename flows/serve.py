@@ -5,17 +5,17 @@ from __future__ import annotations
 from typing import cast
 
 from prefect import serve
-from prefect.schedules import Cron
 from prefect.deployments.runner import RunnerDeployment
+from prefect.schedules import Cron
 
 from flows.advance import advance_cadences, follow_up_lead, rep_digest
 from flows.replies import sync_replies_flow
 from flows.reports import weekly_report
 
 ADVANCE_EVERY_SECONDS = 300
-DIGEST_CRON = "5 * * * *"
+DIGEST_CRON = "5 * * * *"  # hourly: each rep gets theirs when it is their digest hour locally
 REPLIES_EVERY_SECONDS = 300
-WEEKLY_REPORT_CRON = "0 7 * * 1"  # Mondays 07:00 UTC: the week before  # hourly: each rep gets theirs when it is their digest hour locally
+WEEKLY_REPORT_CRON = "0 7 * * 1"  # Mondays 07:00 UTC: the week before
 
 
 def deployments() -> list[RunnerDeployment]:
