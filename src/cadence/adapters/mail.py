@@ -12,13 +12,14 @@ SMTP replies are mapped to three outcomes, most specific first (as httpx maps ht
 from __future__ import annotations
 
 import asyncio
+import email.policy
 import re
 import secrets
 import ssl
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from email.headerregistry import Address
+from email.headerregistry import Address, BaseHeader, HeaderRegistry
 from email.message import EmailMessage
 from email.utils import format_datetime
 from typing import Literal
@@ -28,6 +29,33 @@ import aiosmtplib
 from cadence.errors import CadenceError
 
 _LINE_BREAKS = re.compile(r"[\r\n\t\x00-\x1f\x7f]+")
+
+
+class _HeaderClasses(HeaderRegistry):
+    """The standard header registry, making each header class once instead of on every header set.
+
+    ``HeaderRegistry.__getitem__`` builds a new class per call; the email package calls it for every
+    header of every part, which made it a fifth of the cost of building a message.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._classes: dict[str, type[BaseHeader]] = {}
+
+    def map_to_type(self, name: str, cls: type[BaseHeader]) -> None:
+        super().map_to_type(name, cls)
+        self._classes.clear()
+
+    def __getitem__(self, name: str) -> type[BaseHeader]:
+        key = name.lower()
+        found = self._classes.get(key)
+        if found is None:
+            found = self._classes[key] = super().__getitem__(name)
+        return found
+
+
+_POLICY = email.policy.default.clone(header_factory=_HeaderClasses())
+"""``email.policy.default`` (what messages are built, serialized and checked with), with cached header classes."""
 
 
 class DeliveryError(CadenceError):
@@ -82,7 +110,7 @@ def build_message(
     Names and the subject are reduced to one line, and addresses are built with
     :class:`email.headerregistry.Address`, so that no field can inject a header.
     """
-    message = EmailMessage()
+    message = EmailMessage(policy=_POLICY)
     from_user, _, from_domain = from_address.partition("@")
     message["From"] = Address(display_name=one_line(from_name, limit=100), username=from_user, domain=from_domain)
     to_user, _, to_domain = to_address.partition("@")

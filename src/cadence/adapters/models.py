@@ -158,6 +158,13 @@ class Enrollment(Base):
             sqlite_where=text("state = 'active'"),
             postgresql_where=text("state = 'active'"),
         ),
+        # Lapsed pauses (out-of-office return dates passed) cost O(lapsed): only paused ones are here.
+        Index(
+            "ix_enrollments_paused_until",
+            "paused_until",
+            sqlite_where=text("state = 'paused'"),
+            postgresql_where=text("state = 'paused'"),
+        ),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -328,3 +335,4 @@ class InboundMessage(Base):
     touch_id: Mapped[int | None] = mapped_column(ForeignKey("touches.id"))
     received_at: Mapped[datetime | None]
     processed_at: Mapped[datetime]
+

@@ -1,24 +1,33 @@
 """Executing due steps: claim, execute, record — each step at most once.
 
-One batch (:func:`run_batch`) is: claim up to ``batch_size`` due steps (one transaction); create
-the tasks for task steps and record them (one transaction); then send the emails in waves of as
-many messages as there are SMTP connections. Each wave is marked ``sending`` in the database before
-it is handed to SMTP and recorded right after, so a crash leaves at most one wave ``uncertain``
-(never re-sent), and a decision committed before a wave is marked stops its sends.
+One batch (:func:`run_batch`) is: claim up to ``batch_size`` due steps and read everything needed to
+execute them (one transaction, a few bulk queries); create the tasks for task steps and record them
+(one transaction); then send the emails in waves of :data:`WAVE_PER_CONNECTION` messages per SMTP
+connection. Each wave is marked ``sending`` in the database (committed) before it is handed to SMTP
+and recorded right after, so a crash leaves at most one wave ``uncertain`` (never re-sent), and a
+decision committed before a wave is marked stops its sends.
+
+The waves are pipelined so that our CPU work, the database's and the SMTP server's overlap: while
+wave k is on the wire, wave k+1 is rendered and built; then one transaction (in a worker thread,
+while wave k+2 is being rendered) records wave k and marks wave k+1, and wave k+1 goes out.
+Compiled templates are cached per folder, and nothing is read or written per message: each
+transaction reads its enrollments and suppressions with one query each and updates the touches
+of a wave with one statement.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from email.message import EmailMessage
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import func, select
-from sqlalchemy.orm import Session
+from sqlalchemy import Table, bindparam, func, select, update
+from sqlalchemy.orm import Session, lazyload
 
 from cadence.adapters.mail import (
     DeliveryError,
@@ -30,15 +39,15 @@ from cadence.adapters.mail import (
     build_message,
     make_message_id,
 )
-from cadence.adapters.models import Enrollment, Lead, Rep, Task, Touch
+from cadence.adapters.models import Enrollment, Lead, Rep, Suppression, Task, Touch
 from cadence.adapters.templates import TemplateError, Templates
 from cadence.core.cadences import Cadence, Channel, Step
 from cadence.core.decisions import QUALIFYING_QUESTIONS, Outcome
 from cadence.core.tokens import sign_unsubscribe
-from cadence.services.claims import Claim, TouchState, advance, claim_due
+from cadence.services.claims import Claim, ClaimBatch, TouchState, advance, claim_due
 from cadence.services.context import Context
 from cadence.services.enrollments import calendar_for, decide, lead_timezone, pinned_cadence
-from cadence.services.suppression import is_suppressed, suppress
+from cadence.services.suppression import suppress
 
 TASK_TITLES = {
     Channel.CALL: "Call {name}",
@@ -119,6 +128,8 @@ class WorkItem:
     thread_parent: tuple[str, str] | None = None  # (message_id, subject) of the previous email
     rendered: Any = None
     message_id: str | None = None
+    cadence_key: tuple[str, str] | None = None  # (name, version) the enrollment is pinned to
+    owner_cap: int | None = None  # the owner's daily email cap when the step was claimed
 
 
 def _choose_variant(templates: tuple[str, ...], lead_email: str, enrollment_id: int, step_index: int) -> str | None:
@@ -200,28 +211,30 @@ def template_variables(
     }
 
 
-def _load(session: Session, ctx: Context, claims: list[Claim], now: datetime) -> list[WorkItem]:
+def _load(session: Session, ctx: Context, batch: ClaimBatch, now: datetime) -> list[WorkItem]:
+    """Everything needed to execute the claimed steps, from the rows the claim loaded (no query per step)."""
+    claims = batch.claims
+    enrollments = dict(batch.enrollments)
+    missing = [c.enrollment_id for c in claims if c.enrollment_id not in enrollments]
+    if missing:  # claims made elsewhere: read them in one query
+        enrollments.update(
+            (e.id, e) for e in session.scalars(select(Enrollment).where(Enrollment.id.in_(missing))).unique()
+        )
+    cadences = {key: pinned_cadence(session, *key) for key in {_cadence_key(e) for e in enrollments.values()}}
+    threaded = [
+        c
+        for c in claims
+        if cadences[_cadence_key(enrollments[c.enrollment_id])].steps[c.step_index].thread == "previous"
+    ]
+    parents = _thread_parents(session, threaded)
     items: list[WorkItem] = []
     for claim in claims:
-        enrollment = session.get_one(Enrollment, claim.enrollment_id)
+        enrollment = enrollments[claim.enrollment_id]
         lead = enrollment.lead
-        cadence = pinned_cadence(session, enrollment.cadence_name, enrollment.cadence_version)
+        key = _cadence_key(enrollment)
+        cadence = cadences[key]
         step = cadence.steps[claim.step_index]
-        parent: tuple[str, str] | None = None
-        if step.thread == "previous":
-            previous = session.scalars(
-                select(Touch)
-                .where(
-                    Touch.enrollment_id == enrollment.id,
-                    Touch.channel == Channel.EMAIL.value,
-                    Touch.state == TouchState.SENT,
-                    Touch.step_index < claim.step_index,
-                )
-                .order_by(Touch.step_index.desc())
-                .limit(1)
-            ).first()
-            if previous is not None and previous.message_id and previous.subject:
-                parent = (previous.message_id, previous.subject)
+        parent = parents.get(claim.touch_id)
         items.append(
             WorkItem(
                 claim=claim,
@@ -238,9 +251,69 @@ def _load(session: Session, ctx: Context, claims: list[Claim], now: datetime) ->
                     ctx, lead, cadence, claim.step_index, now=now, previous_subject=parent[1] if parent else None
                 ),
                 thread_parent=parent,
+                cadence_key=key,
+                owner_cap=lead.owner.daily_email_cap if lead.owner else None,
             )
         )
     return items
+
+
+def _cadence_key(enrollment: Enrollment) -> tuple[str, str]:
+    return (enrollment.cadence_name, enrollment.cadence_version)
+
+
+def _thread_parents(session: Session, claims: list[Claim]) -> dict[int, tuple[str, str]]:
+    """For each claim (by touch id) of a step threaded on the previous email: that email's (Message-ID, subject).
+
+    The previous email is the lead's last one sent at an earlier step; one query for all the claims.
+    """
+    if not claims:
+        return {}
+    sent: dict[int, list[tuple[int, str | None, str | None]]] = {}
+    rows = session.execute(
+        select(Touch.enrollment_id, Touch.step_index, Touch.message_id, Touch.subject).where(
+            Touch.enrollment_id.in_(sorted({c.enrollment_id for c in claims})),
+            Touch.channel == Channel.EMAIL.value,
+            Touch.state == TouchState.SENT,
+        )
+    )
+    for enrollment_id, step_index, message_id, subject in rows:
+        sent.setdefault(enrollment_id, []).append((step_index, message_id, subject))
+    parents: dict[int, tuple[str, str]] = {}
+    for claim in claims:
+        earlier = [row for row in sent.get(claim.enrollment_id, []) if row[0] < claim.step_index]
+        if earlier:
+            _, message_id, subject = max(earlier, key=lambda row: row[0])
+            if message_id and subject:
+                parents[claim.touch_id] = (message_id, subject)
+    return parents
+
+
+def _leads(session: Session, lead_ids: list[int]) -> dict[int, Lead]:
+    """The leads ``lead_ids`` (and their owners), in one query; ``enrollment.lead`` then reads them without SQL."""
+    if not lead_ids:
+        return {}
+    return {lead.id: lead for lead in session.scalars(select(Lead).where(Lead.id.in_(lead_ids))).unique()}
+
+
+def _touches(session: Session, touch_ids: list[int]) -> dict[int, Touch]:
+    """The touches ``touch_ids``, in one query."""
+    if not touch_ids:
+        return {}
+    return {t.id: t for t in session.scalars(select(Touch).where(Touch.id.in_(touch_ids)))}
+
+
+def _suppressed(session: Session, emails: list[str]) -> set[str]:
+    """Which of the addresses and domains of ``emails`` are suppressed, in one query (as ``is_suppressed`` decides)."""
+    keys = {key for email in emails for key in _suppression_keys(email)}
+    if not keys:
+        return set()
+    return set(session.scalars(select(Suppression.value).where(Suppression.value.in_(sorted(keys)))))
+
+
+def _suppression_keys(email: str) -> tuple[str, str]:
+    address = email.lower()
+    return address, "@" + address.rsplit("@", 1)[-1]
 
 
 def _still_active(session: Session, enrollment_ids: list[int]) -> dict[int, Enrollment]:
@@ -250,6 +323,7 @@ def _still_active(session: Session, enrollment_ids: list[int]) -> dict[int, Enro
     rows = session.scalars(
         select(Enrollment)
         .where(Enrollment.id.in_(enrollment_ids))
+        .options(lazyload(Enrollment.lead))  # the lead is read only to reschedule; loaded then, if not already
         .with_for_update(of=Enrollment)
         .execution_options(populate_existing=True)
     ).unique()
@@ -261,10 +335,16 @@ def _release(session: Session, touch: Touch) -> None:
     session.delete(touch)
 
 
-def _record_tasks(session: Session, ctx: Context, items: list[WorkItem], now: datetime, report: RunReport) -> None:
+def _record_tasks(
+    session: Session, ctx: Context, items: list[WorkItem], now: datetime, report: RunReport, versions: _Versions
+) -> None:
+    if not items:
+        return
     active = _still_active(session, [i.claim.enrollment_id for i in items])
+    touches = _touches(session, [i.claim.touch_id for i in items])
+    _leads(session, [e.lead_id for e in active.values()])  # rescheduling reads them: one query, not one each
     for item in items:
-        touch = session.get_one(Touch, item.claim.touch_id)
+        touch = touches[item.claim.touch_id]
         enrollment = active.get(item.claim.enrollment_id)
         if enrollment is None:
             _release(session, touch)
@@ -292,7 +372,7 @@ def _record_tasks(session: Session, ctx: Context, items: list[WorkItem], now: da
         touch.state = TouchState.DONE
         touch.executed_at = now
         touch.template = item.template
-        touch.template_version = ctx_templates_version(ctx, item.template)
+        touch.template_version = versions.get(item.template)
         touch.lease_until = None
         advance(enrollment, cadence, at=now, settings=ctx.settings, grace_days=ctx.settings.reply_grace_days)
         report.tasks[item.step.channel.value] += 1
@@ -315,6 +395,19 @@ def ctx_templates_version(ctx: Context, name: str | None) -> str | None:
         return None
     templates = templates_for(ctx)
     return templates.version(name) if templates.exists(name) else None
+
+
+class _Versions:
+    """The version hash of each template, read once per batch (not once per message: it stats files)."""
+
+    def __init__(self, ctx: Context) -> None:
+        self._ctx = ctx
+        self._known: dict[str | None, str | None] = {}
+
+    def get(self, name: str | None) -> str | None:
+        if name not in self._known:
+            self._known[name] = ctx_templates_version(self._ctx, name)
+        return self._known[name]
 
 
 def _hold(session: Session, item: WorkItem, now: datetime, reason: str, report: RunReport) -> None:
@@ -484,101 +577,239 @@ def preview_email(ctx: Context, session: Session, lead_email: str, template: str
     return compose_email(ctx, item, now=now)
 
 
-async def _send_wave(ctx: Context, sender: SmtpSender, wave: list[WorkItem], now: datetime, report: RunReport) -> None:
-    sessions = ctx.sessions
-    # 1. Mark the wave `sending` — only for leads still active and not suppressed at this moment.
-    to_send: list[tuple[WorkItem, Any]] = []
-    with sessions() as session, session.begin():
-        active = _still_active(session, [i.claim.enrollment_id for i in wave])
-        for item in wave:
+WAVE_PER_CONNECTION = 8
+"""Messages per SMTP connection in one wave: a wave is marked, sent and recorded as a whole.
+
+Bigger waves spread each transaction over more messages; a crash leaves at most one wave ``uncertain``.
+"""
+
+_Prepared = tuple[WorkItem, EmailMessage]
+
+
+async def _prepare_wave(
+    ctx: Context, templates: Templates, wave: list[WorkItem], now: datetime
+) -> tuple[list[_Prepared], list[tuple[WorkItem, str]]]:
+    """Render (unless done already) and build each message of the wave: (ready, held with the reason).
+
+    The event loop runs between two messages, so that the wave already handed to SMTP moves on meanwhile.
+    """
+    ready: list[_Prepared] = []
+    held: list[tuple[WorkItem, str]] = []
+    for item in wave:
+        try:
+            if item.rendered is None:
+                assert item.template is not None  # an email step always names one (checked at parse time)
+                item.rendered = templates.render_email(item.template, item.variables)
+        except TemplateError as exc:
+            held.append((item, str(exc)))
+            continue
+        item.message_id = make_message_id(item.claim.touch_id, ctx.settings.mail_domain)
+        ready.append((item, compose_email(ctx, item, now=now)))
+        await asyncio.sleep(0)
+    return ready, held
+
+
+def _mark_wave(
+    session: Session, ctx: Context, wave: list[_Prepared], now: datetime, report: RunReport, versions: _Versions
+) -> list[_Prepared]:
+    """Mark the wave ``sending``, only for leads still active and not suppressed now; return what may go out."""
+    if not wave:
+        return []
+    active = _still_active(session, [item.claim.enrollment_id for item, _ in wave])
+    suppressed = _suppressed(session, [item.lead_email for item, _ in wave if item.claim.enrollment_id in active])
+    to_send: list[_Prepared] = []
+    for item, message in wave:
+        enrollment = active.get(item.claim.enrollment_id)
+        if enrollment is None:
+            _release(session, session.get_one(Touch, item.claim.touch_id))
+            report.skipped += 1
+            continue
+        if any(key in suppressed for key in _suppression_keys(item.lead_email)):
             touch = session.get_one(Touch, item.claim.touch_id)
-            if item.claim.enrollment_id not in active:
-                _release(session, touch)
-                report.skipped += 1
-                continue
-            if is_suppressed(session, item.lead_email):
-                enrollment = active[item.claim.enrollment_id]
-                touch.state = TouchState.SKIPPED
-                touch.error = "address suppressed"
-                touch.executed_at = now
-                cadence = pinned_cadence(session, enrollment.cadence_name, enrollment.cadence_version)
-                advance(enrollment, cadence, at=now, settings=ctx.settings, grace_days=ctx.settings.reply_grace_days)
-                report.skipped += 1
-                continue
-            item.message_id = make_message_id(touch.id, ctx.settings.mail_domain)
-            message = compose_email(ctx, item, now=now)
-            touch.state = TouchState.SENDING
-            touch.message_id = item.message_id
-            touch.subject = str(message["Subject"])
-            touch.template = item.template
-            touch.template_version = ctx_templates_version(ctx, item.template)
-            touch.attempts += 1
+            touch.state = TouchState.SKIPPED
+            touch.error = "address suppressed"
             touch.executed_at = now
-            to_send.append((item, message))
-    if not to_send:
-        return
-    # 2. Hand the wave to SMTP, over several connections at once.
+            cadence = pinned_cadence(session, enrollment.cadence_name, enrollment.cadence_version)
+            advance(enrollment, cadence, at=now, settings=ctx.settings, grace_days=ctx.settings.reply_grace_days)
+            report.skipped += 1
+            continue
+        to_send.append((item, message))
+    if to_send:  # one statement for the wave (executemany), not an ORM object per touch
+        session.connection().execute(
+            _MARK_SENDING.values(executed_at=now),
+            [
+                {
+                    "touch_id": item.claim.touch_id,
+                    "message_id": item.message_id,
+                    "subject": str(message["Subject"]),
+                    "template": item.template,
+                    "template_version": versions.get(item.template),
+                }
+                for item, message in to_send
+            ],
+        )
+    return to_send
+
+
+_TOUCHES = cast(Table, Touch.__table__)
+_MARK_SENDING = (
+    update(_TOUCHES)
+    .where(_TOUCHES.c.id == bindparam("touch_id"))
+    .values(
+        state=TouchState.SENDING,
+        message_id=bindparam("message_id"),
+        subject=bindparam("subject"),
+        template=bindparam("template"),
+        template_version=bindparam("template_version"),
+        attempts=_TOUCHES.c.attempts + 1,
+    )
+)
+_MARK_SENT = (
+    update(_TOUCHES)
+    .where(_TOUCHES.c.id == bindparam("touch_id"))
+    .values(state=TouchState.SENT, outcome=bindparam("outcome"), error=None, lease_until=None)
+)
+
+
+async def _send_wave(ctx: Context, sender: SmtpSender, wave: list[_Prepared]) -> list[str | BaseException]:
+    """Hand the wave to SMTP over several connections at once: the server's reply, or the error, of each."""
     envelope_from = ctx.settings.reply_to or None
-    results = await asyncio.gather(
+    return await asyncio.gather(
         *(
             sender.send(
                 message,
                 sender=envelope_from or item.owner_email or f"sales@{ctx.settings.mail_domain}",
                 recipient=item.lead_email,
             )
-            for item, message in to_send
+            for item, message in wave
         ),
         return_exceptions=True,
     )
-    # 3. Record what happened, at once.
-    with sessions() as session, session.begin():
-        for (item, _message), result in zip(to_send, results, strict=True):
-            touch = session.get_one(Touch, item.claim.touch_id)
-            enrollment = session.get_one(Enrollment, item.claim.enrollment_id)
-            cadence = pinned_cadence(session, enrollment.cadence_name, enrollment.cadence_version)
-            touch.lease_until = None
-            if isinstance(result, str):
-                touch.state = TouchState.SENT
-                touch.outcome = result[:50]
-                touch.error = None
-                if enrollment.state == "active" and enrollment.next_step == item.claim.step_index:
-                    advance(
-                        enrollment, cadence, at=now, settings=ctx.settings, grace_days=ctx.settings.reply_grace_days
-                    )
-                report.emails_sent += 1
-            elif isinstance(result, PermanentFailure):
-                touch.state = TouchState.BOUNCED
-                touch.error = str(result)[:2000]
-                touch.outcome = str(result.code) if result.code else None
-                suppress(session, item.lead_email, now=now, reason=f"bounced: {result}"[:1000])
-                decide(
-                    session, enrollment.lead, Outcome.BOUNCED, now=now, reason=str(result)[:1000], decided_by="cadence"
-                )
-                report.bounced += 1
-                report.failures.append(
-                    {"lead": item.lead_email, "step": item.claim.step_index + 1, "bounced": str(result)}
-                )
-            elif isinstance(result, UnknownOutcome):
-                touch.state = TouchState.UNCERTAIN
-                touch.error = str(result)[:2000]
-                if enrollment.state == "active" and enrollment.next_step == item.claim.step_index:
-                    advance(
-                        enrollment, cadence, at=now, settings=ctx.settings, grace_days=ctx.settings.reply_grace_days
-                    )
-                report.uncertain += 1
-                report.uncertain_touches.append(touch.id)
-            else:
-                error = result if isinstance(result, DeliveryError) else TransientFailure(str(result))
-                touch.state = TouchState.RETRY
-                touch.error = str(error)[:2000]
-                touch.message_id = None
-                touch.executed_at = None
-                if enrollment.state == "active":
-                    enrollment.next_due_at = now + _backoff(ctx, touch.attempts)
-                report.retried += 1
-                report.failures.append(
-                    {"lead": item.lead_email, "step": item.claim.step_index + 1, "retry": str(error)}
-                )
+
+
+def _record_wave(
+    session: Session,
+    ctx: Context,
+    wave: list[_Prepared],
+    results: list[str | BaseException],
+    now: datetime,
+    report: RunReport,
+) -> None:
+    """Record what SMTP said about each message of the wave."""
+    enrollments = {
+        e.id: e
+        for e in session.scalars(
+            select(Enrollment).where(Enrollment.id.in_([item.claim.enrollment_id for item, _ in wave]))
+        ).unique()
+    }
+    sent: list[dict[str, Any]] = []
+    for (item, _message), result in zip(wave, results, strict=True):
+        enrollment = enrollments[item.claim.enrollment_id]
+        cadence = pinned_cadence(session, enrollment.cadence_name, enrollment.cadence_version)
+        if isinstance(result, str):
+            sent.append({"touch_id": item.claim.touch_id, "outcome": result[:50]})
+            if enrollment.state == "active" and enrollment.next_step == item.claim.step_index:
+                advance(enrollment, cadence, at=now, settings=ctx.settings, grace_days=ctx.settings.reply_grace_days)
+            report.emails_sent += 1
+            continue
+        touch = session.get_one(Touch, item.claim.touch_id)
+        touch.lease_until = None
+        if isinstance(result, PermanentFailure):
+            touch.state = TouchState.BOUNCED
+            touch.error = str(result)[:2000]
+            touch.outcome = str(result.code) if result.code else None
+            suppress(session, item.lead_email, now=now, reason=f"bounced: {result}"[:1000])
+            decide(session, enrollment.lead, Outcome.BOUNCED, now=now, reason=str(result)[:1000], decided_by="cadence")
+            report.bounced += 1
+            report.failures.append({"lead": item.lead_email, "step": item.claim.step_index + 1, "bounced": str(result)})
+        elif isinstance(result, UnknownOutcome):
+            touch.state = TouchState.UNCERTAIN
+            touch.error = str(result)[:2000]
+            if enrollment.state == "active" and enrollment.next_step == item.claim.step_index:
+                advance(enrollment, cadence, at=now, settings=ctx.settings, grace_days=ctx.settings.reply_grace_days)
+            report.uncertain += 1
+            report.uncertain_touches.append(touch.id)
+        else:
+            error = result if isinstance(result, DeliveryError) else TransientFailure(str(result))
+            touch.state = TouchState.RETRY
+            touch.error = str(error)[:2000]
+            touch.message_id = None
+            touch.executed_at = None
+            if enrollment.state == "active":
+                enrollment.next_due_at = now + _backoff(ctx, touch.attempts)
+            report.retried += 1
+            report.failures.append({"lead": item.lead_email, "step": item.claim.step_index + 1, "retry": str(error)})
+    if sent:  # one statement for the wave (executemany)
+        session.connection().execute(_MARK_SENT, sent)
+
+
+def _record_and_mark(
+    ctx: Context,
+    done: list[_Prepared],
+    results: list[str | BaseException],
+    held: list[tuple[WorkItem, str]],
+    ready: list[_Prepared],
+    now: datetime,
+    report: RunReport,
+    versions: _Versions,
+) -> list[_Prepared]:
+    """One transaction: record the wave that came back, hold the broken ones, mark the next wave ``sending``."""
+    with ctx.sessions() as session, session.begin():
+        if done:
+            _record_wave(session, ctx, done, results, now, report)
+        for item, reason in held:
+            _hold(session, item, now, reason, report)
+        return _mark_wave(session, ctx, ready, now, report, versions)
+
+
+async def _send_emails(
+    ctx: Context,
+    sender: SmtpSender,
+    templates: Templates,
+    items: list[WorkItem],
+    now: datetime,
+    report: RunReport,
+    versions: _Versions,
+) -> None:
+    """Send the emails in pipelined waves, so that rendering, the database and SMTP work at the same time.
+
+    While wave k is on the wire, wave k+1 is rendered and built; then one transaction records wave k
+    and marks wave k+1 ``sending`` (committed before it is handed to SMTP; ``_still_active`` runs once
+    per wave, inside it). That transaction runs in a worker thread, so that rendering the wave after
+    goes on while the database answers.
+    """
+    wave_size = max(1, ctx.settings.smtp_connections) * WAVE_PER_CONNECTION
+    waves = [items[start : start + wave_size] for start in range(0, len(items), wave_size)]
+    if not waves:
+        return
+    in_flight: list[_Prepared] = []
+    sending: asyncio.Future[list[str | BaseException]] | None = None
+    preparing = asyncio.ensure_future(_prepare_wave(ctx, templates, waves[0], now))
+    try:
+        for index in range(len(waves)):
+            ready, held = await preparing
+            if index + 1 < len(waves):
+                preparing = asyncio.ensure_future(_prepare_wave(ctx, templates, waves[index + 1], now))
+            results = await sending if sending is not None else []
+            done, in_flight, sending = in_flight, [], None
+            marked = await asyncio.to_thread(_record_and_mark, ctx, done, results, held, ready, now, report, versions)
+            if marked:
+                in_flight = marked
+                sending = asyncio.ensure_future(_send_wave(ctx, sender, marked))
+        if sending is not None:
+            results = await sending
+            done, in_flight, sending = in_flight, [], None
+            await asyncio.to_thread(_record_and_mark, ctx, done, results, [], [], now, report, versions)
+    except BaseException:
+        if not preparing.done():
+            preparing.cancel()
+        if sending is not None:
+            # Something failed while a wave was on the wire: let it finish and record it if we can
+            # (what cannot be recorded stays `sending` and becomes `uncertain`: never re-sent).
+            results = await sending
+            with contextlib.suppress(Exception):
+                _record_and_mark(ctx, in_flight, results, [], [], now, report, versions)
+        raise
 
 
 async def run_batch(
@@ -592,6 +823,7 @@ async def run_batch(
     """Claim and execute up to ``batch_size`` due steps as of ``now``."""
     report = RunReport(batches=1)
     templates = templates_for(ctx)
+    versions = _Versions(ctx)
     resume_lapsed_pauses(ctx, now=now, limit=batch_size)
     with ctx.sessions() as session, session.begin():
         batch = claim_due(
@@ -606,34 +838,44 @@ async def run_batch(
         report.completed = batch.completed
         report.uncertain += len(batch.uncertain)
         report.uncertain_touches.extend(batch.uncertain)
-        items = _load(session, ctx, batch.claims, now)
+        items = _load(session, ctx, batch, now)
+    batch.enrollments.clear()  # the items carry what they need: let the ORM objects go
     if not items:
         return report
     items = _hold_broken_cadences(ctx, items, now, report)
     task_items = [i for i in items if i.step.channel.is_task]
     email_items = [i for i in items if not i.step.channel.is_task]
-    with ctx.sessions() as session, session.begin():
-        for item in task_items:
-            try:
-                item.rendered = templates.render_text(item.template, item.variables) if item.template else None
-            except TemplateError as exc:
-                _hold(session, item, now, str(exc), report)
-        _record_tasks(
-            session, ctx, [i for i in task_items if i.rendered is not None or i.template is None], now, report
-        )
-        ready: list[WorkItem] = []
-        for item in email_items:
+    if task_items:
+        with ctx.sessions() as session, session.begin():
+            for item in task_items:
+                try:
+                    item.rendered = templates.render_text(item.template, item.variables) if item.template else None
+                except TemplateError as exc:
+                    _hold(session, item, now, str(exc), report)
+            recordable = [i for i in task_items if i.rendered is not None or i.template is None]
+            _record_tasks(session, ctx, recordable, now, report, versions)
+    if any(item.owner_cap is not None for item in email_items):
+        with ctx.sessions() as session, session.begin():
+            email_items = _capped(session, ctx, templates, email_items, now, report)
+    await _send_emails(ctx, sender, templates, email_items, now, report, versions)
+    return report
+
+
+def _capped(
+    session: Session, ctx: Context, templates: Templates, items: list[WorkItem], now: datetime, report: RunReport
+) -> list[WorkItem]:
+    """Apply the owners' daily caps. The emails of capped owners are rendered first: a broken one takes no slot."""
+    ready: list[WorkItem] = []
+    for item in items:
+        if item.owner_cap is not None:
             try:
                 assert item.template is not None  # an email step always names one (checked at parse time)
                 item.rendered = templates.render_email(item.template, item.variables)
-                ready.append(item)
             except TemplateError as exc:
                 _hold(session, item, now, str(exc), report)
-        ready = _apply_caps(session, ctx, ready, now, report)
-    wave_size = max(1, ctx.settings.smtp_connections)
-    for start in range(0, len(ready), wave_size):
-        await _send_wave(ctx, sender, ready[start : start + wave_size], now, report)
-    return report
+                continue
+        ready.append(item)
+    return _apply_caps(session, ctx, ready, now, report)
 
 
 def resume_lapsed_pauses(ctx: Context, *, now: datetime, limit: int) -> int:
@@ -682,18 +924,22 @@ def cadence_problems(ctx: Context, cadence: Cadence) -> list[str]:
 def _hold_broken_cadences(ctx: Context, items: list[WorkItem], now: datetime, report: RunReport) -> list[WorkItem]:
     """Hold every step of a cadence whose templates do not check: due, not lost, and reported."""
     runnable: list[WorkItem] = []
+    held: list[tuple[WorkItem, str]] = []
     broken: dict[tuple[str, str], list[str]] = {}
-    with ctx.sessions() as session, session.begin():
+    with ctx.sessions() as session:  # reads only when a pinned version is not cached yet
         for item in items:
-            enrollment = session.get_one(Enrollment, item.claim.enrollment_id)
-            key = (enrollment.cadence_name, enrollment.cadence_version)
+            assert item.cadence_key is not None  # set by _load
+            key = item.cadence_key
             if key not in broken:
-                cadence = pinned_cadence(session, *key)
-                broken[key] = cadence_problems(ctx, cadence)
+                broken[key] = cadence_problems(ctx, pinned_cadence(session, *key))
             if broken[key]:
-                _hold(session, item, now, f"cadence {key[0]} has template errors: {'; '.join(broken[key][:5])}", report)
+                held.append((item, f"cadence {key[0]} has template errors: {'; '.join(broken[key][:5])}"))
             else:
                 runnable.append(item)
+    if held:
+        with ctx.sessions() as session, session.begin():
+            for item, reason in held:
+                _hold(session, item, now, reason, report)
     return runnable
 
 

@@ -9,6 +9,12 @@ it had reached ``sending`` (handed to SMTP, outcome unknown), in which case it b
 
 On PostgreSQL the due rows are locked with ``FOR UPDATE SKIP LOCKED``, so concurrent runners
 take disjoint sets without waiting on each other. SQLite serializes writers (``BEGIN IMMEDIATE``).
+
+Finding a batch costs O(batch), not O(due) nor O(enrollments): the due steps are read in the order of
+the partial index ``ix_enrollments_due`` (``next_due_at`` of active enrollments), which the database
+walks from the oldest and stops after ``limit`` rows. There is deliberately no tie-breaker column
+in the ORDER BY: leads imported together are all due at the same instant, and ``ORDER BY
+next_due_at, id`` would make PostgreSQL sort every due row on each claim.
 """
 
 from __future__ import annotations
@@ -16,8 +22,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import set_committed_value
 
 from cadence.adapters.models import Enrollment, Touch
 from cadence.core.cadences import Cadence
@@ -55,6 +62,7 @@ class ClaimBatch:
     """What one claim pass took."""
 
     claims: list[Claim] = field(default_factory=list)
+    enrollments: dict[int, Enrollment] = field(default_factory=dict)  # of the claims, with lead and owner loaded
     completed: int = 0  # enrollments closed with no_response after their grace period
     uncertain: list[int] = field(default_factory=list)  # touches found stuck in ``sending``
 
@@ -86,7 +94,7 @@ def claim_due(
     query = (
         select(Enrollment)
         .where(Enrollment.state == "active", Enrollment.next_due_at <= now)
-        .order_by(Enrollment.next_due_at, Enrollment.id)
+        .order_by(Enrollment.next_due_at)
         .limit(limit)
         .with_for_update(skip_locked=True, of=Enrollment)
     )
@@ -105,6 +113,7 @@ def claim_due(
             )
         )
     }
+    claimed: list[tuple[Enrollment, Touch]] = []
     for enrollment in enrollments:
         cadence = pinned_cadence(session, enrollment.cadence_name, enrollment.cadence_version)
         if enrollment.next_step >= len(cadence.steps):
@@ -137,8 +146,18 @@ def claim_due(
         touch.state = TouchState.CLAIMED
         touch.claimed_at = now
         touch.lease_until = lease_until
-        enrollment.next_due_at = lease_until
-        session.flush()
+        claimed.append((enrollment, touch))
+    session.flush()  # one flush for the whole batch: the new touches are inserted together
+    if claimed:
+        # While the lease runs the step is not due: one UPDATE for the batch, not one per enrollment.
+        ids = [enrollment.id for enrollment, _ in claimed]
+        session.execute(
+            update(Enrollment).where(Enrollment.id.in_(ids)).values(next_due_at=lease_until),
+            execution_options={"synchronize_session": False},
+        )
+        for enrollment, _ in claimed:
+            set_committed_value(enrollment, "next_due_at", lease_until)
+    for enrollment, touch in claimed:
         batch.claims.append(
             Claim(
                 touch_id=touch.id,
@@ -148,4 +167,5 @@ def claim_due(
                 due_at=touch.due_at,
             )
         )
+        batch.enrollments[enrollment.id] = enrollment
     return batch
