@@ -1,0 +1,266 @@
+"""How fast the advance flow sends due emails, against what bounds it and against a naive Prefect flow.
+
+    python benchmarks/throughput.py --backend sqlite|postgresql --steps N [--database-url URL]
+
+In one run:
+
+1. an SMTP sink (aiosmtpd, accepting and counting every message) starts in its own process;
+2. the **floor**: the same work with no database and no Prefect, in a tight loop: the template
+   variables of each lead, the same templates rendered, the same messages built and sent over the
+   same number of SMTP connections to the same sink (N messages: half before step 3, half after);
+3. **end to end**: N leads are seeded (their nurture day-1 email due) and one real advance flow run
+   (``advance-cadences``: Prefect, claims and records in the database, rendering, sending) sends them all;
+4. the **baseline** a user would write without cadence: one Prefect task per email (as the
+   prefect-email collection does: a new SMTP connection per message), on min(N, 2000) other leads;
+5. one JSON line, last on stdout.
+
+The database is one of our own (a temporary SQLite file, or a database created on the PostgreSQL
+server of ``--database-url`` and dropped at the end). Progress goes to stderr.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import smtplib
+import sys
+import time
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from _common import (
+    MONDAY,
+    SEND,
+    SinkProcess,
+    count_task_runs,
+    database,
+    flow_environment,
+    isolate_environment,
+    log,
+    peak_rss_mb,
+    seed_due_leads,
+)
+
+TEMPLATE = "email/introduction"  # nurture's day-1 email
+
+
+# -- 2. The floor -----------------------------------------------------------------------------------
+
+
+def floor_lead(i: int, owner: Any) -> Any:
+    """Lead ``i`` as the e2e run reads it from the database (same fields, same owner), without a database."""
+    return SimpleNamespace(
+        id=i, email=f"floor{i}@acme.example", first_name=f"Floor{i}", last_name="Tester", title="VP Engineering",
+        company="Acme", industry="Software", company_size=500, phone=None, linkedin_url=None,
+        address_line1="1 Main St", address_line2=None, city="New York", region=None, postal_code="10001",
+        country="US", timezone="America/New_York", source="webinar", interactions=3, custom={}, lead_class="A",
+        owner=owner, owner_id=1, priority=1,
+    )  # fmt: skip
+
+
+async def measure_floor(ctx: Any, count: int) -> tuple[float, float]:
+    """Messages per second of render + build + send alone, over the configured SMTP connections, and CPU s each."""
+    from cadence.adapters.mail import SmtpSender
+    from cadence.services.advance import WorkItem, compose_email, smtp_config, template_variables, templates_for
+    from cadence.services.claims import Claim
+
+    cadence = ctx.cadence("nurture")
+    step = cadence.steps[0]
+    templates = templates_for(ctx)
+    templates.render_email(TEMPLATE, template_variables(ctx, floor_lead(0, None), cadence, 0, now=SEND))  # compile
+    owner = SimpleNamespace(name="Rita Alvarez", email="rita@cadence.example", signature="Rita | Acme Sales",
+                            timezone="America/New_York")  # fmt: skip
+    config = smtp_config(ctx)
+    next_index = iter(range(count))
+
+    async def worker(sender: SmtpSender) -> None:
+        for i in next_index:
+            lead = floor_lead(i, owner)
+            variables = template_variables(ctx, lead, cadence, 0, now=SEND)
+            item = WorkItem(
+                claim=Claim(touch_id=i + 1, enrollment_id=i + 1, lead_id=i + 1, step_index=0, due_at=SEND),
+                step=step, step_total=len(cadence.steps), template=TEMPLATE, lead_email=lead.email,
+                lead_name=f"{lead.first_name} {lead.last_name}", lead_priority=1, owner_id=1, owner_email=owner.email,
+                owner_name=owner.name, variables=variables,
+            )  # fmt: skip
+            item.rendered = templates.render_email(TEMPLATE, variables)
+            message = compose_email(ctx, item, now=SEND)
+            await sender.send(message, sender=owner.email, recipient=lead.email)
+
+    started, cpu = time.perf_counter(), time.process_time()
+    async with SmtpSender(config) as sender:
+        await asyncio.gather(*(worker(sender) for _ in range(config.connections)))
+    return count / (time.perf_counter() - started), (time.process_time() - cpu) / count
+
+
+# -- 3. End to end --------------------------------------------------------------------------------------
+
+
+def run_advance(batch_size: int) -> tuple[dict[str, Any], float, float, Any]:
+    """One advance flow run over everything due at SEND: (its report, seconds, CPU seconds, flow run id)."""
+    from flows.advance import advance_cadences
+
+    started, cpu = time.perf_counter(), time.process_time()
+    state = asyncio.run(advance_cadences(now=SEND, batch_size=batch_size, return_state=True))  # type: ignore[call-overload]
+    elapsed, cpu = time.perf_counter() - started, time.process_time() - cpu
+    report: dict[str, Any] = state.result()
+    return report, elapsed, cpu, state.state_details.flow_run_id
+
+
+# -- 4. The baseline: one Prefect task per email ---------------------------------------------------------
+
+
+def make_baseline_flow(workers: int) -> Any:
+    """A flow as a user would write it with Prefect alone: read what is due, submit one task per email."""
+    from prefect import flow, task
+    from prefect.task_runners import ThreadPoolTaskRunner
+    from sqlalchemy import select
+
+    from cadence.adapters.mail import build_message
+    from cadence.adapters.models import Enrollment, Touch
+    from cadence.services.advance import template_variables, templates_for
+    from cadence.services.claims import advance
+    from cadence.services.enrollments import pinned_cadence
+    from flows.advance import flow_context
+
+    @task(name="send-email")
+    def send_email(enrollment_id: int) -> str:
+        """Render, send over a new SMTP connection (as prefect-email's email_send_message), record."""
+        ctx = flow_context()
+        settings = ctx.settings
+        with ctx.sessions() as session, session.begin():
+            enrollment = session.get_one(Enrollment, enrollment_id)
+            lead = enrollment.lead
+            cadence = pinned_cadence(session, enrollment.cadence_name, enrollment.cadence_version)
+            step = cadence.steps[enrollment.next_step]
+            template = step.templates[0]
+            rendered = templates_for(ctx).render_email(template, template_variables(ctx, lead, cadence, 0, now=SEND))
+            touch = Touch(enrollment_id=enrollment.id, lead_id=lead.id, step_index=enrollment.next_step, day=step.day,
+                          channel="email", template=template, state="sending", due_at=SEND, attempts=1,
+                          executed_at=SEND)  # fmt: skip
+            session.add(touch)
+            session.flush()
+            message_id = f"<b.{touch.id}@{settings.mail_domain}>"
+            message = build_message(
+                from_name=lead.owner.name, from_address=lead.owner.email, to_address=lead.email,
+                to_name=f"{lead.first_name} {lead.last_name}", subject=rendered.subject, text=rendered.text,
+                html=rendered.html, message_id=message_id, date=SEND, reply_to=lead.owner.email,
+                headers={"X-Cadence-Touch": f"b{touch.id}"},
+            )  # fmt: skip
+            with smtplib.SMTP(settings.smtp_host, settings.smtp_port, timeout=30) as server:
+                server.send_message(message)
+            touch.state = "sent"
+            touch.message_id = message_id
+            advance(enrollment, cadence, at=SEND, settings=settings, grace_days=settings.reply_grace_days)
+        return message_id
+
+    @flow(name="baseline-one-task-per-email", task_runner=ThreadPoolTaskRunner(max_workers=workers))
+    def baseline() -> int:
+        ctx = flow_context()
+        with ctx.sessions() as session:
+            due = session.scalars(
+                select(Enrollment.id).where(Enrollment.state == "active", Enrollment.next_due_at <= SEND)
+            ).all()
+        futures = [send_email.submit(enrollment_id) for enrollment_id in due]
+        return sum(1 for f in futures if f.result())
+
+    return baseline
+
+
+# -- Main -----------------------------------------------------------------------------------------------
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--backend", choices=["sqlite", "postgresql"], required=True)
+    parser.add_argument("--steps", type=int, default=20_000, help="due email steps for the end-to-end run")
+    parser.add_argument("--database-url", help="PostgreSQL server to create the benchmark database on")
+    parser.add_argument("--connections", type=int, default=4, help="SMTP connections (CADENCE_SMTP_CONNECTIONS)")
+    parser.add_argument("--batch-size", type=int, default=1000, help="due steps per batch (one Prefect task run)")
+    parser.add_argument("--baseline-steps", type=int, default=2000, help="at most this many for the baseline")
+    parser.add_argument("--baseline-workers", type=int, default=4, help="threads of the baseline's task runner")
+    parser.add_argument("--skip-baseline", action="store_true")
+    args = parser.parse_args(argv)
+    isolate_environment()
+
+    from prefect.testing.utilities import prefect_test_harness
+
+    from cadence.services.context import Context
+    from cadence.settings import Settings
+
+    result: dict[str, Any] = {"backend": args.backend, "steps": args.steps}
+    with SinkProcess() as sink, database(args.backend, args.database_url) as url:
+        flow_environment(url, sink.port, connections=args.connections, batch_size=args.batch_size)
+        log(f"SMTP sink on port {sink.port}; database {url.split('@')[-1]}")
+        with prefect_test_harness(server_startup_timeout=120):
+            ctx = Context(Settings())
+            # 2. The floor.
+            # 2. The floor, over N messages: half before the end-to-end run and half after, so that a
+            # change in the machine's load during the run (it may be shared) weighs on both alike.
+            load_before = os.getloadavg()[0]
+            first_half = args.steps // 2
+            floor_before, floor_cpu_before = asyncio.run(measure_floor(ctx, first_half))
+            stats = sink.stats()
+            assert stats["messages"] == first_half, stats
+            log(
+                f"floor (first half): {floor_before:.0f} emails/s ({stats['bytes'] / stats['messages']:.0f} bytes each)"
+            )
+            sink.reset()
+            # 3. End to end.
+            seeded = seed_due_leads(ctx, args.steps, prefix="lead", now=MONDAY)
+            log(f"seeded {seeded.leads} due leads in {seeded.seconds:.1f}s")
+            report, elapsed, e2e_cpu, flow_run_id = run_advance(args.batch_size)
+            load_after = os.getloadavg()[0]
+            rss = peak_rss_mb()
+            stats = sink.wait_for(args.steps)
+            e2e = report["emails_sent"] / elapsed
+            log(f"end to end: {report['emails_sent']} sent in {elapsed:.1f}s = {e2e:.0f} emails/s; "
+                f"{report['batches']} batches; sink {stats}")  # fmt: skip
+            if report["emails_sent"] != args.steps or stats["messages"] != args.steps or stats["duplicate_touches"]:
+                raise SystemExit(f"the run did not send each email exactly once: {report} {stats}")
+            task_runs = asyncio.run(count_task_runs(flow_run_id))
+            sink.reset()
+            floor_after, floor_cpu_after = asyncio.run(measure_floor(ctx, args.steps - first_half))
+            assert sink.stats()["messages"] == args.steps - first_half
+            log(f"floor (second half): {floor_after:.0f} emails/s")
+            floor_seconds = first_half / floor_before + (args.steps - first_half) / floor_after
+            floor = args.steps / floor_seconds
+            floor_cpu = (floor_cpu_before * first_half + floor_cpu_after * (args.steps - first_half)) / args.steps
+            result.update(e2e_per_s=round(e2e, 1), floor_per_s=round(floor, 1), ratio=round(e2e / floor, 3))
+            # 4. The baseline.
+            baseline_rate: float | None = None
+            if not args.skip_baseline:
+                count = min(args.steps, args.baseline_steps)
+                sink.reset()
+                seed_due_leads(ctx, count, prefix="base", now=MONDAY)
+                started = time.perf_counter()
+                sent = make_baseline_flow(args.baseline_workers)()
+                baseline_elapsed = time.perf_counter() - started
+                baseline_rate = sent / baseline_elapsed
+                log(f"baseline: {sent} sent in {baseline_elapsed:.1f}s = {baseline_rate:.1f} emails/s; "
+                    f"sink {sink.stats()}")  # fmt: skip
+            ctx.close()
+    result.update(
+        baseline_per_s=round(baseline_rate, 1) if baseline_rate else None,
+        speedup_vs_baseline=round(e2e / baseline_rate, 1) if baseline_rate else None,
+        peak_rss_mb=round(rss, 1),
+        prefect_task_runs=task_runs,
+        batch_size=args.batch_size,
+        smtp_connections=args.connections,
+        floor_halves_per_s=[round(floor_before, 1), round(floor_after, 1)],
+        floor_cpu_ms_per_email=round(floor_cpu * 1000, 2),
+        e2e_cpu_ms_per_email=round(e2e_cpu / max(1, report["emails_sent"]) * 1000, 2),
+        cpus=os.cpu_count(),
+        load_avg_1m=[round(load_before, 1), round(load_after, 1)],
+    )
+    print(json.dumps(result), flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
