@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 import socket
 import threading
 import time
@@ -10,19 +11,25 @@ from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from http.client import HTTPConnection
+from pathlib import Path
 from urllib.parse import urlsplit
 
 import httpx
 import pytest
 import uvicorn
+from argon2 import PasswordHasher
 from fastapi import FastAPI
 from pydantic import SecretStr
 
+from cadence.services import users
+from cadence.services.context import Context
 from cadence.settings import Settings
 from cadence.web.app import create_app
+from tests.conftest import TEMPLATES
 
 # The end-to-end test runs the advance flow: it needs the flow tests' Prefect harness and environment.
 from tests.flows.conftest import flow_env, prefect_harness  # noqa: F401
+from tests.web.workspace import CHEAP, Clock, Seeded, Snapshot, restore_snapshot, seed_workspace, take_snapshot
 
 MONDAY = datetime(2026, 11, 30, 14, 0, tzinfo=UTC)  # when the test leads are enrolled (09:00 in New York)
 NOW = MONDAY + timedelta(days=2)  # the fixed clock of the app under test
@@ -110,3 +117,58 @@ def send_raw(base_url: str, method: str, target: str, body: bytes | None = None)
         return RawResponse(response.status, {k.lower(): v for k, v in response.getheaders()}, text)
     finally:
         connection.close()
+
+
+# -- The workspace (reps, marketers, managers): its data, its app on a clock the test moves ------------
+
+
+@pytest.fixture
+def cheap_hasher(monkeypatch: pytest.MonkeyPatch) -> PasswordHasher:
+    """Passwords hashed with a cheap argon2id in this test (the real parameters take about a second)."""
+    monkeypatch.setattr(users, "HASHER", CHEAP)
+    return CHEAP
+
+
+@pytest.fixture
+def clock() -> Clock:
+    """The workspace app's clock, at ``tests.web.workspace.NOW`` until the test moves it."""
+    return Clock()
+
+
+@pytest.fixture
+def workspace_settings(settings: Settings) -> Settings:
+    """The test database's settings, served over plain http (so cookies are not ``Secure``)."""
+    return settings.model_copy(update={"secret_key": SecretStr(SECRET), "base_url": "http://127.0.0.1"})
+
+
+@pytest.fixture(scope="session")
+def workspace_snapshot(sqlite_template: Path, tmp_path_factory: pytest.TempPathFactory) -> Snapshot:
+    """The workspace's data, seeded once per session (on SQLite), as rows to restore into each test's database."""
+    path = tmp_path_factory.mktemp("workspace-seed") / "cadence.db"
+    shutil.copy(sqlite_template, path)
+    context = Context(Settings(database_url=f"sqlite:///{path}", templates_dir=TEMPLATES, default_timezone="UTC"))
+    try:
+        with pytest.MonkeyPatch.context() as patch:
+            patch.setattr(users, "HASHER", CHEAP)
+            seeded = seed_workspace(context)
+        return take_snapshot(context.engine, seeded)
+    finally:
+        context.close()
+
+
+@pytest.fixture
+def seeded(ctx: Context, workspace_snapshot: Snapshot, cheap_hasher: PasswordHasher) -> Seeded:
+    """The workspace's data (see ``tests.web.workspace``) in the test's database, with cheap password hashes."""
+    return restore_snapshot(ctx.engine, workspace_snapshot)
+
+
+@pytest.fixture
+def workspace_app(workspace_settings: Settings, clock: Clock, seeded: Seeded) -> FastAPI:
+    """The web app on the seeded database, on the test's clock."""
+    return create_app(workspace_settings, clock=clock)
+
+
+@pytest.fixture
+def site(workspace_app: FastAPI, serve: Callable[[FastAPI], str]) -> str:
+    """The base URL of the running workspace app."""
+    return serve(workspace_app)

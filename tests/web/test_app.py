@@ -49,17 +49,25 @@ def test_every_response_carries_the_security_headers(http: httpx.Client, ctx: Co
         http.get("/no/such/page"),
         http.delete(url),
         http.get("/healthz"),
+        http.get("/login"),
+        http.get("/tasks"),  # to the login page
+        http.post("/login", data={"email": "x@acme.example", "password": "y"}),  # no form token
     ]
-    assert [r.status_code for r in responses] == [200, 200, 200, 400, 400, 404, 405, 200]
+    assert [r.status_code for r in responses] == [200, 200, 200, 400, 400, 404, 405, 200, 200, 303, 403]
     for response in responses:
         assert_secure(response)
 
 
 def test_unknown_routes_get_a_plain_404_and_no_api_docs(http: httpx.Client) -> None:
-    for path in ("/", "/no/such/page", "/unsubscribe", "/docs", "/redoc", "/openapi.json", "/static/x.css"):
+    for path in ("/no/such/page", "/unsubscribe", "/docs", "/redoc", "/openapi.json", "/static/x.css", "/tasks/x/y"):
         response = http.get(path)
         assert (response.status_code, response.text) == (404, "Not Found"), path
         assert response.headers["content-type"] == "text/plain; charset=utf-8"
+
+
+def test_the_front_door_leads_to_the_login_page(http: httpx.Client) -> None:
+    response = http.get("/")
+    assert (response.status_code, response.headers["location"]) == (303, "/login")
 
 
 def test_a_wrong_method_gets_a_plain_405(http: httpx.Client) -> None:

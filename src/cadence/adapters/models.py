@@ -13,6 +13,7 @@ from sqlalchemy import (
     JSON,
     BigInteger,
     Boolean,
+    CheckConstraint,
     DateTime,
     ForeignKey,
     Index,
@@ -336,3 +337,59 @@ class InboundMessage(Base):
     received_at: Mapped[datetime | None]
     processed_at: Mapped[datetime]
 
+
+# -- The web workspace (cadence web): accounts, their sessions, failed logins ------------------------
+
+
+class User(Base):
+    """An account of the web workspace: a rep (linked to the ``reps`` row of the same email), a marketer or a manager.
+
+    ``password_hash`` is an argon2id hash (PHC string); the password itself is never stored.
+    """
+
+    __tablename__ = "users"
+    __table_args__ = (
+        CheckConstraint("role IN ('rep', 'marketer', 'manager')", name="role"),
+        CheckConstraint("role <> 'rep' OR rep_id IS NOT NULL", name="rep_has_rep"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    email: Mapped[str] = mapped_column(String(320), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    role: Mapped[str] = mapped_column(String(20))
+    password_hash: Mapped[str] = mapped_column(String(255))
+    rep_id: Mapped[int | None] = mapped_column(ForeignKey("reps.id"), unique=True)
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime]
+    last_login_at: Mapped[datetime | None]
+
+    rep: Mapped[Rep | None] = relationship(lazy="joined")
+
+
+class WebSession(Base):
+    """A signed-in browser: the SHA-256 of its cookie's random token (never the token), its CSRF token, its flash."""
+
+    __tablename__ = "web_sessions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    csrf_token: Mapped[str] = mapped_column(String(64))
+    flash: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime]
+    last_seen_at: Mapped[datetime]
+
+
+class LoginFailure(Base):
+    """A failed login, by address and by client address: what the login rate limit counts."""
+
+    __tablename__ = "login_failures"
+    __table_args__ = (
+        Index("ix_login_failures_email_failed_at", "email", "failed_at"),
+        Index("ix_login_failures_client_failed_at", "client", "failed_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    email: Mapped[str] = mapped_column(String(320))
+    client: Mapped[str] = mapped_column(String(64))
+    failed_at: Mapped[datetime]

@@ -1,4 +1,8 @@
-"""The FastAPI application: one :class:`Context` per app, one router per area, plain error responses."""
+"""The FastAPI application: one :class:`Context` per app, one router per area, plain error responses.
+
+Areas: the unsubscribe links (token-authenticated, no session); login and logout; the workspace
+pages of reps (tasks, leads), marketers (cadences, templates, previews) and managers (dashboard).
+"""
 
 from __future__ import annotations
 
@@ -8,13 +12,13 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI, Request, Response
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import PlainTextResponse
+from fastapi.responses import PlainTextResponse, RedirectResponse
 from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from cadence.services.context import Context
 from cadence.settings import Settings
-from cadence.web import unsubscribe
+from cadence.web import auth, dashboard, leads, marketing, tasks, unsubscribe
 from cadence.web.deps import Clock, wall_clock
 from cadence.web.edge import Edge
 
@@ -40,6 +44,27 @@ async def _database_error(request: Request, exc: Exception) -> Response:
     first_line = (str(cause).strip().splitlines() or [""])[0]
     logger.error("database unavailable (%s): %s", type(cause).__name__, first_line)
     return PlainTextResponse(UNAVAILABLE, status_code=503, headers={"Retry-After": "60"})
+
+
+WORKSPACE_ROUTERS = (auth.session_router, tasks.router, leads.router, marketing.router, dashboard.router)
+"""The workspace's routers: made by :func:`auth.guarded_router`, they check the session's CSRF token on every POST.
+
+The other two are the unsubscribe links (token in the link, no session) and the login form (its own token).
+"""
+
+
+async def _login_required(request: Request, exc: Exception) -> Response:
+    """A workspace page without a live session: to the login page, and back to the page afterwards."""
+    assert isinstance(exc, auth.LoginRequired)
+    response = RedirectResponse(auth.login_url(exc.next_path), status_code=303)
+    if auth.session_token(request, request.app.state.context.settings) is not None:  # expired or ended
+        auth.clear_cookie(response, request, request.app.state.context.settings, auth.SESSION_COOKIE)
+    return response
+
+
+async def _csrf_failed(request: Request, exc: Exception) -> Response:
+    """A workspace POST without the session's CSRF token: refused, nothing changed."""
+    return PlainTextResponse(auth.EXPIRED_FORM, status_code=403)
 
 
 def create_app(settings: Settings | None = None, *, clock: Clock | None = None) -> FastAPI:
@@ -72,6 +97,8 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
     app.add_exception_handler(StarletteHTTPException, _http_error)
     app.add_exception_handler(RequestValidationError, _bad_request)
     app.add_exception_handler(SQLAlchemyError, _database_error)
+    app.add_exception_handler(auth.LoginRequired, _login_required)
+    app.add_exception_handler(auth.CsrfFailed, _csrf_failed)
 
     @app.get("/healthz")
     def healthz() -> dict[str, str]:
@@ -79,4 +106,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
         return {"status": "ok"}
 
     app.include_router(unsubscribe.router)
+    app.include_router(auth.router)
+    for router in WORKSPACE_ROUTERS:
+        app.include_router(router)
     return app

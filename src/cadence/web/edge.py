@@ -34,12 +34,13 @@ SECURITY_HEADERS: tuple[tuple[str, str], ...] = (
 )
 DEFAULT_CACHE_CONTROL = "no-store"  # unless a response says otherwise
 
-# Paths whose last part is a secret (the token of an unsubscribe link, which also spells the address).
-REDACTED_PREFIXES = ("/unsubscribe/",)
+# Paths whose rest is a secret or personal: the token of an unsubscribe link (it spells the address),
+# a lead's address in the workspace's lead pages.
+REDACTED_PREFIXES = ("/unsubscribe/", "/leads/")
 
 
 def redact(path: str) -> str:
-    """``path`` fit for a log: the token of a link is replaced by ``…``."""
+    """``path`` fit for a log: the token of a link, or a lead's address, is replaced by ``…``."""
     for prefix in REDACTED_PREFIXES:
         if path.startswith(prefix):
             return prefix + "…"

@@ -6,7 +6,10 @@ different thing (``cadence.adapters.templates``, sandboxed).
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
+from urllib.parse import quote
+from zoneinfo import ZoneInfo
 
 from fastapi.responses import HTMLResponse
 from jinja2 import Environment, PackageLoader, StrictUndefined
@@ -21,6 +24,37 @@ environment = Environment(
     lstrip_blocks=True,
     keep_trailing_newline=True,
 )
+
+
+def localtime(value: datetime | str | None, zone: str, style: str = "datetime") -> str:
+    """``value`` (an aware datetime or ISO-8601 text) in the time zone ``zone``: ``Mon 30 Nov 2026, 09:00``.
+
+    ``style`` ``date`` leaves the time out, ``time`` the date; None is an empty string.
+    """
+    if value is None or value == "":
+        return ""
+    moment = datetime.fromisoformat(value) if isinstance(value, str) else value
+    local = moment.astimezone(ZoneInfo(zone))
+    if style == "date":
+        return f"{local:%a} {local.day} {local:%b %Y}"
+    if style == "time":
+        return f"{local:%H:%M}"
+    return f"{local:%a} {local.day} {local:%b %Y}, {local:%H:%M}"
+
+
+def urlpath(value: str) -> str:
+    """``value`` quoted as one segment of a URL path (a lead's address in ``/leads/...``)."""
+    return quote(value, safe="@+")
+
+
+def words(value: str | None) -> str:
+    """A code as words: ``no_answer`` is ``no answer``."""
+    return (value or "").replace("_", " ")
+
+
+environment.filters["localtime"] = localtime
+environment.filters["urlpath"] = urlpath
+environment.filters["words"] = words
 
 
 def render(name: str, settings: Settings, **values: Any) -> str:

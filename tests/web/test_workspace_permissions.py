@@ -1,0 +1,48 @@
+"""Who may open which page: every page of the workspace for every role, and for nobody signed in."""
+
+from __future__ import annotations
+
+from urllib.parse import quote
+
+import httpx
+import pytest
+
+from tests.web.workspace import ADA, DEE, MAX, MIA, RITA, SAM, Seeded, signed_in
+
+ROLES = {"rita (rep)": RITA, "sam (rep)": SAM, "mia (marketer)": MIA, "max (manager)": MAX}
+
+
+def expectations(seeded: Seeded) -> dict[str, tuple[int, int, int, int]]:
+    """Page -> the status for rita, sam, mia, max. Another rep's task or lead is 404, a role's missing page 403."""
+    return {
+        "/tasks": (200, 200, 403, 200),
+        f"/tasks/{seeded.ada_call}": (200, 404, 403, 200),
+        f"/tasks/{seeded.dee_call}": (404, 200, 403, 200),
+        "/leads": (200, 200, 200, 200),
+        f"/leads/{ADA}": (200, 404, 200, 200),
+        f"/leads/{DEE}": (404, 200, 200, 200),
+        "/cadences": (403, 403, 200, 200),
+        "/templates": (403, 403, 200, 200),
+        "/templates/email/introduction": (403, 403, 200, 200),
+        "/dashboard": (403, 403, 403, 200),
+    }
+
+
+def test_every_page_answers_each_role_as_the_rules_say(site: str, seeded: Seeded, subtests: pytest.Subtests) -> None:
+    pages = expectations(seeded)
+    for index, (role, email) in enumerate(ROLES.items()):
+        with signed_in(site, email) as http:
+            for path, statuses in pages.items():
+                with subtests.test(role=role, page=path):
+                    assert http.get(path).status_code == statuses[index]
+
+
+def test_nobody_signed_in_is_sent_to_the_login_page_from_every_page(site: str, seeded: Seeded) -> None:
+    with httpx.Client(base_url=site, timeout=10) as http:
+        for path in expectations(seeded):
+            response = http.get(path)
+            assert response.status_code == 303, path
+            assert response.headers["location"] == f"/login?next={quote(path, safe='')}"
+        for path in (f"/tasks/{seeded.ada_call}", f"/leads/{ADA}/pause", "/logout"):
+            response = http.post(path, data={"outcome": "connected"})
+            assert (response.status_code, response.headers["location"]) == (303, "/login"), path
