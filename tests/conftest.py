@@ -150,10 +150,10 @@ class Cli:
         self.env = env
         self.runner = CliRunner()
 
-    def __call__(self, *args: str, expect: int | None = 0) -> CliResult:
-        """Run ``cadence ARGS``; fail the test unless it exits with ``expect`` (None: any code)."""
+    def __call__(self, *args: str, expect: int | None = 0, stdin: str | None = None) -> CliResult:
+        """Run ``cadence ARGS`` with ``stdin`` on standard input; fail unless it exits with ``expect`` (None: any)."""
         cli.reset_context()
-        result = self.runner.invoke(cli.app, list(args), env=self.env, catch_exceptions=False)
+        result = self.runner.invoke(cli.app, list(args), input=stdin, env=self.env, catch_exceptions=False)
         cli.reset_context()
         outcome = CliResult(result.exit_code, result.stdout, result.stderr)
         if expect is not None:

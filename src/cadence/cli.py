@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session
 
 from cadence.cli_reports import report
 from cadence.cli_templates import templates_app
+from cadence.cli_users import users_app
 from cadence.errors import CadenceError, ValidationError
 from cadence.settings import Settings
 
@@ -697,6 +698,7 @@ postcards_app = typer.Typer(help="Postcards for a print-and-mail vendor.", no_ar
 app.add_typer(tasks_app, name="tasks")
 app.add_typer(postcards_app, name="postcards")
 app.add_typer(templates_app, name="templates")
+app.add_typer(users_app, name="users")
 
 
 def _quiet_prefect() -> None:

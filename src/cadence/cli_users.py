@@ -70,6 +70,27 @@ def users_add(
     run(go)
 
 
+@users_app.command("set-password")
+def users_set_password(
+    email: Annotated[str, typer.Argument(help="The account's email address.")],
+    password_stdin: Annotated[
+        bool, typer.Option("--password-stdin", help="Read the password from the first line of standard input.")
+    ] = False,
+) -> None:
+    """Give an account a new password (asked twice, or read with --password-stdin); its open sessions end."""
+    from cadence.cli import run, session
+
+    def go() -> None:
+        from cadence.services.users import set_password, validate_password
+
+        password = validate_password(read_password(password_stdin))
+        with session() as s:
+            user = set_password(s, email, password)
+        typer.echo(f"new password for {user.email}: logged out everywhere")
+
+    run(go)
+
+
 @users_app.command("list")
 def users_list(as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of text.")] = False) -> None:
     """List the accounts (never their passwords)."""

@@ -1,53 +1,43 @@
-"""``cadence users``: accounts are added with a password that is never an argument, listed and disabled."""
+"""``cadence users``: accounts get a password that is never an argument; they are listed, disabled, given a new one.
+
+Every command runs through the real CLI (``cadence.cli.app``, as the console script does).
+"""
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
-import typer
+from argon2.exceptions import VerificationError
 from sqlalchemy import select
-from typer.testing import CliRunner
 
-from cadence import cli, cli_users
-from cadence.adapters.models import User, WebSession
+from cadence import cli_users
+from cadence.adapters.models import LoginFailure, User, WebSession
 from cadence.services.context import Context
 from cadence.services.reps import add_rep
-from tests.conftest import TEMPLATES
+from tests.conftest import Cli
 from tests.web.workspace import CHEAP, NOW, PASSWORD
-
-app = typer.Typer()
-app.add_typer(cli_users.users_app, name="users")  # as cadence.cli registers it
-
-
-@app.callback()
-def main() -> None:
-    """The ``cadence`` app, with only its ``users`` commands."""
 
 
 class UsersCli:
-    """Runs ``cadence users ...`` in this process against the test database."""
+    """Runs ``cadence users ...`` through the real CLI, against the test database."""
 
-    def __init__(self, env: dict[str, str]) -> None:
-        self.env = env
+    def __init__(self, run_cli: Cli) -> None:
+        self.run_cli = run_cli
 
     def __call__(self, *args: str, stdin: str | None = None, expect: int = 0) -> tuple[str, str]:
-        cli.reset_context()
-        result = CliRunner().invoke(app, ["users", *args], input=stdin, env=self.env, catch_exceptions=False)
-        cli.reset_context()
-        assert result.exit_code == expect, (result.stdout, result.stderr)
-        assert "Traceback" not in result.stderr
+        result = self.run_cli("users", *args, stdin=stdin, expect=expect)
         return result.stdout, result.stderr
 
 
 @pytest.fixture
-def users_cli(
-    database_url: str, ctx: Context, monkeypatch: pytest.MonkeyPatch, tmp_path: Path, cheap_hasher: object
-) -> UsersCli:
-    monkeypatch.chdir(tmp_path)
+def users_cli(run_cli: Cli, ctx: Context, cheap_hasher: object) -> UsersCli:
     with ctx.sessions() as s, s.begin():
         add_rep(s, "rita@cadence.example", "Rita Alvarez", now=NOW)
-    return UsersCli({"CADENCE_DATABASE_URL": database_url, "CADENCE_TEMPLATES_DIR": str(TEMPLATES)})
+    return UsersCli(run_cli)
 
 
 def accounts(ctx: Context) -> list[tuple[str, str, str, bool, int | None]]:
@@ -130,3 +120,55 @@ def test_accounts_are_listed_without_their_hashes_and_disabled_with_their_sessio
         assert s.scalars(select(WebSession)).all() == []
     _, err = users_cli("disable", "nobody@cadence.example", expect=1)
     assert "no account for nobody@cadence.example" in err
+
+
+def test_a_new_password_replaces_the_old_one_and_ends_the_sessions(users_cli: UsersCli, ctx: Context) -> None:
+    users_cli("add", "rita@cadence.example", "--role", "rep", "--password-stdin", stdin=PASSWORD)
+    with ctx.sessions() as s, s.begin():
+        user = s.scalars(select(User).where(User.email == "rita@cadence.example")).one()
+        s.add(WebSession(token_hash="0" * 64, user_id=user.id, csrf_token="x", created_at=NOW, last_seen_at=NOW))
+        s.add(LoginFailure(email="rita@cadence.example", client="10.0.0.1", failed_at=NOW))
+    new = "a brand new passphrase"
+    out, _ = users_cli("set-password", "RITA@cadence.example", "--password-stdin", stdin=new + "\n")
+    assert out == "new password for rita@cadence.example: logged out everywhere\n"
+    with ctx.sessions() as s:
+        stored = s.scalars(select(User.password_hash).where(User.email == "rita@cadence.example")).one()
+        assert s.scalars(select(WebSession)).all() == []
+        assert s.scalars(select(LoginFailure)).all() == []  # a locked-out user may log in with the new one
+    assert CHEAP.verify(stored, new)
+    with pytest.raises(VerificationError):
+        CHEAP.verify(stored, PASSWORD)
+    _, err = users_cli("set-password", "rita@cadence.example", "--password-stdin", stdin="short", expect=1)
+    assert "a password needs at least 12 characters" in err
+    _, err = users_cli("set-password", "nobody@cadence.example", "--password-stdin", stdin=new, expect=1)
+    assert "no account for nobody@cadence.example" in err
+
+
+def test_cadence_help_lists_the_users_commands(run_cli: Cli) -> None:
+    assert "users" in run_cli("--help").stdout
+    out = run_cli("users", "--help").stdout
+    for command in ("add", "list", "disable", "set-password"):
+        assert command in out
+
+
+def test_the_installed_cadence_command_adds_an_account(database_url: str, ctx: Context, tmp_path: Path) -> None:
+    """The console script itself (a separate process, the production hasher), as an administrator runs it."""
+    script = Path(sys.executable).parent / "cadence"
+    assert script.exists(), f"{script} is missing: pip install -e ."
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CADENCE_")}
+    env["CADENCE_DATABASE_URL"] = database_url
+    done = subprocess.run(
+        [str(script), "users", "add", "max@cadence.example", "--role", "manager", "--password-stdin"],
+        input=PASSWORD + "\n",
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=tmp_path,
+        timeout=120,
+        check=False,
+    )
+    assert (done.returncode, done.stderr) == (0, "")
+    assert done.stdout == "added manager max <max@cadence.example>: they can log in to `cadence web` now\n"
+    with ctx.sessions() as s:
+        stored = s.scalars(select(User.password_hash).where(User.email == "max@cadence.example")).one()
+    assert stored.startswith("$argon2id$v=19$m=65536,t=3,p=4$")  # the production parameters

@@ -190,6 +190,20 @@ def disable_user(session: Session, email: str) -> User:
     return user
 
 
+def set_password(session: Session, email: str, password: str) -> User:
+    """Give an account a new password; its open sessions end now (whoever knew the old one is logged out)."""
+    address = normalize_email(email)
+    validate_password(password)
+    user = session.scalar(select(User).where(User.email == address))
+    if user is None:
+        raise NotFound(f"no account for {address}")
+    user.password_hash = hash_password(password)
+    session.execute(delete(WebSession).where(WebSession.user_id == user.id))
+    session.execute(delete(LoginFailure).where(LoginFailure.email == address))
+    session.flush()
+    return user
+
+
 # -- Logging in ---------------------------------------------------------------------------------
 
 
