@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import logging
 import socket
+import time
 from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +20,7 @@ from cadence.services.context import Context, SchemaNotReady
 from cadence.settings import Settings
 from cadence.web import server
 from cadence.web.app import create_app
-from tests.conftest import TEMPLATES
+from tests.conftest import TEMPLATES, Cli
 from tests.flows.conftest import lead_row, seed
 from tests.web.conftest import MONDAY, SECRET, one_click, running
 
@@ -174,6 +176,34 @@ def test_serve_checks_the_schema_then_runs_uvicorn(
     assert (call["host"], call["port"], call["access_log"], call["server_header"]) == ("0.0.0.0", 8123, False, False)
     assert "cadence.web" in call["log_config"]["loggers"]
     call["app"].state.context.close()
+
+
+def test_cadence_web_now_starts_the_apps_clock_there_and_it_runs_on(
+    run_cli: Cli, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    calls: list[FastAPI] = []
+    monkeypatch.setattr(server.uvicorn, "run", lambda app, **options: calls.append(app))
+    run_cli("web", "--port", "8124", "--now", "2026-12-28T08:00:00-05:00")
+    [app] = calls
+    first = app.state.clock()
+    time.sleep(0.05)
+    later = app.state.clock()
+    app.state.context.close()
+    start = datetime(2026, 12, 28, 13, 0, tzinfo=UTC)
+    assert start <= first < start + timedelta(seconds=5)
+    assert first.utcoffset() == timedelta(0)
+    assert later - first >= timedelta(seconds=0.05)
+    assert "not an ISO-8601 time" in run_cli("web", "--now", "soon", expect=1).stderr
+    assert len(calls) == 1
+
+
+def test_cadence_web_runs_on_the_wall_clock_by_default(run_cli: Cli, monkeypatch: pytest.MonkeyPatch) -> None:
+    calls: list[FastAPI] = []
+    monkeypatch.setattr(server.uvicorn, "run", lambda app, **options: calls.append(app))
+    run_cli("web")
+    [app] = calls
+    app.state.context.close()
+    assert abs(app.state.clock() - datetime.now(UTC)) < timedelta(seconds=5)
 
 
 def test_serve_reports_a_bad_setting_as_a_configuration_error(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Annotated, cast
 
 from fastapi import Depends, Request
@@ -16,6 +17,17 @@ Clock = Callable[[], datetime]
 def wall_clock() -> datetime:
     """The current time, aware, in UTC: the web edge is where "now" is read."""
     return datetime.now(UTC)
+
+
+def running_from(start: datetime) -> Clock:
+    """A clock that reads ``start`` now and then runs on at the wall clock's pace (``cadence web --now``)."""
+    began = time.monotonic()
+    at = start.astimezone(UTC)
+
+    def clock() -> datetime:
+        return at + timedelta(seconds=time.monotonic() - began)
+
+    return clock
 
 
 def get_context(request: Request) -> Context:

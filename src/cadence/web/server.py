@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+from datetime import datetime
 from typing import Any
 
 import pydantic
@@ -12,6 +13,7 @@ from uvicorn.config import LOGGING_CONFIG
 from cadence.errors import ConfigurationError
 from cadence.settings import Settings
 from cadence.web.app import create_app
+from cadence.web.deps import running_from
 
 
 def log_config() -> dict[str, Any]:
@@ -21,8 +23,11 @@ def log_config() -> dict[str, Any]:
     return config
 
 
-def serve(host: str = "127.0.0.1", port: int = 8000) -> None:
+def serve(host: str = "127.0.0.1", port: int = 8000, now: datetime | None = None) -> None:
     """Serve the web app on ``host``:``port`` until interrupted.
+
+    ``now``: the app's clock starts there and runs on (the demo's data lives in a simulated
+    time); by default it is the wall clock.
 
     Reads the settings and checks the database schema first, raising a
     :class:`~cadence.errors.CadenceError` (a bad ``CADENCE_*`` variable, an unreachable database,
@@ -33,7 +38,7 @@ def serve(host: str = "127.0.0.1", port: int = 8000) -> None:
         settings = Settings()
     except pydantic.ValidationError as exc:
         raise ConfigurationError(f"bad setting: {exc}") from exc
-    app = create_app(settings)
+    app = create_app(settings, clock=running_from(now) if now is not None else None)
     context = app.state.context
     try:
         context.require_schema()
