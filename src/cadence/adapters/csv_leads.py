@@ -21,7 +21,7 @@ The rules, in the words a spreadsheet user would use:
   a row with fewer cells is padded with empty cells.
 - Cells are data, never formulas: ``=1+1`` is kept as-is in the lead (and then validated like any
   other value); :func:`write_rejects` prefixes cells that a spreadsheet would run as a formula
-  with ``'``.
+  with ``'`` (:func:`~cadence.adapters.csv_safety.neutralize_formula`, shared by every CSV cadence writes).
 - Whole-file problems (not UTF-8, binary, empty, no ``email`` column, duplicate columns, an unclosed
   quote, too many rows) raise :class:`~cadence.errors.ValidationError`; every other problem is a
   :class:`RowError` and the valid rows are still returned.
@@ -43,6 +43,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from cadence.adapters.csv_safety import neutralize_formula
 from cadence.core.leads import LEAD_FIELDS, LeadData, clean_text, make_lead
 from cadence.errors import CadenceError, ValidationError
 
@@ -64,7 +65,6 @@ DELIMITERS = ",;\t"
 
 _STANDARD = frozenset(LEAD_FIELDS)
 _SEPARATORS = re.compile(r"[\s\-_]+")
-_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 _SNIFF_LINES = 50
 _SNIFF_CHARS = 4_000
 _MAX_FIELD_LIMIT = 2**31 - 1  # csv.field_size_limit takes a C long, which is 32 bits on Windows
@@ -171,7 +171,8 @@ def write_rejects(path: Path, parsed: ParsedCsv, extra: Sequence[RowError] = ())
     The columns are ``row`` and ``reason`` followed by the original headers (and ``extra_N`` columns
     for rows that had too many cells). The file is UTF-8 with a byte-order mark (so that Excel
     reads accents correctly), uses the delimiter of the imported file, and replaces ``path``
-    atomically. Cells that a spreadsheet would run as a formula are prefixed with ``'``.
+    atomically. Cells that a spreadsheet would run as a formula are prefixed with ``'``
+    (:func:`~cadence.adapters.csv_safety.neutralize_formula`).
     ``extra`` is for rows that the importer rejected later (for example an unknown owner).
 
     Raises :class:`CadenceError` if the file cannot be written.
@@ -194,14 +195,6 @@ def write_rejects(path: Path, parsed: ParsedCsv, extra: Sequence[RowError] = ())
         cells = [str(error.row), error.reason, *(error.raw.get(column, "") for column in columns)]
         writer.writerow([neutralize_formula(cell) for cell in cells])
     _atomic_write(path, buffer.getvalue().encode("utf-8-sig"))
-
-
-def neutralize_formula(cell: str) -> str:
-    """Prefix ``cell`` with ``'`` if a spreadsheet would read it as a formula (CSV-injection defence).
-
-    That is a cell starting with ``=``, ``+``, ``-``, ``@``, a tab or a carriage return.
-    """
-    return f"'{cell}" if cell.startswith(_FORMULA_STARTS) else cell
 
 
 def _decode(data: bytes) -> str:

@@ -10,7 +10,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from cadence.adapters.csv_leads import neutralize_formula
+from cadence.adapters.csv_safety import csv_cell
 from cadence.adapters.models import Task
 from cadence.services.advance import lead_variables
 
@@ -50,5 +50,5 @@ def postcards_csv(cards: list[dict[str, Any]]) -> str:
     )
     writer.writeheader()
     for card in cards:
-        writer.writerow({k: neutralize_formula(str(v)) if v is not None else "" for k, v in card.items()})
+        writer.writerow({k: csv_cell(v) for k, v in card.items()})
     return out.getvalue()

