@@ -25,11 +25,11 @@ SEND = MONDAY + timedelta(days=1, hours=1)
 def test_an_email_cut_off_after_handing_to_smtp_is_uncertain_and_never_resent(flow_env: SmtpSink, run_cli: Cli) -> None:
     ctx = flow_context()
     seed(ctx, [lead_row(0), lead_row(1)], now=MONDAY, cadence="nurture")
-    # A runner claims both emails, marks one `sending`, and dies before recording anything.
+    # A runner claims both emails, hands one to SMTP (`handing`), and dies before recording the reply.
     with ctx.sessions() as s, s.begin():
         claims = claim_due(s, now=SEND, limit=10, settings=ctx.settings).claims
         stuck = s.get_one(Touch, claims[0].touch_id)
-        stuck.state = TouchState.SENDING
+        stuck.state = TouchState.HANDING
         stuck.message_id = "<c.stuck@mail.cadence.example>"
     assert asyncio.run(advance_cadences(now=SEND + timedelta(seconds=10)))["claimed"] == 0  # leases still held
     lapsed = SEND + timedelta(seconds=ctx.settings.lease_seconds + 1)
@@ -47,6 +47,25 @@ def test_an_email_cut_off_after_handing_to_smtp_is_uncertain_and_never_resent(fl
     with ctx.sessions() as s:
         states = [t.state for t in s.scalars(select(Touch).where(Touch.id == stuck.id))]
         assert states == ["uncertain"]
+
+
+def test_an_email_marked_sending_whose_runner_died_before_handing_it_over_is_sent_once(flow_env: SmtpSink) -> None:
+    ctx = flow_context()
+    seed(ctx, [lead_row(0)], now=MONDAY, cadence="nurture")
+    with ctx.sessions() as s, s.begin():
+        [claim] = claim_due(s, now=SEND, limit=10, settings=ctx.settings).claims
+        marked = s.get_one(Touch, claim.touch_id)
+        marked.state = TouchState.SENDING
+        marked.attempts = 1
+    lapsed = SEND + timedelta(seconds=ctx.settings.lease_seconds + 1)
+    report = asyncio.run(advance_cadences(now=lapsed))
+    assert (report["emails_sent"], report["uncertain"]) == (1, 0)
+    [message] = flow_env.messages()
+    assert message["X-Cadence-Touch"] == str(claim.touch_id)
+    with ctx.sessions() as s:
+        touch = s.get_one(Touch, claim.touch_id)
+        assert (touch.state, touch.attempts) == ("sent", 2)
+        assert s.get_one(Enrollment, claim.enrollment_id).next_step == 1
 
 
 def test_the_smtp_password_can_come_from_a_prefect_secret_block(

@@ -17,6 +17,7 @@ from cadence.services.context import Context
 from cadence.services.enrollments import get_lead, pinned_cadence
 from cadence.services.leads import ImportRow, import_leads
 from cadence.services.reps import add_rep
+from cadence.services.suppression import is_suppressed
 
 NOW = datetime(2026, 11, 23, 14, 0, tzinfo=UTC)
 
@@ -63,12 +64,30 @@ def test_claims_take_each_due_step_once_and_hide_it_for_the_lease(ctx: Context) 
     assert sorted(c.touch_id for c in retaken.claims) == sorted(c.touch_id for c in first.claims)
 
 
-def test_a_step_stuck_in_sending_becomes_uncertain_and_is_never_claimed_again(ctx: Context) -> None:
+def test_a_step_marked_sending_but_never_handed_over_is_claimed_again_after_the_lease(ctx: Context) -> None:
     seed(ctx, 1)
     later = NOW + timedelta(days=2)
     with ctx.sessions() as s, s.begin():
         claim = claim_due(s, now=later, limit=10, settings=ctx.settings).claims[0]
         s.get_one(Touch, claim.touch_id).state = TouchState.SENDING
+    with ctx.sessions() as s, s.begin():
+        assert claim_due(s, now=later + timedelta(seconds=10), limit=10, settings=ctx.settings).claims == []
+    lapsed = later + timedelta(seconds=ctx.settings.lease_seconds + 1)
+    with ctx.sessions() as s, s.begin():
+        batch = claim_due(s, now=lapsed, limit=10, settings=ctx.settings)
+        assert batch.uncertain == []
+        [again] = batch.claims
+        assert again.touch_id == claim.touch_id
+        assert again.token != claim.token  # the dead runner's writes no longer match
+        assert s.get_one(Touch, claim.touch_id).state == TouchState.CLAIMED
+
+
+def test_a_step_stuck_in_handing_becomes_uncertain_and_is_never_claimed_again(ctx: Context) -> None:
+    seed(ctx, 1)
+    later = NOW + timedelta(days=2)
+    with ctx.sessions() as s, s.begin():
+        claim = claim_due(s, now=later, limit=10, settings=ctx.settings).claims[0]
+        s.get_one(Touch, claim.touch_id).state = TouchState.HANDING
     lapsed = later + timedelta(seconds=ctx.settings.lease_seconds + 1)
     with ctx.sessions() as s, s.begin():
         batch = claim_due(s, now=lapsed, limit=10, settings=ctx.settings)
@@ -77,6 +96,38 @@ def test_a_step_stuck_in_sending_becomes_uncertain_and_is_never_claimed_again(ct
         enrollment = s.get_one(Enrollment, claim.enrollment_id)
         assert enrollment.next_step == 1  # moved on: the uncertain step is not re-sent
         assert s.get_one(Touch, claim.touch_id).state == TouchState.UNCERTAIN
+
+
+@pytest.mark.parametrize("state", [TouchState.SENT, TouchState.UNCERTAIN, TouchState.DONE, TouchState.SKIPPED])
+def test_a_recorded_outcome_whose_runner_died_is_applied_not_redone(ctx: Context, state: str) -> None:
+    seed(ctx, 1)
+    later = NOW + timedelta(days=2)
+    with ctx.sessions() as s, s.begin():
+        claim = claim_due(s, now=later, limit=10, settings=ctx.settings).claims[0]
+        s.get_one(Touch, claim.touch_id).state = state
+    lapsed = later + timedelta(seconds=ctx.settings.lease_seconds + 1)
+    with ctx.sessions() as s, s.begin():
+        batch = claim_due(s, now=lapsed, limit=10, settings=ctx.settings)
+        assert batch.claims == []
+        assert (batch.recovered, batch.uncertain) == ((0, [claim.touch_id]) if state == "uncertain" else (1, []))
+        assert s.get_one(Enrollment, claim.enrollment_id).next_step == 1
+        assert s.get_one(Touch, claim.touch_id).state == state
+
+
+def test_a_bounce_whose_runner_died_is_suppressed_and_decided(ctx: Context) -> None:
+    seed(ctx, 1)
+    later = NOW + timedelta(days=2)
+    with ctx.sessions() as s, s.begin():
+        claim = claim_due(s, now=later, limit=10, settings=ctx.settings).claims[0]
+        touch = s.get_one(Touch, claim.touch_id)
+        touch.state, touch.error = TouchState.BOUNCED, "recipient refused: 550 5.1.1 user unknown"
+    lapsed = later + timedelta(seconds=ctx.settings.lease_seconds + 1)
+    with ctx.sessions() as s, s.begin():
+        assert claim_due(s, now=lapsed, limit=10, settings=ctx.settings).recovered == 1
+    with ctx.sessions() as s:
+        enrollment = s.get_one(Enrollment, claim.enrollment_id)
+        assert enrollment.state == "decided"
+        assert is_suppressed(s, enrollment.lead.email)
 
 
 def test_the_touch_key_forbids_a_second_execution_of_a_step(ctx: Context) -> None:

@@ -3,10 +3,18 @@
 SMTP replies are mapped to three outcomes, most specific first (as httpx maps httpcore's errors):
 
 * :class:`PermanentFailure`: a 5xx reply to MAIL, RCPT or DATA: the recipient is refused; never retried;
-* :class:`TransientFailure`: a 4xx reply, a refused or lost connection before DATA, a timeout:
-  nothing was delivered, the step is retried later;
-* :class:`UnknownOutcome`: the connection dropped or timed out during DATA: the server may have
-  accepted the message. It must not be sent again automatically.
+* :class:`TransientFailure`: a 4xx reply, a refused or lost connection before the end of DATA, a
+  timeout before it: nothing was delivered (a server discards a message whose final ``.`` it never
+  received), the step is retried later;
+* :class:`UnknownOutcome`: the connection dropped or timed out after the final ``.`` of DATA was
+  written and before the server's reply: the server may have accepted the message. It must not be
+  sent again automatically.
+
+The moment a message is handed over is the write of that final ``.``. :meth:`SmtpSender.send` takes
+a :class:`HandOff`, called right before that write and right after the reply, so that the caller
+can record both (the exactly-once protocol of :mod:`cadence.services.advance`). The connections of
+a sender write their messages' bodies at the same time, but hand them over one at a time: at any
+moment at most one message of a sender has been handed over and not yet recorded.
 """
 
 from __future__ import annotations
@@ -22,9 +30,10 @@ from datetime import datetime
 from email.headerregistry import Address, BaseHeader, HeaderRegistry
 from email.message import EmailMessage
 from email.utils import format_datetime
-from typing import Literal
+from typing import Literal, Protocol
 
 import aiosmtplib
+from aiosmtplib.protocol import PERIOD_REGEX, normalize_message_line_endings
 
 from cadence.errors import CadenceError
 
@@ -75,7 +84,30 @@ class PermanentFailure(DeliveryError):
 
 
 class UnknownOutcome(DeliveryError):
-    """The connection was lost during DATA: the message may or may not have been accepted."""
+    """The connection was lost after the end of DATA was written: the message may or may not have been accepted."""
+
+
+class Withdrawn(DeliveryError):
+    """The message was not handed over: :meth:`HandOff.before` said no (the step stopped meanwhile).
+
+    The connection is dropped in the middle of DATA, so the server discards what it received.
+    """
+
+
+class HandOff(Protocol):
+    """What :meth:`SmtpSender.send` calls around the moment a message is handed to the server.
+
+    Both run while the sender's hand-off lock is held: no other message of the same sender is
+    handed over between the two.
+    """
+
+    async def before(self) -> bool:
+        """Called right before the final ``.`` of DATA is written. False withdraws the message."""
+        ...
+
+    async def after(self, outcome: str | DeliveryError) -> None:
+        """Called with the server's reply (``"250 ..."``) or the error, before the next hand-off."""
+        ...
 
 
 def one_line(value: str | None, *, limit: int = 250) -> str:
@@ -147,6 +179,9 @@ class SmtpConfig:
 
 
 def _map(exc: Exception, stage: str) -> DeliveryError:
+    """Our error for an aiosmtplib error at ``stage`` (connect, mail, rcpt, data: before the final dot, dot: after)."""
+    if isinstance(exc, DeliveryError):
+        return exc
     if isinstance(exc, aiosmtplib.SMTPRecipientsRefused):
         codes = [r.code for r in exc.recipients]
         code = codes[0] if codes else None
@@ -158,12 +193,22 @@ def _map(exc: Exception, stage: str) -> DeliveryError:
         text = f"{exc.code} {exc.message}"
         if 500 <= exc.code < 600:
             return PermanentFailure(f"refused at {stage}: {text}", exc.code)
-        if stage == "data" and exc.code < 400:  # pragma: no cover - a server answering DATA oddly
-            return UnknownOutcome(f"unexpected reply at data: {text}", exc.code)
+        if stage == "dot" and exc.code < 400:  # pragma: no cover - a server answering the end of DATA oddly
+            return UnknownOutcome(f"unexpected reply at the end of data: {text}", exc.code)
         return TransientFailure(f"deferred at {stage}: {text}", exc.code)
-    if stage == "data" and isinstance(exc, aiosmtplib.SMTPServerDisconnected | aiosmtplib.SMTPTimeoutError | OSError):
-        return UnknownOutcome(f"connection lost during DATA: {exc}")
+    if stage == "dot":  # the server may have the whole message, and we do not know what it said
+        return UnknownOutcome(f"no reply after the end of data (the message may have been accepted): {exc}")
+    if stage == "data":
+        return TransientFailure(f"connection lost before the end of data (nothing delivered): {exc}")
     return TransientFailure(f"SMTP {stage} failed: {exc}")
+
+
+class _AfterDot(Exception):
+    """An error once the final dot of DATA may have reached the server (carries the original)."""
+
+    def __init__(self, cause: Exception) -> None:
+        super().__init__(str(cause))
+        self.cause = cause
 
 
 class SmtpSender:
@@ -173,11 +218,13 @@ class SmtpSender:
         self.config = config
         self._idle: asyncio.Queue[aiosmtplib.SMTP] | None = None
         self._slots: asyncio.Semaphore | None = None
+        self._handing: asyncio.Lock | None = None
         self._open: list[aiosmtplib.SMTP] = []
 
     async def __aenter__(self) -> SmtpSender:
         self._idle = asyncio.Queue()
         self._slots = asyncio.Semaphore(max(1, self.config.connections))
+        self._handing = asyncio.Lock()
         return self
 
     async def __aexit__(self, *_exc: object) -> None:
@@ -215,8 +262,13 @@ class SmtpSender:
         if client in self._open:
             self._open.remove(client)
 
-    async def send(self, message: EmailMessage, *, sender: str, recipient: str) -> str:
-        """Send one message; return the server's reply to DATA. Raises a :class:`DeliveryError`."""
+    async def send(self, message: EmailMessage, *, sender: str, recipient: str, hand_off: HandOff | None = None) -> str:
+        """Send one message; return the server's reply to DATA. Raises a :class:`DeliveryError`.
+
+        With ``hand_off``, its :meth:`~HandOff.before` is awaited right before the final ``.`` of DATA
+        (False withdraws the message: :class:`Withdrawn`) and its :meth:`~HandOff.after` right after
+        the outcome is known, with the reply or the error (for every outcome from that point on).
+        """
         assert self._slots is not None, "use SmtpSender as an async context manager"
         assert self._idle is not None, "use SmtpSender as an async context manager"
         async with self._slots:
@@ -233,8 +285,10 @@ class SmtpSender:
                 stage = "rcpt"
                 await client.rcpt(recipient)
                 stage = "data"
-                response = await client.data(message.as_bytes())
+                response = await self._data(client, message.as_bytes(), hand_off)
             except Exception as exc:
+                if isinstance(exc, _AfterDot):
+                    stage, exc = "dot", exc.cause
                 error = _map(exc, stage)
                 if (
                     stage in ("mail", "rcpt")
@@ -251,6 +305,49 @@ class SmtpSender:
                 raise error from exc
             self._idle.put_nowait(client)
             return f"{response.code} {response.message}"
+
+    async def _data(self, client: aiosmtplib.SMTP, data: bytes, hand_off: HandOff | None) -> aiosmtplib.SMTPResponse:
+        """DATA, the message, then (one message of this sender at a time) the final dot and the reply.
+
+        An error raised once the final dot may have been written is wrapped in :class:`_AfterDot`.
+        """
+        assert self._handing is not None, "use SmtpSender as an async context manager"
+        start = await client.execute_command(b"DATA")
+        if start.code != 354:
+            raise aiosmtplib.SMTPDataError(start.code, start.message)
+        protocol = client.protocol
+        if protocol is None:
+            raise aiosmtplib.SMTPServerDisconnected("connection lost")
+        protocol.write(PERIOD_REGEX.sub(b"..", normalize_message_line_endings(data)))
+        async with self._handing:
+            if hand_off is not None and not await hand_off.before():
+                raise Withdrawn("withdrawn before the end of data: the step stopped meanwhile")
+            try:
+                if client.protocol is not protocol:  # dropped while the body was being written
+                    raise aiosmtplib.SMTPServerDisconnected("connection lost before the end of data")
+                protocol.write(b".\r\n")
+            except Exception as exc:  # the dot was not written: nothing was delivered
+                error = _map(exc, "data")
+                if hand_off is not None:
+                    await hand_off.after(error)
+                raise error from exc
+            outcome: aiosmtplib.SMTPResponse | Exception
+            try:
+                outcome = await protocol.read_response(timeout=client.timeout)
+                if outcome.code != 250:
+                    raise aiosmtplib.SMTPDataError(outcome.code, outcome.message)
+            except Exception as exc:
+                outcome = exc
+            try:
+                if hand_off is not None:
+                    await hand_off.after(
+                        _map(outcome, "dot") if isinstance(outcome, Exception) else f"{outcome.code} {outcome.message}"
+                    )
+            except Exception as exc:  # not recorded: what happened to the message must be taken as unknown
+                raise _AfterDot(exc) from exc
+            if isinstance(outcome, Exception):
+                raise _AfterDot(outcome) from outcome
+            return outcome
 
     async def close(self) -> None:
         """Say QUIT on every open connection."""

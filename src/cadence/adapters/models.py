@@ -211,6 +211,8 @@ class Touch(Base):
     due_at: Mapped[datetime]
     claimed_at: Mapped[datetime | None]
     lease_until: Mapped[datetime | None]
+    # Random per claim: the runner that claimed the step writes (and hands it to SMTP) only while it is still there.
+    claim_token: Mapped[str | None] = mapped_column(String(32))
     executed_at: Mapped[datetime | None]
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     outcome: Mapped[str | None] = mapped_column(String(50))

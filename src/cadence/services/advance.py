@@ -3,16 +3,29 @@
 One batch (:func:`run_batch`) is: claim up to ``batch_size`` due steps and read everything needed to
 execute them (one transaction, a few bulk queries); create the tasks for task steps and record them
 (one transaction); then send the emails in waves of :data:`WAVE_PER_CONNECTION` messages per SMTP
-connection. Each wave is marked ``sending`` in the database (committed) before it is handed to SMTP
-and recorded right after, so a crash leaves at most one wave ``uncertain`` (never re-sent), and a
-decision committed before a wave is marked stops its sends.
+connection.
+
+Exactly one send per step, across crashes, is three writes per email:
+
+1. its wave is marked ``sending`` (one transaction per wave, which also checks under a row lock that
+   each lead is still active and not suppressed, and that the claim is still the runner's own);
+2. right before the final ``.`` of DATA, its touch becomes ``handing``, in a transaction of its own
+   that checks all that again (:class:`_HandOff`): a decision or an unsubscribe committed before it
+   stops the send, and the message is withdrawn (the connection is dropped mid-DATA, so the server
+   discards it);
+3. right after the server's reply, the outcome (``sent``, ``bounced``, ``retry`` or ``uncertain``)
+   is committed, before the next message of the runner is handed over.
+
+The SMTP connections write their messages' bodies in parallel but hand them over one at a time
+(:class:`cadence.adapters.mail.SmtpSender`), so at any moment at most one email of a runner is
+between 2 and 3. A runner killed at any point leaves at most that one email ``uncertain`` (never
+re-sent); an email marked ``sending`` but never handed over is simply sent by the next claim.
 
 The waves are pipelined so that our CPU work, the database's and the SMTP server's overlap: while
 wave k is on the wire, wave k+1 is rendered and built; then one transaction (in a worker thread,
-while wave k+2 is being rendered) records wave k and marks wave k+1, and wave k+1 goes out.
-Compiled templates are cached per folder, and nothing is read or written per message: each
-transaction reads its enrollments and suppressions with one query each and updates the touches
-of a wave with one statement.
+while wave k+2 is being rendered) applies wave k's outcomes (moving enrollments on, suppressing
+bounced addresses) and marks wave k+1. Compiled templates are cached per folder, and apart from
+the two hand-off writes nothing is read or written per message.
 """
 
 from __future__ import annotations
@@ -26,7 +39,7 @@ from datetime import datetime, timedelta
 from email.message import EmailMessage
 from typing import Any, cast
 
-from sqlalchemy import Table, bindparam, func, select, update
+from sqlalchemy import Table, bindparam, exists, func, select, update
 from sqlalchemy.orm import Session, lazyload
 
 from cadence.adapters.mail import (
@@ -36,6 +49,7 @@ from cadence.adapters.mail import (
     SmtpSender,
     TransientFailure,
     UnknownOutcome,
+    Withdrawn,
     build_message,
     make_message_id,
 )
@@ -68,6 +82,8 @@ class RunReport:
     retried: int = 0
     bounced: int = 0
     uncertain: int = 0
+    recovered: int = 0
+    superseded: int = 0
     held: int = 0
     skipped: int = 0
     capped: int = 0
@@ -78,7 +94,8 @@ class RunReport:
 
     def add(self, other: RunReport) -> None:
         """Add ``other``'s counts to this report."""
-        for name in ("claimed", "emails_sent", "retried", "bounced", "uncertain", "held", "skipped", "capped"):
+        for name in ("claimed", "emails_sent", "retried", "bounced", "uncertain", "recovered", "superseded",
+                     "held", "skipped", "capped"):  # fmt: skip
             setattr(self, name, getattr(self, name) + getattr(other, name))
         self.completed += other.completed
         self.batches += other.batches
@@ -100,6 +117,8 @@ class RunReport:
             "retried": self.retried,
             "bounced": self.bounced,
             "uncertain": self.uncertain,
+            "recovered": self.recovered,
+            "superseded": self.superseded,
             "held": self.held,
             "skipped": self.skipped,
             "capped": self.capped,
@@ -459,7 +478,7 @@ def _apply_caps(
                         .where(
                             Lead.owner_id == owner_id,
                             Touch.channel == Channel.EMAIL.value,
-                            Touch.state.in_([TouchState.SENT, TouchState.SENDING, TouchState.UNCERTAIN]),
+                            Touch.state.in_(TouchState.MAY_HAVE_GONE_OUT),
                             Touch.executed_at >= start,
                             Touch.executed_at < end,
                         )
@@ -612,13 +631,26 @@ async def _prepare_wave(
 def _mark_wave(
     session: Session, ctx: Context, wave: list[_Prepared], now: datetime, report: RunReport, versions: _Versions
 ) -> list[_Prepared]:
-    """Mark the wave ``sending``, only for leads still active and not suppressed now; return what may go out."""
+    """Mark the wave ``sending``, only for leads still active and not suppressed now; return what may go out.
+
+    A step whose claim is no longer this runner's (its lease lapsed and another runner claimed it) is
+    left alone: the other runner sends it.
+    """
     if not wave:
         return []
     active = _still_active(session, [item.claim.enrollment_id for item, _ in wave])
+    tokens = {
+        touch_id: token
+        for touch_id, token in session.execute(
+            select(Touch.id, Touch.claim_token).where(Touch.id.in_([item.claim.touch_id for item, _ in wave]))
+        )
+    }
     suppressed = _suppressed(session, [item.lead_email for item, _ in wave if item.claim.enrollment_id in active])
     to_send: list[_Prepared] = []
     for item, message in wave:
+        if tokens.get(item.claim.touch_id) != item.claim.token:
+            report.superseded += 1
+            continue
         enrollment = active.get(item.claim.enrollment_id)
         if enrollment is None:
             _release(session, session.get_one(Touch, item.claim.touch_id))
@@ -640,6 +672,7 @@ def _mark_wave(
             [
                 {
                     "touch_id": item.claim.touch_id,
+                    "token": item.claim.token,
                     "message_id": item.message_id,
                     "subject": str(message["Subject"]),
                     "template": item.template,
@@ -652,9 +685,11 @@ def _mark_wave(
 
 
 _TOUCHES = cast(Table, Touch.__table__)
+_ENROLLMENTS = cast(Table, Enrollment.__table__)
+_SUPPRESSIONS = cast(Table, Suppression.__table__)
 _MARK_SENDING = (
     update(_TOUCHES)
-    .where(_TOUCHES.c.id == bindparam("touch_id"))
+    .where(_TOUCHES.c.id == bindparam("touch_id"), _TOUCHES.c.claim_token == bindparam("token"))
     .values(
         state=TouchState.SENDING,
         message_id=bindparam("message_id"),
@@ -664,11 +699,89 @@ _MARK_SENDING = (
         attempts=_TOUCHES.c.attempts + 1,
     )
 )
-_MARK_SENT = (
-    update(_TOUCHES)
-    .where(_TOUCHES.c.id == bindparam("touch_id"))
-    .values(state=TouchState.SENT, outcome=bindparam("outcome"), error=None, lease_until=None)
+_LOCK_ENROLLMENT = (
+    select(_ENROLLMENTS.c.state).where(_ENROLLMENTS.c.id == bindparam("enrollment_id")).with_for_update(read=True)
 )
+_HANDING = (
+    update(_TOUCHES)
+    .where(
+        _TOUCHES.c.id == bindparam("touch_id"),
+        _TOUCHES.c.state == TouchState.SENDING,
+        _TOUCHES.c.claim_token == bindparam("token"),
+        exists().where(_ENROLLMENTS.c.id == bindparam("of_enrollment"), _ENROLLMENTS.c.state == "active"),
+        ~exists().where(_SUPPRESSIONS.c.value.in_([bindparam("address"), bindparam("domain")])),
+    )
+    .values(state=TouchState.HANDING)
+)
+_HANDED = (
+    update(_TOUCHES)
+    .where(
+        _TOUCHES.c.id == bindparam("touch_id"),
+        _TOUCHES.c.state == TouchState.HANDING,
+        _TOUCHES.c.claim_token == bindparam("token"),
+    )
+    .values(state=bindparam("new_state"), outcome=bindparam("outcome"), error=bindparam("error"), lease_until=None)
+)
+
+
+def outcome_state(outcome: str | BaseException) -> str:
+    """The touch state an SMTP outcome leads to (``sent``, ``bounced``, ``uncertain`` or ``retry``)."""
+    if isinstance(outcome, str):
+        return TouchState.SENT
+    if isinstance(outcome, PermanentFailure):
+        return TouchState.BOUNCED
+    if isinstance(outcome, UnknownOutcome):
+        return TouchState.UNCERTAIN
+    return TouchState.RETRY
+
+
+class _HandOff:
+    """The two writes around the moment one email is handed to SMTP (see the module's docstring).
+
+    Each is a transaction of its own on a connection of the pool, run in a worker thread; the
+    sender holds its hand-off lock across both, so no other email of this runner is handed over
+    in between.
+    """
+
+    def __init__(self, ctx: Context, item: WorkItem) -> None:
+        self._ctx = ctx
+        self._item = item
+        self.recorded = False  # the outcome was committed by :meth:`after`
+
+    async def before(self) -> bool:
+        """Commit ``handing`` if the step is still ours, its lead active and not suppressed; else withdraw."""
+        return await asyncio.to_thread(self._before)
+
+    def _before(self) -> bool:
+        claim = self._item.claim
+        address, domain = _suppression_keys(self._item.lead_email)
+        with self._ctx.engine.begin() as conn:
+            # A decision being written on this lead is waited for, then seen (READ COMMITTED re-reads the row).
+            conn.execute(_LOCK_ENROLLMENT, {"enrollment_id": claim.enrollment_id})
+            result = conn.execute(
+                _HANDING,
+                {"touch_id": claim.touch_id, "token": claim.token, "of_enrollment": claim.enrollment_id,
+                 "address": address, "domain": domain},
+            )  # fmt: skip
+            return bool(result.rowcount == 1)
+
+    async def after(self, outcome: str | DeliveryError) -> None:
+        """Commit the outcome. A failure here is not raised: the wave's record writes it again."""
+        await asyncio.to_thread(self._after, outcome)
+
+    def _after(self, outcome: str | DeliveryError) -> None:
+        claim = self._item.claim
+        try:
+            with self._ctx.engine.begin() as conn:
+                conn.execute(
+                    _HANDED,
+                    {"touch_id": claim.touch_id, "token": claim.token, "new_state": outcome_state(outcome),
+                     "outcome": (outcome if isinstance(outcome, str) else str(outcome.code or ""))[:50] or None,
+                     "error": None if isinstance(outcome, str) else str(outcome)[:2000]},
+                )  # fmt: skip
+            self.recorded = True
+        except Exception:  # the database is away: the touch stays `handing` until the wave's record
+            self.recorded = False
 
 
 async def _send_wave(ctx: Context, sender: SmtpSender, wave: list[_Prepared]) -> list[str | BaseException]:
@@ -680,6 +793,7 @@ async def _send_wave(ctx: Context, sender: SmtpSender, wave: list[_Prepared]) ->
                 message,
                 sender=envelope_from or item.owner_email or f"sales@{ctx.settings.mail_domain}",
                 recipient=item.lead_email,
+                hand_off=_HandOff(ctx, item),
             )
             for item, message in wave
         ),
@@ -695,25 +809,47 @@ def _record_wave(
     now: datetime,
     report: RunReport,
 ) -> None:
-    """Record what SMTP said about each message of the wave."""
+    """Apply what SMTP said about each message of the wave: move enrollments on, bounce, retry later.
+
+    The outcome itself was committed at the hand-off; it is written again here only where that
+    write failed. Touches whose claim is no longer this runner's are left to their new owner.
+    """
     enrollments = {
         e.id: e
         for e in session.scalars(
             select(Enrollment).where(Enrollment.id.in_([item.claim.enrollment_id for item, _ in wave]))
         ).unique()
     }
-    sent: list[dict[str, Any]] = []
+    touches = _touches(session, [item.claim.touch_id for item, _ in wave])
     for (item, _message), result in zip(wave, results, strict=True):
+        touch = touches.get(item.claim.touch_id)
+        if touch is None or touch.claim_token != item.claim.token:
+            report.superseded += 1
+            continue
         enrollment = enrollments[item.claim.enrollment_id]
         cadence = pinned_cadence(session, enrollment.cadence_name, enrollment.cadence_version)
+        moves_on = enrollment.state == "active" and enrollment.next_step == item.claim.step_index
+        if isinstance(result, Withdrawn):
+            # Not handed over: the lead stopped or was suppressed after the wave was marked.
+            if enrollment.state != "active":
+                _release(session, touch)
+            else:
+                touch.state = TouchState.SKIPPED
+                touch.error = "address suppressed"
+                if moves_on:
+                    advance(enrollment, cadence, at=now, settings=ctx.settings,
+                            grace_days=ctx.settings.reply_grace_days)  # fmt: skip
+            report.skipped += 1
+            continue
+        touch.lease_until = None
         if isinstance(result, str):
-            sent.append({"touch_id": item.claim.touch_id, "outcome": result[:50]})
-            if enrollment.state == "active" and enrollment.next_step == item.claim.step_index:
+            touch.state = TouchState.SENT
+            touch.outcome = touch.outcome or result[:50]
+            touch.error = None
+            if moves_on:
                 advance(enrollment, cadence, at=now, settings=ctx.settings, grace_days=ctx.settings.reply_grace_days)
             report.emails_sent += 1
             continue
-        touch = session.get_one(Touch, item.claim.touch_id)
-        touch.lease_until = None
         if isinstance(result, PermanentFailure):
             touch.state = TouchState.BOUNCED
             touch.error = str(result)[:2000]
@@ -725,7 +861,7 @@ def _record_wave(
         elif isinstance(result, UnknownOutcome):
             touch.state = TouchState.UNCERTAIN
             touch.error = str(result)[:2000]
-            if enrollment.state == "active" and enrollment.next_step == item.claim.step_index:
+            if moves_on:
                 advance(enrollment, cadence, at=now, settings=ctx.settings, grace_days=ctx.settings.reply_grace_days)
             report.uncertain += 1
             report.uncertain_touches.append(touch.id)
@@ -735,12 +871,11 @@ def _record_wave(
             touch.error = str(error)[:2000]
             touch.message_id = None
             touch.executed_at = None
+            touch.claim_token = None
             if enrollment.state == "active":
                 enrollment.next_due_at = now + _backoff(ctx, touch.attempts)
             report.retried += 1
             report.failures.append({"lead": item.lead_email, "step": item.claim.step_index + 1, "retry": str(error)})
-    if sent:  # one statement for the wave (executemany)
-        session.connection().execute(_MARK_SENT, sent)
 
 
 def _record_and_mark(
@@ -805,7 +940,8 @@ async def _send_emails(
             preparing.cancel()
         if sending is not None:
             # Something failed while a wave was on the wire: let it finish and record it if we can
-            # (what cannot be recorded stays `sending` and becomes `uncertain`: never re-sent).
+            # (what cannot be recorded stays as its hand-off left it: `sending` is claimed again
+            # after the lease, `handing` becomes `uncertain` and is never re-sent).
             results = await sending
             with contextlib.suppress(Exception):
                 _record_and_mark(ctx, in_flight, results, [], [], now, report, versions)
@@ -838,6 +974,7 @@ async def run_batch(
         report.completed = batch.completed
         report.uncertain += len(batch.uncertain)
         report.uncertain_touches.extend(batch.uncertain)
+        report.recovered += batch.recovered
         items = _load(session, ctx, batch, now)
     batch.enrollments.clear()  # the items carry what they need: let the ORM objects go
     if not items:

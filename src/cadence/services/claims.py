@@ -1,11 +1,20 @@
 """Claiming due steps so that each (enrollment, step) is executed at most once.
 
-A claim is a ``touches`` row in state ``claimed`` with a lease; its unique key
-(enrollment_id, step_index) means two runners can never both hold the same step. While the lease
-runs, the enrollment's ``next_due_at`` is the lease's end, so the step is not seen as due again;
-if the runner dies, the step falls due again when the lease lapses and is taken up again — unless
-it had reached ``sending`` (handed to SMTP, outcome unknown), in which case it becomes
-``uncertain`` and is never re-sent automatically.
+A claim is a ``touches`` row in state ``claimed`` with a lease and a random ``claim_token``; its
+unique key (enrollment_id, step_index) means two runners can never both hold the same step, and
+every later write of the runner (marking the email ``sending``, handing it to SMTP, recording the
+outcome) checks that the token is still its own. While the lease runs, the enrollment's
+``next_due_at`` is the lease's end, so the step is not seen as due again. If the runner dies, the
+step falls due again when the lease lapses, and the next claim finds the touch as the runner left
+it and carries on from there (:func:`claim_due`):
+
+* ``claimed``, ``sending`` (marked, its final ``.`` of DATA never written), ``retry``, ``held``:
+  nothing reached the SMTP server; the step is claimed again;
+* ``handing``: the runner died between handing the email to SMTP and recording the reply: it may
+  have gone out. It becomes ``uncertain`` and is never re-sent automatically;
+* ``sent``, ``uncertain``, ``bounced``, ``done``, ``skipped``: the outcome was recorded but not its
+  consequences (the enrollment moved on; for a bounce, the address suppressed and the decision
+  taken): they are applied now.
 
 On PostgreSQL the due rows are locked with ``FOR UPDATE SKIP LOCKED``, so concurrent runners
 take disjoint sets without waiting on each other. SQLite serializes writers (``BEGIN IMMEDIATE``).
@@ -19,6 +28,7 @@ next_due_at, id`` would make PostgreSQL sort every due row on each claim.
 
 from __future__ import annotations
 
+import secrets
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -28,7 +38,7 @@ from sqlalchemy.orm.attributes import set_committed_value
 
 from cadence.adapters.models import Enrollment, Touch
 from cadence.core.cadences import Cadence
-from cadence.services.enrollments import complete, pinned_cadence, schedule_next
+from cadence.services.enrollments import complete, decide, pinned_cadence, schedule_next
 from cadence.settings import Settings
 
 
@@ -36,7 +46,8 @@ class TouchState:
     """The states of a touch (a step's execution)."""
 
     CLAIMED = "claimed"  # taken by a runner, nothing done yet
-    SENDING = "sending"  # handed to SMTP: from here on a crash leaves the outcome unknown
+    SENDING = "sending"  # marked to go out in the current wave; not handed to SMTP yet
+    HANDING = "handing"  # the final "." of DATA is being written: from here on a crash leaves the outcome unknown
     SENT = "sent"  # the SMTP server accepted the email
     DONE = "done"  # a task was created for the owner
     RETRY = "retry"  # a transient failure: due again later
@@ -44,6 +55,11 @@ class TouchState:
     BOUNCED = "bounced"  # permanently refused by the recipient's server
     SKIPPED = "skipped"  # not executed (suppressed address, cap, ...)
     HELD = "held"  # waiting for a template fix
+
+    RECLAIMABLE = (CLAIMED, SENDING, RETRY, HELD)
+    """Nothing of these reached an SMTP server: a lapsed one is simply claimed again."""
+    MAY_HAVE_GONE_OUT = (SENDING, HANDING, SENT, UNCERTAIN)
+    """What counts against a daily email cap."""
 
 
 @dataclass(frozen=True)
@@ -55,6 +71,7 @@ class Claim:
     lead_id: int
     step_index: int
     due_at: datetime
+    token: str = ""  # the touch's claim_token: the runner's writes check it is still there
 
 
 @dataclass
@@ -64,7 +81,8 @@ class ClaimBatch:
     claims: list[Claim] = field(default_factory=list)
     enrollments: dict[int, Enrollment] = field(default_factory=dict)  # of the claims, with lead and owner loaded
     completed: int = 0  # enrollments closed with no_response after their grace period
-    uncertain: list[int] = field(default_factory=list)  # touches found stuck in ``sending``
+    uncertain: list[int] = field(default_factory=list)  # touches found stuck in ``handing``
+    recovered: int = 0  # steps whose recorded outcome a dead runner had not applied yet
 
 
 def advance(enrollment: Enrollment, cadence: Cadence, *, at: datetime, settings: Settings, grace_days: int) -> None:
@@ -106,13 +124,9 @@ def claim_due(
         return batch
     existing = {
         (t.enrollment_id, t.step_index): t
-        for t in session.scalars(
-            select(Touch).where(
-                Touch.enrollment_id.in_([e.id for e in enrollments]),
-                Touch.state.in_([TouchState.CLAIMED, TouchState.SENDING, TouchState.RETRY, TouchState.HELD]),
-            )
-        )
+        for t in session.scalars(select(Touch).where(Touch.enrollment_id.in_([e.id for e in enrollments])))
     }
+    token = secrets.token_hex(16)
     claimed: list[tuple[Enrollment, Touch]] = []
     for enrollment in enrollments:
         cadence = pinned_cadence(session, enrollment.cadence_name, enrollment.cadence_version)
@@ -122,13 +136,9 @@ def claim_due(
             continue
         step = cadence.steps[enrollment.next_step]
         touch = existing.get((enrollment.id, enrollment.next_step))
-        if touch is not None and touch.state == TouchState.SENDING:
-            # A runner died after handing this email to SMTP: it may have gone out. Never send twice.
-            touch.state = TouchState.UNCERTAIN
-            touch.lease_until = None
-            touch.error = "the runner stopped after handing the message to SMTP; delivery unknown"
-            batch.uncertain.append(touch.id)
-            advance(enrollment, cadence, at=touch.claimed_at or now, settings=settings, grace_days=grace_days)
+        if touch is not None and touch.state not in TouchState.RECLAIMABLE:
+            _recover(session, enrollment, cadence, touch, now=now, settings=settings, grace_days=grace_days,
+                     batch=batch)  # fmt: skip
             continue
         if touch is None:
             touch = Touch(
@@ -146,6 +156,7 @@ def claim_due(
         touch.state = TouchState.CLAIMED
         touch.claimed_at = now
         touch.lease_until = lease_until
+        touch.claim_token = token
         claimed.append((enrollment, touch))
     session.flush()  # one flush for the whole batch: the new touches are inserted together
     if claimed:
@@ -165,7 +176,42 @@ def claim_due(
                 lead_id=enrollment.lead_id,
                 step_index=enrollment.next_step,
                 due_at=touch.due_at,
+                token=token,
             )
         )
         batch.enrollments[enrollment.id] = enrollment
     return batch
+
+
+def _recover(
+    session: Session,
+    enrollment: Enrollment,
+    cadence: Cadence,
+    touch: Touch,
+    *,
+    now: datetime,
+    settings: Settings,
+    grace_days: int,
+    batch: ClaimBatch,
+) -> None:
+    """Finish what a runner that died left of this step: its recorded outcome is applied, never redone."""
+    from cadence.core.decisions import Outcome
+    from cadence.services.suppression import suppress
+
+    at = touch.executed_at or touch.claimed_at or now
+    touch.lease_until = None
+    touch.claim_token = None
+    if touch.state == TouchState.HANDING:
+        # The runner died between handing this email to SMTP and recording the reply: it may have gone out.
+        touch.state = TouchState.UNCERTAIN
+        touch.error = "the runner stopped after handing the message to SMTP; delivery unknown"
+    if touch.state == TouchState.UNCERTAIN:
+        batch.uncertain.append(touch.id)
+    else:
+        batch.recovered += 1
+    if touch.state == TouchState.BOUNCED:
+        reason = touch.error or "bounced"
+        suppress(session, enrollment.lead.email, now=at, reason=f"bounced: {reason}"[:1000])
+        decide(session, enrollment.lead, Outcome.BOUNCED, now=at, reason=reason[:1000], decided_by="cadence")
+        return
+    advance(enrollment, cadence, at=at, settings=settings, grace_days=grace_days)
