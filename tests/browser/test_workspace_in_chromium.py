@@ -20,6 +20,11 @@ def log_in(page: Any, email: str, start: str) -> None:
     page.wait_for_url(f"**{start}")
 
 
+def fits(page: Any) -> bool:
+    """True when the page is no wider than the window: nothing to scroll sideways."""
+    return bool(page.evaluate("document.documentElement.scrollWidth <= window.innerWidth"))
+
+
 def test_a_rep_logs_in_completes_a_call_task_and_sees_the_next_one(page: Any, workspace: Workspace) -> None:
     log_in(page, RITA, "/tasks")
     assert page.get_by_role("heading", level=1).inner_text() == "My tasks"
@@ -27,6 +32,7 @@ def test_a_rep_logs_in_completes_a_call_task_and_sees_the_next_one(page: Any, wo
     first = cards.first
     assert first.locator("a.title").inner_text() == "Call Ada Lovelace"
     assert "class A · source webinar · 3 interactions · 2 emails sent" in first.inner_text()
+    assert fits(page)
     screenshot(page, "rep-tasks")
 
     first.get_by_role("textbox").fill("Rang twice, no voicemail box")
@@ -60,6 +66,7 @@ def test_a_marketer_previews_a_template_for_a_lead(page: Any, workspace: Workspa
     assert "Hi Dee," in frame.locator("body").inner_text()
     assert page.locator("iframe.preview").get_attribute("sandbox") == ""
     assert "Dee Delta <dee@delta.example>" in page.locator("table.headers").inner_text()
+    assert fits(page)  # the long unsubscribe link among the variables wraps
     screenshot(page, "marketer-preview")
 
 
@@ -74,6 +81,7 @@ def test_a_manager_opens_the_dashboard(page: Any, workspace: Workspace) -> None:
     assert box is not None
     assert box["width"] > 200  # drawn, not collapsed
     assert "Rita Alvarez" in page.locator("#reps-heading + .grid table").inner_text()
+    assert fits(page)
     screenshot(page, "manager-dashboard")
 
     page.get_by_role("button", name="Log out").click()

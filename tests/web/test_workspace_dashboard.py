@@ -104,6 +104,10 @@ def test_the_dashboard_draws_its_charts_as_inline_svg_and_loads_nothing_else(sit
         '<td>Rita Alvarez<br><span class="muted small">rita@cadence.example</span></td><td class="num">3</td>' in text
     )
     assert "Demo on Friday (1)" in text
+    all_row = re.search(r'<tr class="total"><th scope="row">All</th>(.*?)</tr>', text)
+    assert all_row is not None
+    assert re.findall(r'<td class="num">(?:<strong>)?(\d+)', all_row.group(1)) == ["4", "1", "1", "6"]  # A, B, -, all
+    assert '<th class="num">Sent</th><th class="num">Replied</th><th class="num">Meetings</th>' in text
 
 
 def test_only_managers_open_the_dashboard(site: str) -> None:

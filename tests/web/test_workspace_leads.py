@@ -41,6 +41,30 @@ def test_a_lead_page_shows_who_they_are_their_cadence_every_touch_and_the_emails
     assert post_forms(text) == [f"/leads/{ADA}/pause", f"/leads/{ADA}/decision"]
 
 
+def timeline_rows(html: str) -> list[list[str]]:
+    """The cells of the timeline table, as text."""
+    table = html.split('<h2 id="timeline-heading">', 1)[1].split("</table>", 1)[0]
+    rows = re.findall(r"<tr>\s*(.*?)</tr>", table.split("<tbody>", 1)[1], flags=re.S)
+    cells = [re.findall(r"<td[^>]*>(.*?)</td>", row, re.S) for row in rows]
+    return [[re.sub(r"<[^>]+>", "", cell).strip() for cell in row] for row in cells]
+
+
+def test_the_timeline_shows_each_task_steps_task_as_the_rep_left_it(site: str, seeded: Seeded) -> None:
+    with signed_in(site, RITA) as http:
+        text = http.get(f"/leads/{ADA}").text
+    rows = [(channel, what, state, outcome) for _, _, channel, what, state, outcome in timeline_rows(text)]
+    assert rows == [
+        ("research", "research/company", "done", ""),  # a step without a task of its own (the seed made none)
+        ("email", "“Ada, a quick question from Cadence Demo Company”", "sent", ""),  # no "250 OK" of the server
+        ("email", "“Re: Ada, a quick question from Cadence Demo Company”", "sent", ""),
+        ("linkedin", "linkedin/connect task", "task done", "sent"),
+        ("call", "calls/discovery task", "task open", ""),  # the step ran; the call is still to make
+    ]
+    assert f'<a href="/tasks/{seeded.ada_call}" class="small">task</a>' in text
+    with signed_in(site, MIA) as http:
+        assert f'href="/tasks/{seeded.ada_call}"' not in http.get(f"/leads/{ADA}").text  # marketers have no tasks
+
+
 def test_a_decided_lead_shows_the_decision_with_its_qualifying_answers_and_no_decision_form(site: str) -> None:
     with signed_in(site, SAM) as http:
         text = http.get(f"/leads/{EVE}").text

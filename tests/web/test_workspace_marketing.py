@@ -140,6 +140,17 @@ def test_the_preview_shows_the_variables_the_template_can_use_and_those_it_uses(
     assert "<code>qualifying_questions</code>" in text
 
 
+def test_a_preview_says_which_step_of_the_leads_cadence_it_stands_for(site: str) -> None:
+    with signed_in(site, MIA) as http:
+        used = http.get("/templates/email/follow-up", params={"lead": ADA}).text
+        unused = http.get("/templates/email/inbound-reply", params={"lead": ADA}).text
+    assert "to ada@analytical.example now, as step 3 (day 5) of default, from the files" in used
+    assert "does not use this template" not in used
+    assert "as step 1 (day 1) of default" in unused
+    assert "ada@analytical.example's cadence does not use this template" in unused
+    assert len(iframes(unused)) == 1  # still previewed
+
+
 def test_a_task_template_preview_shows_the_instructions_the_rep_would_get(site: str) -> None:
     with signed_in(site, MIA) as http:
         text = http.get("/templates/calls/discovery", params={"lead": ADA}).text

@@ -186,3 +186,56 @@ def test_a_manager_sees_every_reps_tasks_and_may_complete_them(site: str, ctx: C
         decided_by = s.scalars(select(Decision.decided_by).where(Decision.reason == "Chose a competitor")).one()
         assert decided_by == MAX
         assert s.scalar(select(func.count()).select_from(Task).where(Task.status == "open")) == 3
+
+
+def card(listing: str, task_id: int) -> str:
+    """The card of one task on the tasks page."""
+    start = listing.index(f'id="task-{task_id}"')
+    end = listing.find("</article>", start)
+    return listing[start:end]
+
+
+def buttons(html: str) -> list[str]:
+    return re.findall(r'<button type="submit" name="outcome" value="[a-z_]+"[^>]*>([^<]+)</button>', html)
+
+
+def _postcard_for(ctx: Context, email: str) -> int:
+    """An open postcard task on the lead's enrollment, due now (as the advance flow creates one)."""
+    with ctx.sessions() as s, s.begin():
+        lead = get_lead(s, email)
+        enrollment = s.scalars(select(Enrollment).where(Enrollment.lead_id == lead.id)).one()
+        task = Task(lead_id=lead.id, owner_id=lead.owner_id, enrollment_id=enrollment.id, channel="postcard",
+                    title=f"Postcard to {lead.first_name}", instructions="Thank you card", due_at=NOW, priority=1,
+                    status="open", created_at=NOW)  # fmt: skip
+        s.add(task)
+        s.flush()
+        return task.id
+
+
+def test_linkedin_and_postcard_tasks_have_their_own_one_click_outcomes(site: str, ctx: Context, seeded: Seeded) -> None:
+    postcard = _postcard_for(ctx, BOB)
+    with signed_in(site, RITA) as http:
+        listing = http.get("/tasks").text
+        assert buttons(card(listing, seeded.cy_linkedin)) == ["Sent", "Accepted", "Skip"]
+        assert buttons(card(listing, postcard)) == ["Sent", "Skip"]
+        accepted = post_form(http, f"/tasks/{seeded.cy_linkedin}", {"outcome": "accepted", "return_to": "/tasks"})
+        assert accepted.status_code == 303
+        assert flash(http.get("/tasks").text).startswith("Done: Connect with Cy Clops on LinkedIn (accepted). Next: ")
+        sent = post_form(http, f"/tasks/{postcard}", {"outcome": "sent", "note": "Mailed with the Friday batch"})
+        assert sent.status_code == 303
+    assert task_row(ctx, seeded.cy_linkedin) == ("done", "accepted", None)
+    assert task_row(ctx, postcard) == ("done", "sent", "Mailed with the Friday batch")
+    assert enrollment_state(ctx, "cy@cyclops.example") == "active"  # neither is a response: the cadence goes on
+    assert enrollment_state(ctx, BOB) == "active"
+
+
+def test_every_call_outcome_is_recorded_as_clicked(site: str, ctx: Context, seeded: Seeded) -> None:
+    with signed_in(site, RITA) as http:
+        for outcome in ("voicemail", "wrong_number"):
+            with ctx.sessions() as s, s.begin():  # the same call, open again
+                task = s.get(Task, seeded.ada_call)
+                assert task is not None
+                task.status, task.outcome, task.completed_at = "open", None, None
+            assert post_form(http, f"/tasks/{seeded.ada_call}", {"outcome": outcome}).status_code == 303
+            assert task_row(ctx, seeded.ada_call) == ("done", outcome, None)
+            assert enrollment_state(ctx, ADA) == "active"

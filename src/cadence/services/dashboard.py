@@ -3,12 +3,12 @@
 Definitions (shown on the page too):
 
 * **Leads by status and class**: every lead (names included) by its current status and class.
-* **Cadence funnel**: per cadence and step, *reached* is the number of enrollments whose step ran
-  (an email accepted by the SMTP server, or a task created); *replied* the number of enrollments
-  whose first response (a reply, a connected call, a response recorded by hand; not an automatic
-  reply or a bounce) came after that step, i.e. the last step that ran before it; *meetings* the
-  number of enrollments decided ``meeting_booked``, by the last step that ran before the decision.
-  Responses and meetings before the first step count under Day 0.
+* **Cadence funnel**: per cadence and step, *sent* (``reached``) is the number of enrollments whose
+  step ran (an email accepted by the SMTP server; for the other channels, the rep's task created);
+  *replied* the number of enrollments whose first response (a reply, a connected call, a response
+  recorded by hand; not an automatic reply or a bounce) came after that step, i.e. the last step
+  that ran before it; *meetings* the number of enrollments decided ``meeting_booked``, by the last
+  step that ran before the decision. Responses and meetings before the first step count under Day 0.
 * **Decisions**: each lead's latest decision, by outcome, with its most frequent reasons.
 * **Tasks by rep**: *open*; *overdue*, open and due before the start of the rep's local day (as
   ``cadence tasks list --due overdue``); *done* in the last :data:`DONE_WINDOW_DAYS` days, and of
@@ -68,6 +68,13 @@ class LeadCounts:
         totals: Counter[str] = Counter()
         for (status, _), count in self.cells.items():
             totals[status] += count
+        return dict(totals)
+
+    def by_class(self) -> dict[str, int]:
+        """The total of each class (``-``: no class)."""
+        totals: Counter[str] = Counter()
+        for (_, lead_class), count in self.cells.items():
+            totals[lead_class] += count
         return dict(totals)
 
 

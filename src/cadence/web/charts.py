@@ -37,6 +37,7 @@ CHANNEL_COLORS: dict[str, str] = {
 }
 CHANNEL_ORDER = tuple(CHANNEL_COLORS)
 _FONT = 'font-family="system-ui, sans-serif"'
+_LEGEND_LINE = 20.0
 
 
 @dataclass(frozen=True)
@@ -70,16 +71,21 @@ def _svg(kind: str, title: str, description: str, width: float, height: float, b
     return Markup(head + "".join(body) + "</svg>")
 
 
-def _legend(series: Sequence[Series], y: float, x0: float) -> tuple[list[str], float]:
+def _legend(series: Sequence[Series], x0: float, width: float) -> tuple[list[str], int]:
+    """The legend's swatches from ``x0``, wrapped to a new line (back at ``x0``) before ``width``; and its lines."""
     parts: list[str] = []
-    x = x0
+    x, line = x0, 0
     for item in series:
+        item_w = 17 + _text_width(item.name)
+        if x > x0 and x + item_w > width:
+            x, line = x0, line + 1
+        y = 16 + line * _LEGEND_LINE
         parts.append(
             f'<rect x="{x:.1f}" y="{y - 10:.1f}" width="12" height="12" rx="2" fill="{item.color}"/>'
             f'<text x="{x + 17:.1f}" y="{y:.1f}" fill="currentColor">{escape(item.name)}</text>'
         )
-        x += 17 + _text_width(item.name) + 18
-    return parts, x
+        x += item_w + 18
+    return parts, line + 1
 
 
 def bar_chart(
@@ -94,17 +100,14 @@ def bar_chart(
     label_w = min(220.0, max([_text_width(label) for label, _ in rows] + [40.0]) + 12)
     value_w = 56.0
     area = max(80.0, width - label_w - value_w)
-    legend = len(series) > 1
-    top = 28.0 if legend else 6.0
+    legend, legend_lines = _legend(series, min(label_w, width / 4), width - 4) if len(series) > 1 else ([], 0)
+    top = 8.0 + legend_lines * _LEGEND_LINE if legend else 6.0
     per_bar = 12.0
     row_h = 26.0 if stacked or len(series) == 1 else per_bar * len(series) + 10
     totals = [sum(values) if stacked else max(values, default=0) for _, values in rows]
     scale = area / max([*totals, 1.0])
     height = top + row_h * max(len(rows), 1) + 6
-    body: list[str] = []
-    if legend:
-        parts, _ = _legend(series, 16, label_w)
-        body += parts
+    body: list[str] = [*legend]
     if not rows:
         body.append(f'<text x="{label_w:.1f}" y="{top + 17:.1f}" fill="currentColor">No data yet.</text>')
     for i, (label, values) in enumerate(rows):
@@ -150,13 +153,13 @@ def bar_chart(
 def cadence_timeline(cadence: Cadence, *, width: int = 760) -> Markup:
     """The cadence from Day 0 to its last step: one row per channel, one dot per step at its day."""
     channels = [c for c in CHANNEL_ORDER if any(s.channel.value == c for s in cadence.steps)]
-    label_w, right, top, row_h = 84.0, 24.0, 34.0, 30.0
+    label_w, pad, right, top, row_h = 84.0, 14.0, 24.0, 34.0, 30.0
     last = max([s.day for s in cadence.steps] + [1])
-    px = (width - label_w - right) / last
+    px = (width - label_w - pad - right) / last
     height = top + row_h * max(len(channels), 1) + 34
 
     def x(day: int) -> float:
-        return label_w + day * px
+        return label_w + pad + day * px  # a step on day 0 clears the channel's name
 
     body: list[str] = []
     bottom = top + row_h * len(channels)

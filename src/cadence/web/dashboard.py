@@ -49,7 +49,7 @@ def dashboard_page(request: Request, ctx: ContextDep, clock: ClockDep, viewer: M
         stacked=True,
         width=480,
     )
-    funnel_series = [Series("reached", GREY), Series("replied", BLUE), Series("meetings", GREEN)]
+    funnel_series = [Series("sent", GREY), Series("replied", BLUE), Series("meetings", GREEN)]
     funnel_charts = {
         funnel.cadence: bar_chart(
             f"Funnel of the cadence {funnel.cadence}",

@@ -75,13 +75,32 @@ def lead_briefs(session: Session, emails: list[str]) -> dict[str, LeadBrief]:
     }
 
 
+def _with_tasks(session: Session, timeline: list[dict[str, Any]], tasks: list[Task]) -> None:
+    """Show each task step's task in the timeline: its status, outcome and id.
+
+    A task step's own state is "done" as soon as its task exists, whatever the rep did. A sent
+    email's outcome (the mail server's "250 OK ...") says nothing more than "sent": it is left out.
+    """
+    by_touch = {task.touch_id: task for task in tasks if task.touch_id is not None}
+    steps: dict[tuple[str, int, str], Task] = {}
+    if by_touch:
+        for touch in session.scalars(select(Touch).where(Touch.id.in_(list(by_touch)))):
+            at = touch.executed_at or touch.due_at
+            steps[(touch.channel, touch.day, at.isoformat())] = by_touch[touch.id]
+    for item in timeline:
+        task = steps.get((item["channel"], item["day"], item["at"]))
+        if task is not None:
+            item.update(state=f"task {task.status}", outcome=task.outcome, task_id=task.id)
+        elif item["channel"] == "email" and item["state"] == "sent":
+            item["outcome"] = None
+
+
 def lead_details(session: Session, lead: Lead, settings: Settings) -> dict[str, Any]:
     """Everything the lead's page shows: ``show_lead`` plus its tasks and the emails sent to it."""
     data = show_lead(session, lead.email, settings=settings)
-    data["tasks"] = [
-        task_dict(task)
-        for task in session.scalars(select(Task).where(Task.lead_id == lead.id).order_by(Task.due_at.desc(), Task.id))
-    ]
+    tasks = list(session.scalars(select(Task).where(Task.lead_id == lead.id).order_by(Task.due_at.desc(), Task.id)))
+    data["tasks"] = [task_dict(task) for task in tasks]
+    _with_tasks(session, data["timeline"], tasks)
     data["emails"] = [item for item in data["timeline"] if item["channel"] == "email" and item["state"] in EMAIL_STATES]
     enrollment = data["enrollment"]
     data["can_pause"] = enrollment is not None and enrollment["state"] == "active"

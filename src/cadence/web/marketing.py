@@ -200,6 +200,10 @@ class Preview:
     html: str | None = None
     variables: dict[str, Any] = field(default_factory=dict)
     error: str | None = None
+    as_step: str | None = None
+    """Which step of the lead's cadence the preview stands for (``step 2 (day 2) of default``)."""
+    step_uses_it: bool = True
+    """False when the lead's cadence does not use the template (the preview then stands for its first step)."""
 
 
 def _part(message: EmailMessage, subtype: str) -> str | None:
@@ -209,22 +213,28 @@ def _part(message: EmailMessage, subtype: str) -> str | None:
     return str(part.get_content())
 
 
-def _variables_for(ctx: Context, session: Session, email: str, name: str, now: datetime) -> dict[str, Any]:
-    """The variables ``name`` gets for the lead, as at the step of the lead's cadence that uses it (else step 1)."""
+def _variables_for(ctx: Context, session: Session, email: str, name: str, now: datetime, preview: Preview) -> None:
+    """The variables ``name`` gets for the lead, as at the step of the lead's cadence that uses it (else step 1).
+
+    (``preview_email`` chooses the step the same way.)
+    """
     lead = get_lead(session, email)
     enrollment = open_enrollment(session, lead)
     if enrollment is not None:
         cadence = pinned_cadence(session, enrollment.cadence_name, enrollment.cadence_version)
     else:
         cadence = ctx.cadence(lead.cadence or "default")
-    index = next((i for i, step in enumerate(cadence.steps) if name in step.templates), 0)
-    return template_variables(ctx, lead, cadence, index, now=now)
+    found = next((i for i, step in enumerate(cadence.steps) if name in step.templates), None)
+    index = found if found is not None else 0
+    preview.variables = template_variables(ctx, lead, cadence, index, now=now)
+    preview.as_step = f"step {index + 1} (day {cadence.steps[index].day}) of {cadence.name}"
+    preview.step_uses_it = found is not None
 
 
 def _preview(ctx: Context, session: Session, name: str, kind: str, email: str, now: datetime) -> Preview:
     preview = Preview(lead=email)
     try:
-        preview.variables = _variables_for(ctx, session, email, name, now)
+        _variables_for(ctx, session, email, name, now, preview)
         if kind == "email":
             message = preview_email(ctx, session, email, name, now=now)
             preview.headers = [(k, str(v)) for k, v in message.items() if k.lower() not in _STRUCTURAL_HEADERS]
