@@ -960,8 +960,7 @@ def demo(
         from cadence.demo import run_demo
 
         templates = context().settings.templates_dir
-        run_demo(folder, templates, typer.echo).close()
-        typer.echo(f"explore it: CADENCE_DATABASE_URL=sqlite:///{folder}/cadence.db cadence leads list")
+        run_demo(folder, templates, typer.echo).close()  # it ends with how to open the workspace
 
     run(go)
 
