@@ -200,3 +200,39 @@ class _Conversation:
     swallow_reply: bool = False
     fault: str | None = None
     body: bytearray = field(default_factory=bytearray)
+
+
+@dataclass
+class ServerFaults:
+    """What the SMTP server itself answers, drawn per command (implements the sink's ``Faults``).
+
+    ``rejected`` get ``550 5.1.1`` at RCPT every time; the others get, at random, ``451`` at RCPT,
+    or ``451`` or ``421`` (which also closes the connection) at the end of DATA.
+    """
+
+    rejected: set[str] = field(default_factory=set)
+    rcpt_451_rate: float = 0.0
+    data_451_rate: float = 0.0
+    data_421_rate: float = 0.0
+    seed: int = 0
+    _random: random.Random = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        self._random = random.Random(self.seed)
+
+    def on_rcpt(self, address: str) -> str | None:
+        """550 for a rejected address; else 451 at the configured rate."""
+        if address.lower() in self.rejected:
+            return "550 5.1.1 user unknown"
+        if self._random.random() < self.rcpt_451_rate:
+            return "451 4.2.0 mailbox busy, try again"
+        return None
+
+    def on_data(self, mail_from: str, rcpt_tos: object) -> str | None:
+        """421 or 451 at the configured rates, else None (the message is stored)."""
+        value = self._random.random()
+        if value < self.data_421_rate:
+            return "421 4.3.2 service shutting down, closing connection"
+        if value < self.data_421_rate + self.data_451_rate:
+            return "451 4.3.0 try again"
+        return None
