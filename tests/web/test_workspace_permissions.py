@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from urllib.parse import quote
 
 import httpx
@@ -46,3 +47,21 @@ def test_nobody_signed_in_is_sent_to_the_login_page_from_every_page(site: str, s
         for path in (f"/tasks/{seeded.ada_call}", f"/leads/{ADA}/pause", "/logout"):
             response = http.post(path, data={"outcome": "connected"})
             assert (response.status_code, response.headers["location"]) == (303, "/login"), path
+
+
+def test_every_post_form_on_every_page_carries_the_sessions_csrf_token(site: str, seeded: Seeded) -> None:
+    forms_seen = 0
+    for email in ROLES.values():
+        with signed_in(site, email) as http:
+            tokens: set[str] = set()
+            for path in expectations(seeded):
+                page = http.get(path)
+                if page.status_code != 200:
+                    continue
+                for form in re.findall(r'<form method="post".*?</form>', page.text, flags=re.S):
+                    found = re.findall(r'<input type="hidden" name="csrf_token" value="([^"]+)">', form)
+                    assert len(found) == 1, (email, path, form[:120])
+                    tokens |= set(found)
+                    forms_seen += 1
+            assert len(tokens) == 1, email  # the session's one token
+    assert forms_seen > 20  # logout on every page, outcomes, pause, decisions
