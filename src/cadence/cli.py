@@ -16,13 +16,13 @@ from pathlib import Path
 from typing import Annotated, Any, NoReturn, TypeVar
 
 import typer
-from sqlalchemy.exc import DBAPIError, SQLAlchemyError
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from cadence.cli_reports import report
 from cadence.cli_templates import templates_app
 from cadence.cli_users import users_app
-from cadence.errors import CadenceError, ValidationError
+from cadence.errors import CadenceError, ValidationError, database_problem
 from cadence.settings import Settings
 
 app = typer.Typer(
@@ -125,10 +125,8 @@ def run(fn: Callable[[], T]) -> T:
         return fn()
     except CadenceError as exc:
         fail(str(exc), exc.exit_code)
-    except DBAPIError as exc:
-        fail(f"database error: {str(exc.orig).strip().splitlines()[0] if exc.orig else exc}")
     except SQLAlchemyError as exc:
-        fail(f"database error: {exc}")
+        fail(f"database error: {database_problem(exc)}")
 
 
 # ---------------------------------------------------------------------------------------------- init
@@ -221,43 +219,48 @@ def leads_import(
     """Import leads from CSV: qualify, assign owners, enroll leads (Day 0 is --now)."""
 
     def go() -> int:
-        from cadence.adapters.csv_leads import RowError, parse_leads_csv, write_rejects
-        from cadence.services.leads import ImportRow, import_leads
+        from cadence.adapters.csv_leads import RowError, parse_leads_csv, read_leads_file, same_file, write_rejects
+        from cadence.services.leads import ImportAborted, ImportRow, import_leads
 
         instant = parse_instant(now)
+        if rejects is not None and same_file(rejects, file):
+            raise ValidationError(f"--rejects {rejects} is the file being imported: name another file")
+        data = read_leads_file(file)
         try:
-            data = file.read_bytes()
-        except FileNotFoundError:
-            raise ValidationError(f"{file}: no such file") from None
-        except IsADirectoryError:
-            raise ValidationError(f"{file}: is a folder, not a CSV file") from None
-        except OSError as exc:
-            raise ValidationError(f"{file}: cannot read it ({exc.strerror})") from None
-        parsed = parse_leads_csv(data)
+            parsed = parse_leads_csv(data)
+        except ValidationError as exc:
+            raise ValidationError(f"{file}: {exc}") from None
         ctx = context()
         ctx.require_schema()
-        with ctx.sessions() as s, s.begin():
-            report = import_leads(
-                s,
-                [ImportRow(row=r.row, lead=r.lead) for r in parsed.rows],
-                now=instant,
-                settings=ctx.settings,
-                rules=ctx.rules,
-                cadences=ctx.cadences,
-                default_owner=owner,
-                cadence_override=cadence_name,
-                enroll=not no_enroll,
-            )
-            if dry_run:
-                s.rollback()
-        report.dry_run = dry_run
-        raw_by_row = {r.row: r.raw for r in parsed.rows}
-        late = [RowError(row=e["row"], reason=e["reason"], raw=raw_by_row.get(e["row"], {})) for e in report.errors]
-        report.errors = sorted(
-            [{"row": e.row, "reason": e.reason} for e in parsed.errors] + report.errors, key=lambda e: e["row"]
-        )
-        if rejects is not None and report.errors:
-            write_rejects(rejects, parsed, late)
+        try:
+            with ctx.sessions() as s, s.begin():
+                report = import_leads(
+                    s,
+                    [ImportRow(row=r.row, lead=r.lead) for r in parsed.rows],
+                    now=instant,
+                    settings=ctx.settings,
+                    rules=ctx.rules,
+                    cadences=ctx.cadences,
+                    default_owner=owner,
+                    cadence_override=cadence_name,
+                    enroll=not no_enroll,
+                )
+                report.dry_run = dry_run
+                raw_by_row = {r.row: r.raw for r in parsed.rows}
+                late = [RowError(e["row"], e["reason"], raw_by_row.get(e["row"], {})) for e in report.errors]
+                report.errors = sorted(
+                    [{"row": e.row, "reason": e.reason} for e in parsed.errors] + report.errors, key=lambda e: e["row"]
+                )
+                if rejects is not None and report.errors:
+                    write_rejects(rejects, parsed, late)  # before the commit: unwritable, nothing is imported
+                if dry_run:
+                    s.rollback()
+        except ImportAborted as exc:
+            raise ImportAborted(f"{file}: {exc}") from None
+        except SQLAlchemyError as exc:  # at the commit: no row to name
+            raise ImportAborted(
+                f"{file}: the database refused the import ({database_problem(exc)}), so nothing was imported"
+            ) from None
         if as_json:
             emit_json(report.as_dict())
         else:

@@ -6,6 +6,8 @@ Every error a user can cause is a subclass of :class:`CadenceError`; the CLI pri
 
 from __future__ import annotations
 
+import reprlib
+
 
 class CadenceError(Exception):
     """Something went wrong in cadence."""
@@ -34,3 +36,28 @@ class NotFound(CadenceError):
 
 class AlreadyExists(CadenceError):
     """That record exists already."""
+
+
+_SHOWN = reprlib.Repr()
+_SHOWN.maxlevel = 2
+_SHOWN.maxstring = _SHOWN.maxother = _SHOWN.maxlong = 60
+_SHOWN.maxlist = _SHOWN.maxtuple = _SHOWN.maxdict = _SHOWN.maxset = _SHOWN.maxfrozenset = 4
+
+
+def shown(value: object) -> str:
+    """A short ``repr`` of a value for an error message: long text is cut, deep or huge structures are elided.
+
+    Safe on anything a user can give: 100 kB of text, a list nested a million times by YAML
+    aliases, or a number too large for Python to print in decimal.
+    """
+    try:
+        return _SHOWN.repr(value)
+    except ValueError:  # an int of more than 4,300 digits cannot be written in decimal
+        return "a number too large to show"
+
+
+def database_problem(exc: BaseException) -> str:
+    """What the database (or its driver) said about a failed statement: its first line, without the SQL."""
+    orig = getattr(exc, "orig", None)
+    text = str(orig if orig is not None else exc).strip()
+    return (text.splitlines() or [type(exc).__name__])[0][:300]

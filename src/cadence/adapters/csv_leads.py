@@ -1,8 +1,9 @@
 """Reading a leads CSV file (``cadence leads import FILE.csv``) and writing its rejects file.
 
-Pure parsing: no database. :func:`parse_leads_csv` turns the bytes of a file into validated
-leads (:class:`ParsedRow`) and rejected rows (:class:`RowError`); :func:`write_rejects` writes the
-rejected rows back out so that the user can fix them in a spreadsheet.
+No database. :func:`read_leads_file` reads a file (refusing folders, devices and files over
+1 GiB); :func:`parse_leads_csv` turns its bytes into validated leads (:class:`ParsedRow`) and
+rejected rows (:class:`RowError`); :func:`write_rejects` writes the rejected rows back out so that
+the user can fix them in a spreadsheet.
 
 The rules, in the words a spreadsheet user would use:
 
@@ -37,6 +38,7 @@ import csv
 import io
 import os
 import re
+import stat
 import tempfile
 import threading
 from collections.abc import Iterator, Sequence
@@ -46,6 +48,9 @@ from pathlib import Path
 from cadence.adapters.csv_safety import neutralize_formula
 from cadence.core.leads import LEAD_FIELDS, LeadData, clean_text, make_lead
 from cadence.errors import CadenceError, ValidationError
+
+MAX_FILE_BYTES = 1 << 30
+"""The largest file :func:`read_leads_file` reads (1 GiB): far more than the most rows an import takes."""
 
 MAX_CELL_BYTES = 100_000
 """The largest cell accepted, in UTF-8 bytes (100 kB); a larger cell makes its row a :class:`RowError`."""
@@ -132,6 +137,43 @@ def normalize_header(text: str) -> str:
     """
     key = _SEPARATORS.sub("_", text.replace("\ufeff", "").strip().lower()).strip("_")
     return HEADER_ALIASES.get(key, key)
+
+
+def read_leads_file(path: Path) -> bytes:
+    """The bytes of the leads file at ``path`` (a file, or a pipe such as ``/dev/stdin``).
+
+    Raises :class:`ValidationError`, naming the path, for a missing or unreadable file, a folder,
+    a device (a terminal, ``/dev/zero``...) and anything larger than :data:`MAX_FILE_BYTES`.
+    """
+    try:
+        info = path.stat()
+    except FileNotFoundError:
+        raise ValidationError(f"{path}: no such file") from None
+    except (OSError, ValueError) as exc:  # ValueError: a path the system cannot even look up (an embedded NUL)
+        raise ValidationError(f"{path}: cannot read it ({getattr(exc, 'strerror', None) or exc})") from None
+    if stat.S_ISDIR(info.st_mode):
+        raise ValidationError(f"{path}: is a folder, not a CSV file")
+    if not (stat.S_ISREG(info.st_mode) or stat.S_ISFIFO(info.st_mode)):
+        raise ValidationError(f"{path}: is a device, not a CSV file")
+    too_large = f"{path}: the file is larger than {MAX_FILE_BYTES >> 30} GiB: split it into smaller files"
+    if info.st_size > MAX_FILE_BYTES:
+        raise ValidationError(too_large)
+    try:
+        with path.open("rb") as stream:
+            data = stream.read(MAX_FILE_BYTES + 1)
+    except OSError as exc:
+        raise ValidationError(f"{path}: cannot read it ({exc.strerror or exc})") from None
+    if len(data) > MAX_FILE_BYTES:  # a pipe, or a file that grew while we read it
+        raise ValidationError(too_large)
+    return data
+
+
+def same_file(first: Path, second: Path) -> bool:
+    """Whether both paths name one existing file (so that writing the one would overwrite the other)."""
+    try:
+        return os.path.samefile(first, second)
+    except (OSError, ValueError):  # one of them does not exist, or cannot be looked up
+        return False
 
 
 def parse_leads_csv(data: bytes, *, max_rows: int = 1_000_000) -> ParsedCsv:

@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 from email_validator import EmailNotValidError, validate_email
 
-from cadence.errors import ValidationError
+from cadence.errors import ValidationError, shown
 
 LEAD_FIELDS: tuple[str, ...] = (
     "email",
@@ -35,6 +35,8 @@ LEAD_FIELDS: tuple[str, ...] = (
 """The standard fields of a lead, in import-column order; anything else is a custom field."""
 
 _MAX_TEXT = 500
+MAX_COUNT = 2_147_483_647
+"""The largest count (interactions, company size) a lead can have: what a database integer column holds."""
 _PHONE = re.compile(r"^\+?[0-9 ()./\-]{4,40}(\s*(x|ext\.?)\s*[0-9]{1,6})?$", re.IGNORECASE)
 _LINKEDIN = re.compile(r"^https?://([a-z]{2,3}\.)?linkedin\.com/[^\s]+$", re.IGNORECASE)
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
@@ -100,11 +102,11 @@ def normalize_email(value: str) -> str:
     if not text:
         raise ValidationError("email is missing")
     if _CONTROL.search(text) or "\n" in text or "\r" in text:
-        raise ValidationError(f"email {text!r} contains control characters")
+        raise ValidationError(f"email {shown(text)} contains control characters")
     try:
         result = validate_email(text, check_deliverability=False)
     except EmailNotValidError as exc:
-        raise ValidationError(f"email {text!r} is not valid: {exc}") from exc
+        raise ValidationError(f"email {shown(text)} is not valid: {exc}") from exc
     return result.normalized.lower()
 
 
@@ -112,11 +114,11 @@ def validate_timezone(value: str) -> str:
     """Return ``value`` if it names an IANA time zone, else raise :class:`ValidationError`."""
     text = value.strip()
     if text not in _zone_names():
-        raise ValidationError(f"unknown time zone {text!r} (use an IANA name such as Europe/Paris)")
+        raise ValidationError(f"unknown time zone {shown(text)} (use an IANA name such as Europe/Paris)")
     try:
         ZoneInfo(text)
     except (ZoneInfoNotFoundError, ValueError) as exc:  # pragma: no cover - guarded above
-        raise ValidationError(f"unknown time zone {text!r}") from exc
+        raise ValidationError(f"unknown time zone {shown(text)}") from exc
     return text
 
 
@@ -153,16 +155,16 @@ def clean_text(name: str, value: Any, *, max_length: int = _MAX_TEXT, multiline:
 
 
 def parse_count(name: str, value: Any, *, default: int | None = 0) -> int | None:
-    """Parse a non-negative whole number (``"12"``, ``"1,200"``); empty gives ``default``."""
+    """Parse a non-negative whole number (``"12"``, ``"1,200"``) up to :data:`MAX_COUNT`; empty gives ``default``."""
     if value is None or str(value).strip() == "":
         return default
     text = str(value).strip().replace(",", "").replace("_", "")
     if not (text.isascii() and text.isdigit()):
-        raise ValidationError(f"{name} must be a whole number, not {str(value).strip()!r}")
-    number = int(text)
-    if number > 10_000_000_000:
-        raise ValidationError(f"{name} is too large: {number}")
-    return number
+        raise ValidationError(f"{name} must be a whole number, not {shown(str(value).strip())}")
+    if len(text.lstrip("0")) > len(str(MAX_COUNT)) or int(text) > MAX_COUNT:
+        digits = text if len(text) <= 30 else f"{text[:27]}... ({len(text):,} digits)"
+        raise ValidationError(f"{name} is too large: {digits} (at most {MAX_COUNT:,})")
+    return int(text)
 
 
 def make_lead(values: dict[str, Any], custom: dict[str, Any] | None = None) -> LeadData:
@@ -176,14 +178,14 @@ def make_lead(values: dict[str, Any], custom: dict[str, Any] | None = None) -> L
         tz = validate_timezone(tz)
     phone = clean_text("phone", values.get("phone"), max_length=60)
     if phone is not None and not _PHONE.match(phone):
-        raise ValidationError(f"phone {phone!r} is not a phone number")
+        raise ValidationError(f"phone {shown(phone)} is not a phone number")
     linkedin = clean_text("linkedin_url", values.get("linkedin_url"), max_length=300)
     if linkedin is not None and not _LINKEDIN.match(linkedin):
-        raise ValidationError(f"linkedin_url {linkedin!r} is not a LinkedIn URL")
+        raise ValidationError(f"linkedin_url {shown(linkedin)} is not a LinkedIn URL")
     country = clean_text("country", values.get("country"), max_length=60)
     if country is not None:
         if not _COUNTRY.match(country):
-            raise ValidationError(f"country {country!r} must be a two-letter ISO code such as US or FR")
+            raise ValidationError(f"country {shown(country)} must be a two-letter ISO code such as US or FR")
         country = country.upper()
     owner = values.get("owner")
     owner_email = normalize_email(str(owner)) if owner is not None and str(owner).strip() else None

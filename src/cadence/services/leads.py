@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from cadence.adapters.models import Decision, Enrollment, Lead, Rep, Response, Touch
@@ -15,7 +17,7 @@ from cadence.core.cadences import Cadence
 from cadence.core.leads import LeadData, normalize_email
 from cadence.core.qualification import Kind, Qualification, Rules, qualify
 from cadence.core.schedule import LeadCalendar
-from cadence.errors import NotFound, ValidationError
+from cadence.errors import CadenceError, NotFound, ValidationError, database_problem
 from cadence.services.enrollments import (
     calendar_for,
     latest_enrollment,
@@ -29,6 +31,22 @@ from cadence.services.suppression import is_suppressed
 from cadence.settings import Settings
 
 _CHUNK = 500
+
+
+class ImportAborted(CadenceError):
+    """The database refused the import: nothing was imported, the database is as it was."""
+
+
+@contextmanager
+def _aborting_on_database_error(item: ImportRow) -> Iterator[None]:
+    """Turn a database error while importing ``item`` into :class:`ImportAborted` naming its row."""
+    try:
+        yield
+    except SQLAlchemyError as exc:
+        raise ImportAborted(
+            f"row {item.row} ({item.lead.email}): the database refused it ({database_problem(exc)}), "
+            "so nothing was imported: the database is as it was"
+        ) from exc
 
 
 @dataclass(frozen=True)
@@ -163,6 +181,8 @@ def import_leads(
     A re-imported email updates its lead; it never duplicates it nor restarts its enrollment.
     A row whose owner is unknown is rejected (in the report) and the other rows go on.
     Day 0 of a new enrollment is ``now``. The caller commits (or rolls back for a dry run).
+    A database error on a row raises :class:`ImportAborted` naming that row; the caller's
+    transaction then rolls back, so that nothing of the import is kept.
     """
     report = ImportReport()
     if cadence_override is not None and cadence_override not in cadences:
@@ -176,56 +196,57 @@ def import_leads(
         chunk = emails[start : start + _CHUNK]
         existing.update({lead.email: lead for lead in session.scalars(select(Lead).where(Lead.email.in_(chunk)))})
     for item in rows:
-        data = item.lead
-        owner: Rep | None = None
-        if data.owner is not None:
-            owner = reps.get(data.owner)
-            if owner is None:
-                report.errors.append({"row": item.row, "reason": f"unknown owner {data.owner}"})
+        with _aborting_on_database_error(item):
+            data = item.lead
+            owner: Rep | None = None
+            if data.owner is not None:
+                owner = reps.get(data.owner)
+                if owner is None:
+                    report.errors.append({"row": item.row, "reason": f"unknown owner {data.owner}"})
+                    continue
+            lead = existing.get(data.email)
+            creating = lead is None
+            if lead is None:
+                owner = owner or fallback_owner or robin.next()
+                if owner is None:
+                    report.errors.append(
+                        {"row": item.row, "reason": "no owner and no rep to assign: add one with `cadence reps add`"}
+                    )
+                    continue
+                lead = Lead(email=data.email, created_at=now, updated_at=now, status=Kind.NAME.value, owner=owner)
+                _apply(lead, data, creating=True)
+                session.add(lead)
+                existing[data.email] = lead
+                report.imported += 1
+            else:
+                changed = _apply(lead, data, creating=False)
+                if owner is not None and owner is not lead.owner:
+                    robin.moved(lead.owner, owner)
+                    lead.owner = owner
+                    changed = True
+                if changed:
+                    lead.updated_at = now
+                report.updated += 1
+            result = qualify(lead_data(lead), rules)
+            _classify(lead, result, cadence_override)
+            session.flush()
+            if result.kind is Kind.NAME:
+                report.names += 1 if creating else 0
                 continue
-        lead = existing.get(data.email)
-        creating = lead is None
-        if lead is None:
-            owner = owner or fallback_owner or robin.next()
-            if owner is None:
-                report.errors.append(
-                    {"row": item.row, "reason": "no owner and no rep to assign: add one with `cadence reps add`"}
-                )
+            if result.kind is Kind.UNFIT:
+                report.unfit += 1 if creating else 0
                 continue
-            lead = Lead(email=data.email, created_at=now, updated_at=now, status=Kind.NAME.value, owner=owner)
-            _apply(lead, data, creating=True)
-            session.add(lead)
-            existing[data.email] = lead
-            report.imported += 1
-        else:
-            changed = _apply(lead, data, creating=False)
-            if owner is not None and owner is not lead.owner:
-                robin.moved(lead.owner, owner)
-                lead.owner = owner
-                changed = True
-            if changed:
-                lead.updated_at = now
-            report.updated += 1
-        result = qualify(lead_data(lead), rules)
-        _classify(lead, result, cadence_override)
-        session.flush()
-        if result.kind is Kind.NAME:
-            report.names += 1 if creating else 0
-            continue
-        if result.kind is Kind.UNFIT:
-            report.unfit += 1 if creating else 0
-            continue
-        if not enroll or lead.cadence is None:
-            continue
-        if latest_enrollment(session, lead) is not None or _decided(session, lead):
-            if creating is False:
-                _reschedule_if_moved(session, lead, settings)
-            continue
-        if is_suppressed(session, lead.email):
-            report.suppressed += 1
-            continue
-        start_enrollment(session, lead, cadences[lead.cadence], now=now, settings=settings)
-        report.enrolled += 1
+            if not enroll or lead.cadence is None:
+                continue
+            if latest_enrollment(session, lead) is not None or _decided(session, lead):
+                if creating is False:
+                    _reschedule_if_moved(session, lead, settings)
+                continue
+            if is_suppressed(session, lead.email):
+                report.suppressed += 1
+                continue
+            start_enrollment(session, lead, cadences[lead.cadence], now=now, settings=settings)
+            report.enrolled += 1
     return report
 
 
