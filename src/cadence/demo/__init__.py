@@ -26,6 +26,7 @@ from pathlib import Path
 
 from cadence.adapters.csv_leads import parse_leads_csv
 from cadence.adapters.schema import upgrade
+from cadence.errors import CadenceError
 from cadence.services.context import Context
 from cadence.services.leads import ImportRow, import_leads, list_leads
 from cadence.services.reps import add_rep
@@ -231,10 +232,17 @@ async def _simulate(ctx: Context, start: datetime, handover: datetime, end: date
     """The demo's scenario until ``handover``; then the arrivals, and the flow alone (nobody works the tasks)."""
     from flows.advance import simulate_cadences
 
-    worked = await simulate_cadences(start, handover, 3600, "demo")
+    worked = _report(await simulate_cadences(start, handover, 3600, "demo"))
     import_arrivals(ctx, handover)
-    left = await simulate_cadences(handover, end, 3600)
+    left = _report(await simulate_cadences(handover, end, 3600))
     return _added(worked, left)
+
+
+def _report(result: object) -> dict[str, object]:
+    """A simulation's report. (A failed run raises its error when the flow is called: no report to add.)"""
+    if not isinstance(result, dict):
+        raise CadenceError(f"the simulation ended without a report ({type(result).__name__})")
+    return result
 
 
 def _added(first: dict[str, object], second: dict[str, object]) -> dict[str, object]:
