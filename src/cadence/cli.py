@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session
 from cadence.cli_reports import report
 from cadence.cli_templates import templates_app
 from cadence.cli_users import users_app
-from cadence.errors import CadenceError, ValidationError, database_problem
+from cadence.errors import CadenceError, ValidationError, database_problem, shown
 from cadence.settings import Settings
 
 app = typer.Typer(
@@ -52,20 +52,46 @@ NowOption = Annotated[
 JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON instead of text.")]
 
 
+EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
+LATEST = datetime(3000, 1, 1, tzinfo=UTC)
+"""Times given on the command line lie in [EARLIEST, LATEST): anything else is a typo, and near the
+ends of Python's calendar (years 1 and 9999) the step arithmetic would overflow."""
+
+
 def parse_instant(value: str | None, *, what: str = "--now") -> datetime:
-    """Parse an ISO-8601 date or time; a naive time is UTC, a bare date is midnight UTC. None is the clock."""
+    """Parse an ISO-8601 date or time; a naive time is UTC, a bare date is midnight UTC. None is the clock.
+
+    Raises :class:`ValidationError` for anything else, and for a time outside the years 1970 to 2999.
+    """
     if value is None:
         return datetime.now(UTC)
     text = value.strip()
     try:
         parsed = datetime.fromisoformat(text.replace("Z", "+00:00") if text.endswith("Z") else text)
     except ValueError:
-        raise ValidationError(f"{what} {value!r} is not an ISO-8601 time such as 2026-11-23T09:00:00+01:00") from None
-    return parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=UTC)
+        raise ValidationError(
+            f"{what} {shown(value)} is not an ISO-8601 time such as 2026-11-23T09:00:00+01:00"
+        ) from None
+    instant = parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=UTC)
+    try:
+        inside = EARLIEST <= instant.astimezone(UTC) < LATEST
+    except OverflowError:  # 0001-01-01T00:00+01:00 is before the first instant Python has
+        inside = False
+    if not inside:
+        raise ValidationError(f"{what} {shown(value)} is outside the years 1970 to 2999")
+    return instant
+
+
+MAX_MESSAGE = 1000
 
 
 def fail(message: str, code: int = 1) -> NoReturn:
-    """Print ``message`` on stderr and exit with ``code``."""
+    """Print ``message`` on stderr and exit with ``code``.
+
+    A message longer than MAX_MESSAGE characters (it quotes some huge argument) is cut in the middle.
+    """
+    if len(message) > MAX_MESSAGE:
+        message = f"{message[:700]} [... {len(message) - 900:,} characters ...] {message[-200:]}"
     typer.echo(f"error: {message}", err=True)
     raise typer.Exit(code)
 
@@ -663,7 +689,7 @@ def reply(
         from cadence.services.enrollments import get_lead, record_response
 
         if channel not in {"email", "call", "linkedin", "other"}:
-            raise ValidationError(f"--channel must be email, call, linkedin or other, not {channel!r}")
+            raise ValidationError(f"--channel must be email, call, linkedin or other, not {shown(channel)}")
         with session() as s:
             lead = get_lead(s, email)
             _, enrollment = record_response(s, lead, now=parse_instant(now), channel=channel, note=note)
@@ -719,9 +745,13 @@ def parse_duration(value: str) -> timedelta:
     """``90s``, ``30m``, ``1h``, ``2d`` as a :class:`timedelta` (at least one second)."""
     text = value.strip().lower()
     units = {"s": 1, "m": 60, "h": 3600, "d": 86400}
-    if len(text) < 2 or text[-1] not in units or not text[:-1].isdigit() or int(text[:-1]) < 1:
-        raise ValidationError(f"{value!r} is not a duration such as 30m, 1h or 2d")
-    return timedelta(seconds=int(text[:-1]) * units[text[-1]])
+    number = text[:-1]
+    if not (2 <= len(text) <= 12 and text[-1] in units and number.isascii() and number.isdigit() and int(number) >= 1):
+        raise ValidationError(f"{shown(value)} is not a duration such as 30m, 1h or 2d")
+    seconds = int(number) * units[text[-1]]
+    if seconds > 366 * 86400:
+        raise ValidationError(f"{shown(value)} is longer than a year")
+    return timedelta(seconds=seconds)
 
 
 @app.command("run")
@@ -835,7 +865,7 @@ def tasks_list(
 
 @tasks_app.command("done")
 def tasks_done(
-    task_id: Annotated[int, typer.Argument(help="The task's id (from `cadence tasks list`).")],
+    task_id: Annotated[int, typer.Argument(help="The task's id (from `cadence tasks list`).", min=1, max=2**31 - 1)],
     outcome: Annotated[str, typer.Option(help="call: connected|voicemail|no_answer|wrong_number; ...")],
     note: Annotated[str | None, typer.Option(help="What happened.")] = None,
     decision: Annotated[str | None, typer.Option(help="Record the lead's decision too.")] = None,
@@ -977,6 +1007,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         return code if isinstance(code, int) else (0 if code is None else 1)
     except KeyboardInterrupt:
         return 130
+    except Exception as exc:  # a bug in cadence: one line that says so, not a traceback (CADENCE_TRACEBACK=1 shows it)
+        if os.environ.get("CADENCE_TRACEBACK"):
+            raise
+        typer.echo(
+            f"error: internal error ({type(exc).__name__}: {shown(str(exc))[1:-1]}): a bug in cadence; "
+            "please report it with the command that caused it",
+            err=True,
+        )
+        return 1
     return 0
 
 

@@ -17,20 +17,30 @@ import io
 import os
 import random
 import re
+import resource
+import shutil
 import signal
 import sqlite3
 import subprocess
+import tempfile
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
+import typer
+import typer.testing
+import yaml
 from hypothesis import event, given, settings
 from hypothesis import strategies as st
+from typer.testing import CliRunner
 
+from cadence import cli
 from cadence.adapters.csv_leads import parse_leads_csv
-from cadence.errors import ValidationError
+from cadence.adapters.files import load_cadence_file, load_rules
+from cadence.errors import ConfigurationError, ValidationError
 from tests.conftest import Cli, CliResult
 from tests.reliability.snapshots import Snapshot, Snapshots, differences
 from tests.reliability.test_csv_exports import HOSTILE_CELLS, unsafe_cells
@@ -73,17 +83,21 @@ def seeded(run_cli: Cli, tmp_path: Path) -> Cli:
     return run_cli
 
 
-def assert_clean(result: CliResult, *codes: int) -> None:
-    """The command exited with one of ``codes``, and nothing in its output is a traceback."""
+def assert_clean(result: CliResult, *codes: int, report: bool = False) -> None:
+    """The command exited with one of ``codes``, and nothing in its output is a traceback.
+
+    An error (exit 1) is one short ``error: ...`` message on stderr, unless the command is a
+    ``report`` of problems (``templates check``), whose exit 1 says that it found some.
+    """
     output = result.stdout + result.stderr
-    assert result.exit_code in codes, (result.exit_code, result.stdout[-2000:], result.stderr[-2000:])
+    assert result.exit_code in codes, (result.exit_code, result.stdout[-300:], result.stderr[-300:])
     assert "Traceback" not in output
     assert "internal error" not in output
-    if result.exit_code == 1:
-        assert result.stderr.startswith("error: "), result.stderr[:2000]
-        assert len(result.stderr) < 2000, result.stderr[:3000]
+    if result.exit_code == 1 and not report:
+        assert result.stderr.startswith("error: "), result.stderr[:300]
+        assert len(result.stderr) < 2000, result.stderr[:300]
     if result.exit_code == 2:
-        assert "Error" in result.stderr or "Usage" in result.stderr, result.stderr[:2000]
+        assert "Error" in result.stderr or "Usage" in result.stderr, result.stderr[:300]
 
 
 # --- hostile CSV files ---------------------------------------------------------------------------------------
@@ -524,3 +538,504 @@ def test_an_import_interrupted_while_it_writes_leaves_the_database_as_it_was(
     again = seeded("leads", "import", str(import_file(tmp_path, ["after@acme.example"], "after.csv")), "--json",
                    "--now", NOW, expect=3)  # fmt: skip
     assert again.json()["imported"] == 1  # the database is neither locked nor damaged
+
+
+# --- hostile cadence files ------------------------------------------------------------------------------------
+
+DEFAULT_CADENCE = (ROOT / "templates" / "cadences" / "default.yaml").read_text(encoding="utf-8")
+SCALARS = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(),
+    st.sampled_from([-1, 366, 2**63, 10**400, -(10**400)]),
+    st.floats(allow_nan=True, allow_infinity=True),
+    st.text(max_size=30),
+    st.sampled_from(["", "email", "EMAIL ", "previous", "08:00", "25:00", "17:00", "email/introduction", "../../etc"]),
+    st.sampled_from(["email/intro duction", "a" * 2000, "=cmd|'/c calc'!A1", "\u202e", "lol " * 300]),
+)
+VALUES = st.recursive(SCALARS, lambda inner: st.lists(inner, max_size=4) | st.dictionaries(SCALARS.filter(
+    lambda key: key is not None and not isinstance(key, float)), inner, max_size=4), max_leaves=12)  # fmt: skip
+
+
+@st.composite
+def mutated_cadence(draw: st.DrawFn) -> str:
+    """The shipped default cadence with a few keys set to wrong types, removed, added or multiplied."""
+    data: dict[str, Any] = yaml.safe_load(DEFAULT_CADENCE)
+    for _ in range(draw(st.integers(1, 4))):
+        target = draw(st.sampled_from(["top", "settings", "window", "step", "steps"]))
+        if target == "steps":
+            if isinstance(data.get("steps"), list):  # none, out of day order, over 100
+                data["steps"] = data["steps"] * draw(st.sampled_from([0, 2, 11]))
+            continue
+        holder = {
+            "top": data,
+            "settings": data.get("settings"),
+            "window": data["settings"].get("send_window") if isinstance(data.get("settings"), dict) else None,
+            "step": draw(st.sampled_from(data["steps"])) if isinstance(data.get("steps"), list) and data["steps"]
+            and isinstance(data["steps"][0], dict) else None,
+        }[target]  # fmt: skip
+        if not isinstance(holder, dict):
+            continue
+        key = draw(st.sampled_from([*holder, "unknown_key", "__line__"]))
+        if draw(st.integers(0, 4)):
+            holder[key] = draw(VALUES)
+        else:
+            holder.pop(key, None)
+    return yaml.safe_dump(data, allow_unicode=draw(st.booleans()), sort_keys=False)
+
+
+def laughs(levels: int, key: str = "day") -> str:
+    """A cadence whose step 1 has ``key`` set to nine lists of nine lists... ``levels`` deep (all aliases)."""
+    anchors = ['&a0 ["lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol"]']
+    anchors += [f"&a{n} [{', '.join([f'*a{n - 1}'] * 9)}]" for n in range(1, levels)]
+    return (
+        f"name: default\ndescription: [{', '.join(anchors)}]\nsteps:\n"
+        f"  - {{{key}: *a{levels - 1}, channel: email, template: email/introduction}}\n"
+    )
+
+
+SNIPPETS = [
+    laughs(9),
+    laughs(8, "channel"),
+    laughs(6, "thread"),
+    "name: default\nsteps: &s\n  - {day: 1, channel: email, template: email/introduction}\n  - *s\n",
+    "name: default\nsteps:\n  - &x {day: 1, channel: email, template: email/introduction, instructions: *x}\n",
+    "name: default\nsettings: &s {send_window: *s}\nsteps: [{day: 1, channel: call}]\n",
+    "name: default\nsteps:\n  - day: " + "9" * 5000 + "\n    channel: call\n",
+    "name: default\nsteps:\n  - day: 0x" + "f" * 5000 + "\n    channel: call\n",
+    "name: default\nsteps:\n  - day: 0b" + "1" * 20000 + "\n    channel: call\n",
+    "name: default\nsteps:\n  - day: " + ":".join(["59"] * 3000) + "\n    channel: call\n",
+    "name: default\nsteps:\n  - day: 2026-13-45\n    channel: call\n",
+    "name: default\nsteps:\n  - day: !!timestamp x\n    channel: call\n",
+    "name: default\nsteps:\n  - day: !!int x\n    channel: call\n",
+    "name: default\nsteps:\n  - day: !!float x\n    channel: call\n",
+    "name: default\nsteps:\n  - day: !!binary ZZZ\n    channel: call\n",
+    "name: default\nsteps:\n  - day: !!python/object/apply:os.system [echo hi]\n    channel: call\n",
+    "name: default\nsteps:\n  - {day: 1, channel: call, ? [a, b] : c}\n",
+    "name: default\nsettings:\n  send_window: {start: 0b"
+    + "1" * 20000
+    + ", end: 17:00}\nsteps: [{day: 1, channel: call}]\n",
+    "name: default\nsteps: " + "[" * 5000 + "]" * 5000 + "\n",
+    "name: default\nsteps: [{day: 1, channel: call}]\n---\nname: again\n",
+    "name: default\n\tsteps: []\n",
+    "name: default\nsteps: [{day: 1, channel: call}]\nx: \x00\n",
+    "\ufeffname: default\nsteps: [{day: 1, channel: call}]\n",
+]
+
+
+def hostile_cadence_bytes() -> st.SearchStrategy[bytes]:
+    """The content of a hostile cadence file."""
+    return st.one_of(
+        mutated_cadence().map(str.encode),
+        st.sampled_from(SNIPPETS).map(str.encode),
+        st.text(max_size=300).map(str.encode),
+        st.binary(max_size=300),
+        st.sampled_from(["é", "\x00", "\xff"]).map(
+            lambda odd: DEFAULT_CADENCE.replace("three", odd).encode("latin-1", "replace")
+        ),
+    )  # fmt: skip
+
+
+def check_cadence_file(path: Path) -> str | None:
+    """Load a cadence file: a cadence, or a short error naming the file; never anything else, never slowly."""
+    started = time.monotonic()
+    try:
+        load_cadence_file(path)
+    except ConfigurationError as exc:
+        message = str(exc)
+        assert message.startswith(str(path)), message[:500]
+        assert len(message) < 600, message[:1000]
+        return message
+    finally:
+        assert time.monotonic() - started < 5, "loading a cadence file took more than 5 seconds"
+    return None
+
+
+@SOME
+@given(hostile_cadence_bytes())
+def test_a_hostile_cadence_file_is_refused_with_its_file_and_never_crashes(content: bytes) -> None:
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "default.yaml"
+        path.write_bytes(content)
+        message = check_cadence_file(path)
+    event("valid" if message is None else "refused")
+
+
+@pytest.mark.parametrize(
+    ("content", "where", "reason"),
+    [
+        (laughs(9), ":2:", "more than 100,000 values"),  # the line of the anchors
+        (SNIPPETS[3], ":2:", "a cycle"),  # the line of the anchor the alias names
+        (SNIPPETS[4], ":3:", "a cycle"),
+        (SNIPPETS[6], ":3:", "a number too long to read"),
+        (SNIPPETS[8], " (line 3)", "a number too large to show"),
+        (SNIPPETS[10], ":3:", "'2026-13-45' cannot be read as timestamp (month must be in 1..12)"),
+        (SNIPPETS[11], ":3:", "'x' is not a valid timestamp"),
+        (SNIPPETS[12], ":3:", "'x' cannot be read as int"),
+        (SNIPPETS[15], ":3:", "could not determine a constructor"),
+        (SNIPPETS[21], ":3:", "the character U+0000 is not allowed"),
+        (DEFAULT_CADENCE.replace("three weeks", "thr\xe9e weeks"), ":1:", "not UTF-8 text"),
+    ],
+    ids=["billion-laughs", "cycle-list", "cycle-mapping", "huge-int", "huge-binary-int", "bad-date", "bad-timestamp",
+         "bad-int-tag", "python-tag", "nul", "latin-1"],
+)  # fmt: skip
+def test_each_kind_of_broken_cadence_file_is_named_with_its_line_and_reason(
+    tmp_path: Path, content: str, where: str, reason: str
+) -> None:
+    path = tmp_path / "default.yaml"
+    path.write_bytes(content.encode("latin-1" if "\xe9" in content else "utf-8"))
+
+    message = check_cadence_file(path)
+
+    assert message is not None
+    assert message.startswith(f"{path}{where}") or f"{path}: step 1{where}" in message, message
+    assert reason in message
+
+
+@pytest.fixture
+def hostile_templates(tmp_path: Path) -> tuple[Path, Cli]:
+    """A copy of the shipped templates folder, and the CLI pointed at it (no database needed)."""
+    folder = tmp_path / "templates"
+    shutil.copytree(ROOT / "templates", folder)
+    cli_env = {"CADENCE_DATABASE_URL": f"sqlite:///{tmp_path}/unused.db", "CADENCE_TEMPLATES_DIR": str(folder)}
+    return folder, Cli(cli_env)
+
+
+def test_the_cli_names_the_broken_cadence_file(hostile_templates: tuple[Path, Cli]) -> None:
+    folder, cadence = hostile_templates
+    path = folder / "cadences" / "default.yaml"
+
+    @FEW
+    @given(hostile_cadence_bytes())
+    def check(content: bytes) -> None:
+        path.write_bytes(content)
+        message = check_cadence_file(path)
+        listed = cadence("cadences", "list", expect=None)
+        assert_clean(listed, 0 if message is None else 1)
+        if message is not None:
+            assert listed.stderr == f"error: {message}\n"
+
+    check()
+
+
+def test_templates_check_reports_the_broken_cadence_file_with_its_line(hostile_templates: tuple[Path, Cli]) -> None:
+    folder, cadence = hostile_templates
+    path = folder / "cadences" / "default.yaml"
+
+    @settings(max_examples=8, deadline=None, database=None)  # each check renders every template: half a second
+    @given(hostile_cadence_bytes())
+    def check(content: bytes) -> None:
+        path.write_bytes(content)
+        message = check_cadence_file(path)
+        checked = cadence("templates", "check", str(folder), "--json", expect=None)
+        assert_clean(checked, 0, 1, report=True)
+        problems = [p for p in checked.json()["problems"] if p["path"] == str(path)]
+        if message is None:
+            assert problems == []
+        else:
+            assert problems, checked.stdout[:2000]
+            assert all(p["reason"] and (p["line"] is None or p["line"] >= 1) for p in problems)
+            match = re.match(re.escape(str(path)) + r":(\d+):", message)
+            if match:
+                assert problems[0]["line"] == int(match.group(1))
+
+    check()
+
+
+# --- hostile qualification rules ------------------------------------------------------------------------------
+
+QUALIFICATION = (ROOT / "templates" / "qualification.yaml").read_text(encoding="utf-8")
+
+
+@SOME
+@given(
+    st.one_of(
+        st.sampled_from(SNIPPETS),
+        st.builds(lambda value: yaml.safe_dump({"persona": {"titles": value}}), VALUES),
+        st.builds(lambda value: yaml.safe_dump({"classes": [{"name": "a", "priority": value}]}), VALUES),
+        st.builds(lambda value: yaml.safe_dump({"source_ranks": value}), VALUES),
+        st.sampled_from(["a{4294967296}", "(" * 3000 + ")" * 3000, "(?P<x", "(a+)+$"]).map(
+            lambda pattern: yaml.safe_dump({"persona": {"titles": [pattern]}})
+        ),
+        st.text(max_size=200),
+    )
+)  # fmt: skip
+def test_hostile_qualification_rules_are_refused_with_their_file(content: str) -> None:
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "qualification.yaml"
+        path.write_text(content, encoding="utf-8")
+        started = time.monotonic()
+        message = ""
+        try:
+            load_rules(Path(folder))
+        except ConfigurationError as exc:
+            message = str(exc)
+        assert time.monotonic() - started < 5
+        if message:
+            assert message.startswith(str(path)), message[:500]
+            assert len(message) < 600, message[:1000]
+
+
+# --- hostile command-line arguments ---------------------------------------------------------------------------
+
+HOSTILE_ARGS = st.one_of(
+    st.text(max_size=40),
+    st.sampled_from(
+        [
+            "",
+            " ",
+            "-",
+            "--",
+            "-1",
+            "0",
+            "1",
+            "-5",
+            "2147483648",
+            "9223372036854775808",
+            "99999999999999999999999",
+            "1e309",
+            "nan",
+            "ann@acme.example",
+            "ANN@ACME.EXAMPLE",
+            "@acme.example",
+            "@",
+            "a@b",
+            "nobody@nowhere.example",
+            "rita@cadence.example",
+            "x@y@z",
+            "a\nb",
+            "a\x00b",
+            "\x1b[31mred",
+            "=cmd|'/c calc'!A1",
+            "é李🚀",
+            "2026-11-23",
+            "2026-11-23T14:00:00Z",
+            "0001-01-01T00:00:00+23:59",
+            "9999-12-31",
+            "9999-12-31T23:59:59-23:59",
+            "2026-02-30",
+            "2026-11-23T25:00",
+            "1969-12-31T23:59:59Z",
+            "Europe/Paris",
+            "Mars/Olympus",
+            "../../../etc/passwd",
+            "/dev/zero",
+            "/",
+            "email/introduction",
+            "meeting_booked",
+            "not-interested",
+            "default",
+            "30m",
+            "0s",
+            "99999999999999999999d",
+            "--bogus",
+            "--now",
+            "x" * 10_000,
+            "é" * 5_000,
+        ]
+    ),
+)
+X = "\x00X\x00"  # where the hostile argument goes
+COMMANDS = [
+    ["due", "--now", X],
+    ["due", "--json", "--uncertain", "--now", X],
+    ["report", "--since", X],
+    ["report", "--until", X],
+    ["report", "--csv", "--now", X],
+    ["postcards", "export", "--now", X],
+    ["plan", "ann@acme.example", "--start", X],
+    ["plan", X, "--json"],
+    ["plan", "ann@acme.example", "--cadence", X],
+    ["leads", "show", X],
+    ["leads", "list", "--owner", X],
+    ["leads", "list", "--status", X],
+    ["reps", "add", X, "--name", "Hostile"],
+    ["reps", "add", "hostile@cadence.example", "--name", X],
+    ["reps", "add", "tz@cadence.example", "--name", "Tz", "--timezone", X],
+    ["reps", "add", "cap@cadence.example", "--name", "Cap", "--daily-email-cap", X],
+    ["reps", "add", "sig@cadence.example", "--name", "Sig", "--signature", X, "--now", X],
+    ["enroll", X],
+    ["enroll", "cid@gamma.example", "--cadence", X, "--now", X],
+    ["pause", X, "--now", X],
+    ["resume", "ann@acme.example", "--now", X],
+    ["decide", X, "--outcome", "not_interested"],
+    ["decide", "bob@beta.example", "--outcome", X],
+    ["decide", "bob@beta.example", "--outcome", "bad_fit", "--reason", X, "--now", X],
+    ["decide", "ann@acme.example", "--outcome", "meeting_booked", "--answers", X],
+    ["reply", "ann@acme.example", "--channel", X],
+    ["reply", "ann@acme.example", "--note", X, "--now", X],
+    ["suppress", "add", X],
+    ["suppress", "add", "hostile@acme.example", "--reason", X],
+    ["suppress", "remove", X],
+    ["tasks", "list", "--due", X],
+    ["tasks", "list", "--status", X],
+    ["tasks", "list", "--owner", X],
+    ["tasks", "done", X, "--outcome", "done"],
+    ["tasks", "done", "1", "--outcome", X],
+    ["cadences", "show", X],
+    ["decisions", "list", "--outcome", X],
+    ["templates", "preview", X, "--lead", "ann@acme.example"],
+    ["templates", "preview", "email/introduction", "--lead", X],
+    ["templates", "preview", "email/introduction", "--lead", "ann@acme.example", "--now", X, "--html", X],
+    ["leads", "import", X],
+    ["leads", "import", X, "--dry-run", "--owner", X],
+    ["leads", "import", X, "--cadence", X],
+    ["leads", "import", X, "--rejects", X],
+    [X],
+    ["leads", X],
+    ["due", X],
+]
+
+
+NASTIEST = [
+    "",
+    "-1",
+    "99999999999999999999999",
+    "9999-12-31T23:59:59-23:59",
+    "0001-01-01T00:00:00+23:59",
+    "a\x00b",
+    "x" * 10_000,
+    "é李🚀\n=1+1",
+]
+
+
+class QuickCli:
+    """The same ``cadence`` command tree as ``Cli``, built once and kept with its context across invocations.
+
+    Rebuilding the typer app and re-reading the templates for every invocation is what makes
+    ``Cli`` take a sixth of a second; this one takes a few hundredths, so that every command can
+    be tried with every one of the nastiest arguments.
+    """
+
+    def __init__(self, cli_env: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> None:
+        command = typer.main.get_command(cli.app)
+        monkeypatch.setattr(typer.testing, "_get_command", lambda _app: command)
+        self.env = cli_env
+        self.runner = CliRunner()
+
+    def __call__(self, *args: str) -> CliResult:
+        """Run ``cadence ARGS``; any exception escapes (a crash fails the test)."""
+        result = self.runner.invoke(cli.app, list(args), env=self.env, catch_exceptions=False)
+        return CliResult(result.exit_code, result.stdout, result.stderr)
+
+
+@pytest.fixture
+def quick_cli(seeded: Cli, monkeypatch: pytest.MonkeyPatch) -> Iterator[QuickCli]:
+    """A :class:`QuickCli` on the seeded test database."""
+    cli.reset_context()
+    yield QuickCli(seeded.env, monkeypatch)
+    cli.reset_context()
+
+
+class CommandTrial:
+    """Runs commands with a hostile argument and checks each outcome; a failed command must write nothing."""
+
+    def __init__(self, run: QuickCli, snapshots: Snapshots) -> None:
+        self.run = run
+        self.snapshots = snapshots
+        self.last = snapshots.take()  # the database as the previous command left it
+
+    def __call__(self, command: list[str], value: str) -> CliResult:
+        """Run ``command`` with ``value`` in its slots."""
+        args = [value if part == X else part for part in command]
+        result = self.run(*args)
+        assert_clean(result, 0, 1, 2, 3)
+        now = self.snapshots.take()
+        if result.exit_code not in (0, 3):
+            assert differences(self.last, now) == {}, args
+        self.last = now
+        return result
+
+
+def test_every_command_survives_the_nastiest_arguments(quick_cli: QuickCli, snapshots: Snapshots) -> None:
+    trial = CommandTrial(quick_cli, snapshots)
+    for command in COMMANDS:
+        for value in NASTIEST:
+            trial(command, value)
+
+
+def test_hostile_arguments_get_a_clear_message_and_a_failed_command_writes_nothing(
+    quick_cli: QuickCli, snapshots: Snapshots, tmp_path: Path
+) -> None:
+    known = import_file(tmp_path, ["argued@acme.example"], "known-file.csv")
+    trial = CommandTrial(quick_cli, snapshots)
+
+    @settings(max_examples=100, deadline=None, database=None)
+    @given(st.sampled_from(COMMANDS), HOSTILE_ARGS | st.just(str(known)))
+    def check(command: list[str], value: str) -> None:
+        trial(command, value)
+
+    check()
+
+
+# --- what a user's terminal shows -----------------------------------------------------------------------------
+
+
+def limit_memory() -> None:
+    """Run the child with at most 2 GiB of address space: a "billion laughs" file must not need more."""
+    resource.setrlimit(resource.RLIMIT_AS, (2 << 30, 2 << 30))
+
+
+def test_the_installed_cadence_shows_one_clear_line_and_no_traceback(sqlite_template: Path, tmp_path: Path) -> None:
+    # Every one of these fails before it reaches the database, so one backend is enough (and the
+    # in-process tests above try every command on both).
+    database = tmp_path / "cadence.db"
+    shutil.copy(sqlite_template, database)
+    database_url = f"sqlite:///{database}"
+    binary = tmp_path / "leads.xlsx.csv"
+    binary.write_bytes(b"PK\x03\x04" + bytes(range(256)) * 4)
+    bomb = tmp_path / "templates"
+    shutil.copytree(ROOT / "templates", bomb)
+    (bomb / "cadences" / "default.yaml").write_text(laughs(9), encoding="utf-8")
+    cases: list[tuple[list[str], dict[str, str], int, str]] = [
+        (["due", "--now", "9999-12-31T23:59:59-23:59"], {}, 1, "error: --now '9999-12-31T23:59:59-23:59' is outside"),
+        (["report", "--until", "9999-12-31"], {}, 1, "error: --until '9999-12-31' is outside the years 1970 to 2999"),
+        (["leads", "import", str(binary)], {}, 1, f"error: {binary}: the file is a spreadsheet workbook"),
+        (["leads", "import", "/dev/zero"], {}, 1, "error: /dev/zero: is a device, not a CSV file"),
+        (["reps", "add", "cap@cadence.example", "--name", "Cap", "--daily-email-cap", "9" * 30], {}, 1,
+         "error: daily email cap must be from 1 to 100,000"),
+        (["tasks", "done", "9" * 30, "--outcome", "done"], {}, 2, "Invalid value for 'task_id'"),
+        (["leads", "show", "x" * 5000], {}, 1, "error: email 'xxxxxxxxx"),
+        (["--bogus"], {}, 2, "No such option: --bogus"),
+        (["cadences", "list"], {"CADENCE_TEMPLATES_DIR": str(bomb)}, 1,
+         f"error: {bomb / 'cadences' / 'default.yaml'}:2: this value repeats others through aliases"),
+    ]  # fmt: skip
+    processes = [
+        (
+            args,
+            code,
+            expected,
+            subprocess.Popen(
+                [str(ROOT / ".venv" / "bin" / "cadence"), *args],
+                cwd=tmp_path,
+                env=cadence_env(database_url, **extra),
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                text=True,
+                preexec_fn=limit_memory,
+            ),
+        )
+        for args, extra, code, expected in cases
+    ]
+    for args, code, expected, process in processes:
+        out, err = process.communicate(timeout=120)
+        assert "Traceback" not in out + err, (args, err[-2000:])
+        assert "internal error" not in err, (args, err[:500])
+        assert process.returncode == code, (args[:3], process.returncode, err[:500])
+        assert expected in err, (args[:3], err[:500])
+        if code == 1:
+            assert err.count("\n") == 1, (args[:3], err[:500])  # one line
+
+
+def test_an_unexpected_exception_is_one_line_naming_a_bug_not_a_traceback(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    def broken(**_: object) -> None:
+        raise RuntimeError("something cadence did not foresee")
+
+    monkeypatch.setattr(cli, "app", broken)
+
+    assert cli.main(["anything"]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("error: internal error (RuntimeError: something cadence did not foresee): a bug in cadence")
+    assert "Traceback" not in err

@@ -12,43 +12,152 @@ import yaml
 
 from cadence.core.cadences import Cadence, parse_cadence
 from cadence.core.qualification import Rules, parse_rules
-from cadence.errors import ConfigurationError
+from cadence.errors import ConfigurationError, shown
 
 MAX_FILE_BYTES = 1_000_000
+MAX_YAML_VALUES = 100_000
+"""The most values a YAML file may hold, counting each alias as all it repeats ("billion laughs")."""
+MAX_YAML_DEPTH = 64
+"""The deepest nesting of lists and mappings in a YAML file (a cadence needs four levels)."""
 
 
 class _LineLoader(yaml.SafeLoader):
-    """A safe loader that records each mapping's line as ``__line__`` (1-based)."""
+    """A safe loader that records each mapping's line as ``__line__`` (1-based).
+
+    A value YAML recognises but Python cannot build (``2026-13-45`` as a date, an integer of
+    5,000 digits, ``!!int x``) is a :class:`yaml.constructor.ConstructorError` at its line.
+    """
 
     def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
         mapping = super().construct_mapping(node, deep=deep)
         mapping["__line__"] = node.start_mark.line + 1
         return mapping
 
+    # PyYAML's scanner slows down with the square of the nesting and its composer recurses: a
+    # file of a thousand "[" took seconds to refuse. Nesting is refused early instead.
+
+    def fetch_flow_collection_start(self, TokenClass: Any) -> None:
+        if self.flow_level >= MAX_YAML_DEPTH:
+            self._too_deep()
+        super().fetch_flow_collection_start(TokenClass)
+
+    def add_indent(self, column: int) -> bool:
+        if len(self.indents) >= MAX_YAML_DEPTH:
+            self._too_deep()
+        return bool(super().add_indent(column))
+
+    def _too_deep(self) -> None:
+        raise yaml.scanner.ScannerError(
+            None, None, f"lists and mappings are nested more than {MAX_YAML_DEPTH} levels deep", self.get_mark()
+        )
+
+    def construct_object(self, node: yaml.Node, deep: bool = False) -> Any:
+        try:
+            return super().construct_object(node, deep=deep)
+        except (ArithmeticError, AttributeError, LookupError, TypeError, ValueError) as exc:
+            raise yaml.constructor.ConstructorError(None, None, _unreadable(node, exc), node.start_mark) from None
+
+
+def _unreadable(node: yaml.Node, exc: Exception) -> str:
+    """Why a YAML value cannot be built, in words."""
+    if isinstance(node, yaml.ScalarNode):
+        what = shown(node.value)
+    else:
+        what = "this mapping" if isinstance(node, yaml.MappingNode) else "this list"
+    if "integer string conversion" in str(exc):
+        return f"{what} is a number too long to read"
+    kind = str(node.tag).rsplit(":", 1)[-1]
+    if isinstance(exc, AttributeError):  # PyYAML's own parser of the tag gave up half-way
+        return f"{what} is not a valid {kind}"
+    return f"{what} cannot be read as {kind} ({shown(str(exc))[1:-1]})"
+
+
+def _children(node: yaml.Node) -> list[yaml.Node]:
+    if isinstance(node, yaml.MappingNode):
+        return [part for pair in node.value for part in pair]
+    if isinstance(node, yaml.SequenceNode):
+        return list(node.value)
+    return []
+
+
+def _check_expansion(root: yaml.Node, path: Path) -> None:
+    """Refuse aliases that make a cycle, and documents that expand to more than MAX_YAML_VALUES values.
+
+    PyYAML builds an alias as the very object it names, so a "billion laughs" file loads in an
+    instant; it is whatever walks or prints the result afterwards (an error message quoting a
+    value) that takes hours and all the memory. The walk here counts each node once.
+    """
+    sizes: dict[int, int] = {}
+    open_nodes: set[int] = set()  # the nodes on the path from the root to the current one
+    stack: list[tuple[yaml.Node, bool]] = [(root, False)]
+    while stack:
+        node, finished = stack.pop()
+        if finished:
+            open_nodes.discard(id(node))
+            size = 1 + sum(sizes[id(child)] for child in _children(node))
+            if size > MAX_YAML_VALUES:
+                raise ConfigurationError(
+                    f"{path}:{node.start_mark.line + 1}: this value repeats others through aliases until it holds "
+                    f"more than {MAX_YAML_VALUES:,} values: write it out, or use fewer aliases"
+                )
+            sizes[id(node)] = size
+            continue
+        if id(node) in sizes:
+            continue
+        open_nodes.add(id(node))
+        stack.append((node, True))
+        for child in _children(node):
+            if id(child) in open_nodes:
+                raise ConfigurationError(
+                    f"{path}:{child.start_mark.line + 1}: the value anchored here contains an alias of itself (a cycle)"
+                )
+            if id(child) not in sizes:
+                stack.append((child, False))
+
 
 def load_yaml(path: Path) -> Any:
-    """Parse a YAML file safely; mappings carry ``__line__``. Raises :class:`ConfigurationError`."""
+    """Parse a YAML file safely; mappings carry ``__line__``. Raises :class:`ConfigurationError`.
+
+    Refused, with the file and where known the line: files over MAX_FILE_BYTES, text that is not
+    UTF-8, invalid YAML, values Python cannot build, alias cycles and alias bombs, deep nesting.
+    """
     try:
         size = path.stat().st_size
         if size > MAX_FILE_BYTES:
             raise ConfigurationError(f"{path}: larger than {MAX_FILE_BYTES} bytes")
-        text = path.read_text(encoding="utf-8")
+        data = path.read_bytes()
     except FileNotFoundError:
         raise ConfigurationError(f"{path}: no such file") from None
-    except UnicodeDecodeError as exc:
-        raise ConfigurationError(f"{path}: not UTF-8 text ({exc.reason} at byte {exc.start})") from None
     except OSError as exc:
-        raise ConfigurationError(f"{path}: cannot read it ({exc.strerror})") from None
+        raise ConfigurationError(f"{path}: cannot read it ({exc.strerror or exc})") from None
     try:
-        return yaml.load(text, Loader=_LineLoader)
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = data.count(b"\n", 0, exc.start) + 1
+        raise ConfigurationError(f"{path}:{line}: not UTF-8 text ({exc.reason} at byte {exc.start})") from None
+    loader: _LineLoader | None = None
+    try:
+        loader = _LineLoader(text)  # it checks every character first
+        root = loader.get_single_node()
+        if root is None:
+            return None
+        _check_expansion(root, path)
+        return loader.construct_document(root)
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark
         where = f":{mark.line + 1}" if mark is not None else ""
         raise ConfigurationError(f"{path}{where}: not valid YAML: {exc.problem or exc}") from None
+    except yaml.reader.ReaderError as exc:  # a character YAML does not allow, such as NUL
+        line = text.count("\n", 0, exc.position) + 1
+        code = exc.character if isinstance(exc.character, int) else ord(exc.character[:1] or "?")
+        raise ConfigurationError(f"{path}:{line}: not valid YAML: the character U+{code:04X} is not allowed") from None
     except yaml.YAMLError as exc:
         raise ConfigurationError(f"{path}: not valid YAML: {exc}") from None
     except RecursionError:
         raise ConfigurationError(f"{path}: nested too deeply") from None
+    finally:
+        if loader is not None:
+            loader.dispose()
 
 
 def load_cadence_file(path: Path) -> Cadence:

@@ -10,7 +10,7 @@ from datetime import time
 from enum import StrEnum
 from typing import Any
 
-from cadence.errors import ConfigurationError
+from cadence.errors import ConfigurationError, shown
 
 
 class Channel(StrEnum):
@@ -112,16 +112,22 @@ _MAX_DAY = 365
 
 def _where(data: Any) -> str:
     line = data.get("__line__") if isinstance(data, dict) else None
-    return f" (line {line})" if line else ""
+    return f" (line {line})" if isinstance(line, int) and not isinstance(line, bool) else ""
+
+
+def _keys(keys: set[Any]) -> str:
+    """Unknown keys for a message: text as it is (cut short), anything else as a short repr; at most ten."""
+    names = sorted(key[:60] if isinstance(key, str) else shown(key) for key in keys)
+    return ", ".join(names[:10]) + (f" and {len(names) - 10} more" if len(names) > 10 else "")
 
 
 def _parse_time(value: Any, what: str) -> time:
     if isinstance(value, int) and not isinstance(value, bool) and 0 <= value < 24 * 60:
         # YAML 1.1 reads an unquoted 17:00 as sexagesimal minutes (1020): take it as meant.
         return time(value // 60, value % 60)
-    match = _TIME.match(str(value).strip()) if value is not None else None
+    match = _TIME.match(value.strip()) if isinstance(value, str) else None
     if not match:
-        raise ConfigurationError(f"{what} must be a time such as 08:00, not {value!r}")
+        raise ConfigurationError(f"{what} must be a time such as 08:00, not {shown(value)}")
     return time(int(match.group(1)), int(match.group(2)))
 
 
@@ -131,15 +137,18 @@ def _parse_step(raw: Any, index: int) -> Step:
         raise ConfigurationError(f"{where}: a step is a mapping with day, channel and template")
     unknown = set(raw) - {"day", "channel", "template", "templates", "instructions", "thread", "__line__"}
     if unknown:
-        raise ConfigurationError(f"{where}: unknown key(s) {', '.join(sorted(map(str, unknown)))}")
+        raise ConfigurationError(f"{where}: unknown key(s) {_keys(unknown)}")
     day = raw.get("day")
     if not isinstance(day, int) or isinstance(day, bool) or not 0 <= day <= _MAX_DAY:
-        raise ConfigurationError(f"{where}: day must be a whole number from 0 to {_MAX_DAY}, not {day!r}")
+        raise ConfigurationError(f"{where}: day must be a whole number from 0 to {_MAX_DAY}, not {shown(day)}")
+    raw_channel = raw.get("channel")
     try:
-        channel = Channel(str(raw.get("channel")).strip().lower())
+        if not isinstance(raw_channel, str):
+            raise ValueError(raw_channel)
+        channel = Channel(raw_channel.strip().lower())
     except ValueError:
         choices = "|".join(c.value for c in Channel)
-        raise ConfigurationError(f"{where}: channel must be one of {choices}, not {raw.get('channel')!r}") from None
+        raise ConfigurationError(f"{where}: channel must be one of {choices}, not {shown(raw_channel)}") from None
     if "template" in raw and "templates" in raw:
         raise ConfigurationError(f"{where}: give template or templates, not both")
     names = raw.get("templates", raw.get("template"))
@@ -153,7 +162,7 @@ def _parse_step(raw: Any, index: int) -> Step:
         raise ConfigurationError(f"{where}: templates must be a name or a list of names")
     for name in templates:
         if not _TEMPLATE.match(name) or ".." in name.split("/"):
-            raise ConfigurationError(f"{where}: {name!r} is not a template name such as email/introduction")
+            raise ConfigurationError(f"{where}: {shown(name)} is not a template name such as email/introduction")
     if channel is Channel.EMAIL and not templates:
         raise ConfigurationError(f"{where}: an email step needs a template")
     instructions = raw.get("instructions")
@@ -161,7 +170,7 @@ def _parse_step(raw: Any, index: int) -> Step:
         raise ConfigurationError(f"{where}: instructions must be text")
     thread = raw.get("thread")
     if thread is not None and thread != "previous":
-        raise ConfigurationError(f"{where}: thread can only be 'previous', not {thread!r}")
+        raise ConfigurationError(f"{where}: thread can only be 'previous', not {shown(thread)}")
     if thread is not None and channel is not Channel.EMAIL:
         raise ConfigurationError(f"{where}: only an email step can be threaded")
     return Step(
@@ -181,14 +190,14 @@ def _parse_settings(raw: Any) -> CadenceSettings:
     known = {"send_window", "business_days_only", "holidays", "min_gap_days", "__line__"}
     unknown = set(raw) - known
     if unknown:
-        raise ConfigurationError(f"settings{_where(raw)}: unknown key(s) {', '.join(sorted(map(str, unknown)))}")
+        raise ConfigurationError(f"settings{_where(raw)}: unknown key(s) {_keys(unknown)}")
     defaults = CadenceSettings()
     window = raw.get("send_window") or {}
     if not isinstance(window, dict):
         raise ConfigurationError(f"settings.send_window{_where(raw)} must have start and end")
     unknown = set(window) - {"start", "end", "__line__"}
     if unknown:
-        raise ConfigurationError(f"send_window{_where(window)}: unknown key(s) {', '.join(sorted(map(str, unknown)))}")
+        raise ConfigurationError(f"send_window{_where(window)}: unknown key(s) {_keys(unknown)}")
     start = _parse_time(window.get("start", "08:00"), "send_window.start")
     end = _parse_time(window.get("end", "17:00"), "send_window.end")
     if end <= start:
@@ -197,7 +206,7 @@ def _parse_settings(raw: Any) -> CadenceSettings:
     for key in ("business_days_only", "holidays"):
         value = raw.get(key, True)
         if not isinstance(value, bool):
-            raise ConfigurationError(f"settings.{key}{_where(raw)} must be true or false, not {value!r}")
+            raise ConfigurationError(f"settings.{key}{_where(raw)} must be true or false, not {shown(value)}")
         flags[key] = value
     gap = raw.get("min_gap_days", defaults.min_gap_days)
     if not isinstance(gap, int) or isinstance(gap, bool) or not 1 <= gap <= 30:
@@ -220,10 +229,10 @@ def parse_cadence(data: Any, *, default_name: str | None = None) -> Cadence:
         raise ConfigurationError("a cadence file must be a mapping with name, settings and steps")
     unknown = set(data) - {"name", "description", "settings", "steps", "__line__"}
     if unknown:
-        raise ConfigurationError(f"unknown key(s) {', '.join(sorted(map(str, unknown)))}")
+        raise ConfigurationError(f"unknown key(s) {_keys(unknown)}")
     name = data.get("name", default_name)
     if not isinstance(name, str) or not _NAME.match(name):
-        raise ConfigurationError(f"name must be lower-case letters, digits, - or _, not {name!r}")
+        raise ConfigurationError(f"name must be lower-case letters, digits, - or _, not {shown(name)}")
     raw_steps = data.get("steps")
     if not isinstance(raw_steps, list) or not raw_steps:
         raise ConfigurationError("steps must be a non-empty list")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from enum import StrEnum
 
-from cadence.errors import ValidationError
+from cadence.errors import ValidationError, shown
 
 
 class Outcome(StrEnum):
@@ -41,7 +41,7 @@ def parse_outcome(value: str) -> Outcome:
         return Outcome(value.strip().lower().replace("-", "_"))
     except ValueError:
         choices = ", ".join(o.value for o in Outcome)
-        raise ValidationError(f"unknown outcome {value!r}; choose one of {choices}") from None
+        raise ValidationError(f"unknown outcome {shown(value)}; choose one of {choices}") from None
 
 
 def validate_answers(data: object) -> dict[str, str]:
@@ -52,7 +52,7 @@ def validate_answers(data: object) -> dict[str, str]:
     if not isinstance(data, dict):
         raise ValidationError("the answers must be a mapping of question keys to answers")
     known = {key for key, _ in QUALIFYING_QUESTIONS}
-    unknown = sorted(str(k) for k in data if k != "__line__" and k not in known)
+    unknown = sorted(k[:60] if isinstance(k, str) else shown(k) for k in data if k != "__line__" and k not in known)
     if unknown:
         raise ValidationError(f"unknown question key(s): {', '.join(unknown)}; expected {', '.join(sorted(known))}")
     answers: dict[str, str] = {}
@@ -64,7 +64,7 @@ def validate_answers(data: object) -> dict[str, str]:
             continue
         if not isinstance(value, str | int | float | bool):
             raise ValidationError(f"answer {key} must be text")
-        text = str(value).strip()
+        text = value.strip() if isinstance(value, str) else shown(value)
         if len(text) > 2000:
             raise ValidationError(f"answer {key} is longer than 2000 characters")
         answers[key] = text

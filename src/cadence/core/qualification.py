@@ -12,7 +12,7 @@ from enum import StrEnum
 from typing import Any
 
 from cadence.core.leads import LeadData
-from cadence.errors import ConfigurationError
+from cadence.errors import ConfigurationError, shown
 
 
 class Kind(StrEnum):
@@ -142,7 +142,7 @@ def qualify(lead: LeadData, rules: Rules) -> Qualification:
 
 def _int(raw: Any, what: str, *, minimum: int = 0) -> int:
     if not isinstance(raw, int) or isinstance(raw, bool) or raw < minimum:
-        raise ConfigurationError(f"{what} must be a whole number of at least {minimum}, not {raw!r}")
+        raise ConfigurationError(f"{what} must be a whole number of at least {minimum}, not {shown(raw)}")
     return raw
 
 
@@ -154,7 +154,8 @@ def _check_keys(raw: dict[str, Any], allowed: set[str], where: str) -> None:
     unknown = set(raw) - allowed - {"__line__"}
     if unknown:
         line = f" (line {raw['__line__']})" if raw.get("__line__") else ""
-        raise ConfigurationError(f"{where}{line}: unknown key(s) {', '.join(sorted(map(str, unknown)))}")
+        names = sorted(key[:60] if isinstance(key, str) else shown(key) for key in unknown)
+        raise ConfigurationError(f"{where}{line}: unknown key(s) {', '.join(names[:10])}")
 
 
 def _class_rule(raw: Any, where: str) -> ClassRule:
@@ -198,8 +199,10 @@ def parse_rules(data: Any) -> Rules:
     ranks_raw = data.get("source_ranks", DEFAULT_SOURCE_RANKS)
     if not isinstance(ranks_raw, dict):
         raise ConfigurationError("source_ranks must map source names to ranks (1 is best)")
+    if not all(isinstance(k, str) for k in ranks_raw):
+        raise ConfigurationError("source_ranks must map source names to ranks (1 is best)")
     ranks = {
-        str(k).strip().lower(): _int(v, f"source_ranks.{k}", minimum=1) for k, v in ranks_raw.items() if k != "__line__"
+        k.strip().lower(): _int(v, f"source_ranks.{k[:60]}", minimum=1) for k, v in ranks_raw.items() if k != "__line__"
     }
     persona_raw = data.get("persona") or {}
     if not isinstance(persona_raw, dict):
@@ -219,8 +222,9 @@ def parse_rules(data: Any) -> Rules:
     for title in titles:
         try:
             patterns.append(re.compile(title, re.IGNORECASE))
-        except re.error as exc:
-            raise ConfigurationError(f"persona.titles: {title!r} is not a valid pattern: {exc}") from exc
+        except (re.error, OverflowError, RecursionError) as exc:  # the last two: repeats or nesting too large
+            reason = exc if isinstance(exc, re.error) else "too large or nested too deeply"
+            raise ConfigurationError(f"persona.titles: {shown(title)} is not a valid pattern: {reason}") from None
     classes_raw = data.get("classes")
     if classes_raw is None:
         classes = Rules().classes

@@ -11,6 +11,9 @@ from cadence.adapters.models import Lead, Rep
 from cadence.core.leads import clean_text, normalize_email, validate_timezone
 from cadence.errors import AlreadyExists, NotFound, ValidationError
 
+MAX_DAILY_EMAIL_CAP = 100_000
+"""The largest daily email cap a rep can have (far beyond what one mailbox may send)."""
+
 
 def add_rep(
     session: Session,
@@ -29,8 +32,8 @@ def add_rep(
         raise ValidationError("a rep needs a name")
     if signature is not None and len(signature) > 2000:
         raise ValidationError("signature is longer than 2000 characters")
-    if daily_email_cap is not None and daily_email_cap < 1:
-        raise ValidationError("daily email cap must be at least 1")
+    if daily_email_cap is not None and not 1 <= daily_email_cap <= MAX_DAILY_EMAIL_CAP:
+        raise ValidationError(f"daily email cap must be from 1 to {MAX_DAILY_EMAIL_CAP:,}")
     if session.scalar(select(Rep.id).where(Rep.email == address)) is not None:
         raise AlreadyExists(f"a rep with email {address} exists already")
     rep = Rep(
