@@ -32,7 +32,7 @@ from email.message import EmailMessage
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import or_, select
+from sqlalchemy import ColumnElement, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -337,7 +337,17 @@ def _lead_by_address(session: Session, address: str | None) -> Lead | None:
         address = normalize_email(address)
     except ValidationError:
         return None
-    return session.scalar(select(Lead).where(Lead.email == address).with_for_update(of=Lead))
+    return _locked_lead(session, Lead.email == address)
+
+
+def _locked_lead(session: Session, condition: ColumnElement[bool]) -> Lead | None:
+    """The lead matching ``condition``, locked against its other writers until the transaction ends.
+
+    FOR NO KEY UPDATE, not FOR UPDATE: an advance run that has claimed the lead's enrollment inserts
+    rows referencing the lead (its touch, its tasks), whose foreign-key checks take a key share of
+    this row. FOR UPDATE would block them while we wait for that enrollment: a deadlock.
+    """
+    return session.scalar(select(Lead).where(condition).with_for_update(of=Lead, key_share=True))
 
 
 def _touch_by_references(session: Session, references: Sequence[str]) -> Touch | None:
@@ -352,7 +362,7 @@ def _match(session: Session, inbound: Inbound, *, by_sender: bool = True) -> tup
     """The lead a message is about: by its thread (our Message-IDs), else by its sender's address."""
     touch = _touch_by_references(session, inbound.references)
     if touch is not None:
-        lead = session.scalar(select(Lead).where(Lead.id == touch.lead_id).with_for_update(of=Lead))
+        lead = _locked_lead(session, Lead.id == touch.lead_id)
         return lead, touch
     return (_lead_by_address(session, inbound.sender) if by_sender else None), None
 
@@ -477,7 +487,7 @@ def _bounce(session: Session, inbound: Inbound, row: InboundMessage, *, now: dat
             leads.append(lead)
     touch = _touch_by_references(session, inbound.references)
     if not leads and touch is not None:
-        lead = session.scalar(select(Lead).where(Lead.id == touch.lead_id).with_for_update(of=Lead))
+        lead = _locked_lead(session, Lead.id == touch.lead_id)
         if lead is not None:
             leads.append(lead)
     if not leads:

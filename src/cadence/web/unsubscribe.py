@@ -76,8 +76,10 @@ def _decided_since_enrolled(session: Session, lead: Lead) -> bool:
 
 def _unsubscribe(session: Session, address: str, *, now: datetime) -> Decision | None:
     # The lead's row is locked first, so that two requests for the same lead (mail providers may
-    # POST more than once) run one after the other and the second finds the first's work.
-    lead = session.scalar(select(Lead).where(Lead.email == address).with_for_update(of=Lead))
+    # POST more than once) run one after the other and the second finds the first's work. FOR NO KEY
+    # UPDATE, not FOR UPDATE: a run that claimed the lead's enrollment inserts its touch, whose foreign
+    # key needs a key share of this row, while we wait for that enrollment (a deadlock otherwise).
+    lead = session.scalar(select(Lead).where(Lead.email == address).with_for_update(of=Lead, key_share=True))
     suppress(session, address, now=now, reason=REASON)
     if lead is None or _decided_since_enrolled(session, lead):
         return None
