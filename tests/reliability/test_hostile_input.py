@@ -968,6 +968,68 @@ def test_hostile_arguments_get_a_clear_message_and_a_failed_command_writes_nothi
     check()
 
 
+PREFECT_COMMANDS = [
+    ["simulate", "--start", "2026-11-23", "--end", "2026-11-24", "--every", "99999999999999999999d"],
+    ["simulate", "--start", "2026-11-23", "--end", "2026-11-24", "--every", "9" * 5000 + "s"],
+    ["simulate", "--start", "2026-11-23", "--end", "2026-11-24", "--every", "0s"],
+    ["simulate", "--start", "2026-11-23", "--end", "2026-11-24", "--every", "١٢h"],  # Arabic-Indic digits
+    ["simulate", "--start", "0001-01-01T00:00:00+23:59", "--end", "2026-11-24"],
+    ["simulate", "--start", "2026-11-24", "--end", "2026-11-23"],
+    ["simulate", "--start", "1990-01-01", "--end", "2026-11-23"],
+    ["run", "--now", "9999-12-31T23:59:59-23:59"],
+    ["run", "--batch-size", "99999999999999999999"],
+    ["sync-replies", "--now", "x"],
+]
+
+
+def test_the_commands_that_start_prefect_flows_check_their_arguments_first(
+    sqlite_template: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # They fail before the database: one backend is enough.
+    database = tmp_path / "cadence.db"
+    shutil.copy(sqlite_template, database)
+    run = QuickCli({"CADENCE_DATABASE_URL": f"sqlite:///{database}", "CADENCE_TEMPLATES_DIR": str(ROOT / "templates")},
+                   monkeypatch)  # fmt: skip
+    snapshots = Snapshots(f"sqlite:///{database}")
+    cli.reset_context()
+    try:
+        trial = CommandTrial(run, snapshots)
+        for args in PREFECT_COMMANDS:
+            assert trial(args, "").exit_code in (1, 2), args
+    finally:
+        cli.reset_context()
+        snapshots.close()
+
+
+QUESTION_KEYS = ("committed", "requirement", "desired_solution", "decides", "approves", "expectations", "fit")
+ANSWERS = st.one_of(
+    st.sampled_from(SNIPPETS),
+    st.builds(yaml.safe_dump, st.dictionaries(st.sampled_from(["committed", "requirement", "fit", "x", 7]), VALUES)),
+    st.builds(lambda value: yaml.safe_dump(dict.fromkeys(QUESTION_KEYS, value)), VALUES),
+    st.text(max_size=100),
+)
+
+
+def test_a_hostile_answers_file_is_refused_with_its_name_and_records_nothing(
+    quick_cli: QuickCli, snapshots: Snapshots, tmp_path: Path
+) -> None:
+    trial = CommandTrial(quick_cli, snapshots)
+    answers = tmp_path / "answers.yaml"
+
+    @FEW
+    @given(ANSWERS)
+    def check(content: str) -> None:
+        answers.write_text(content, encoding="utf-8")
+        result = trial(["decide", "cid@gamma.example", "--outcome", "meeting_booked", "--answers", X, "--now", NOW],
+                       str(answers))  # fmt: skip
+        if result.exit_code == 1:
+            assert result.stderr.startswith(f"error: {answers}"), result.stderr[:300]
+        else:  # seven valid answers: the meeting is recorded
+            assert result.exit_code == 0, result.stderr[:300]
+
+    check()
+
+
 # --- what a user's terminal shows -----------------------------------------------------------------------------
 
 
@@ -989,13 +1051,9 @@ def test_the_installed_cadence_shows_one_clear_line_and_no_traceback(sqlite_temp
     (bomb / "cadences" / "default.yaml").write_text(laughs(9), encoding="utf-8")
     cases: list[tuple[list[str], dict[str, str], int, str]] = [
         (["due", "--now", "9999-12-31T23:59:59-23:59"], {}, 1, "error: --now '9999-12-31T23:59:59-23:59' is outside"),
-        (["report", "--until", "9999-12-31"], {}, 1, "error: --until '9999-12-31' is outside the years 1970 to 2999"),
         (["leads", "import", str(binary)], {}, 1, f"error: {binary}: the file is a spreadsheet workbook"),
         (["leads", "import", "/dev/zero"], {}, 1, "error: /dev/zero: is a device, not a CSV file"),
-        (["reps", "add", "cap@cadence.example", "--name", "Cap", "--daily-email-cap", "9" * 30], {}, 1,
-         "error: daily email cap must be from 1 to 100,000"),
         (["tasks", "done", "9" * 30, "--outcome", "done"], {}, 2, "Invalid value for 'task_id'"),
-        (["leads", "show", "x" * 5000], {}, 1, "error: email 'xxxxxxxxx"),
         (["--bogus"], {}, 2, "No such option: --bogus"),
         (["cadences", "list"], {"CADENCE_TEMPLATES_DIR": str(bomb)}, 1,
          f"error: {bomb / 'cadences' / 'default.yaml'}:2: this value repeats others through aliases"),
