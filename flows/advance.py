@@ -3,17 +3,26 @@
 Thin on purpose: the flow loops over batches (one Prefect task run per batch of leads, not per
 email) and publishes what it did as a table artifact; the work is in
 :mod:`cadence.services.advance`.
+
+A run the database stopped (PostgreSQL away for longer than ``CADENCE_DB_RETRY_SECONDS``, SQLite
+locked past its busy timeout), or any other error of cadence's own (:class:`CadenceError`), ends
+the flow run ``Failed`` with that error's one-line message, and no traceback: it is the operator's
+to act on, not a bug. The caller of the flow gets the error raised.
 """
 
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from typing import cast
 
 from prefect import flow, get_run_logger, task
 from prefect.artifacts import acreate_table_artifact
 from prefect.cache_policies import NONE
+from prefect.states import Failed
 
+from cadence.adapters.db import DatabaseUnavailable
 from cadence.adapters.mail import SmtpSender
+from cadence.errors import CadenceError
 from cadence.services.advance import RunReport, next_due, run_batch, smtp_config
 from cadence.services.context import Context
 from cadence.settings import Settings
@@ -55,13 +64,27 @@ async def advance_batch(now: datetime, batch_size: int, only_enrollment: int | N
 
 
 async def advance_all(now: datetime, batch_size: int, only_enrollment: int | None = None) -> RunReport:
-    """Run batches until nothing more is due at ``now``."""
+    """Run batches until nothing more is due at ``now``, or the database stopped one (``stopped`` says why)."""
     total = RunReport()
     while True:
         report = await advance_batch(now, batch_size, only_enrollment)
         total.add(report)
-        if not report.did_work:
+        if not report.did_work or report.stopped:
             return total
+
+
+def failed(error: CadenceError) -> dict[str, object]:
+    """What a flow returns when ``error`` stopped it: a Failed state with the error's message, and no traceback.
+
+    Prefect makes a state a flow returns the run's final state, and raises the exception it holds
+    to the flow's caller, who never gets this value: hence its type, that of the flows' results.
+    """
+    return cast("dict[str, object]", Failed(message=str(error), data=error))
+
+
+def stopped(report: RunReport) -> dict[str, object] | None:
+    """The Failed state of a run the database stopped, or None when it ran to the end."""
+    return failed(DatabaseUnavailable(report.stopped)) if report.stopped else None
 
 
 async def publish(report: RunReport, now: datetime, key: str = "advance-report") -> None:
@@ -82,6 +105,8 @@ async def publish(report: RunReport, now: datetime, key: str = "advance-report")
         {"what": "closed with no_response", "count": report.completed, "detail": ""},
     ]  # fmt: skip
     rows += [{"what": "failure", "count": 1, "detail": str(f)} for f in report.failures[:50]]
+    if report.stopped:
+        rows.append({"what": "stopped before the end", "count": 1, "detail": report.stopped})
     await acreate_table_artifact(table=rows, key=key, description=f"cadence advance run as of {now.isoformat()}")
 
 
@@ -89,12 +114,15 @@ async def publish(report: RunReport, now: datetime, key: str = "advance-report")
 async def advance_cadences(now: datetime | None = None, batch_size: int | None = None) -> dict[str, object]:
     """Claim every due step and execute it: emails over SMTP, tasks for the owners."""
     ctx = flow_context()
-    ctx.require_schema()
+    try:
+        ctx.require_schema()
+    except CadenceError as exc:
+        return failed(exc)
     at = now or datetime.now(UTC)
     report = await advance_all(at, batch_size or ctx.settings.batch_size)
     await publish(report, at)
     get_run_logger().info("advance as of %s: %s", at.isoformat(), report.as_dict())
-    return report.as_dict()
+    return stopped(report) or report.as_dict()
 
 
 @flow(name="follow-up-lead")
@@ -103,7 +131,10 @@ async def follow_up_lead(email: str, now: datetime | None = None) -> dict[str, o
     from cadence.services.enrollments import get_lead, open_enrollment
 
     ctx = flow_context()
-    ctx.require_schema()
+    try:
+        ctx.require_schema()
+    except CadenceError as exc:
+        return failed(exc)
     at = now or datetime.now(UTC)
     with ctx.sessions() as session:
         enrollment = open_enrollment(session, get_lead(session, email))
@@ -112,7 +143,7 @@ async def follow_up_lead(email: str, now: datetime | None = None) -> dict[str, o
         return RunReport().as_dict()
     report = await advance_all(at, ctx.settings.batch_size, enrollment_id)
     await publish(report, at, key="follow-up-report")
-    return report.as_dict()
+    return stopped(report) or report.as_dict()
 
 
 @flow(name="simulate-cadences")
@@ -127,7 +158,10 @@ async def simulate_cadences(
     from cadence.services.simulation import SCENARIOS
 
     ctx = flow_context()
-    ctx.require_schema()
+    try:
+        ctx.require_schema()
+    except CadenceError as exc:
+        return failed(exc)
     events = SCENARIOS[scenario](ctx, start) if scenario else None
     every = timedelta(seconds=every_seconds)
     total = RunReport()
@@ -137,6 +171,8 @@ async def simulate_cadences(
         if events is not None:
             events.play_until(clock)
         total.add(await advance_all(clock, ctx.settings.batch_size))
+        if total.stopped:
+            break
         ticks += 1
         upcoming = next_due(ctx)
         following = clock + every
@@ -148,7 +184,7 @@ async def simulate_cadences(
     await publish(total, end, key="simulation-report")
     result = total.as_dict()
     result["ticks"] = ticks
-    return result
+    return stopped(total) or result
 
 
 @flow(name="rep-digest")

@@ -9,6 +9,7 @@ from typing import Literal
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from cadence.adapters.db import SQLITE_BUSY_TIMEOUT_MS
 from cadence.core.leads import validate_timezone
 from cadence.errors import ValidationError
 
@@ -31,6 +32,14 @@ class Settings(BaseSettings):
         default=3, ge=0, le=60, description="Business days to wait for a reply after the last step."
     )
     batch_size: int = Field(default=200, ge=1, le=10_000, description="Due steps per batch (one Prefect task run).")
+    db_retry_seconds: float = Field(
+        default=60, ge=0, le=3600,
+        description="How long a run waits for PostgreSQL to answer again (a restart, a failover) before it stops.",
+    )  # fmt: skip
+    sqlite_busy_timeout_ms: int = Field(
+        default=SQLITE_BUSY_TIMEOUT_MS, ge=0, le=3_600_000,
+        description="How long a writer waits for another to finish before SQLite reports 'database is locked'.",
+    )  # fmt: skip
 
     smtp_host: str = Field(default="localhost", description="SMTP server.")
     smtp_port: int = Field(default=25, ge=1, le=65535)

@@ -1,20 +1,34 @@
-"""Database engines and sessions: SQLite by default, PostgreSQL when the URL names it."""
+"""Database engines and sessions: SQLite by default, PostgreSQL when the URL names it.
+
+And what a database outage means to a run (:func:`unavailable`, :func:`locked`,
+:func:`retry_while_unavailable`): PostgreSQL restarting, failing over or dropping connections is
+away *for now*, and a transaction that found it so is worth running again once it answers; SQLite
+locked by another writer past its busy timeout has been waited for already, and is reported.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import ArgumentError
+from sqlalchemy.exc import ArgumentError, DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
 
-from cadence.errors import ConfigurationError
+from cadence.errors import CadenceError, ConfigurationError, database_problem
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
+POSTGRESQL_CONNECT_TIMEOUT_S = 10  # an unreachable host fails a connection in seconds, not a TCP timeout
+
+T = TypeVar("T")
+
+
+class DatabaseUnavailable(CadenceError):
+    """The database could not be reached, or stayed locked by another writer: the run stopped."""
 
 
 def normalize_url(url: str) -> str:
@@ -29,23 +43,36 @@ def is_postgresql(engine: Engine) -> bool:
     return engine.dialect.name == "postgresql"
 
 
-def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
-    cursor = dbapi_connection.cursor()
-    cursor.execute("PRAGMA journal_mode=WAL")
-    cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
-    cursor.execute("PRAGMA foreign_keys=ON")
-    cursor.execute("PRAGMA synchronous=NORMAL")
-    cursor.close()
+def _sqlite_pragmas(busy_timeout_ms: int) -> Callable[[Any, Any], None]:
+    def on_connect(dbapi_connection: Any, _record: Any) -> None:
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute(f"PRAGMA busy_timeout={int(busy_timeout_ms)}")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.close()
+
+    return on_connect
 
 
 def _sqlite_begin(connection: Any) -> None:
+    if connection.get_execution_options().get("isolation_level") == "AUTOCOMMIT":
+        # Each statement is a transaction of its own, as asked: a BEGIN here would open one that
+        # nothing commits, holding the write lock until the connection is closed and then rolled back.
+        return
     # Take the write lock at BEGIN: two writers then queue on busy_timeout instead of failing
     # with "database is locked" when a reader upgrades to a writer mid-transaction.
     connection.exec_driver_sql("BEGIN IMMEDIATE")
 
 
-def make_engine(url: str, **kwargs: Any) -> Engine:
-    """Build an engine for ``url``; for SQLite, create the file's folder and use WAL with a busy timeout."""
+def make_engine(url: str, *, sqlite_busy_timeout_ms: int = SQLITE_BUSY_TIMEOUT_MS, **kwargs: Any) -> Engine:
+    """Build an engine for ``url``; for SQLite, create the file's folder and use WAL with a busy timeout.
+
+    A writer that finds SQLite locked by another waits up to ``sqlite_busy_timeout_ms`` for it. A
+    PostgreSQL connection that cannot be made within a few seconds fails (unless the URL sets its
+    own ``connect_timeout``), and a pooled connection is checked before use, so that a restarted
+    server is reconnected to.
+    """
     try:
         parsed = make_url(normalize_url(url))
     except ArgumentError as exc:
@@ -54,13 +81,15 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
         database = parsed.database
         if database and database != ":memory:" and not database.startswith("file:"):
             Path(database).expanduser().parent.mkdir(parents=True, exist_ok=True)
-        engine = create_engine(parsed, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000}, **kwargs)
-        event.listen(engine, "connect", _sqlite_pragmas)
+        engine = create_engine(parsed, connect_args={"timeout": sqlite_busy_timeout_ms / 1000}, **kwargs)
+        event.listen(engine, "connect", _sqlite_pragmas(sqlite_busy_timeout_ms))
         # pysqlite's own transaction handling is turned off so that BEGIN IMMEDIATE is ours.
         event.listen(engine, "connect", lambda conn, _rec: setattr(conn, "isolation_level", None))
         event.listen(engine, "begin", _sqlite_begin)
         return engine
     if parsed.get_backend_name() == "postgresql":
+        if "connect_timeout" not in parsed.query:
+            kwargs["connect_args"] = {"connect_timeout": POSTGRESQL_CONNECT_TIMEOUT_S, **kwargs.get("connect_args", {})}
         return create_engine(parsed, pool_pre_ping=True, **kwargs)
     raise ConfigurationError(f"unsupported database {parsed.get_backend_name()!r}: use sqlite or postgresql")
 
@@ -75,3 +104,112 @@ def transaction(factory: sessionmaker[Session]) -> Iterator[Session]:
     """A session in one transaction: committed on success, rolled back on any error."""
     with factory() as session, session.begin():
         yield session
+
+
+# -- database outages ----------------------------------------------------------------------------------
+
+# PostgreSQL's SQLSTATEs for a server that is going away or not ready: class 08 (connection
+# exception), admin_shutdown (a restart or `pg_ctl stop -m fast`), crash_shutdown (another backend
+# crashed), cannot_connect_now (starting up, in recovery), too_many_connections.
+_AWAY_SQLSTATES = ("57P01", "57P02", "57P03", "53300")
+# A connection refused by a server that is there names a reason (FATAL: ...); these are the ones
+# that pass. Refused, reset or closed connections have no FATAL at all.
+_AWAY_FATALS = (
+    "the database system is starting up",
+    "the database system is shutting down",
+    "the database system is in recovery mode",
+    "the database system is not yet accepting connections",
+    "the database system is not accepting connections",
+    "terminating connection due to administrator command",
+    "sorry, too many clients already",
+)
+
+
+def unavailable(exc: BaseException) -> bool:
+    """True when ``exc`` says PostgreSQL is away for now: refused or lost connections, a server shutting
+    down, restarting or recovering. The transaction it broke is worth running again once the server answers.
+
+    A refused login, a missing database, a bad statement or SQLite's "database is locked" are not.
+    """
+    if not isinstance(exc, DBAPIError) or exc.orig is None or type(exc.orig).__module__.split(".")[0] != "psycopg":
+        return False
+    if exc.connection_invalidated:
+        return True
+    import psycopg
+
+    orig = exc.orig
+    if isinstance(orig, psycopg.InterfaceError):  # "the connection is closed", "the connection is lost"
+        return True
+    if not isinstance(orig, psycopg.OperationalError):
+        return False
+    sqlstate = orig.sqlstate
+    if sqlstate is not None:
+        return sqlstate.startswith("08") or sqlstate in _AWAY_SQLSTATES
+    message = str(orig)
+    return "FATAL:" not in message or any(reason in message for reason in _AWAY_FATALS)
+
+
+def locked(exc: BaseException) -> bool:
+    """True when ``exc`` is SQLite's "database is locked": another writer held it past the busy timeout."""
+    if not isinstance(exc, DBAPIError) or exc.orig is None:
+        return False
+    import sqlite3
+
+    return isinstance(exc.orig, sqlite3.OperationalError) and "locked" in str(exc.orig).lower()
+
+
+def answers(engine: Engine) -> bool:
+    """True when the database answers a ``SELECT 1`` now."""
+    try:
+        with engine.connect() as connection:
+            connection.execute(text("SELECT 1"))
+    except DBAPIError:
+        return False
+    return True
+
+
+def retry_while_unavailable(
+    fn: Callable[[], T],
+    *,
+    engine: Engine,
+    seconds: float,
+    sleep: Callable[[float], None] = time.sleep,
+    clock: Callable[[], float] = time.monotonic,
+) -> T:
+    """``fn()`` (a whole transaction); while it fails because PostgreSQL is away (:func:`unavailable`), wait
+    for the server to answer and call it again, for up to ``seconds`` in all (waits of 0.2 s doubling to 5 s).
+
+    Raises :class:`DatabaseUnavailable` when the server is still away after that, or at once when
+    SQLite stays locked past its busy timeout (:func:`locked`: that wait is over already). Any other
+    error is raised as it is. ``fn`` must leave nothing behind when it fails: each call starts afresh.
+    """
+    deadline = clock() + seconds
+    pause = 0.2
+    while True:
+        try:
+            return fn()
+        except DBAPIError as exc:
+            if locked(exc):
+                raise DatabaseUnavailable(busy_message(engine, exc)) from exc
+            if not unavailable(exc):
+                raise
+            while True:
+                if clock() >= deadline:
+                    raise DatabaseUnavailable(away_message(exc, seconds)) from exc
+                sleep(min(pause, max(0.0, deadline - clock())))
+                pause = min(pause * 2, 5.0)
+                if answers(engine):
+                    break
+
+
+def away_message(exc: BaseException, seconds: float) -> str:
+    """The one line for PostgreSQL still away after ``seconds`` of waiting for it."""
+    return f"the database did not answer for {seconds:g} s (CADENCE_DB_RETRY_SECONDS): {database_problem(exc)}"
+
+
+def busy_message(engine: Engine, exc: BaseException) -> str:
+    """The one line for SQLite locked by another writer for longer than the busy timeout."""
+    return (
+        f"the database {engine.url.database} stayed locked by another writer for longer than the busy timeout "
+        f"(CADENCE_SQLITE_BUSY_TIMEOUT_MS): {database_problem(exc)}"
+    )

@@ -34,14 +34,17 @@ import asyncio
 import contextlib
 import hashlib
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from email.message import EmailMessage
-from typing import Any, cast
+from typing import Any, TypeVar, cast
 
 from sqlalchemy import Table, bindparam, exists, func, select, update
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, lazyload
 
+from cadence.adapters.db import DatabaseUnavailable, retry_while_unavailable
 from cadence.adapters.mail import (
     DeliveryError,
     PermanentFailure,
@@ -58,6 +61,7 @@ from cadence.adapters.templates import TemplateError, Templates
 from cadence.core.cadences import Cadence, Channel, Step
 from cadence.core.decisions import QUALIFYING_QUESTIONS, Outcome
 from cadence.core.tokens import sign_unsubscribe
+from cadence.errors import database_problem
 from cadence.services.claims import Claim, ClaimBatch, TouchState, advance, claim_due
 from cadence.services.context import Context
 from cadence.services.enrollments import calendar_for, decide, lead_timezone, pinned_cadence
@@ -91,6 +95,7 @@ class RunReport:
     batches: int = 0
     failures: list[dict[str, Any]] = field(default_factory=list)
     uncertain_touches: list[int] = field(default_factory=list)
+    stopped: str | None = None  # why the run stopped before the work was done (the database was away)
 
     def add(self, other: RunReport) -> None:
         """Add ``other``'s counts to this report."""
@@ -102,6 +107,7 @@ class RunReport:
         self.tasks.update(other.tasks)
         self.failures.extend(other.failures)
         self.uncertain_touches.extend(other.uncertain_touches)
+        self.stopped = self.stopped or other.stopped
 
     @property
     def did_work(self) -> bool:
@@ -126,6 +132,7 @@ class RunReport:
             "batches": self.batches,
             "failures": self.failures[:100],
             "uncertain_touches": self.uncertain_touches[:100],
+            "stopped": self.stopped,
         }
 
 
@@ -639,12 +646,13 @@ def _mark_wave(
     if not wave:
         return []
     active = _still_active(session, [item.claim.enrollment_id for item, _ in wave])
-    tokens = {
-        touch_id: token
-        for touch_id, token in session.execute(
+    tokens = dict(
+        session.execute(
             select(Touch.id, Touch.claim_token).where(Touch.id.in_([item.claim.touch_id for item, _ in wave]))
         )
-    }
+        .tuples()
+        .all()
+    )
     suppressed = _suppressed(session, [item.lead_email for item, _ in wave if item.claim.enrollment_id in active])
     to_send: list[_Prepared] = []
     for item, message in wave:
@@ -743,14 +751,25 @@ class _HandOff:
     in between.
     """
 
-    def __init__(self, ctx: Context, item: WorkItem) -> None:
+    def __init__(self, ctx: Context, item: WorkItem, wave: _WaveDatabase) -> None:
         self._ctx = ctx
         self._item = item
+        self._wave = wave
         self.recorded = False  # the outcome was committed by :meth:`after`
 
     async def before(self) -> bool:
-        """Commit ``handing`` if the step is still ours, its lead active and not suppressed; else withdraw."""
-        return await asyncio.to_thread(self._before)
+        """Commit ``handing`` if the step is still ours, its lead active and not suppressed; else withdraw.
+
+        If the database fails this write, the message is not handed over (:class:`TransientFailure`:
+        retried later), and neither is the rest of the wave, without waiting for the database again.
+        """
+        if self._wave.problem is not None:
+            raise TransientFailure(f"not handed over: the database failed this wave's hand-offs ({self._wave.problem})")
+        try:
+            return await asyncio.to_thread(self._before)
+        except SQLAlchemyError as exc:
+            self._wave.problem = database_problem(exc)
+            raise TransientFailure(f"not handed over: the database did not answer ({self._wave.problem})") from exc
 
     def _before(self) -> bool:
         claim = self._item.claim
@@ -784,16 +803,28 @@ class _HandOff:
             self.recorded = False
 
 
+@dataclass
+class _WaveDatabase:
+    """What the hand-offs of one wave know of the database: set once one of its writes failed.
+
+    A SQLite locked by another writer makes each write wait the whole busy timeout: one wait per
+    wave, not one per message.
+    """
+
+    problem: str | None = None
+
+
 async def _send_wave(ctx: Context, sender: SmtpSender, wave: list[_Prepared]) -> list[str | BaseException]:
     """Hand the wave to SMTP over several connections at once: the server's reply, or the error, of each."""
     envelope_from = ctx.settings.reply_to or None
+    database = _WaveDatabase()
     return await asyncio.gather(
         *(
             sender.send(
                 message,
                 sender=envelope_from or item.owner_email or f"sales@{ctx.settings.mail_domain}",
                 recipient=item.lead_email,
-                hand_off=_HandOff(ctx, item),
+                hand_off=_HandOff(ctx, item, database),
             )
             for item, message in wave
         ),
@@ -888,13 +919,39 @@ def _record_and_mark(
     report: RunReport,
     versions: _Versions,
 ) -> list[_Prepared]:
-    """One transaction: record the wave that came back, hold the broken ones, mark the next wave ``sending``."""
-    with ctx.sessions() as session, session.begin():
-        if done:
-            _record_wave(session, ctx, done, results, now, report)
-        for item, reason in held:
-            _hold(session, item, now, reason, report)
-        return _mark_wave(session, ctx, ready, now, report, versions)
+    """One transaction: record the wave that came back, hold the broken ones, mark the next wave ``sending``.
+
+    Run again while PostgreSQL is away (:func:`_retrying`): the SMTP replies of the wave are known
+    only here, and an outcome the hand-off could not write is written now or left ``handing``.
+    """
+
+    def attempt(counts: RunReport) -> list[_Prepared]:
+        with ctx.sessions() as session, session.begin():
+            if done:
+                _record_wave(session, ctx, done, results, now, counts)
+            for item, reason in held:
+                _hold(session, item, now, reason, counts)
+            return _mark_wave(session, ctx, ready, now, counts, versions)
+
+    return _retrying(ctx, report, attempt)
+
+
+_T = TypeVar("_T")
+
+
+def _retrying(ctx: Context, report: RunReport, work: Callable[[RunReport], _T]) -> _T:
+    """``work(counts)``, one transaction; while PostgreSQL is away, wait for it and run it again
+    (up to ``CADENCE_DB_RETRY_SECONDS``, then :class:`DatabaseUnavailable`). ``report`` gets the counts
+    of the attempt that committed, not those of the attempts that were rolled back.
+    """
+
+    def attempt() -> tuple[_T, RunReport]:
+        counts = RunReport()
+        return work(counts), counts
+
+    result, counts = retry_while_unavailable(attempt, engine=ctx.engine, seconds=ctx.settings.db_retry_seconds)
+    report.add(counts)
+    return result
 
 
 async def _send_emails(
@@ -956,46 +1013,77 @@ async def run_batch(
     sender: SmtpSender,
     only_enrollment: int | None = None,
 ) -> RunReport:
-    """Claim and execute up to ``batch_size`` due steps as of ``now``."""
+    """Claim and execute up to ``batch_size`` due steps as of ``now``.
+
+    Every transaction of the batch that finds PostgreSQL away (a restart, a failover) waits for it
+    and runs again, for up to ``CADENCE_DB_RETRY_SECONDS``. A longer outage, or SQLite locked by
+    another writer past its busy timeout, does not raise: the batch stops where it was and the
+    report's ``stopped`` says why (what it had claimed is taken up again once the lease lapses).
+    """
     report = RunReport(batches=1)
+    try:
+        await _run_batch(ctx, report, now=now, batch_size=batch_size, sender=sender, only_enrollment=only_enrollment)
+    except DatabaseUnavailable as exc:
+        reason = str(exc)
+        report.stopped = (
+            f"{reason}{' ' if reason.endswith(('.', '?', '!')) else '. '}The run stopped; nothing is lost: what it "
+            "had claimed is taken up by the next run once the claims' lease lapses (CADENCE_LEASE_SECONDS)"
+        )
+    return report
+
+
+async def _run_batch(
+    ctx: Context, report: RunReport, *, now: datetime, batch_size: int, sender: SmtpSender, only_enrollment: int | None
+) -> None:
     templates = templates_for(ctx)
     versions = _Versions(ctx)
-    resume_lapsed_pauses(ctx, now=now, limit=batch_size)
-    with ctx.sessions() as session, session.begin():
-        batch = claim_due(
-            session,
-            now=now,
-            limit=batch_size,
-            settings=ctx.settings,
-            grace_days=ctx.settings.reply_grace_days,
-            only_enrollment=only_enrollment,
-        )
-        report.claimed = len(batch.claims)
-        report.completed = batch.completed
-        report.uncertain += len(batch.uncertain)
-        report.uncertain_touches.extend(batch.uncertain)
-        report.recovered += batch.recovered
-        items = _load(session, ctx, batch, now)
+    _retrying(ctx, report, lambda _counts: resume_lapsed_pauses(ctx, now=now, limit=batch_size))
+
+    def claim(counts: RunReport) -> tuple[ClaimBatch, list[WorkItem]]:
+        with ctx.sessions() as session, session.begin():
+            batch = claim_due(
+                session,
+                now=now,
+                limit=batch_size,
+                settings=ctx.settings,
+                grace_days=ctx.settings.reply_grace_days,
+                only_enrollment=only_enrollment,
+            )
+            counts.claimed = len(batch.claims)
+            counts.completed = batch.completed
+            counts.uncertain += len(batch.uncertain)
+            counts.uncertain_touches.extend(batch.uncertain)
+            counts.recovered += batch.recovered
+            return batch, _load(session, ctx, batch, now)
+
+    batch, items = _retrying(ctx, report, claim)
     batch.enrollments.clear()  # the items carry what they need: let the ORM objects go
     if not items:
-        return report
-    items = _hold_broken_cadences(ctx, items, now, report)
+        return
+    items = _retrying(ctx, report, lambda counts: _hold_broken_cadences(ctx, items, now, counts))
     task_items = [i for i in items if i.step.channel.is_task]
     email_items = [i for i in items if not i.step.channel.is_task]
     if task_items:
-        with ctx.sessions() as session, session.begin():
-            for item in task_items:
-                try:
-                    item.rendered = templates.render_text(item.template, item.variables) if item.template else None
-                except TemplateError as exc:
-                    _hold(session, item, now, str(exc), report)
-            recordable = [i for i in task_items if i.rendered is not None or i.template is None]
-            _record_tasks(session, ctx, recordable, now, report, versions)
+
+        def record_tasks(counts: RunReport) -> None:
+            with ctx.sessions() as session, session.begin():
+                for item in task_items:
+                    try:
+                        item.rendered = templates.render_text(item.template, item.variables) if item.template else None
+                    except TemplateError as exc:
+                        _hold(session, item, now, str(exc), counts)
+                recordable = [i for i in task_items if i.rendered is not None or i.template is None]
+                _record_tasks(session, ctx, recordable, now, counts, versions)
+
+        _retrying(ctx, report, record_tasks)
     if any(item.owner_cap is not None for item in email_items):
-        with ctx.sessions() as session, session.begin():
-            email_items = _capped(session, ctx, templates, email_items, now, report)
+
+        def capped(counts: RunReport) -> list[WorkItem]:
+            with ctx.sessions() as session, session.begin():
+                return _capped(session, ctx, templates, email_items, now, counts)
+
+        email_items = _retrying(ctx, report, capped)
     await _send_emails(ctx, sender, templates, email_items, now, report, versions)
-    return report
 
 
 def _capped(
@@ -1089,7 +1177,7 @@ async def run_until_idle(
     only_enrollment: int | None = None,
     max_batches: int = 100_000,
 ) -> RunReport:
-    """Run batches until nothing more is due at ``now``."""
+    """Run batches until nothing more is due at ``now``, or a batch stopped (``stopped`` says why)."""
     total = RunReport()
     async with SmtpSender(config or smtp_config(ctx)) as sender:
         for _ in range(max_batches):
@@ -1098,7 +1186,7 @@ async def run_until_idle(
                 only_enrollment=only_enrollment,
             )  # fmt: skip
             total.add(report)
-            if not report.did_work:
+            if not report.did_work or report.stopped:
                 break
     return total
 

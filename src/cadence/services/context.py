@@ -8,12 +8,12 @@ from functools import cached_property
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
-from cadence.adapters.db import make_engine, session_factory
+from cadence.adapters.db import DatabaseUnavailable, busy_message, locked, make_engine, session_factory
 from cadence.adapters.files import load_cadences, load_rules
 from cadence.adapters.schema import current_revision, head_revision
 from cadence.core.cadences import Cadence
 from cadence.core.qualification import Rules
-from cadence.errors import CadenceError, ConfigurationError, NotFound
+from cadence.errors import CadenceError, ConfigurationError, NotFound, database_problem
 from cadence.settings import Settings
 
 
@@ -30,7 +30,9 @@ class Context:
     sessions: sessionmaker[Session] = field(init=False)
 
     def __post_init__(self) -> None:
-        self.engine = make_engine(self.settings.database_url)
+        self.engine = make_engine(
+            self.settings.database_url, sqlite_busy_timeout_ms=self.settings.sqlite_busy_timeout_ms
+        )
         self.sessions = session_factory(self.engine)
 
     @cached_property
@@ -56,7 +58,10 @@ class Context:
         try:
             current = current_revision(self.engine)
         except Exception as exc:  # any driver error here means we cannot reach the database
-            raise ConfigurationError(f"cannot open the database {self.engine.url!r}: {exc}") from exc
+            if locked(exc):
+                raise DatabaseUnavailable(busy_message(self.engine, exc)) from exc
+            where = self.engine.url.render_as_string(hide_password=True)
+            raise ConfigurationError(f"cannot open the database {where}: {database_problem(exc)}") from exc
         if current != head_revision():
             raise SchemaNotReady(
                 "the database has no cadence schema yet: run `cadence init`"
