@@ -482,7 +482,11 @@ def cadence_env(database_url: str, **extra: str) -> dict[str, str]:
 
 
 def writing(database_url: str, snapshots: Snapshots) -> bool:
-    """Whether the import process has an open transaction that has written something."""
+    """Whether the import process holds a write transaction open.
+
+    On PostgreSQL, one that has written a row (it has a transaction id); on SQLite, one that holds
+    the write lock (cadence begins its SQLite transactions with BEGIN IMMEDIATE, so from its start).
+    """
     if snapshots.engine.dialect.name == "postgresql":
         with snapshots.engine.connect() as conn:
             found = conn.exec_driver_sql(
@@ -523,7 +527,7 @@ def test_an_import_interrupted_while_it_writes_leaves_the_database_as_it_was(
             assert process.poll() is None, ("the import ended before it was interrupted", process.communicate())
             assert time.monotonic() < deadline, "the import never started writing"
             time.sleep(0.01)
-        time.sleep(random.uniform(0.0, 0.5))  # somewhere in the middle of its rows
+        time.sleep(random.uniform(0.1, 0.6))  # some rows in: it writes one every few milliseconds
         assert process.poll() is None, "the import ended before it was interrupted"
         process.send_signal(signal_number)
         out, err = process.communicate(timeout=60)
