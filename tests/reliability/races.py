@@ -13,7 +13,7 @@ only the hand-off check can stop the send.
 
 The guarantee measured is that of :mod:`cadence.services.advance`: no email is handed over once a
 stopping event on its lead has committed. A violation (``sent_after_decision``) is a message the
-sink received whose hand-off check (``_HandOff._before``, recorded by a wrapper) began after that
+sink received whose hand-off check (``_Journal.hand``, recorded by a wrapper) began after that
 event's commit had returned; the times are ``time.monotonic()`` readings taken around each commit
 and at the start of each check. A race *landed mid-run* when its commit returned while an advance
 run was under way (one that claimed something).
@@ -114,20 +114,20 @@ class Recorder:
 
 @contextlib.contextmanager
 def recording(recorder: Recorder) -> Iterator[None]:
-    """Wrap ``_HandOff._before`` so that each check's start (before its transaction) and answer are recorded."""
-    original = advance_module._HandOff._before
+    """Wrap ``_Journal.hand`` so that each hand-off check's start (before its statement) and answer are recorded."""
+    original = advance_module._Journal.hand
 
-    def recorded(hand_off: advance_module._HandOff) -> bool:
+    async def recorded(journal: advance_module._Journal, item: advance_module.WorkItem) -> bool:
         began = time.monotonic()
-        passed = original(hand_off)
-        recorder.hand_off(hand_off._item.lead_email, began, passed)
+        passed = await original(journal, item)
+        recorder.hand_off(item.lead_email, began, passed)
         return passed
 
-    advance_module._HandOff._before = recorded  # type: ignore[method-assign,assignment]
+    advance_module._Journal.hand = recorded  # type: ignore[method-assign]
     try:
         yield
     finally:
-        advance_module._HandOff._before = original  # type: ignore[method-assign]
+        advance_module._Journal.hand = original  # type: ignore[method-assign]
 
 
 def inbound_message(email: str, uid: int, kind: str, in_reply_to: str | None = None) -> bytes:

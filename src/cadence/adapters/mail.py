@@ -262,8 +262,10 @@ class SmtpSender:
         if client in self._open:
             self._open.remove(client)
 
-    async def send(self, message: EmailMessage, *, sender: str, recipient: str, hand_off: HandOff | None = None) -> str:
-        """Send one message; return the server's reply to DATA. Raises a :class:`DeliveryError`.
+    async def send(
+        self, message: EmailMessage | bytes, *, sender: str, recipient: str, hand_off: HandOff | None = None
+    ) -> str:
+        """Send one message (or its bytes); return the server's reply to DATA. Raises a :class:`DeliveryError`.
 
         With ``hand_off``, its :meth:`~HandOff.before` is awaited right before the final ``.`` of DATA
         (False withdraws the message: :class:`Withdrawn`) and its :meth:`~HandOff.after` right after
@@ -285,7 +287,8 @@ class SmtpSender:
                 stage = "rcpt"
                 await client.rcpt(recipient)
                 stage = "data"
-                response = await self._data(client, message.as_bytes(), hand_off)
+                data = message if isinstance(message, bytes) else message.as_bytes()
+                response = await self._data(client, data, hand_off)
             except Exception as exc:
                 if isinstance(exc, _AfterDot):
                     stage, exc = "dot", exc.cause

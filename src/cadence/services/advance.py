@@ -33,6 +33,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import hashlib
+import re
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -40,11 +41,16 @@ from datetime import datetime, timedelta
 from email.message import EmailMessage
 from typing import Any, TypeVar, cast
 
-from sqlalchemy import Table, bindparam, exists, func, select, update
+from sqlalchemy import Table, bindparam, func, select, update
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, lazyload
 
-from cadence.adapters.db import DatabaseUnavailable, retry_while_unavailable
+from cadence.adapters.db import (
+    POSTGRESQL_CONNECT_TIMEOUT_S,
+    DatabaseUnavailable,
+    is_postgresql,
+    retry_while_unavailable,
+)
 from cadence.adapters.mail import (
     DeliveryError,
     PermanentFailure,
@@ -606,10 +612,20 @@ def preview_email(ctx: Context, session: Session, lead_email: str, template: str
 WAVE_PER_CONNECTION = 8
 """Messages per SMTP connection in one wave: a wave is marked, sent and recorded as a whole.
 
-Bigger waves spread each transaction over more messages; a crash leaves at most one wave ``uncertain``.
+Bigger waves spread each transaction over more messages and more bodies over the connections at
+once; whatever the size, a crash leaves at most one email ``uncertain`` (the hand-off in flight).
 """
 
-_Prepared = tuple[WorkItem, EmailMessage]
+
+@dataclass(frozen=True)
+class _Outgoing:
+    """A built message as it goes on the wire, and its subject (the message object itself is let go at once)."""
+
+    subject: str
+    data: bytes
+
+
+_Prepared = tuple[WorkItem, _Outgoing]
 
 
 async def _prepare_wave(
@@ -630,7 +646,10 @@ async def _prepare_wave(
             held.append((item, str(exc)))
             continue
         item.message_id = make_message_id(item.claim.touch_id, ctx.settings.mail_domain)
-        ready.append((item, compose_email(ctx, item, now=now)))
+        message = compose_email(ctx, item, now=now)
+        # Bytes, not the EmailMessage: its hundred-odd objects would live until the wave is recorded,
+        # and the garbage collector would walk them again and again meanwhile.
+        ready.append((item, _Outgoing(str(message["Subject"]), message.as_bytes())))
         await asyncio.sleep(0)
     return ready, held
 
@@ -682,7 +701,7 @@ def _mark_wave(
                     "touch_id": item.claim.touch_id,
                     "token": item.claim.token,
                     "message_id": item.message_id,
-                    "subject": str(message["Subject"]),
+                    "subject": message.subject,
                     "template": item.template,
                     "template_version": versions.get(item.template),
                 }
@@ -693,8 +712,6 @@ def _mark_wave(
 
 
 _TOUCHES = cast(Table, Touch.__table__)
-_ENROLLMENTS = cast(Table, Enrollment.__table__)
-_SUPPRESSIONS = cast(Table, Suppression.__table__)
 _MARK_SENDING = (
     update(_TOUCHES)
     .where(_TOUCHES.c.id == bindparam("touch_id"), _TOUCHES.c.claim_token == bindparam("token"))
@@ -707,29 +724,22 @@ _MARK_SENDING = (
         attempts=_TOUCHES.c.attempts + 1,
     )
 )
-_LOCK_ENROLLMENT = (
-    select(_ENROLLMENTS.c.state).where(_ENROLLMENTS.c.id == bindparam("enrollment_id")).with_for_update(read=True)
+_HANDING_SQL = (
+    "UPDATE touches SET state = 'handing'"
+    " WHERE id = :touch_id AND state = 'sending' AND claim_token = :token"
+    " AND EXISTS (SELECT 1 FROM enrollments WHERE id = :enrollment_id AND state = 'active'{lock})"
+    " AND NOT EXISTS (SELECT 1 FROM suppressions WHERE value IN (:address, :domain))"
 )
-_HANDING = (
-    update(_TOUCHES)
-    .where(
-        _TOUCHES.c.id == bindparam("touch_id"),
-        _TOUCHES.c.state == TouchState.SENDING,
-        _TOUCHES.c.claim_token == bindparam("token"),
-        exists().where(_ENROLLMENTS.c.id == bindparam("of_enrollment"), _ENROLLMENTS.c.state == "active"),
-        ~exists().where(_SUPPRESSIONS.c.value.in_([bindparam("address"), bindparam("domain")])),
-    )
-    .values(state=TouchState.HANDING)
+"""Right before the final dot: the touch is still ours and `sending`, its lead active and not suppressed.
+
+On PostgreSQL the enrollment is read ``FOR SHARE``: a decision being written on the lead is waited
+for, then seen (READ COMMITTED re-reads the row), so a stop committed before this statement wins.
+"""
+_HANDED_SQL = (
+    "UPDATE touches SET state = :new_state, outcome = :outcome, error = :error, lease_until = NULL"
+    " WHERE id = :done_id AND state = 'handing' AND claim_token = :done_token"
 )
-_HANDED = (
-    update(_TOUCHES)
-    .where(
-        _TOUCHES.c.id == bindparam("touch_id"),
-        _TOUCHES.c.state == TouchState.HANDING,
-        _TOUCHES.c.claim_token == bindparam("token"),
-    )
-    .values(state=bindparam("new_state"), outcome=bindparam("outcome"), error=bindparam("error"), lease_until=None)
-)
+"""Right after the reply: the outcome, while the touch is still ours."""
 
 
 def outcome_state(outcome: str | BaseException) -> str:
@@ -743,19 +753,151 @@ def outcome_state(outcome: str | BaseException) -> str:
     return TouchState.RETRY
 
 
-class _HandOff:
-    """The two writes around the moment one email is handed to SMTP (see the module's docstring).
+def _pyformat(sql: str) -> str:
+    """``:name`` parameters (sqlite3's named style) as ``%(name)s`` (psycopg's)."""
+    return re.sub(r":(\w+)", r"%(\1)s", sql)
 
-    Each is a transaction of its own on a connection of the pool, run in a worker thread; the
-    sender holds its hand-off lock across both, so no other email of this runner is handed over
-    in between.
+
+class _Journal:
+    """The hand-off writes of one batch, on a database connection of their own.
+
+    The sender hands one message over at a time, so the writes come one at a time, in this order:
+    before message 1's dot, ``handing`` for 1; before message 2's dot, 1's outcome and ``handing``
+    for 2, in one transaction; ...; at the end of the wave, the last outcome (:meth:`flush`). Every
+    outcome is thus committed before the next message is handed over, and a runner killed at any
+    moment leaves at most one touch ``handing``.
+
+    The writes are plain SQL on the driver's connection (no pool checkout, ping or reset, no ORM),
+    run in the event loop's thread: on PostgreSQL over an asynchronous psycopg connection, in
+    autocommit (the two writes are one statement); on SQLite synchronously, as a write there costs
+    less than handing it to another thread. After a database error the connection is dropped and a
+    new one is opened for the next write.
     """
 
-    def __init__(self, ctx: Context, item: WorkItem, wave: _WaveDatabase) -> None:
-        self._ctx = ctx
+    def __init__(self, ctx: Context) -> None:
+        self._engine = ctx.engine
+        self._postgresql = is_postgresql(ctx.engine)
+        handing = _HANDING_SQL.format(lock=" FOR SHARE" if self._postgresql else "")
+        if self._postgresql:
+            self._sql = (
+                _pyformat(handing),
+                _pyformat(f"WITH handed AS ({_HANDED_SQL} RETURNING id) {handing}"),
+                _pyformat(_HANDED_SQL),
+            )
+        else:
+            self._sql = (handing, handing, _HANDED_SQL)
+        self.errors: tuple[type[BaseException], ...] = (SQLAlchemyError, ctx.engine.dialect.loaded_dbapi.Error)
+        """What a failed write raises: SQLAlchemy's errors (connecting) and the driver's (executing)."""
+        self._sqlite: Any = None  # a pooled connection (SQLite)
+        self._postgres: Any = None  # a psycopg.AsyncConnection of our own (PostgreSQL)
+        self._pending: dict[str, Any] | None = None  # the last outcome, not written yet
+
+    async def hand(self, item: WorkItem) -> bool:
+        """Write the pending outcome and ``handing`` for ``item``, in one transaction; False: withdraw it."""
+        claim = item.claim
+        address, domain = _suppression_keys(item.lead_email)
+        parameters = {"touch_id": claim.touch_id, "token": claim.token, "enrollment_id": claim.enrollment_id,
+                      "address": address, "domain": domain}  # fmt: skip
+        pending, self._pending = self._pending, None
+        if self._postgresql:
+            statement, values = (self._sql[0], parameters) if pending is None else (self._sql[1], parameters | pending)
+            return await self._postgres_execute(statement, values) == 1
+        return self._sqlite_hand(parameters, pending)
+
+    def handed(self, item: WorkItem, outcome: str | DeliveryError) -> None:
+        """Remember ``item``'s outcome: written with the next hand-off, or by :meth:`flush`."""
+        self._pending = {
+            "done_id": item.claim.touch_id,
+            "done_token": item.claim.token,
+            "new_state": outcome_state(outcome),
+            "outcome": (outcome if isinstance(outcome, str) else str(outcome.code or ""))[:50] or None,
+            "error": None if isinstance(outcome, str) else str(outcome)[:2000],
+        }
+
+    async def flush(self) -> None:
+        """Write the pending outcome, if any. A failure is not raised: the wave's record writes it again."""
+        pending, self._pending = self._pending, None
+        if pending is None:
+            return
+        with contextlib.suppress(*self.errors):
+            if self._postgresql:
+                await self._postgres_execute(self._sql[2], pending)
+            else:
+                self._sqlite_execute(self._sql[2], pending)
+
+    async def close(self) -> None:
+        """Write what is pending and let the connection go."""
+        await self.flush()
+        postgres, self._postgres = self._postgres, None
+        if postgres is not None:
+            with contextlib.suppress(Exception):
+                await postgres.close()
+        raw, self._sqlite = self._sqlite, None
+        if raw is not None:
+            with contextlib.suppress(Exception):
+                raw.close()
+
+    async def _postgres_execute(self, statement: str, values: dict[str, Any]) -> int:
+        if self._postgres is None:
+            import psycopg
+
+            _, params = self._engine.dialect.create_connect_args(self._engine.url)
+            params.pop("context", None)
+            params.setdefault("connect_timeout", POSTGRESQL_CONNECT_TIMEOUT_S)
+            self._postgres = await psycopg.AsyncConnection.connect(autocommit=True, **params)
+        try:
+            cursor = await self._postgres.execute(statement, values)
+            return int(cursor.rowcount)
+        except Exception:
+            postgres, self._postgres = self._postgres, None
+            with contextlib.suppress(Exception):
+                await postgres.close()
+            raise
+
+    def _sqlite_hand(self, parameters: dict[str, Any], pending: dict[str, Any] | None) -> bool:
+        if pending is None:
+            return self._sqlite_execute(self._sql[0], parameters) == 1
+        connection = self._sqlite_connection()
+        try:
+            connection.execute("BEGIN IMMEDIATE")
+            try:
+                connection.execute(self._sql[2], pending)
+                changed = int(connection.execute(self._sql[0], parameters).rowcount)
+                connection.execute("COMMIT")
+            except BaseException:
+                connection.execute("ROLLBACK")
+                raise
+        except Exception:
+            self._sqlite_drop()
+            raise
+        return changed == 1
+
+    def _sqlite_execute(self, statement: str, values: dict[str, Any]) -> int:
+        try:
+            return int(self._sqlite_connection().execute(statement, values).rowcount)
+        except Exception:
+            self._sqlite_drop()
+            raise
+
+    def _sqlite_connection(self) -> Any:
+        if self._sqlite is None:
+            self._sqlite = self._engine.raw_connection()  # autocommit: the engine turns pysqlite's own off
+        return self._sqlite.driver_connection
+
+    def _sqlite_drop(self) -> None:
+        raw, self._sqlite = self._sqlite, None
+        if raw is not None:
+            with contextlib.suppress(Exception):
+                raw.invalidate()
+
+
+class _HandOff:
+    """The hand-off of one email (:class:`cadence.adapters.mail.HandOff`), written by the batch's :class:`_Journal`."""
+
+    def __init__(self, journal: _Journal, item: WorkItem, wave: _WaveDatabase) -> None:
+        self._journal = journal
         self._item = item
         self._wave = wave
-        self.recorded = False  # the outcome was committed by :meth:`after`
 
     async def before(self) -> bool:
         """Commit ``handing`` if the step is still ours, its lead active and not suppressed; else withdraw.
@@ -766,41 +908,14 @@ class _HandOff:
         if self._wave.problem is not None:
             raise TransientFailure(f"not handed over: the database failed this wave's hand-offs ({self._wave.problem})")
         try:
-            return await asyncio.to_thread(self._before)
-        except SQLAlchemyError as exc:
+            return await self._journal.hand(self._item)
+        except self._journal.errors as exc:
             self._wave.problem = database_problem(exc)
             raise TransientFailure(f"not handed over: the database did not answer ({self._wave.problem})") from exc
 
-    def _before(self) -> bool:
-        claim = self._item.claim
-        address, domain = _suppression_keys(self._item.lead_email)
-        with self._ctx.engine.begin() as conn:
-            # A decision being written on this lead is waited for, then seen (READ COMMITTED re-reads the row).
-            conn.execute(_LOCK_ENROLLMENT, {"enrollment_id": claim.enrollment_id})
-            result = conn.execute(
-                _HANDING,
-                {"touch_id": claim.touch_id, "token": claim.token, "of_enrollment": claim.enrollment_id,
-                 "address": address, "domain": domain},
-            )  # fmt: skip
-            return bool(result.rowcount == 1)
-
     async def after(self, outcome: str | DeliveryError) -> None:
-        """Commit the outcome. A failure here is not raised: the wave's record writes it again."""
-        await asyncio.to_thread(self._after, outcome)
-
-    def _after(self, outcome: str | DeliveryError) -> None:
-        claim = self._item.claim
-        try:
-            with self._ctx.engine.begin() as conn:
-                conn.execute(
-                    _HANDED,
-                    {"touch_id": claim.touch_id, "token": claim.token, "new_state": outcome_state(outcome),
-                     "outcome": (outcome if isinstance(outcome, str) else str(outcome.code or ""))[:50] or None,
-                     "error": None if isinstance(outcome, str) else str(outcome)[:2000]},
-                )  # fmt: skip
-            self.recorded = True
-        except Exception:  # the database is away: the touch stays `handing` until the wave's record
-            self.recorded = False
+        """Note the outcome: it is committed before the next email is handed over."""
+        self._journal.handed(self._item, outcome)
 
 
 @dataclass
@@ -814,22 +929,26 @@ class _WaveDatabase:
     problem: str | None = None
 
 
-async def _send_wave(ctx: Context, sender: SmtpSender, wave: list[_Prepared]) -> list[str | BaseException]:
+async def _send_wave(
+    ctx: Context, sender: SmtpSender, journal: _Journal, wave: list[_Prepared]
+) -> list[str | BaseException]:
     """Hand the wave to SMTP over several connections at once: the server's reply, or the error, of each."""
     envelope_from = ctx.settings.reply_to or None
     database = _WaveDatabase()
-    return await asyncio.gather(
+    results = await asyncio.gather(
         *(
             sender.send(
-                message,
+                message.data,
                 sender=envelope_from or item.owner_email or f"sales@{ctx.settings.mail_domain}",
                 recipient=item.lead_email,
-                hand_off=_HandOff(ctx, item, database),
+                hand_off=_HandOff(journal, item, database),
             )
             for item, message in wave
         ),
         return_exceptions=True,
     )
+    await journal.flush()  # the wave's last outcome, before the wave is recorded
+    return results
 
 
 def _record_wave(
@@ -976,6 +1095,7 @@ async def _send_emails(
         return
     in_flight: list[_Prepared] = []
     sending: asyncio.Future[list[str | BaseException]] | None = None
+    journal = _Journal(ctx)
     preparing = asyncio.ensure_future(_prepare_wave(ctx, templates, waves[0], now))
     try:
         for index in range(len(waves)):
@@ -987,7 +1107,7 @@ async def _send_emails(
             marked = await asyncio.to_thread(_record_and_mark, ctx, done, results, held, ready, now, report, versions)
             if marked:
                 in_flight = marked
-                sending = asyncio.ensure_future(_send_wave(ctx, sender, marked))
+                sending = asyncio.ensure_future(_send_wave(ctx, sender, journal, marked))
         if sending is not None:
             results = await sending
             done, in_flight, sending = in_flight, [], None
@@ -1003,6 +1123,8 @@ async def _send_emails(
             with contextlib.suppress(Exception):
                 _record_and_mark(ctx, in_flight, results, [], [], now, report, versions)
         raise
+    finally:
+        await journal.close()
 
 
 async def run_batch(
