@@ -103,10 +103,12 @@ def test_a_stop_that_locks_its_lead_does_not_deadlock_with_a_runner_claiming_the
         try:
             with runner.sessions() as s, s.begin():
 
-                @sa_event.listens_for(s, "before_flush")
-                def wait(*_args: object) -> None:
-                    holding.set()
-                    go_on.wait(30)
+                @sa_event.listens_for(runner.engine, "before_cursor_execute")
+                def wait(_conn: object, _cursor: object, statement: str, *_args: object) -> None:
+                    # Hold the claim just before it inserts the touch (the enrollment is locked).
+                    if statement.lstrip().upper().startswith("INSERT INTO TOUCHES"):
+                        holding.set()
+                        go_on.wait(30)
 
                 assert len(claim_due(s, now=SEND, limit=10, settings=settings).claims) == 1
         except BaseException as exc:

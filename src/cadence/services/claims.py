@@ -32,7 +32,7 @@ import secrets
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from sqlalchemy import select, update
+from sqlalchemy import insert, select, update
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
@@ -127,7 +127,8 @@ def claim_due(
         for t in session.scalars(select(Touch).where(Touch.enrollment_id.in_([e.id for e in enrollments])))
     }
     token = secrets.token_hex(16)
-    claimed: list[tuple[Enrollment, Touch]] = []
+    claimed: list[tuple[Enrollment, Touch | None]] = []  # None: a new touch, inserted below in bulk
+    new_rows: list[dict[str, object]] = []
     for enrollment in enrollments:
         cadence = pinned_cadence(session, enrollment.cadence_name, enrollment.cadence_version)
         if enrollment.next_step >= len(cadence.steps):
@@ -141,45 +142,57 @@ def claim_due(
                      batch=batch)  # fmt: skip
             continue
         if touch is None:
-            touch = Touch(
-                enrollment_id=enrollment.id,
-                lead_id=enrollment.lead_id,
-                step_index=enrollment.next_step,
-                day=step.day,
-                channel=step.channel.value,
-                template=step.template,
-                state=TouchState.CLAIMED,
-                due_at=enrollment.next_due_at or now,
-                attempts=0,
+            new_rows.append(
+                {
+                    "enrollment_id": enrollment.id,
+                    "lead_id": enrollment.lead_id,
+                    "step_index": enrollment.next_step,
+                    "day": step.day,
+                    "channel": step.channel.value,
+                    "template": step.template,
+                    "state": TouchState.CLAIMED,
+                    "due_at": enrollment.next_due_at or now,
+                    "claimed_at": now,
+                    "lease_until": lease_until,
+                    "claim_token": token,
+                    "attempts": 0,
+                }
             )
-            session.add(touch)
-        touch.state = TouchState.CLAIMED
-        touch.claimed_at = now
-        touch.lease_until = lease_until
-        touch.claim_token = token
+        else:
+            touch.state = TouchState.CLAIMED
+            touch.claimed_at = now
+            touch.lease_until = lease_until
+            touch.claim_token = token
         claimed.append((enrollment, touch))
-    session.flush()  # one flush for the whole batch: the new touches are inserted together
+    session.flush()  # the recovered and re-claimed touches, the completed enrollments
+    # New touches: one INSERT for the batch, without an ORM object each (what a batch mostly is).
+    new_ids: dict[int, int] = {}
+    if new_rows:
+        inserted = session.execute(
+            insert(Touch).returning(Touch.id, Touch.enrollment_id, sort_by_parameter_order=True), new_rows
+        )
+        new_ids = {enrollment_id: touch_id for touch_id, enrollment_id in inserted.tuples()}
     if claimed:
         # While the lease runs the step is not due: one UPDATE for the batch, not one per enrollment.
-        ids = [enrollment.id for enrollment, _ in claimed]
+        ids = [enrollment.id for enrollment, _touch in claimed]
         session.execute(
             update(Enrollment).where(Enrollment.id.in_(ids)).values(next_due_at=lease_until),
             execution_options={"synchronize_session": False},
         )
-        for enrollment, _ in claimed:
+        for enrollment, touch in claimed:
+            due_at = enrollment.next_due_at or now
             set_committed_value(enrollment, "next_due_at", lease_until)
-    for enrollment, touch in claimed:
-        batch.claims.append(
-            Claim(
-                touch_id=touch.id,
-                enrollment_id=enrollment.id,
-                lead_id=enrollment.lead_id,
-                step_index=enrollment.next_step,
-                due_at=touch.due_at,
-                token=token,
+            batch.claims.append(
+                Claim(
+                    touch_id=touch.id if touch is not None else new_ids[enrollment.id],
+                    enrollment_id=enrollment.id,
+                    lead_id=enrollment.lead_id,
+                    step_index=enrollment.next_step,
+                    due_at=touch.due_at if touch is not None else due_at,
+                    token=token,
+                )
             )
-        )
-        batch.enrollments[enrollment.id] = enrollment
+            batch.enrollments[enrollment.id] = enrollment
     return batch
 
 
