@@ -107,3 +107,43 @@ def test_cadence_serve_serves_advance_every_five_minutes_and_the_digest_hourly(p
     assert served["rep-digest"].schedules[0].schedule.cron == "5 * * * *"  # type: ignore[union-attr]
     assert served["follow-up-lead"].schedules == []
     assert served["sync-replies"].schedules[0].schedule.interval == timedelta(minutes=5)  # type: ignore[union-attr]
+
+
+def test_an_enrollment_paused_and_resumed_while_its_email_goes_out_is_moved_on_from_its_new_anchor(
+    flow_env: SmtpSink, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from cadence.services import advance as advance_module
+    from cadence.services.context import Context
+    from cadence.services.enrollments import get_lead, pause, pinned_cadence, resume, schedule_next
+
+    ctx = flow_context()
+    seed(ctx, [lead_row(0), lead_row(1)], now=MONDAY, cadence="nurture")
+    other = Context(ctx.settings)  # the rep's side, with connections of its own
+    original = advance_module._Journal.hand
+
+    async def hand(journal: advance_module._Journal, item: advance_module.WorkItem) -> bool:
+        if item.lead_email == "lead0@acme.example":  # a rep pauses and resumes the lead meanwhile
+            with other.sessions() as s, s.begin():
+                pause(s, get_lead(s, item.lead_email), now=SEND)
+            with other.sessions() as s, s.begin():
+                resume(s, get_lead(s, item.lead_email), now=SEND + timedelta(days=2), settings=ctx.settings)
+        return await original(journal, item)
+
+    monkeypatch.setattr(advance_module._Journal, "hand", hand)
+    report = asyncio.run(run_until_idle(ctx, now=SEND))
+    other.close()
+    assert report.emails_sent == 2
+    with ctx.sessions() as s:
+        for email in ("lead0@acme.example", "lead1@acme.example"):
+            enrollment = s.scalars(select(Enrollment).where(Enrollment.lead_id == get_lead(s, email).id)).one()
+            stored = enrollment.next_due_at
+            assert enrollment.next_step == 1
+            schedule_next(enrollment, pinned_cadence(s, enrollment.cadence_name, enrollment.cadence_version),
+                          ctx.settings, reply_grace_days=ctx.settings.reply_grace_days)  # fmt: skip
+            assert stored == enrollment.next_due_at, email  # scheduled from the enrollment as it is now
+            s.rollback()
+        moved = s.scalars(select(Enrollment).where(Enrollment.lead_id == get_lead(s, "lead0@acme.example").id)).one()
+        still = s.scalars(select(Enrollment).where(Enrollment.lead_id == get_lead(s, "lead1@acme.example").id)).one()
+        assert moved.next_due_at is not None
+        assert still.next_due_at is not None
+        assert moved.next_due_at > still.next_due_at  # two days of pause later

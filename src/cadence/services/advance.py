@@ -32,10 +32,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import hashlib
 import re
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from email.message import EmailMessage
@@ -362,6 +363,22 @@ def _still_active(session: Session, enrollment_ids: list[int]) -> dict[int, Enro
     return {e.id: e for e in rows if e.state == "active"}
 
 
+def _active_ids(session: Session, enrollment_ids: list[int]) -> set[int]:
+    """Lock the enrollments that are still active and return their ids: a decision committed before now wins.
+
+    Plain rows, not ORM objects: this runs for every wave.
+    """
+    if not enrollment_ids:
+        return set()
+    return set(
+        session.scalars(
+            select(Enrollment.id)
+            .where(Enrollment.id.in_(enrollment_ids), Enrollment.state == "active")
+            .with_for_update(of=Enrollment)
+        )
+    )
+
+
 def _release(session: Session, touch: Touch) -> None:
     """Give a claim back untouched (the enrollment stopped, or the step moved)."""
     session.delete(touch)
@@ -633,7 +650,8 @@ async def _prepare_wave(
 ) -> tuple[list[_Prepared], list[tuple[WorkItem, str]]]:
     """Render (unless done already) and build each message of the wave: (ready, held with the reason).
 
-    The event loop runs between two messages, so that the wave already handed to SMTP moves on meanwhile.
+    The event loop runs between each of the three steps of each message (a millisecond or two each),
+    so that the wave already on the wire moves on meanwhile: a reply or a commit waits at most that long.
     """
     ready: list[_Prepared] = []
     held: list[tuple[WorkItem, str]] = []
@@ -645,8 +663,10 @@ async def _prepare_wave(
         except TemplateError as exc:
             held.append((item, str(exc)))
             continue
+        await asyncio.sleep(0)
         item.message_id = make_message_id(item.claim.touch_id, ctx.settings.mail_domain)
         message = compose_email(ctx, item, now=now)
+        await asyncio.sleep(0)
         # Bytes, not the EmailMessage: its hundred-odd objects would live until the wave is recorded,
         # and the garbage collector would walk them again and again meanwhile.
         ready.append((item, _Outgoing(str(message["Subject"]), message.as_bytes())))
@@ -664,26 +684,20 @@ def _mark_wave(
     """
     if not wave:
         return []
-    active = _still_active(session, [item.claim.enrollment_id for item, _ in wave])
-    tokens = dict(
-        session.execute(
-            select(Touch.id, Touch.claim_token).where(Touch.id.in_([item.claim.touch_id for item, _ in wave]))
-        )
-        .tuples()
-        .all()
-    )
+    active = _active_ids(session, [item.claim.enrollment_id for item, _ in wave])
+    tokens = _claim_tokens(session, [item.claim.touch_id for item, _ in wave])
     suppressed = _suppressed(session, [item.lead_email for item, _ in wave if item.claim.enrollment_id in active])
     to_send: list[_Prepared] = []
     for item, message in wave:
         if tokens.get(item.claim.touch_id) != item.claim.token:
             report.superseded += 1
             continue
-        enrollment = active.get(item.claim.enrollment_id)
-        if enrollment is None:
+        if item.claim.enrollment_id not in active:
             _release(session, session.get_one(Touch, item.claim.touch_id))
             report.skipped += 1
             continue
         if any(key in suppressed for key in _suppression_keys(item.lead_email)):
+            enrollment = session.get_one(Enrollment, item.claim.enrollment_id)
             touch = session.get_one(Touch, item.claim.touch_id)
             touch.state = TouchState.SKIPPED
             touch.error = "address suppressed"
@@ -712,6 +726,7 @@ def _mark_wave(
 
 
 _TOUCHES = cast(Table, Touch.__table__)
+_ENROLLMENTS = cast(Table, Enrollment.__table__)
 _MARK_SENDING = (
     update(_TOUCHES)
     .where(_TOUCHES.c.id == bindparam("touch_id"), _TOUCHES.c.claim_token == bindparam("token"))
@@ -951,6 +966,80 @@ async def _send_wave(
     return results
 
 
+def _claim_tokens(session: Session, touch_ids: list[int]) -> dict[int, str | None]:
+    """The claim token each touch carries now (one query)."""
+    return dict(session.execute(select(Touch.id, Touch.claim_token).where(Touch.id.in_(touch_ids))).tuples().all())
+
+
+_RECORD_SENT = (
+    update(_TOUCHES)
+    .where(_TOUCHES.c.id == bindparam("touch_id"), _TOUCHES.c.claim_token == bindparam("token"))
+    .values(
+        state=TouchState.SENT,
+        outcome=func.coalesce(_TOUCHES.c.outcome, bindparam("reply")),
+        error=None,
+        lease_until=None,
+    )
+)
+_MOVE_ON = (
+    update(_ENROLLMENTS)
+    .where(
+        _ENROLLMENTS.c.id == bindparam("enrollment_id"),
+        _ENROLLMENTS.c.state == "active",
+        _ENROLLMENTS.c.next_step == bindparam("step"),
+        _ENROLLMENTS.c.anchor_at == bindparam("anchor"),
+    )
+    .values(
+        next_step=bindparam("new_next_step"),
+        last_touch_at=bindparam("new_last_touch_at"),
+        last_touch_day=bindparam("new_last_touch_day"),
+        next_due_at=bindparam("new_next_due_at"),
+    )
+)
+
+
+def _record_sent(
+    session: Session, ctx: Context, sent: list[tuple[WorkItem, str]], now: datetime, snapshots: Mapping[int, Enrollment]
+) -> None:
+    """Record emails that went out and move their enrollments on: two statements for the whole wave.
+
+    The next step is scheduled from the enrollment as it was claimed (``snapshots``, detached), and
+    written only if the enrollment is still as it was then (active, at that step, same anchor): a
+    decision, pause or resume since then makes the bulk update miss, and the wave's enrollments are
+    then moved on one by one from their current rows.
+    """
+    session.connection().execute(
+        _RECORD_SENT,
+        [{"touch_id": item.claim.touch_id, "token": item.claim.token, "reply": reply[:50]} for item, reply in sent],
+    )
+    moves: list[dict[str, Any]] = []
+    for item, _reply in sent:
+        snapshot = snapshots.get(item.claim.enrollment_id)
+        if snapshot is None or snapshot.next_step != item.claim.step_index:
+            moves = []
+            break
+        guard = {"enrollment_id": snapshot.id, "step": snapshot.next_step, "anchor": snapshot.anchor_at}
+        cadence = pinned_cadence(session, snapshot.cadence_name, snapshot.cadence_version)
+        advance(snapshot, cadence, at=now, settings=ctx.settings, grace_days=ctx.settings.reply_grace_days)
+        moves.append(guard | {"new_next_step": snapshot.next_step, "new_last_touch_at": snapshot.last_touch_at,
+                              "new_last_touch_day": snapshot.last_touch_day,
+                              "new_next_due_at": snapshot.next_due_at})  # fmt: skip
+    if moves and session.connection().execute(_MOVE_ON, moves).rowcount == len(moves):
+        return
+    # Something changed since the claim (or no snapshot): from the current rows, one by one.
+    enrollments = {
+        e.id: e
+        for e in session.scalars(
+            select(Enrollment).where(Enrollment.id.in_([item.claim.enrollment_id for item, _ in sent]))
+        ).unique()
+    }
+    for item, _reply in sent:
+        enrollment = enrollments[item.claim.enrollment_id]
+        if enrollment.state == "active" and enrollment.next_step == item.claim.step_index:
+            cadence = pinned_cadence(session, enrollment.cadence_name, enrollment.cadence_version)
+            advance(enrollment, cadence, at=now, settings=ctx.settings, grace_days=ctx.settings.reply_grace_days)
+
+
 def _record_wave(
     session: Session,
     ctx: Context,
@@ -958,24 +1047,39 @@ def _record_wave(
     results: list[str | BaseException],
     now: datetime,
     report: RunReport,
+    snapshots: Mapping[int, Enrollment],
 ) -> None:
     """Apply what SMTP said about each message of the wave: move enrollments on, bounce, retry later.
 
     The outcome itself was committed at the hand-off; it is written again here only where that
     write failed. Touches whose claim is no longer this runner's are left to their new owner.
+    Emails that went out (nearly all) are recorded in bulk, without ORM objects
+    (:func:`_record_sent`); the others one by one.
     """
+    tokens = _claim_tokens(session, [item.claim.touch_id for item, _ in wave])
+    sent: list[tuple[WorkItem, str]] = []
+    others: list[tuple[WorkItem, BaseException]] = []
+    for (item, _message), result in zip(wave, results, strict=True):
+        if tokens.get(item.claim.touch_id) != item.claim.token:
+            report.superseded += 1
+        elif isinstance(result, str):
+            sent.append((item, result))
+        else:
+            others.append((item, result))
+    if sent:
+        _record_sent(session, ctx, sent, now, snapshots)
+        report.emails_sent += len(sent)
+    if not others:
+        return
     enrollments = {
         e.id: e
         for e in session.scalars(
-            select(Enrollment).where(Enrollment.id.in_([item.claim.enrollment_id for item, _ in wave]))
+            select(Enrollment).where(Enrollment.id.in_([item.claim.enrollment_id for item, _ in others]))
         ).unique()
     }
-    touches = _touches(session, [item.claim.touch_id for item, _ in wave])
-    for (item, _message), result in zip(wave, results, strict=True):
-        touch = touches.get(item.claim.touch_id)
-        if touch is None or touch.claim_token != item.claim.token:
-            report.superseded += 1
-            continue
+    touches = _touches(session, [item.claim.touch_id for item, _ in others])
+    for item, result in others:
+        touch = touches[item.claim.touch_id]
         enrollment = enrollments[item.claim.enrollment_id]
         cadence = pinned_cadence(session, enrollment.cadence_name, enrollment.cadence_version)
         moves_on = enrollment.state == "active" and enrollment.next_step == item.claim.step_index
@@ -992,14 +1096,6 @@ def _record_wave(
             report.skipped += 1
             continue
         touch.lease_until = None
-        if isinstance(result, str):
-            touch.state = TouchState.SENT
-            touch.outcome = touch.outcome or result[:50]
-            touch.error = None
-            if moves_on:
-                advance(enrollment, cadence, at=now, settings=ctx.settings, grace_days=ctx.settings.reply_grace_days)
-            report.emails_sent += 1
-            continue
         if isinstance(result, PermanentFailure):
             touch.state = TouchState.BOUNCED
             touch.error = str(result)[:2000]
@@ -1037,6 +1133,7 @@ def _record_and_mark(
     now: datetime,
     report: RunReport,
     versions: _Versions,
+    snapshots: Mapping[int, Enrollment],
 ) -> list[_Prepared]:
     """One transaction: record the wave that came back, hold the broken ones, mark the next wave ``sending``.
 
@@ -1047,7 +1144,7 @@ def _record_and_mark(
     def attempt(counts: RunReport) -> list[_Prepared]:
         with ctx.sessions() as session, session.begin():
             if done:
-                _record_wave(session, ctx, done, results, now, counts)
+                _record_wave(session, ctx, done, results, now, counts, snapshots)
             for item, reason in held:
                 _hold(session, item, now, reason, counts)
             return _mark_wave(session, ctx, ready, now, counts, versions)
@@ -1081,13 +1178,14 @@ async def _send_emails(
     now: datetime,
     report: RunReport,
     versions: _Versions,
+    snapshots: Mapping[int, Enrollment],
 ) -> None:
     """Send the emails in pipelined waves, so that rendering, the database and SMTP work at the same time.
 
     While wave k is on the wire, wave k+1 is rendered and built; then one transaction records wave k
-    and marks wave k+1 ``sending`` (committed before it is handed to SMTP; ``_still_active`` runs once
-    per wave, inside it). That transaction runs in a worker thread, so that rendering the wave after
-    goes on while the database answers.
+    and marks wave k+1 ``sending`` (committed before it is handed to SMTP; the leads are checked
+    once per wave, inside it, and again at each hand-off). That transaction runs in a worker thread,
+    so that rendering the wave after goes on while the database answers.
     """
     wave_size = max(1, ctx.settings.smtp_connections) * WAVE_PER_CONNECTION
     waves = [items[start : start + wave_size] for start in range(0, len(items), wave_size)]
@@ -1096,6 +1194,9 @@ async def _send_emails(
     in_flight: list[_Prepared] = []
     sending: asyncio.Future[list[str | BaseException]] | None = None
     journal = _Journal(ctx)
+    # What lives through the batch (Prefect, SQLAlchemy, the claimed rows, the items) need not be walked
+    # by the garbage collector at every collection while the emails are built: set it aside until the end.
+    gc.freeze()
     preparing = asyncio.ensure_future(_prepare_wave(ctx, templates, waves[0], now))
     try:
         for index in range(len(waves)):
@@ -1104,14 +1205,16 @@ async def _send_emails(
                 preparing = asyncio.ensure_future(_prepare_wave(ctx, templates, waves[index + 1], now))
             results = await sending if sending is not None else []
             done, in_flight, sending = in_flight, [], None
-            marked = await asyncio.to_thread(_record_and_mark, ctx, done, results, held, ready, now, report, versions)
+            marked = await asyncio.to_thread(
+                _record_and_mark, ctx, done, results, held, ready, now, report, versions, snapshots
+            )
             if marked:
                 in_flight = marked
                 sending = asyncio.ensure_future(_send_wave(ctx, sender, journal, marked))
         if sending is not None:
             results = await sending
             done, in_flight, sending = in_flight, [], None
-            await asyncio.to_thread(_record_and_mark, ctx, done, results, [], [], now, report, versions)
+            await asyncio.to_thread(_record_and_mark, ctx, done, results, [], [], now, report, versions, snapshots)
     except BaseException:
         if not preparing.done():
             preparing.cancel()
@@ -1121,9 +1224,10 @@ async def _send_emails(
             # after the lease, `handing` becomes `uncertain` and is never re-sent).
             results = await sending
             with contextlib.suppress(Exception):
-                _record_and_mark(ctx, in_flight, results, [], [], now, report, versions)
+                _record_and_mark(ctx, in_flight, results, [], [], now, report, versions, snapshots)
         raise
     finally:
+        gc.unfreeze()
         await journal.close()
 
 
@@ -1179,7 +1283,8 @@ async def _run_batch(
             return batch, _load(session, ctx, batch, now)
 
     batch, items = _retrying(ctx, report, claim)
-    batch.enrollments.clear()  # the items carry what they need: let the ORM objects go
+    # The claimed enrollments, as they were claimed (detached): the emails' next steps are scheduled from them.
+    snapshots = batch.enrollments
     if not items:
         return
     items = _retrying(ctx, report, lambda counts: _hold_broken_cadences(ctx, items, now, counts))
@@ -1205,7 +1310,7 @@ async def _run_batch(
                 return _capped(session, ctx, templates, email_items, now, counts)
 
         email_items = _retrying(ctx, report, capped)
-    await _send_emails(ctx, sender, templates, email_items, now, report, versions)
+    await _send_emails(ctx, sender, templates, email_items, now, report, versions, snapshots)
 
 
 def _capped(
