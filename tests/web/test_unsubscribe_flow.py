@@ -49,6 +49,13 @@ def test_a_lead_who_unsubscribes_by_the_emails_link_is_never_emailed_again(
     assert found is not None
     link = found.group(1)
     assert link.startswith(f"{LINKS}/unsubscribe/")
+    # On the wire the URIs are as they are, folded only between them: mail providers do not decode
+    # RFC 2047 encoded words in this header, and their unsubscribe button would find no link.
+    [raw] = [r for r in flow_env.raw_messages() if re.search(rb"^To: .*lead0@acme\.example", r, re.MULTILINE)]
+    wire = re.search(rb"^List-Unsubscribe: ([^\r\n]*(?:\r?\n[ \t][^\r\n]*)*)", raw, re.MULTILINE)
+    assert wire is not None
+    assert re.sub(rb"\r?\n ", b" ", wire.group(1)).decode("ascii") == header
+    assert b"=?" not in wire.group(1)
 
     app = create_app(Settings(), clock=lambda: CLICKED)  # the settings the flow used: same secret, same database
     url = serve(app) + link.removeprefix(LINKS)
