@@ -98,13 +98,13 @@ import re
 import string
 import time
 import types
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Generator, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from datetime import time as time_of_day
 from decimal import Decimal
 from pathlib import Path, PurePosixPath
-from typing import Any
+from typing import Any, TypeVar
 
 import css_inline
 import jinja2
@@ -238,6 +238,8 @@ class _Budget:
             raise SecurityError(f"the template produced more than {limit} characters of text")
 
 
+_R = TypeVar("_R")
+
 _BUDGET: contextvars.ContextVar[_Budget | None] = contextvars.ContextVar("cadence_template_budget", default=None)
 _DEFAULT_MAX_CHARS = 200_000
 
@@ -255,10 +257,13 @@ def _step() -> None:
 
 _SCALARS = (str, int, float, Decimal, date, datetime, time_of_day, type(None))
 _CONTAINERS = (list, tuple, set, frozenset, dict)
+_SCALAR_TYPES = frozenset(_SCALARS)
 
 
 def _weight(value: Any, limit: int) -> int:
     """About how many characters ``str(value)`` has, counting no further than just past ``limit``."""
+    if type(value) is str:  # what nearly every filter is given and returns
+        return len(value) + 1
     total = 0
     stack = [value]
     while stack and total <= limit:
@@ -299,6 +304,8 @@ def _check_width(value: Any, what: str) -> None:
 
 def _is_plain(value: Any) -> bool:
     """Data a template may print or format: text, numbers, dates, and containers of them."""
+    if type(value) in _SCALAR_TYPES:
+        return True
     stack = [value]
     seen = 0
     while stack:
@@ -599,6 +606,7 @@ class _FolderLoader(jinja2.BaseLoader):
 _MARKUP_START = re.compile(r"<(?:!--|!|/?[A-Za-z])")
 _TAG = re.compile(r"""<(/?)([A-Za-z][^\s/>]*)((?:\s+[^\s"=>]+(?:="[^"]*")?)*)(\s*/?>)""")
 _ATTRIBUTE_VALUE = re.compile(r'="([^"]*)"')
+_BRACKET_IN_VALUE = re.compile(r'="[^"]*[<>]')
 _RAW_TEXT_ELEMENTS = frozenset({"style", "script", "xmp", "iframe", "noembed", "noframes", "plaintext", "noscript"})
 
 
@@ -609,6 +617,8 @@ def _escape_attribute_brackets(html: str) -> str:
     HTML but not what the renderer promises: no markup a lead's value brought in shows as markup.
     Text, comments and the content of ``<style>`` and ``<script>`` elements are left as they are.
     """
+    if _BRACKET_IN_VALUE.search(html) is None:  # no attribute value holds a bracket: nothing to escape
+        return html
     out: list[str] = []
     pos = 0
     size = len(html)
@@ -1042,6 +1052,7 @@ class Templates:
         self._text_env = _Environment(self._loader, autoescape=False)
         self._html_env = _Environment(self._loader, autoescape=True)
         self._versions: dict[str, tuple[tuple[tuple[str, int, int], ...], str]] = {}
+        self._checked: dict[str, Path] = {}
 
     # -- Names and versions
 
@@ -1150,32 +1161,55 @@ class Templates:
 
     def render_email(self, name: str, variables: Mapping[str, Any]) -> RenderedEmail:
         """Render an email: one-line subject, text body with footer, HTML document (or None)."""
+        steps = self.render_email_steps(name, variables)
+        while True:
+            try:
+                next(steps)
+            except StopIteration as finished:
+                rendered: RenderedEmail = finished.value
+                return rendered
+
+    def render_email_steps(self, name: str, variables: Mapping[str, Any]) -> Generator[None, None, RenderedEmail]:
+        """:meth:`render_email` in steps of a fraction of a millisecond: a generator that returns the email.
+
+        The caller may let other work run between two steps (an event loop: replies and commits
+        waiting on the render); each step runs under the render's one budget.
+        """
         self._refuse_partial(name)
         data = _prepare(variables)
         _compliance_values(data, self._fallback_path(name))
-        token = _BUDGET.set(_Budget(self.max_output_chars))
-        try:
-            text_template = self._get(self._text_env, name)
-            parts = self._render_blocks(text_template, data, ("subject", "text"))
-            if "subject" not in parts or "text" not in parts:
-                raise TemplateError(
-                    "an email template needs {% block subject %} and {% block text %}", path=text_template.filename
-                )
-            subject = _one_line(parts["subject"])
-            if not subject:
-                raise TemplateError("the subject is empty", path=text_template.filename)
-            footer = self._render_whole(self._get(self._text_env, FOOTER), data)
-            text = f"{_tidy(parts['text'])}\n\n{_tidy(footer)}\n"
-            html: str | None = None
-            html_template = self._get(self._html_env, name)
-            body = self._render_blocks(html_template, data, ("html",)).get("html")
-            if body is not None:
-                layout = self._get(self._html_env, LAYOUT)
-                html = self._render_whole(layout, {**data, "body": Markup(body.strip())})
-        finally:
-            _BUDGET.reset(token)
+        budget = _Budget(self.max_output_chars)
+
+        def step(work: Callable[[], _R]) -> _R:
+            token = _BUDGET.set(budget)
+            try:
+                return work()
+            finally:
+                _BUDGET.reset(token)
+
+        text_template = step(lambda: self._get(self._text_env, name))
+        parts = step(lambda: self._render_blocks(text_template, data, ("subject", "text")))
+        if "subject" not in parts or "text" not in parts:
+            raise TemplateError(
+                "an email template needs {% block subject %} and {% block text %}", path=text_template.filename
+            )
+        subject = _one_line(parts["subject"])
+        if not subject:
+            raise TemplateError("the subject is empty", path=text_template.filename)
+        yield
+        footer = step(lambda: self._render_whole(self._get(self._text_env, FOOTER), data))
+        text = f"{_tidy(parts['text'])}\n\n{_tidy(footer)}\n"
+        yield
+        html_template = step(lambda: self._get(self._html_env, name))
+        body = step(lambda: self._render_blocks(html_template, data, ("html",)).get("html"))
+        html: str | None = None
+        if body is not None:
+            yield
+            layout = step(lambda: self._get(self._html_env, LAYOUT))
+            html = step(lambda: self._render_whole(layout, {**data, "body": Markup(body.strip())}))
         self._check_footer(text_template.filename, data, text, html)
         if html is not None:
+            yield
             html = self._inline_css(html, text_template.filename)
         return RenderedEmail(subject=subject, text=text, html=html)
 
@@ -1225,8 +1259,19 @@ class Templates:
         if _is_partial(name):
             raise TemplateError(f"{name!r} is a partial (its name starts with '_'), not a message", path=name)
 
+    def _checked_path(self, name: str) -> Path:
+        """:meth:`_path`, remembered per name: a name's path and its validity depend on the name alone.
+
+        Whether the file (or a link standing in its place) stays inside the folder is checked again
+        by the loader each time the file is read, so nothing escapes the folder through this memo.
+        """
+        path = self._checked.get(name)
+        if path is None:
+            path = self._checked[name] = self._path(name)
+        return path
+
     def _get(self, env: _Environment, name: str) -> jinja2.Template:
-        self._path(name)  # refuses bad names with a TemplateError
+        self._checked_path(name)  # refuses bad names with a TemplateError
         try:
             return env.get_template(name)
         except Exception as exc:
@@ -1234,7 +1279,7 @@ class Templates:
 
     def _fallback_path(self, name: str) -> str:
         try:
-            return str(self._path(name))
+            return str(self._checked_path(name))
         except TemplateError:
             return name
 
