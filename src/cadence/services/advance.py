@@ -650,19 +650,27 @@ async def _prepare_wave(
 ) -> tuple[list[_Prepared], list[tuple[WorkItem, str]]]:
     """Render (unless done already) and build each message of the wave: (ready, held with the reason).
 
-    The event loop runs between each of the three steps of each message (a millisecond or two each),
-    so that the wave already on the wire moves on meanwhile: a reply or a commit waits at most that long.
+    The event loop runs between the steps of each message (the render's few steps, building the
+    message, serializing it: under a millisecond each), so that the waves on the wire move on
+    meanwhile: a hand-off's commit or an SMTP reply waits at most that long.
     """
     ready: list[_Prepared] = []
     held: list[tuple[WorkItem, str]] = []
     for item in wave:
-        try:
-            if item.rendered is None:
-                assert item.template is not None  # an email step always names one (checked at parse time)
-                item.rendered = templates.render_email(item.template, item.variables)
-        except TemplateError as exc:
-            held.append((item, str(exc)))
-            continue
+        if item.rendered is None:
+            assert item.template is not None  # an email step always names one (checked at parse time)
+            steps = templates.render_email_steps(item.template, item.variables)
+            try:
+                while True:
+                    next(steps)
+                    await asyncio.sleep(0)
+            except StopIteration as finished:
+                item.rendered = finished.value
+            except TemplateError as exc:
+                held.append((item, str(exc)))
+                continue
+            finally:
+                steps.close()
         await asyncio.sleep(0)
         item.message_id = make_message_id(item.claim.touch_id, ctx.settings.mail_domain)
         message = compose_email(ctx, item, now=now)
@@ -1182,18 +1190,31 @@ async def _send_emails(
 ) -> None:
     """Send the emails in pipelined waves, so that rendering, the database and SMTP work at the same time.
 
-    While wave k is on the wire, wave k+1 is rendered and built; then one transaction records wave k
-    and marks wave k+1 ``sending`` (committed before it is handed to SMTP; the leads are checked
-    once per wave, inside it, and again at each hand-off). That transaction runs in a worker thread,
-    so that rendering the wave after goes on while the database answers.
+    Three waves are under way at once: wave k is on the wire, wave k+1 is marked ``sending`` and
+    waits for it, wave k+2 is rendered and built. When wave k comes back, wave k+1 goes out at once;
+    then one transaction records wave k and marks wave k+2 ``sending`` (committed before it is handed
+    to SMTP; the leads are checked once per wave, inside it, and again at each hand-off) while wave
+    k+1 is on the wire. That transaction runs in a worker thread, so neither the hand-offs nor
+    the rendering wait for the database.
     """
     wave_size = max(1, ctx.settings.smtp_connections) * WAVE_PER_CONNECTION
     waves = [items[start : start + wave_size] for start in range(0, len(items), wave_size)]
     if not waves:
         return
-    in_flight: list[_Prepared] = []
+    in_flight: list[_Prepared] = []  # the wave on the wire
+    queued: list[_Prepared] = []  # the wave marked `sending`, next to go out
     sending: asyncio.Future[list[str | BaseException]] | None = None
     journal = _Journal(ctx)
+
+    async def next_out() -> tuple[list[_Prepared], list[str | BaseException]]:
+        """Wait for the wave on the wire, put the queued one on it; the wave that came back, and its results."""
+        nonlocal in_flight, queued, sending
+        results = await sending if sending is not None else []
+        done, in_flight, queued, sending = in_flight, queued, [], None
+        if in_flight:
+            sending = asyncio.ensure_future(_send_wave(ctx, sender, journal, in_flight))
+        return done, results
+
     # What lives through the batch (Prefect, SQLAlchemy, the claimed rows, the items) need not be walked
     # by the garbage collector at every collection while the emails are built: set it aside until the end.
     gc.freeze()
@@ -1203,17 +1224,12 @@ async def _send_emails(
             ready, held = await preparing
             if index + 1 < len(waves):
                 preparing = asyncio.ensure_future(_prepare_wave(ctx, templates, waves[index + 1], now))
-            results = await sending if sending is not None else []
-            done, in_flight, sending = in_flight, [], None
-            marked = await asyncio.to_thread(
+            done, results = await next_out() if queued or sending is not None else ([], [])
+            queued = await asyncio.to_thread(
                 _record_and_mark, ctx, done, results, held, ready, now, report, versions, snapshots
             )
-            if marked:
-                in_flight = marked
-                sending = asyncio.ensure_future(_send_wave(ctx, sender, journal, marked))
-        if sending is not None:
-            results = await sending
-            done, in_flight, sending = in_flight, [], None
+        while queued or sending is not None:
+            done, results = await next_out()
             await asyncio.to_thread(_record_and_mark, ctx, done, results, [], [], now, report, versions, snapshots)
     except BaseException:
         if not preparing.done():
@@ -1221,7 +1237,8 @@ async def _send_emails(
         if sending is not None:
             # Something failed while a wave was on the wire: let it finish and record it if we can
             # (what cannot be recorded stays as its hand-off left it: `sending` is claimed again
-            # after the lease, `handing` becomes `uncertain` and is never re-sent).
+            # after the lease, `handing` becomes `uncertain` and is never re-sent). A queued wave
+            # was never handed over: it stays `sending`, and is claimed again after the lease.
             results = await sending
             with contextlib.suppress(Exception):
                 _record_and_mark(ctx, in_flight, results, [], [], now, report, versions, snapshots)
