@@ -1015,11 +1015,10 @@ def _record_sent(
     written only if the enrollment is still as it was then (active, at that step, same anchor): a
     decision, pause or resume since then makes the bulk update miss, and the wave's enrollments are
     then moved on one by one from their current rows.
+
+    Enrollments are written before touches, the order every other writer of a lead's rows takes (a
+    decision locks the enrollment, then its touches): the other order could deadlock with it.
     """
-    session.connection().execute(
-        _RECORD_SENT,
-        [{"touch_id": item.claim.touch_id, "token": item.claim.token, "reply": reply[:50]} for item, reply in sent],
-    )
     moves: list[dict[str, Any]] = []
     for item, _reply in sent:
         snapshot = snapshots.get(item.claim.enrollment_id)
@@ -1032,20 +1031,24 @@ def _record_sent(
         moves.append(guard | {"new_next_step": snapshot.next_step, "new_last_touch_at": snapshot.last_touch_at,
                               "new_last_touch_day": snapshot.last_touch_day,
                               "new_next_due_at": snapshot.next_due_at})  # fmt: skip
-    if moves and session.connection().execute(_MOVE_ON, moves).rowcount == len(moves):
-        return
-    # Something changed since the claim (or no snapshot): from the current rows, one by one.
-    enrollments = {
-        e.id: e
-        for e in session.scalars(
-            select(Enrollment).where(Enrollment.id.in_([item.claim.enrollment_id for item, _ in sent]))
-        ).unique()
-    }
-    for item, _reply in sent:
-        enrollment = enrollments[item.claim.enrollment_id]
-        if enrollment.state == "active" and enrollment.next_step == item.claim.step_index:
-            cadence = pinned_cadence(session, enrollment.cadence_name, enrollment.cadence_version)
-            advance(enrollment, cadence, at=now, settings=ctx.settings, grace_days=ctx.settings.reply_grace_days)
+    if not moves or session.connection().execute(_MOVE_ON, moves).rowcount != len(moves):
+        # Something changed since the claim (or no snapshot): from the current rows, one by one.
+        enrollments = {
+            e.id: e
+            for e in session.scalars(
+                select(Enrollment).where(Enrollment.id.in_([item.claim.enrollment_id for item, _ in sent]))
+            ).unique()
+        }
+        for item, _reply in sent:
+            enrollment = enrollments[item.claim.enrollment_id]
+            if enrollment.state == "active" and enrollment.next_step == item.claim.step_index:
+                cadence = pinned_cadence(session, enrollment.cadence_name, enrollment.cadence_version)
+                advance(enrollment, cadence, at=now, settings=ctx.settings, grace_days=ctx.settings.reply_grace_days)
+        session.flush()
+    session.connection().execute(
+        _RECORD_SENT,
+        [{"touch_id": item.claim.touch_id, "token": item.claim.token, "reply": reply[:50]} for item, reply in sent],
+    )
 
 
 def _record_wave(
