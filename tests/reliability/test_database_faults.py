@@ -24,6 +24,7 @@ import sqlalchemy as sa
 
 from cadence.adapters.db import (
     DatabaseUnavailable,
+    conflicted,
     locked,
     make_engine,
     retry_while_unavailable,
@@ -201,6 +202,58 @@ def test_a_transaction_waits_for_a_restarting_postgresql_and_gives_up_after_the_
         if not private_postgresql.running():
             private_postgresql.start()
         engine.dispose()
+
+
+def test_a_transaction_postgresql_aborts_to_break_a_deadlock_is_run_again(clean_postgresql: str) -> None:
+    # Two transactions lock two rows in opposite orders. Ours waits first, so PostgreSQL's deadlock
+    # check (deadlock_timeout after the wait began) fires in ours: it is the one aborted, and is run again.
+    engine = make_engine(clean_postgresql)
+    with engine.begin() as conn:
+        conn.execute(sa.text("CREATE TABLE deadlock_rows (id int PRIMARY KEY, n int)"))
+        conn.execute(sa.text("INSERT INTO deadlock_rows VALUES (1, 0), (2, 0)"))
+    ours_holds, other_holds, other_done = threading.Event(), threading.Event(), threading.Event()
+    attempts: list[BaseException | None] = []
+
+    def other() -> None:
+        with engine.begin() as conn:
+            conn.execute(sa.text("UPDATE deadlock_rows SET n = n + 10 WHERE id = 2"))
+            other_holds.set()
+            ours_holds.wait(10)
+            time.sleep(0.3)  # ours is waiting for row 2 by now
+            conn.execute(sa.text("UPDATE deadlock_rows SET n = n + 10 WHERE id = 1"))
+        other_done.set()
+
+    def ours() -> int:
+        try:
+            with engine.begin() as conn:
+                conn.execute(sa.text("SET LOCAL deadlock_timeout = '1s'"))
+                conn.execute(sa.text("UPDATE deadlock_rows SET n = n + 1 WHERE id = 1"))
+                if not attempts:
+                    other_holds.wait(10)
+                    ours_holds.set()
+                conn.execute(sa.text("UPDATE deadlock_rows SET n = n + 1 WHERE id = 2"))
+                total = int(conn.execute(sa.text("SELECT sum(n) FROM deadlock_rows")).scalar_one())
+        except sa.exc.DBAPIError as exc:
+            attempts.append(exc)
+            raise
+        attempts.append(None)
+        return total
+
+    thread = threading.Thread(target=other)
+    thread.start()
+    try:
+        total = retry_while_unavailable(ours, engine=engine, seconds=5)
+    finally:
+        thread.join(30)
+        with engine.begin() as conn:
+            conn.execute(sa.text("DROP TABLE deadlock_rows"))
+        engine.dispose()
+    assert other_done.is_set()
+    assert len(attempts) == 2
+    assert attempts[1] is None
+    assert attempts[0] is not None
+    assert conflicted(attempts[0])
+    assert total == 22  # both transactions committed, each once
 
 
 def test_a_postgresql_server_that_never_answers_fails_a_connection_in_seconds_not_minutes() -> None:

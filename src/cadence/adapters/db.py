@@ -149,6 +149,21 @@ def unavailable(exc: BaseException) -> bool:
     return "FATAL:" not in message or any(reason in message for reason in _AWAY_FATALS)
 
 
+_CONFLICT_SQLSTATES = ("40P01", "40001")  # deadlock_detected, serialization_failure
+CONFLICT_RETRIES = 8
+"""How many times a transaction that PostgreSQL aborted to break a deadlock is run again."""
+
+
+def conflicted(exc: BaseException) -> bool:
+    """True when PostgreSQL aborted the transaction to break a deadlock (or a serialization conflict).
+
+    The other transaction went on; running this one again from the start is what PostgreSQL advises.
+    """
+    if not isinstance(exc, DBAPIError) or exc.orig is None:
+        return False
+    return getattr(exc.orig, "sqlstate", None) in _CONFLICT_SQLSTATES
+
+
 def locked(exc: BaseException) -> bool:
     """True when ``exc`` is SQLite's "database is locked": another writer held it past the busy timeout."""
     if not isinstance(exc, DBAPIError) or exc.orig is None:
@@ -180,17 +195,24 @@ def retry_while_unavailable(
     for the server to answer and call it again, for up to ``seconds`` in all (waits of 0.2 s doubling to 5 s).
 
     Raises :class:`DatabaseUnavailable` when the server is still away after that, or at once when
-    SQLite stays locked past its busy timeout (:func:`locked`: that wait is over already). Any other
-    error is raised as it is. ``fn`` must leave nothing behind when it fails: each call starts afresh.
+    SQLite stays locked past its busy timeout (:func:`locked`: that wait is over already). A
+    transaction PostgreSQL aborted to break a deadlock (:func:`conflicted`) is run again at once, up
+    to :data:`CONFLICT_RETRIES` times. Any other error is raised as it is. ``fn`` must leave nothing
+    behind when it fails: each call starts afresh.
     """
     deadline = clock() + seconds
     pause = 0.2
+    conflicts = 0
     while True:
         try:
             return fn()
         except DBAPIError as exc:
             if locked(exc):
                 raise DatabaseUnavailable(busy_message(engine, exc)) from exc
+            if conflicted(exc) and conflicts < CONFLICT_RETRIES:
+                conflicts += 1
+                sleep(0.01 * conflicts)  # the transaction that won goes on meanwhile
+                continue
             if not unavailable(exc):
                 raise
             while True:
