@@ -7,6 +7,7 @@ Every error a user can cause is a subclass of :class:`CadenceError`; the CLI pri
 from __future__ import annotations
 
 import reprlib
+from collections.abc import Iterable
 
 
 class CadenceError(Exception):
@@ -54,6 +55,12 @@ def shown(value: object) -> str:
         return _SHOWN.repr(value)
     except ValueError:  # an int of more than 4,300 digits cannot be written in decimal
         return "a number too large to show"
+
+
+def shown_keys(keys: Iterable[object]) -> str:
+    """Keys for an error message, sorted: text as it is (cut short), anything else :func:`shown`; at most ten."""
+    names = sorted(key[:60] if isinstance(key, str) else shown(key) for key in keys)
+    return ", ".join(names[:10]) + (f" and {len(names) - 10} more" if len(names) > 10 else "")
 
 
 def database_problem(exc: BaseException) -> str:

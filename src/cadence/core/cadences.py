@@ -10,7 +10,7 @@ from datetime import time
 from enum import StrEnum
 from typing import Any
 
-from cadence.errors import ConfigurationError, shown
+from cadence.errors import ConfigurationError, shown, shown_keys
 
 
 class Channel(StrEnum):
@@ -115,12 +115,6 @@ def _where(data: Any) -> str:
     return f" (line {line})" if isinstance(line, int) and not isinstance(line, bool) else ""
 
 
-def _keys(keys: set[Any]) -> str:
-    """Unknown keys for a message: text as it is (cut short), anything else as a short repr; at most ten."""
-    names = sorted(key[:60] if isinstance(key, str) else shown(key) for key in keys)
-    return ", ".join(names[:10]) + (f" and {len(names) - 10} more" if len(names) > 10 else "")
-
-
 def _parse_time(value: Any, what: str) -> time:
     if isinstance(value, int) and not isinstance(value, bool) and 0 <= value < 24 * 60:
         # YAML 1.1 reads an unquoted 17:00 as sexagesimal minutes (1020): take it as meant.
@@ -137,7 +131,7 @@ def _parse_step(raw: Any, index: int) -> Step:
         raise ConfigurationError(f"{where}: a step is a mapping with day, channel and template")
     unknown = set(raw) - {"day", "channel", "template", "templates", "instructions", "thread", "__line__"}
     if unknown:
-        raise ConfigurationError(f"{where}: unknown key(s) {_keys(unknown)}")
+        raise ConfigurationError(f"{where}: unknown key(s) {shown_keys(unknown)}")
     day = raw.get("day")
     if not isinstance(day, int) or isinstance(day, bool) or not 0 <= day <= _MAX_DAY:
         raise ConfigurationError(f"{where}: day must be a whole number from 0 to {_MAX_DAY}, not {shown(day)}")
@@ -190,14 +184,14 @@ def _parse_settings(raw: Any) -> CadenceSettings:
     known = {"send_window", "business_days_only", "holidays", "min_gap_days", "__line__"}
     unknown = set(raw) - known
     if unknown:
-        raise ConfigurationError(f"settings{_where(raw)}: unknown key(s) {_keys(unknown)}")
+        raise ConfigurationError(f"settings{_where(raw)}: unknown key(s) {shown_keys(unknown)}")
     defaults = CadenceSettings()
     window = raw.get("send_window") or {}
     if not isinstance(window, dict):
         raise ConfigurationError(f"settings.send_window{_where(raw)} must have start and end")
     unknown = set(window) - {"start", "end", "__line__"}
     if unknown:
-        raise ConfigurationError(f"send_window{_where(window)}: unknown key(s) {_keys(unknown)}")
+        raise ConfigurationError(f"send_window{_where(window)}: unknown key(s) {shown_keys(unknown)}")
     start = _parse_time(window.get("start", "08:00"), "send_window.start")
     end = _parse_time(window.get("end", "17:00"), "send_window.end")
     if end <= start:
@@ -229,7 +223,7 @@ def parse_cadence(data: Any, *, default_name: str | None = None) -> Cadence:
         raise ConfigurationError("a cadence file must be a mapping with name, settings and steps")
     unknown = set(data) - {"name", "description", "settings", "steps", "__line__"}
     if unknown:
-        raise ConfigurationError(f"unknown key(s) {_keys(unknown)}")
+        raise ConfigurationError(f"unknown key(s) {shown_keys(unknown)}")
     name = data.get("name", default_name)
     if not isinstance(name, str) or not _NAME.match(name):
         raise ConfigurationError(f"name must be lower-case letters, digits, - or _, not {shown(name)}")

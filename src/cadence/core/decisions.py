@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from enum import StrEnum
 
-from cadence.errors import ValidationError, shown
+from cadence.errors import ValidationError, shown, shown_keys
 
 
 class Outcome(StrEnum):
@@ -52,9 +52,9 @@ def validate_answers(data: object) -> dict[str, str]:
     if not isinstance(data, dict):
         raise ValidationError("the answers must be a mapping of question keys to answers")
     known = {key for key, _ in QUALIFYING_QUESTIONS}
-    unknown = sorted(k[:60] if isinstance(k, str) else shown(k) for k in data if k != "__line__" and k not in known)
+    unknown = [k for k in data if k != "__line__" and k not in known]
     if unknown:
-        raise ValidationError(f"unknown question key(s): {', '.join(unknown)}; expected {', '.join(sorted(known))}")
+        raise ValidationError(f"unknown question key(s): {shown_keys(unknown)}; expected {', '.join(sorted(known))}")
     answers: dict[str, str] = {}
     missing: list[str] = []
     for key, _question in QUALIFYING_QUESTIONS:

@@ -12,7 +12,7 @@ from enum import StrEnum
 from typing import Any
 
 from cadence.core.leads import LeadData
-from cadence.errors import ConfigurationError, shown
+from cadence.errors import ConfigurationError, shown, shown_keys
 
 
 class Kind(StrEnum):
@@ -154,8 +154,7 @@ def _check_keys(raw: dict[str, Any], allowed: set[str], where: str) -> None:
     unknown = set(raw) - allowed - {"__line__"}
     if unknown:
         line = f" (line {raw['__line__']})" if raw.get("__line__") else ""
-        names = sorted(key[:60] if isinstance(key, str) else shown(key) for key in unknown)
-        raise ConfigurationError(f"{where}{line}: unknown key(s) {', '.join(names[:10])}")
+        raise ConfigurationError(f"{where}{line}: unknown key(s) {shown_keys(unknown)}")
 
 
 def _class_rule(raw: Any, where: str) -> ClassRule:
