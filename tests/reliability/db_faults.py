@@ -186,6 +186,14 @@ class InProcessRun:
         return outcome
 
 
+def stops(outcomes: Sequence[RunOutcome]) -> dict[str, int]:
+    """The runs that stopped cleanly (one line, no traceback), and those that did something wrong."""
+    return {
+        "stopped_cleanly": sum(o.stopped is not None and o.problem is None for o in outcomes),
+        "problems": sum(o.problem is not None for o in outcomes),
+    }
+
+
 def run_environment(settings: Settings, prefect: Mapping[str, str]) -> dict[str, str]:
     """The environment of a ``cadence`` command on ``settings``: ours (without CADENCE_*), and ``prefect``'s."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("CADENCE_")}
@@ -332,9 +340,7 @@ class PostgresRestarts:
                 fast=sum(r.kind == "fast" for r in done), immediate=sum(r.kind == "immediate" for r in done),
                 outages=sum(r.kind == "outage" for r in done), rounds=rounds, runs=len(self.outcomes),
                 carried_on=sum(o.finished and o.hit is not None for o in self.outcomes),
-                stopped_cleanly=sum(o.stopped is not None and o.problem is None for o in self.outcomes),
-                problems=sum(o.problem is not None for o in self.outcomes),
-                seconds=round(time.monotonic() - started, 1),
+                **stops(self.outcomes), seconds=round(time.monotonic() - started, 1),
             )  # fmt: skip
         finally:
             ctx.close()
@@ -572,9 +578,7 @@ class SqliteLocked:
             self.log.settle()
             return figures(
                 ctx, self.log, kills=0, decided_at={}, restarts=0, locks=locks, runs=len(self.outcomes),
-                stopped_cleanly=sum(o.stopped is not None and o.problem is None for o in self.outcomes),
-                problems=sum(o.problem is not None for o in self.outcomes),
-                seconds=round(time.monotonic() - started, 1),
+                **stops(self.outcomes), seconds=round(time.monotonic() - started, 1),
             )  # fmt: skip
         finally:
             ctx.close()

@@ -63,6 +63,7 @@ from flows.replies import sync_replies_flow
 from tests.conftest import TEMPLATES
 from tests.flows.conftest import lead_row, seed
 from tests.support.dovecot import DovecotServer, free_port
+from tests.support.servers import unavailable as cannot_run
 
 # The flow tests' environment, shared: a conftest's fixtures are seen only below its own folder.
 flow_env = flow_fixtures.flow_env
@@ -625,10 +626,10 @@ class TlsDovecot(DovecotServer):
 def tls_dovecot(dovecot: DovecotServer) -> Iterator[TlsDovecot]:
     """A Dovecot speaking TLS with a self-signed certificate for 127.0.0.1 (made with openssl)."""
     if dovecot.version >= (2, 4):
-        pytest.skip("the TLS settings here are Dovecot 2.3's")
+        cannot_run("the TLS settings here are Dovecot 2.3's")
     openssl = shutil.which("openssl")
     if openssl is None:
-        pytest.skip("openssl is not installed")
+        cannot_run("openssl is not installed")
     root = Path(tempfile.mkdtemp(prefix="cadence-dovecot-tls-"))  # reachable by Dovecot's users (mode 0755)
     keys = Path(tempfile.mkdtemp(prefix="cadence-tls-keys-"))  # read by the master, as root
     cert, key = keys / "cert.pem", keys / "key.pem"
