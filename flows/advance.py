@@ -82,6 +82,15 @@ def failed(error: CadenceError) -> dict[str, object]:
     return cast("dict[str, object]", Failed(message=str(error), data=error))
 
 
+def schema_missing(ctx: Context) -> dict[str, object] | None:
+    """The Failed state of a run on a database without cadence's tables (or too old), or None when they are there."""
+    try:
+        ctx.require_schema()
+    except CadenceError as exc:
+        return failed(exc)
+    return None
+
+
 def stopped(report: RunReport) -> dict[str, object] | None:
     """The Failed state of a run the database stopped, or None when it ran to the end."""
     return failed(DatabaseUnavailable(report.stopped)) if report.stopped else None
@@ -114,10 +123,8 @@ async def publish(report: RunReport, now: datetime, key: str = "advance-report")
 async def advance_cadences(now: datetime | None = None, batch_size: int | None = None) -> dict[str, object]:
     """Claim every due step and execute it: emails over SMTP, tasks for the owners."""
     ctx = flow_context()
-    try:
-        ctx.require_schema()
-    except CadenceError as exc:
-        return failed(exc)
+    if (no_schema := schema_missing(ctx)) is not None:
+        return no_schema
     at = now or datetime.now(UTC)
     report = await advance_all(at, batch_size or ctx.settings.batch_size)
     await publish(report, at)
@@ -131,10 +138,8 @@ async def follow_up_lead(email: str, now: datetime | None = None) -> dict[str, o
     from cadence.services.enrollments import get_lead, open_enrollment
 
     ctx = flow_context()
-    try:
-        ctx.require_schema()
-    except CadenceError as exc:
-        return failed(exc)
+    if (no_schema := schema_missing(ctx)) is not None:
+        return no_schema
     at = now or datetime.now(UTC)
     with ctx.sessions() as session:
         enrollment = open_enrollment(session, get_lead(session, email))
@@ -158,10 +163,8 @@ async def simulate_cadences(
     from cadence.services.simulation import SCENARIOS
 
     ctx = flow_context()
-    try:
-        ctx.require_schema()
-    except CadenceError as exc:
-        return failed(exc)
+    if (no_schema := schema_missing(ctx)) is not None:
+        return no_schema
     events = SCENARIOS[scenario](ctx, start) if scenario else None
     every = timedelta(seconds=every_seconds)
     total = RunReport()
