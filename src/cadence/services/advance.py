@@ -31,6 +31,7 @@ the two hand-off writes nothing is read or written per message.
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 import gc
 import hashlib
@@ -60,7 +61,6 @@ from cadence.adapters.mail import (
     TransientFailure,
     UnknownOutcome,
     Withdrawn,
-    build_message,
     make_message_id,
 )
 from cadence.adapters.models import Enrollment, Lead, Rep, Suppression, Task, Touch
@@ -72,6 +72,7 @@ from cadence.errors import database_problem
 from cadence.services.claims import Claim, ClaimBatch, TouchState, advance, claim_due
 from cadence.services.context import Context
 from cadence.services.enrollments import calendar_for, decide, lead_timezone, pinned_cadence
+from cadence.services.outgoing import Built, Draft, MailIdentity, RenderProcess, compose, render_process
 from cadence.services.suppression import suppress
 
 TASK_TITLES = {
@@ -553,43 +554,29 @@ def smtp_config(ctx: Context, password: str | None = None) -> SmtpConfig:
     )
 
 
-def _headers(ctx: Context, item: WorkItem) -> dict[str, str]:
-    unsubscribe = item.variables["unsubscribe_url"]
-    mailto = (
-        ctx.settings.unsubscribe_address
-        or ctx.settings.reply_to
-        or item.owner_email
-        or f"unsubscribe@{ctx.settings.mail_domain}"
+def _identity(ctx: Context) -> MailIdentity:
+    settings = ctx.settings
+    return MailIdentity(settings.mail_domain, settings.reply_to, settings.unsubscribe_address)
+
+
+def _draft(ctx: Context, item: WorkItem) -> Draft:
+    assert item.template is not None  # an email step always names one (checked at parse time)
+    return Draft(
+        touch_id=item.claim.touch_id,
+        template=item.template,
+        variables=item.variables,
+        message_id=item.message_id or make_message_id(item.claim.touch_id, ctx.settings.mail_domain),
+        lead_email=item.lead_email,
+        owner_name=item.owner_name,
+        owner_email=item.owner_email,
+        thread_parent=item.thread_parent,
+        rendered=item.rendered,
     )
-    return {
-        "List-Unsubscribe": f"<{unsubscribe}>, <mailto:{mailto}?subject=unsubscribe>",
-        "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
-        "X-Cadence-Touch": str(item.claim.touch_id),
-    }
 
 
 def compose_email(ctx: Context, item: WorkItem, *, now: datetime) -> EmailMessage:
     """The exact message for a rendered email step: headers, text and HTML (``item.rendered``)."""
-    rendered = item.rendered
-    subject = rendered.subject
-    if item.thread_parent is not None:
-        parent_subject = item.thread_parent[1]
-        subject = parent_subject if parent_subject.lower().startswith("re:") else f"Re: {parent_subject}"
-    return build_message(
-        from_name=item.owner_name,
-        from_address=item.owner_email or f"sales@{ctx.settings.mail_domain}",
-        to_address=item.lead_email,
-        to_name=item.variables["lead"]["full_name"],
-        subject=subject,
-        text=rendered.text,
-        html=rendered.html,
-        message_id=item.message_id or make_message_id(item.claim.touch_id, ctx.settings.mail_domain),
-        date=now,
-        reply_to=ctx.settings.reply_to or item.owner_email,
-        in_reply_to=item.thread_parent[0] if item.thread_parent else None,
-        references=[item.thread_parent[0]] if item.thread_parent else (),
-        headers=_headers(ctx, item),
-    )
+    return compose(_identity(ctx), _draft(ctx, item), item.rendered, now=now)
 
 
 def preview_email(ctx: Context, session: Session, lead_email: str, template: str, *, now: datetime) -> EmailMessage:
@@ -634,28 +621,41 @@ once; whatever the size, a crash leaves at most one email ``uncertain`` (the han
 """
 
 
-@dataclass(frozen=True)
-class _Outgoing:
-    """A built message as it goes on the wire, and its subject (the message object itself is let go at once)."""
+RENDER_PROCESS_MIN_EMAILS = 100
+"""A batch with at least this many emails builds them in the render process (``CADENCE_RENDER_PROCESS``).
 
-    subject: str
-    data: bytes
+Below that, starting the process (a fraction of a second, once per runner) would cost more than it saves.
+"""
 
-
-_Prepared = tuple[WorkItem, _Outgoing]
+# A built message as it goes on the wire, and its subject (the message object itself is let go at once).
+_Prepared = tuple[WorkItem, Built]
 
 
 async def _prepare_wave(
-    ctx: Context, templates: Templates, wave: list[WorkItem], now: datetime
+    ctx: Context, templates: Templates, wave: list[WorkItem], now: datetime, builder: RenderProcess | None
 ) -> tuple[list[_Prepared], list[tuple[WorkItem, str]]]:
     """Render (unless done already) and build each message of the wave: (ready, held with the reason).
 
-    The event loop runs between the steps of each message (the render's few steps, building the
-    message, serializing it: under a millisecond each), so that the waves on the wire move on
-    meanwhile: a hand-off's commit or an SMTP reply waits at most that long.
+    With a render process (``builder``), in that process, on another core: this process waits for
+    the wave in a worker thread, and its event loop does nothing but hand the waves on the wire over
+    meanwhile. Without one, or if that process fails, here: the event loop runs between the steps of
+    each message (the render's few steps, building the message, serializing it: under a millisecond
+    each), so that a hand-off's commit or an SMTP reply waits at most that long.
     """
+    for item in wave:
+        item.message_id = make_message_id(item.claim.touch_id, ctx.settings.mail_domain)
     ready: list[_Prepared] = []
     held: list[tuple[WorkItem, str]] = []
+    if builder is not None:
+        drafts = [_draft(ctx, item) for item in wave]
+        built = await asyncio.to_thread(builder.build_wave, ctx.settings.templates_dir, _identity(ctx), drafts, now=now)
+        if built is not None:
+            for item, result in zip(wave, built, strict=True):
+                if isinstance(result, str):
+                    held.append((item, result))
+                else:
+                    ready.append((item, result))
+            return ready, held
     for item in wave:
         if item.rendered is None:
             assert item.template is not None  # an email step always names one (checked at parse time)
@@ -672,12 +672,11 @@ async def _prepare_wave(
             finally:
                 steps.close()
         await asyncio.sleep(0)
-        item.message_id = make_message_id(item.claim.touch_id, ctx.settings.mail_domain)
         message = compose_email(ctx, item, now=now)
         await asyncio.sleep(0)
         # Bytes, not the EmailMessage: its hundred-odd objects would live until the wave is recorded,
         # and the garbage collector would walk them again and again meanwhile.
-        ready.append((item, _Outgoing(str(message["Subject"]), message.as_bytes())))
+        ready.append((item, Built(str(message["Subject"]), message.as_bytes())))
         await asyncio.sleep(0)
     return ready, held
 
@@ -1208,6 +1207,7 @@ async def _send_emails(
     queued: list[_Prepared] = []  # the wave marked `sending`, next to go out
     sending: asyncio.Future[list[str | BaseException]] | None = None
     journal = _Journal(ctx)
+    builder = render_process() if ctx.settings.render_process and len(items) >= RENDER_PROCESS_MIN_EMAILS else None
 
     async def next_out() -> tuple[list[_Prepared], list[str | BaseException]]:
         """Wait for the wave on the wire, put the queued one on it; the wave that came back, and its results."""
@@ -1221,12 +1221,26 @@ async def _send_emails(
     # What lives through the batch (Prefect, SQLAlchemy, the claimed rows, the items) need not be walked
     # by the garbage collector at every collection while the emails are built: set it aside until the end.
     gc.freeze()
-    preparing = asyncio.ensure_future(_prepare_wave(ctx, templates, waves[0], now))
+    # Waves being built, oldest first: two at once with the render process (it starts on the next
+    # one as soon as it is done with one, whatever this loop waits for), one in this process.
+    preparing: collections.deque[asyncio.Future[tuple[list[_Prepared], list[tuple[WorkItem, str]]]]] = (
+        collections.deque()
+    )
+    ahead = 2 if builder is not None else 1
+    upcoming = iter(waves)
+
+    def prepare_ahead() -> None:
+        while len(preparing) < ahead:
+            wave = next(upcoming, None)
+            if wave is None:
+                return
+            preparing.append(asyncio.ensure_future(_prepare_wave(ctx, templates, wave, now, builder)))
+
     try:
-        for index in range(len(waves)):
-            ready, held = await preparing
-            if index + 1 < len(waves):
-                preparing = asyncio.ensure_future(_prepare_wave(ctx, templates, waves[index + 1], now))
+        prepare_ahead()
+        while preparing:
+            ready, held = await preparing.popleft()
+            prepare_ahead()
             done, results = await next_out() if queued or sending is not None else ([], [])
             queued = await asyncio.to_thread(
                 _record_and_mark, ctx, done, results, held, ready, now, report, versions, snapshots
@@ -1235,8 +1249,8 @@ async def _send_emails(
             done, results = await next_out()
             await asyncio.to_thread(_record_and_mark, ctx, done, results, [], [], now, report, versions, snapshots)
     except BaseException:
-        if not preparing.done():
-            preparing.cancel()
+        for future in preparing:
+            future.cancel()
         if sending is not None:
             # Something failed while a wave was on the wire: let it finish and record it if we can
             # (what cannot be recorded stays as its hand-off left it: `sending` is claimed again
