@@ -299,8 +299,6 @@ def serve(requests: IO[bytes], answers: IO[bytes]) -> None:
 
 def main() -> None:
     """Entry point of the render process: requests on standard input, answers on standard output."""
-    if os.environ.get("RENDER_NICE"):
-        os.nice(int(os.environ["RENDER_NICE"]))
     answers = os.fdopen(os.dup(sys.stdout.fileno()), "wb")
     os.dup2(sys.stderr.fileno(), sys.stdout.fileno())  # anything printed goes to stderr, not into the answers
     with contextlib.suppress(KeyboardInterrupt, BrokenPipeError):
