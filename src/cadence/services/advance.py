@@ -3,7 +3,8 @@
 One batch (:func:`run_batch`) is: claim up to ``batch_size`` due steps and read everything needed to
 execute them (one transaction, a few bulk queries); create the tasks for task steps and record them
 (one transaction); then send the emails in waves of :data:`WAVE_PER_CONNECTION` messages per SMTP
-connection.
+connection. The batch is claimed in :data:`CLAIM_PARTS` parts, each while the emails of the part
+before go out.
 
 Exactly one send per step, across crashes, is three writes per email:
 
@@ -37,13 +38,13 @@ import gc
 import hashlib
 import re
 from collections import Counter
-from collections.abc import Callable, Mapping
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
 from typing import Any, TypeVar, cast
 
-from sqlalchemy import Table, bindparam, func, select, update
+from sqlalchemy import Table, bindparam, func, select, text, update
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, lazyload
 
@@ -714,22 +715,33 @@ def _mark_wave(
             report.skipped += 1
             continue
         to_send.append((item, message))
-    if to_send:  # one statement for the wave (executemany), not an ORM object per touch
-        session.connection().execute(
-            _MARK_SENDING.values(executed_at=now),
-            [
-                {
-                    "touch_id": item.claim.touch_id,
-                    "token": item.claim.token,
-                    "message_id": item.message_id,
-                    "subject": message.subject,
-                    "template": item.template,
-                    "template_version": versions.get(item.template),
-                }
-                for item, message in to_send
-            ],
-        )
+    if to_send:  # one statement for the wave, not an ORM object per touch
+        rows = [
+            {
+                "touch_id": item.claim.touch_id,
+                "token": item.claim.token,
+                "message_id": item.message_id,
+                "subject": message.subject,
+                "template": item.template,
+                "template_version": versions.get(item.template),
+            }
+            for item, message in to_send
+        ]
+        if is_postgresql(ctx.engine):
+            session.connection().execute(_MARK_SENDING_PG, _columns(rows) | {"now": _naive(now)})
+        else:
+            session.connection().execute(_MARK_SENDING.values(executed_at=now), rows)  # executemany
     return to_send
+
+
+def _columns(rows: list[dict[str, Any]]) -> dict[str, list[Any]]:
+    """Rows as one list per column (the arrays a PostgreSQL ``unnest`` statement takes)."""
+    return {key: [row[key] for row in rows] for key in rows[0]}
+
+
+def _naive(value: datetime | None) -> datetime | None:
+    """An aware datetime as the naive UTC one stored (what :class:`UTCDateTime` binds), for raw statements."""
+    return None if value is None else value.astimezone(UTC).replace(tzinfo=None)
 
 
 _TOUCHES = cast(Table, Touch.__table__)
@@ -745,6 +757,33 @@ _MARK_SENDING = (
         template_version=bindparam("template_version"),
         attempts=_TOUCHES.c.attempts + 1,
     )
+)
+# On PostgreSQL the wave's rows go in as arrays, one statement with one row of parameters: psycopg's
+# executemany sends and parses a statement per row, which costs this process more than the database.
+_MARK_SENDING_PG = text(
+    "UPDATE touches SET state = 'sending', message_id = v.message_id, subject = v.subject, template = v.template,"
+    " template_version = v.template_version, attempts = touches.attempts + 1, executed_at = :now"
+    " FROM unnest(CAST(:touch_id AS INTEGER[]), CAST(:token AS VARCHAR[]), CAST(:message_id AS VARCHAR[]),"
+    " CAST(:subject AS VARCHAR[]), CAST(:template AS VARCHAR[]), CAST(:template_version AS VARCHAR[]))"
+    " AS v(id, token, message_id, subject, template, template_version)"
+    " WHERE touches.id = v.id AND touches.claim_token = v.token"
+)
+_RECORD_SENT_PG = text(
+    "UPDATE touches SET state = 'sent', outcome = COALESCE(touches.outcome, v.reply), error = NULL,"
+    " lease_until = NULL"
+    " FROM unnest(CAST(:touch_id AS INTEGER[]), CAST(:token AS VARCHAR[]), CAST(:reply AS VARCHAR[]))"
+    " AS v(id, token, reply)"
+    " WHERE touches.id = v.id AND touches.claim_token = v.token"
+)
+_MOVE_ON_PG = text(
+    "UPDATE enrollments SET next_step = v.new_next_step, last_touch_at = v.new_last_touch_at,"
+    " last_touch_day = v.new_last_touch_day, next_due_at = v.new_next_due_at"
+    " FROM unnest(CAST(:enrollment_id AS INTEGER[]), CAST(:step AS INTEGER[]), CAST(:anchor AS TIMESTAMP[]),"
+    " CAST(:new_next_step AS INTEGER[]), CAST(:new_last_touch_at AS TIMESTAMP[]),"
+    " CAST(:new_last_touch_day AS INTEGER[]), CAST(:new_next_due_at AS TIMESTAMP[]))"
+    " AS v(id, step, anchor, new_next_step, new_last_touch_at, new_last_touch_day, new_next_due_at)"
+    " WHERE enrollments.id = v.id AND enrollments.state = 'active' AND enrollments.next_step = v.step"
+    " AND enrollments.anchor_at = v.anchor"
 )
 _HANDING_SQL = (
     "UPDATE touches SET state = 'handing'"
@@ -1030,7 +1069,8 @@ def _record_sent(
         moves.append(guard | {"new_next_step": snapshot.next_step, "new_last_touch_at": snapshot.last_touch_at,
                               "new_last_touch_day": snapshot.last_touch_day,
                               "new_next_due_at": snapshot.next_due_at})  # fmt: skip
-    if not moves or session.connection().execute(_MOVE_ON, moves).rowcount != len(moves):
+    postgresql = is_postgresql(ctx.engine)
+    if not moves or _move_on(session, moves, postgresql) != len(moves):
         # Something changed since the claim (or no snapshot): from the current rows, one by one.
         enrollments = {
             e.id: e
@@ -1044,10 +1084,21 @@ def _record_sent(
                 cadence = pinned_cadence(session, enrollment.cadence_name, enrollment.cadence_version)
                 advance(enrollment, cadence, at=now, settings=ctx.settings, grace_days=ctx.settings.reply_grace_days)
         session.flush()
-    session.connection().execute(
-        _RECORD_SENT,
-        [{"touch_id": item.claim.touch_id, "token": item.claim.token, "reply": reply[:50]} for item, reply in sent],
-    )
+    rows = [{"touch_id": item.claim.touch_id, "token": item.claim.token, "reply": reply[:50]} for item, reply in sent]
+    if postgresql:
+        session.connection().execute(_RECORD_SENT_PG, _columns(rows))
+    else:
+        session.connection().execute(_RECORD_SENT, rows)  # executemany
+
+
+def _move_on(session: Session, moves: list[dict[str, Any]], postgresql: bool) -> int:
+    """Move the enrollments on as ``moves`` say, each only if still as claimed; how many were."""
+    if not postgresql:
+        return int(session.connection().execute(_MOVE_ON, moves).rowcount)  # executemany
+    columns = _columns(moves)
+    for key in ("anchor", "new_last_touch_at", "new_next_due_at"):
+        columns[key] = [_naive(value) for value in columns[key]]
+    return int(session.connection().execute(_MOVE_ON_PG, columns).rowcount)
 
 
 def _record_wave(
@@ -1184,13 +1235,19 @@ async def _send_emails(
     ctx: Context,
     sender: SmtpSender,
     templates: Templates,
-    items: list[WorkItem],
+    parts: AsyncIterator[list[WorkItem]],
     now: datetime,
     report: RunReport,
     versions: _Versions,
     snapshots: Mapping[int, Enrollment],
+    *,
+    expected: int,
 ) -> None:
     """Send the emails in pipelined waves, so that rendering, the database and SMTP work at the same time.
+
+    The emails come in parts (as the batch is claimed); ``snapshots`` has each part's claimed
+    enrollments by the time the part comes, and ``expected`` is about how many emails there will
+    be (a batch of at least :data:`RENDER_PROCESS_MIN_EMAILS` is built in the render process).
 
     Three waves are under way at once: wave k is on the wire, wave k+1 is marked ``sending`` and
     waits for it, wave k+2 is rendered and built. When wave k comes back, wave k+1 goes out at once;
@@ -1200,14 +1257,11 @@ async def _send_emails(
     the rendering wait for the database.
     """
     wave_size = max(1, ctx.settings.smtp_connections) * WAVE_PER_CONNECTION
-    waves = [items[start : start + wave_size] for start in range(0, len(items), wave_size)]
-    if not waves:
-        return
     in_flight: list[_Prepared] = []  # the wave on the wire
     queued: list[_Prepared] = []  # the wave marked `sending`, next to go out
     sending: asyncio.Future[list[str | BaseException]] | None = None
     journal = _Journal(ctx)
-    builder = render_process() if ctx.settings.render_process and len(items) >= RENDER_PROCESS_MIN_EMAILS else None
+    builder = render_process() if ctx.settings.render_process and expected >= RENDER_PROCESS_MIN_EMAILS else None
 
     async def next_out() -> tuple[list[_Prepared], list[str | BaseException]]:
         """Wait for the wave on the wire, put the queued one on it; the wave that came back, and its results."""
@@ -1227,20 +1281,30 @@ async def _send_emails(
         collections.deque()
     )
     ahead = 2 if builder is not None else 1
-    upcoming = iter(waves)
 
-    def prepare_ahead() -> None:
-        while len(preparing) < ahead:
-            wave = next(upcoming, None)
-            if wave is None:
+    async def waves() -> AsyncGenerator[list[WorkItem], None]:
+        async for items in parts:
+            for start in range(0, len(items), wave_size):
+                yield items[start : start + wave_size]
+
+    upcoming = waves()
+    exhausted = False
+
+    async def prepare_ahead() -> None:
+        nonlocal exhausted
+        while len(preparing) < ahead and not exhausted:
+            try:
+                wave = await anext(upcoming)
+            except StopAsyncIteration:
+                exhausted = True
                 return
             preparing.append(asyncio.ensure_future(_prepare_wave(ctx, templates, wave, now, builder)))
 
     try:
-        prepare_ahead()
+        await prepare_ahead()
         while preparing:
             ready, held = await preparing.popleft()
-            prepare_ahead()
+            await prepare_ahead()
             done, results = await next_out() if queued or sending is not None else ([], [])
             queued = await asyncio.to_thread(
                 _record_and_mark, ctx, done, results, held, ready, now, report, versions, snapshots
@@ -1251,6 +1315,8 @@ async def _send_emails(
     except BaseException:
         for future in preparing:
             future.cancel()
+        with contextlib.suppress(BaseException):
+            await upcoming.aclose()  # the part being claimed, if any, is let finish
         if sending is not None:
             # Something failed while a wave was on the wire: let it finish and record it if we can
             # (what cannot be recorded stays as its hand-off left it: `sending` is claimed again
@@ -1292,59 +1358,147 @@ async def run_batch(
     return report
 
 
+CLAIM_PARTS = 4
+"""A batch is claimed in this many parts, each while the emails of the one before go out.
+
+So the claim's queries and the loading of leads (a fraction of a second for a batch of a thousand)
+overlap with sending, but for the first part. Caps are applied to one part at a time, so once a
+part has an owner with a daily cap, the rest of the batch is claimed with it, in one go: all of
+the batch's capped emails are then weighed together, by priority, as in an unsplit batch.
+"""
+
+
+@dataclass
+class _Part:
+    """One claimed part of a batch: its emails, ready to be sent, and what claiming it did."""
+
+    emails: list[WorkItem]
+    snapshots: dict[int, Enrollment]  # the claimed enrollments, as they were claimed (detached)
+    counts: RunReport
+    selected: int  # due enrollments taken (claimed, completed or recovered): what counts against the batch
+    last: bool  # nothing more is to be claimed in this batch
+
+
 async def _run_batch(
     ctx: Context, report: RunReport, *, now: datetime, batch_size: int, sender: SmtpSender, only_enrollment: int | None
 ) -> None:
     templates = templates_for(ctx)
     versions = _Versions(ctx)
     _retrying(ctx, report, lambda _counts: resume_lapsed_pauses(ctx, now=now, limit=batch_size))
+    part_size = max(1, -(-batch_size // CLAIM_PARTS))
+    left = batch_size
+    snapshots: dict[int, Enrollment] = {}
 
-    def claim(counts: RunReport) -> tuple[ClaimBatch, list[WorkItem]]:
+    def claim_part(limit: int) -> _Part:
+        counts = RunReport()
+        part = _claim_part(ctx, templates, versions, counts, now=now, limit=limit, only_enrollment=only_enrollment)
+        if not part.last and any(item.owner_cap is not None for item in part.emails) and limit < left:
+            # An owner with a daily cap: the rest of the batch in one go, and the caps over all of it.
+            rest = _claim_part(ctx, templates, versions, counts, now=now, limit=left - limit,
+                               only_enrollment=only_enrollment)  # fmt: skip
+            part = _Part(part.emails + rest.emails, part.snapshots | rest.snapshots, counts,
+                         part.selected + rest.selected, last=True)  # fmt: skip
+        part.emails = _retrying(ctx, counts, lambda c: _capped_emails(ctx, templates, part.emails, now, c))
+        return part
+
+    first = claim_part(min(part_size, left))
+
+    async def parts() -> AsyncIterator[list[WorkItem]]:
+        """The emails of each part; the next part is claimed (in a worker thread) while these go out."""
+        nonlocal left
+        part = first
+        while True:
+            report.add(part.counts)
+            snapshots.update(part.snapshots)
+            left -= part.selected
+            claiming = (
+                asyncio.ensure_future(asyncio.to_thread(claim_part, min(part_size, left)))
+                if not part.last and left > 0
+                else None
+            )
+            try:
+                if part.emails:
+                    yield part.emails
+                if claiming is None:
+                    return
+                part = await claiming
+            except BaseException:
+                if claiming is not None and not claiming.done():
+                    # Let the claim finish (a thread cannot be stopped): what it took waits out its lease.
+                    with contextlib.suppress(BaseException):
+                        report.add((await claiming).counts)
+                raise
+
+    if not first.emails and first.last:
+        report.add(first.counts)
+        return
+    expected = len(first.emails) if first.last else min(batch_size, len(first.emails) * CLAIM_PARTS)
+    await _send_emails(ctx, sender, templates, parts(), now, report, versions, snapshots, expected=expected)
+
+
+def _claim_part(
+    ctx: Context,
+    templates: Templates,
+    versions: _Versions,
+    counts: RunReport,
+    *,
+    now: datetime,
+    limit: int,
+    only_enrollment: int | None,
+) -> _Part:
+    """Claim up to ``limit`` due steps; hold broken cadences, record the tasks; the emails left to send.
+
+    Owners' daily caps are applied by the caller (:func:`_capped_emails`), to the part as a whole.
+    """
+
+    def claim(attempt: RunReport) -> tuple[ClaimBatch, list[WorkItem]]:
         with ctx.sessions() as session, session.begin():
             batch = claim_due(
                 session,
                 now=now,
-                limit=batch_size,
+                limit=limit,
                 settings=ctx.settings,
                 grace_days=ctx.settings.reply_grace_days,
                 only_enrollment=only_enrollment,
             )
-            counts.claimed = len(batch.claims)
-            counts.completed = batch.completed
-            counts.uncertain += len(batch.uncertain)
-            counts.uncertain_touches.extend(batch.uncertain)
-            counts.recovered += batch.recovered
+            attempt.claimed = len(batch.claims)
+            attempt.completed = batch.completed
+            attempt.uncertain += len(batch.uncertain)
+            attempt.uncertain_touches.extend(batch.uncertain)
+            attempt.recovered += batch.recovered
             return batch, _load(session, ctx, batch, now)
 
-    batch, items = _retrying(ctx, report, claim)
-    # The claimed enrollments, as they were claimed (detached): the emails' next steps are scheduled from them.
-    snapshots = batch.enrollments
+    batch, items = _retrying(ctx, counts, claim)
+    last = batch.selected < limit or only_enrollment is not None
     if not items:
-        return
-    items = _retrying(ctx, report, lambda counts: _hold_broken_cadences(ctx, items, now, counts))
+        return _Part([], batch.enrollments, counts, batch.selected, last)
+    items = _retrying(ctx, counts, lambda c: _hold_broken_cadences(ctx, items, now, c))
     task_items = [i for i in items if i.step.channel.is_task]
     email_items = [i for i in items if not i.step.channel.is_task]
     if task_items:
 
-        def record_tasks(counts: RunReport) -> None:
+        def record_tasks(attempt: RunReport) -> None:
             with ctx.sessions() as session, session.begin():
                 for item in task_items:
                     try:
                         item.rendered = templates.render_text(item.template, item.variables) if item.template else None
                     except TemplateError as exc:
-                        _hold(session, item, now, str(exc), counts)
+                        _hold(session, item, now, str(exc), attempt)
                 recordable = [i for i in task_items if i.rendered is not None or i.template is None]
-                _record_tasks(session, ctx, recordable, now, counts, versions)
+                _record_tasks(session, ctx, recordable, now, attempt, versions)
 
-        _retrying(ctx, report, record_tasks)
-    if any(item.owner_cap is not None for item in email_items):
+        _retrying(ctx, counts, record_tasks)
+    return _Part(email_items, batch.enrollments, counts, batch.selected, last)
 
-        def capped(counts: RunReport) -> list[WorkItem]:
-            with ctx.sessions() as session, session.begin():
-                return _capped(session, ctx, templates, email_items, now, counts)
 
-        email_items = _retrying(ctx, report, capped)
-    await _send_emails(ctx, sender, templates, email_items, now, report, versions, snapshots)
+def _capped_emails(
+    ctx: Context, templates: Templates, items: list[WorkItem], now: datetime, counts: RunReport
+) -> list[WorkItem]:
+    """The emails within their owners' daily caps (all of them when no owner has a cap)."""
+    if not any(item.owner_cap is not None for item in items):
+        return items
+    with ctx.sessions() as session, session.begin():
+        return _capped(session, ctx, templates, items, now, counts)
 
 
 def _capped(

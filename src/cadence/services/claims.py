@@ -83,6 +83,7 @@ class ClaimBatch:
     completed: int = 0  # enrollments closed with no_response after their grace period
     uncertain: list[int] = field(default_factory=list)  # touches found stuck in ``handing``
     recovered: int = 0  # steps whose recorded outcome a dead runner had not applied yet
+    selected: int = 0  # due enrollments taken (at most the limit: fewer means nothing more was due)
 
 
 def advance(enrollment: Enrollment, cadence: Cadence, *, at: datetime, settings: Settings, grace_days: int) -> None:
@@ -120,6 +121,7 @@ def claim_due(
         query = query.where(Enrollment.id == only_enrollment)
     batch = ClaimBatch()
     enrollments = list(session.scalars(query).unique())
+    batch.selected = len(enrollments)
     if not enrollments:
         return batch
     existing = {
