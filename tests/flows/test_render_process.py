@@ -16,6 +16,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from datetime import timedelta
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
@@ -297,3 +298,44 @@ def _alive(pid: int) -> bool:
     except FileNotFoundError:
         return False
     return "\nState:\tZ" not in status
+
+
+def test_a_batch_claimed_in_parts_weighs_all_its_capped_emails_together(flow_env: SmtpSink) -> None:
+    ctx = flow_context()
+    seed(ctx, [lead_row(i) for i in range(6)], now=MONDAY, cap=2, cadence="nurture")
+    with ctx.sessions() as s, s.begin():
+        for enrollment in s.scalars(select(Enrollment)):
+            lead = s.get_one(Lead, enrollment.lead_id)
+            first_four = int(lead.email.removeprefix("lead").split("@")[0]) < 4
+            # The first four fall due first but matter least; the last two are claimed in later parts.
+            lead.priority = 5 if first_four else 1
+            enrollment.next_due_at = SEND - timedelta(hours=1 if first_four else 0)
+    assert -(-6 // advance.CLAIM_PARTS) < 4  # the first part holds only low-priority leads
+    report = asyncio.run(run_until_idle(ctx, now=SEND, batch_size=6))
+    assert (report.emails_sent, report.capped) == (2, 4)
+    assert sorted(m["To"] for m in flow_env.messages()) == [
+        "Lead4 Tester <lead4@acme.example>",
+        "Lead5 Tester <lead5@acme.example>",
+    ]
+
+
+def test_the_record_moves_a_waves_enrollments_on_in_one_statement(
+    flow_env: SmtpSink, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ctx = flow_context()
+    seed(ctx, [lead_row(i) for i in range(30)], now=MONDAY, cadence="nurture")
+    moved: list[tuple[int, int]] = []
+    real = advance._move_on
+
+    def spy(session: Any, moves: list[dict[str, Any]], postgresql: bool) -> int:
+        count = real(session, moves, postgresql)
+        moved.append((count, len(moves)))
+        return count
+
+    monkeypatch.setattr(advance, "_move_on", spy)
+    assert asyncio.run(run_until_idle(ctx, now=SEND, batch_size=30)).emails_sent == 30
+    assert moved
+    assert all(count == size for count, size in moved), moved  # none fell back to one by one
+    assert sum(size for _, size in moved) == 30
+    with ctx.sessions() as s:
+        assert {(e.next_step, e.last_touch_day) for e in s.scalars(select(Enrollment))} == {(1, 1)}
