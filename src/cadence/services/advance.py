@@ -824,7 +824,7 @@ class _Journal:
 
     The sender hands one message over at a time, so the writes come one at a time, in this order:
     before message 1's dot, ``handing`` for 1; before message 2's dot, 1's outcome and ``handing``
-    for 2, in one transaction; ...; at the end of the wave, the last outcome (:meth:`flush`). Every
+    for 2, in one transaction; ...; at the end of the batch, the last outcome (:meth:`flush`). Every
     outcome is thus committed before the next message is handed over, and a runner killed at any
     moment leaves at most one touch ``handing``.
 
@@ -996,7 +996,9 @@ async def _send_wave(
     """Hand the wave to SMTP over several connections at once: the server's reply, or the error, of each."""
     envelope_from = ctx.settings.reply_to or None
     database = _WaveDatabase()
-    results = await asyncio.gather(
+    # The wave's last outcome is written with the next hand-off (of the next wave, already under way),
+    # or at the end of the batch; the wave's record writes every outcome of the wave anyway.
+    return await asyncio.gather(
         *(
             sender.send(
                 message.data,
@@ -1008,8 +1010,6 @@ async def _send_wave(
         ),
         return_exceptions=True,
     )
-    await journal.flush()  # the wave's last outcome, before the wave is recorded
-    return results
 
 
 def _claim_tokens(session: Session, touch_ids: list[int]) -> dict[int, str | None]:
@@ -1112,8 +1112,9 @@ def _record_wave(
 ) -> None:
     """Apply what SMTP said about each message of the wave: move enrollments on, bounce, retry later.
 
-    The outcome itself was committed at the hand-off; it is written again here only where that
-    write failed. Touches whose claim is no longer this runner's are left to their new owner.
+    The outcome itself was committed at the hand-off (the wave's last one with the next hand-off,
+    which may come after this); it is written here again, so that the record does not depend on it.
+    Touches whose claim is no longer this runner's are left to their new owner.
     Emails that went out (nearly all) are recorded in bulk, without ORM objects
     (:func:`_record_sent`); the others one by one.
     """
@@ -1249,28 +1250,32 @@ async def _send_emails(
     enrollments by the time the part comes, and ``expected`` is about how many emails there will
     be (a batch of at least :data:`RENDER_PROCESS_MIN_EMAILS` is built in the render process).
 
-    Three waves are under way at once: wave k is on the wire, wave k+1 is marked ``sending`` and
-    waits for it, wave k+2 is rendered and built. When wave k comes back, wave k+1 goes out at once;
-    then one transaction records wave k and marks wave k+2 ``sending`` (committed before it is handed
-    to SMTP; the leads are checked once per wave, inside it, and again at each hand-off) while wave
-    k+1 is on the wire. That transaction runs in a worker thread, so neither the hand-offs nor
+    Waves are under way at once: wave k is on the wire, wave k+1 is marked ``sending`` and handed to
+    the sender already (its messages wait for connections, which go on to it as soon as they are
+    done with wave k's), waves k+2 (and k+3, with the render process) are rendered and built. When
+    wave k comes back, one transaction records it and marks wave k+2 ``sending`` (committed before
+    it is handed to SMTP; the leads are checked once per wave, inside it, and again at each
+    hand-off) while wave k+1 is on the wire. That transaction runs in a worker thread, so neither the hand-offs nor
     the rendering wait for the database.
     """
     wave_size = max(1, ctx.settings.smtp_connections) * WAVE_PER_CONNECTION
-    in_flight: list[_Prepared] = []  # the wave on the wire
-    queued: list[_Prepared] = []  # the wave marked `sending`, next to go out
-    sending: asyncio.Future[list[str | BaseException]] | None = None
+    # The waves handed to the sender, oldest first: the oldest on the wire, the next one (marked
+    # `sending`) waiting for its connections, so that each connection goes on to it without a pause.
+    on_wire: collections.deque[tuple[list[_Prepared], asyncio.Future[list[str | BaseException]]]] = collections.deque()
     journal = _Journal(ctx)
     builder = render_process() if ctx.settings.render_process and expected >= RENDER_PROCESS_MIN_EMAILS else None
 
-    async def next_out() -> tuple[list[_Prepared], list[str | BaseException]]:
-        """Wait for the wave on the wire, put the queued one on it; the wave that came back, and its results."""
-        nonlocal in_flight, queued, sending
-        results = await sending if sending is not None else []
-        done, in_flight, queued, sending = in_flight, queued, [], None
-        if in_flight:
-            sending = asyncio.ensure_future(_send_wave(ctx, sender, journal, in_flight))
-        return done, results
+    def put_on_wire(wave: list[_Prepared]) -> None:
+        if wave:
+            on_wire.append((wave, asyncio.ensure_future(_send_wave(ctx, sender, journal, wave))))
+
+    async def come_back() -> tuple[list[_Prepared], list[str | BaseException]]:
+        """The oldest wave handed to the sender, once it is done, and its results."""
+        wave, results = on_wire[0]
+        try:
+            return wave, await results
+        finally:
+            on_wire.popleft()
 
     # What lives through the batch (Prefect, SQLAlchemy, the claimed rows, the items) need not be walked
     # by the garbage collector at every collection while the emails are built: set it aside until the end.
@@ -1305,26 +1310,26 @@ async def _send_emails(
         while preparing:
             ready, held = await preparing.popleft()
             await prepare_ahead()
-            done, results = await next_out() if queued or sending is not None else ([], [])
-            queued = await asyncio.to_thread(
+            done, results = await come_back() if len(on_wire) > 1 else ([], [])
+            marked = await asyncio.to_thread(
                 _record_and_mark, ctx, done, results, held, ready, now, report, versions, snapshots
             )
-        while queued or sending is not None:
-            done, results = await next_out()
+            put_on_wire(marked)
+        while on_wire:
+            done, results = await come_back()
             await asyncio.to_thread(_record_and_mark, ctx, done, results, [], [], now, report, versions, snapshots)
     except BaseException:
         for future in preparing:
             future.cancel()
         with contextlib.suppress(BaseException):
             await upcoming.aclose()  # the part being claimed, if any, is let finish
-        if sending is not None:
-            # Something failed while a wave was on the wire: let it finish and record it if we can
-            # (what cannot be recorded stays as its hand-off left it: `sending` is claimed again
-            # after the lease, `handing` becomes `uncertain` and is never re-sent). A queued wave
-            # was never handed over: it stays `sending`, and is claimed again after the lease.
-            results = await sending
-            with contextlib.suppress(Exception):
-                _record_and_mark(ctx, in_flight, results, [], [], now, report, versions, snapshots)
+        # Something failed while waves were handed to the sender: let them finish and record them if
+        # we can (what cannot be recorded stays as its hand-off left it: `sending` is claimed again
+        # after the lease, `handing` becomes `uncertain` and is never re-sent).
+        while on_wire:
+            with contextlib.suppress(BaseException):
+                done, results = await come_back()
+                _record_and_mark(ctx, done, results, [], [], now, report, versions, snapshots)
         raise
     finally:
         gc.unfreeze()
