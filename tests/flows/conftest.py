@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import shutil
 from collections.abc import Iterator
 from datetime import datetime
+from pathlib import Path
 
 import pytest
 from prefect.testing.utilities import prefect_test_harness
@@ -36,6 +38,15 @@ def flow_env(
     monkeypatch.setenv("CADENCE_MAIL_DOMAIN", "mail.cadence.example")
     monkeypatch.setenv("CADENCE_BATCH_SIZE", "7")
     return smtp_sink
+
+
+def templates_with_subject(folder: Path, subject: str) -> Path:
+    """A copy of the shipped templates in ``folder`` whose introduction email's subject starts with ``subject``."""
+    templates = folder / "templates"
+    shutil.copytree(TEMPLATES, templates)
+    intro = templates / "email" / "introduction.j2"
+    intro.write_text(intro.read_text().replace("{% block subject %}", "{% block subject %}" + subject, 1))
+    return templates
 
 
 def lead_row(i: int, email: str | None = None, **extra: str) -> ImportRow:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import shutil
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -15,7 +14,7 @@ from cadence.adapters.smtp_sink import SmtpSink
 from cadence.services.enrollments import get_lead, pause
 from flows.advance import advance_cadences, flow_context
 from tests.conftest import TEMPLATES
-from tests.flows.conftest import lead_row, seed
+from tests.flows.conftest import lead_row, seed, templates_with_subject
 
 MONDAY = datetime(2026, 11, 30, 14, 0, tzinfo=UTC)
 SEND = MONDAY + timedelta(days=1, hours=1)
@@ -24,11 +23,9 @@ SEND = MONDAY + timedelta(days=1, hours=1)
 def test_a_broken_template_holds_its_cadence_and_loses_nothing(
     flow_env: SmtpSink, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    templates = tmp_path / "templates"
-    shutil.copytree(TEMPLATES, templates)
+    templates = templates_with_subject(tmp_path, "{{ lead.frist_name.upper() }}")
     intro = templates / "email" / "introduction.j2"
-    good = intro.read_text()
-    intro.write_text(good.replace("{% block subject %}", "{% block subject %}{{ lead.frist_name.upper() }}", 1))
+    good = (TEMPLATES / "email" / "introduction.j2").read_text()
     monkeypatch.setenv("CADENCE_TEMPLATES_DIR", str(templates))
     ctx = flow_context()
     seed(ctx, [lead_row(0), lead_row(1)], now=MONDAY, cadence="nurture")

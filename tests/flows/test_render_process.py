@@ -10,7 +10,6 @@ import asyncio
 import email
 import email.policy
 import os
-import shutil
 import signal
 import subprocess
 import sys
@@ -32,7 +31,7 @@ from cadence.services.context import Context
 from cadence.services.outgoing import Built, Draft, MailIdentity, RenderProcess, build
 from flows.advance import flow_context
 from tests.conftest import TEMPLATES
-from tests.flows.conftest import lead_row, seed
+from tests.flows.conftest import lead_row, seed, templates_with_subject
 from tests.flows.test_advance import MONDAY, SEND
 
 IDENTITY = MailIdentity("mail.cadence.example", None, None)
@@ -136,10 +135,7 @@ def test_the_render_process_builds_the_messages_the_sending_process_builds(
 def test_a_template_fault_is_answered_with_its_reason_and_the_process_keeps_serving(
     flow_env: SmtpSink, render_process: RenderProcess, tmp_path: Path
 ) -> None:
-    templates = tmp_path / "templates"
-    shutil.copytree(TEMPLATES, templates)
-    intro = templates / "email" / "introduction.j2"
-    intro.write_text(intro.read_text().replace("{% block subject %}", "{% block subject %}{{ lead.nope.deeper }}", 1))
+    templates = templates_with_subject(tmp_path, "{{ lead.nope.deeper }}")
     ctx = flow_context()
     answer = render_process.build_wave(templates, IDENTITY, drafts(ctx, 2), now=SEND)
     assert answer is not None
@@ -216,12 +212,9 @@ def test_with_the_render_process_turned_off_a_large_batch_is_built_here(
 def test_a_render_time_fault_holds_only_the_lead_it_concerns(
     flow_env: SmtpSink, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    templates = tmp_path / "templates"
-    shutil.copytree(TEMPLATES, templates)
-    intro = templates / "email" / "introduction.j2"
     # Fine for the template check's sample lead (and every other one), broken for one company.
-    broken = '{% block subject %}{% if lead.company == "Broken Co" %}{{ lead.nope.deeper }}{% endif %}'
-    intro.write_text(intro.read_text().replace("{% block subject %}", broken, 1))
+    broken = '{% if lead.company == "Broken Co" %}{{ lead.nope.deeper }}{% endif %}'
+    templates = templates_with_subject(tmp_path, broken)
     monkeypatch.setenv("CADENCE_TEMPLATES_DIR", str(templates))
     ctx = flow_context()
     count = advance.RENDER_PROCESS_MIN_EMAILS + 10
