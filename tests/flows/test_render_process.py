@@ -46,8 +46,13 @@ def render_process() -> Iterator[RenderProcess]:
 
 
 @pytest.fixture(autouse=True)
-def fresh_shared_render_process() -> Iterator[None]:
-    """Each test starts with no shared render process, and leaves none (nor a failure remembered)."""
+def fresh_shared_render_process(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """Each test starts with no shared render process, and leaves none (nor a failure remembered).
+
+    A batch uses the render process from 24 emails on here (one wave of the tests' 3 connections),
+    not 100: the same paths, with fewer leads to seed.
+    """
+    monkeypatch.setattr(advance, "RENDER_PROCESS_MIN_EMAILS", 24)
     outgoing.render_process().close()
     yield
     outgoing.render_process().close()
