@@ -39,6 +39,31 @@ os.environ.pop("PREFECT_API_URL", None)
 os.environ["PREFECT_SERVER_ANALYTICS_ENABLED"] = "false"
 
 
+def _websockets_with_their_own_random() -> None:
+    """Give the websockets library a random generator of its own, not the process's global one.
+
+    Once a flow test has run, Prefect's events client keeps a websocket open from a background
+    thread (``GlobalEventLoopThread``) and pings it every 20 seconds with ``random.getrandbits``.
+    Hypothesis compares the global generator's state before and after each draw, to catch strategies
+    that use it; a ping that falls in a draw of a later test made Hypothesis fail that test as
+    flaky ("Do not use the random module inside strategies"). The pings need no particular
+    generator, and Hypothesis's check stays as it is.
+    """
+    import importlib
+    import random
+
+    for name in ("asyncio.connection", "client", "sync.connection", "legacy.protocol", "legacy.client"):
+        try:
+            module = importlib.import_module(f"websockets.{name}")
+        except ImportError:
+            continue
+        if getattr(module, "random", None) is random:
+            module.random = random.Random()  # type: ignore[attr-defined]
+
+
+_websockets_with_their_own_random()
+
+
 ROOT = Path(__file__).resolve().parent.parent
 TEMPLATES = ROOT / "templates"
 IN_CI = os.environ.get("CI", "").lower() == "true"
