@@ -40,7 +40,7 @@ import re
 from collections import Counter
 from collections.abc import AsyncGenerator, AsyncIterator, Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from email.message import EmailMessage
 from typing import Any, TypeVar, cast
 
@@ -64,7 +64,7 @@ from cadence.adapters.mail import (
     Withdrawn,
     make_message_id,
 )
-from cadence.adapters.models import Enrollment, Lead, Rep, Suppression, Task, Touch
+from cadence.adapters.models import Enrollment, Lead, Rep, Suppression, Task, Touch, UTCDateTime
 from cadence.adapters.templates import TemplateError, Templates
 from cadence.core.cadences import Cadence, Channel, Step
 from cadence.core.decisions import QUALIFYING_QUESTIONS, Outcome
@@ -740,8 +740,11 @@ def _columns(rows: list[dict[str, Any]]) -> dict[str, list[Any]]:
 
 
 def _naive(value: datetime | None) -> datetime | None:
-    """An aware datetime as the naive UTC one stored (what :class:`UTCDateTime` binds), for raw statements."""
-    return None if value is None else value.astimezone(UTC).replace(tzinfo=None)
+    """An aware datetime as stored (naive UTC), for raw statements: what :class:`UTCDateTime` binds."""
+    return _STORED_DATETIME.process_bind_param(value, None)  # type: ignore[arg-type]  # the dialect is unused
+
+
+_STORED_DATETIME = UTCDateTime()
 
 
 _TOUCHES = cast(Table, Touch.__table__)
@@ -1255,8 +1258,8 @@ async def _send_emails(
     done with wave k's), waves k+2 (and k+3, with the render process) are rendered and built. When
     wave k comes back, one transaction records it and marks wave k+2 ``sending`` (committed before
     it is handed to SMTP; the leads are checked once per wave, inside it, and again at each
-    hand-off) while wave k+1 is on the wire. That transaction runs in a worker thread, so neither the hand-offs nor
-    the rendering wait for the database.
+    hand-off) while wave k+1 is on the wire. That transaction runs in a worker thread, so neither
+    the hand-offs nor the rendering wait for the database.
     """
     wave_size = max(1, ctx.settings.smtp_connections) * WAVE_PER_CONNECTION
     # The waves handed to the sender, oldest first: the oldest on the wire, the next one (marked
@@ -1293,15 +1296,12 @@ async def _send_emails(
                 yield items[start : start + wave_size]
 
     upcoming = waves()
-    exhausted = False
 
     async def prepare_ahead() -> None:
-        nonlocal exhausted
-        while len(preparing) < ahead and not exhausted:
+        while len(preparing) < ahead:
             try:
                 wave = await anext(upcoming)
-            except StopAsyncIteration:
-                exhausted = True
+            except StopAsyncIteration:  # again at every call once the waves are all out
                 return
             preparing.append(asyncio.ensure_future(_prepare_wave(ctx, templates, wave, now, builder)))
 
