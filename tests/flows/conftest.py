@@ -1,14 +1,12 @@
-"""Fixtures for flow tests: one Prefect test harness per session, settings pointing at real servers."""
+"""Fixtures for flow tests: settings pointing at real servers (the session's Prefect server, the SMTP sink)."""
 
 from __future__ import annotations
 
 import shutil
-from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
 
 import pytest
-from prefect.testing.utilities import prefect_test_harness
 
 from cadence.adapters.smtp_sink import SmtpSink
 from cadence.core.leads import make_lead
@@ -16,13 +14,6 @@ from cadence.services.context import Context
 from cadence.services.leads import ImportRow, import_leads
 from cadence.services.reps import add_rep
 from tests.conftest import TEMPLATES
-
-
-@pytest.fixture(scope="session")
-def prefect_harness() -> Iterator[None]:
-    """A temporary Prefect server for the whole session (it takes seconds to start)."""
-    with prefect_test_harness(server_startup_timeout=120):
-        yield
 
 
 @pytest.fixture

@@ -1,9 +1,8 @@
-"""Fixtures of the reliability tests: a Prefect server the advance runs report to, a sink that logs every touch."""
+"""Fixtures of the reliability tests: a sink that logs every touch, an emptied PostgreSQL database."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
-from contextlib import ExitStack
 from pathlib import Path
 
 import pytest
@@ -11,17 +10,6 @@ import pytest
 from cadence.adapters.smtp_sink import SmtpSink
 from tests.conftest import _truncate_postgresql
 from tests.reliability.scenarios import TouchLog
-from tests.support.prefect_server import PrefectStack
-
-
-@pytest.fixture(scope="session")
-def prefect_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PrefectStack]:
-    """``prefect server start`` on a database of its own: runs in processes of their own report to it."""
-    with ExitStack() as stack:
-        prefect = PrefectStack(tmp_path_factory.mktemp("prefect-server"), stack)
-        prefect.start_server()
-        prefect.wait_for_server()
-        yield prefect
 
 
 @pytest.fixture

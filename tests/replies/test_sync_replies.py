@@ -27,8 +27,6 @@ from typing import Any
 import pytest
 from prefect.client.orchestration import get_client
 from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterKey
-from prefect.settings import get_current_settings
-from prefect.testing.utilities import prefect_test_harness
 from sqlalchemy import ColumnElement, func, select
 from sqlalchemy.orm import Session
 
@@ -67,16 +65,6 @@ from tests.support.servers import unavailable as cannot_run
 
 # The flow tests' environment, shared: a conftest's fixtures are seen only below its own folder.
 flow_env = flow_fixtures.flow_env
-
-
-@pytest.fixture(scope="session")
-def prefect_harness() -> Iterator[None]:
-    """The flow tests' Prefect test server when one runs already (it takes seconds to start), else our own."""
-    if get_current_settings().api.url:
-        yield
-        return
-    with prefect_test_harness(server_startup_timeout=120):
-        yield
 
 
 MONDAY = datetime(2026, 11, 30, 14, 0, tzinfo=UTC)  # 09:00 in New York

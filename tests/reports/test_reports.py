@@ -65,8 +65,7 @@ NOW = datetime(2026, 12, 10, 12, 0, tzinfo=UTC)
 ANSWERS = {key: "yes" for key, _ in QUALIFYING_QUESTIONS}
 FORMULA = '=HYPERLINK("http://evil.example","too small")'
 
-# The flow tests' fixtures (a Prefect test harness, settings for flows and the SMTP sink), used here too.
-prefect_harness = flow_fixtures.prefect_harness
+# The flow tests' environment (settings for flows and the SMTP sink), used here too.
 flow_env = flow_fixtures.flow_env
 
 

@@ -1,13 +1,16 @@
 """A real Prefect server for the tests: ``prefect server start`` on a database of its own, and its CLI.
 
-Used by the deployment test (a server, a process worker, ``prefect deploy``) and by the reliability
-tests (advance runs in processes of their own, killed with SIGKILL, that report to one server).
+One server runs for the whole session (the ``prefect_server`` fixture of ``tests.support.servers``):
+the flow tests' runs in this process report to it (:func:`pointed_at`), and so do the reliability
+tests' advance runs in processes of their own, killed with SIGKILL. The deployment test starts one of
+its own (a server, a process worker, ``prefect deploy``: it checks every deployment on the server).
 The server keeps its state in PostgreSQL, not SQLite: on SQLite, Prefect 3.8's server can stall
 for a minute on "database is locked" while a worker polls (PrefectHQ/prefect#23051).
 """
 
 from __future__ import annotations
 
+import inspect
 import os
 import signal
 import socket
@@ -17,8 +20,8 @@ import time
 import urllib.error
 import urllib.request
 import uuid
-from collections.abc import Mapping, Sequence
-from contextlib import ExitStack
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -203,3 +206,36 @@ class PrefectStack:
 
     def report(self) -> str:
         return "\n".join(s.report() for s in self.services)
+
+
+@contextmanager
+def pointed_at(api_url: str) -> Iterator[None]:
+    """Flows run in this process report to the Prefect server at ``api_url`` while inside.
+
+    What ``prefect_test_harness`` does once its own server is up, for a server that runs already:
+    the API URL as a temporary setting, also as the process-global settings (code in a context
+    copied before this one sees it too), and the log and event workers drained on the way out.
+    """
+    import prefect.context
+    from prefect.events.worker import EventsWorker
+    from prefect.logging.handlers import APILogWorker
+    from prefect.settings import PREFECT_API_URL, temporary_settings
+    from prefect.utilities.asyncutils import run_coro_as_sync
+
+    with ExitStack() as stack:
+        stack.enter_context(temporary_settings(updates={PREFECT_API_URL: api_url}))
+        stack.enter_context(prefect.context._temporary_global_settings_context(prefect.context.get_settings_context()))
+        yield
+
+        async def drain() -> None:  # as the harness does: in async code, drain() returns an awaitable
+            try:
+                logs = APILogWorker.instance().drain()
+                if inspect.isawaitable(logs):
+                    await logs
+            except RuntimeError:  # never started
+                pass
+            events = EventsWorker.drain_all()
+            if inspect.isawaitable(events):
+                await events
+
+        run_coro_as_sync(drain())

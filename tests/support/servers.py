@@ -1,7 +1,7 @@
-"""Pytest fixtures that run real servers: a private Dovecot (IMAP) and the SMTP sink.
+"""Pytest fixtures that run real servers: a private Dovecot (IMAP), the SMTP sink and a Prefect server.
 
 The root conftest registers this module (``pytest_plugins = ["tests.support.servers"]``), so every
-test can ask for ``dovecot`` and ``smtp_sink``.
+test can ask for ``dovecot``, ``smtp_sink``, ``prefect_server`` and ``prefect_harness``.
 """
 
 from __future__ import annotations
@@ -10,13 +10,17 @@ import os
 import shutil
 import tempfile
 from collections.abc import Iterator
+from contextlib import ExitStack
 from pathlib import Path
-from typing import NoReturn
+from typing import TYPE_CHECKING, NoReturn
 
 import pytest
 
 from cadence.adapters.smtp_sink import SmtpSink
 from tests.support.dovecot import DovecotServer, missing_requirement
+
+if TYPE_CHECKING:
+    from tests.support.prefect_server import PrefectStack
 
 REPLIES_USER = "replies@cadence.example"
 REPLIES_PASSWORD = "secret"
@@ -61,3 +65,46 @@ def smtp_sink(tmp_path: Path) -> Iterator[SmtpSink]:
     """A running SMTP sink on a free port, storing into the Maildir ``tmp_path / "mail"``."""
     with SmtpSink(tmp_path / "mail") as sink:
         yield sink
+
+
+@pytest.fixture(scope="session")
+def prefect_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PrefectStack]:
+    """One ``prefect server start`` for the whole session, keeping its state on the local PostgreSQL server.
+
+    Starting a Prefect server takes seconds (12 to 20 here), so the flow tests of this process
+    (:func:`prefect_harness`) and the advance runs the reliability tests start in processes of their
+    own all report to this one. Where PostgreSQL is unreachable it is skipped, except under ``CI=true``.
+    """
+    import sqlalchemy as sa
+
+    from tests.support.prefect_server import PrefectStack
+
+    with ExitStack() as stack:
+        prefect = PrefectStack(tmp_path_factory.mktemp("prefect-server"), stack)
+        try:
+            prefect.start_server()
+        except sa.exc.OperationalError as exc:
+            unavailable(f"PostgreSQL, where the Prefect server keeps its state, is not reachable: {exc.orig}")
+        prefect.wait_for_server()
+        yield prefect
+
+
+@pytest.fixture(scope="session")
+def prefect_harness(request: pytest.FixtureRequest) -> Iterator[None]:
+    """Flows run by this process's tests report to the session's Prefect server.
+
+    Outside CI, where PostgreSQL is unreachable, they report to Prefect's own test harness instead
+    (a server on SQLite of its own), so the SQLite flow tests still run.
+    """
+    from tests.support.prefect_server import pointed_at
+
+    try:
+        server: PrefectStack = request.getfixturevalue("prefect_server")
+    except pytest.skip.Exception:
+        from prefect.testing.utilities import prefect_test_harness
+
+        with prefect_test_harness(server_startup_timeout=120):
+            yield
+        return
+    with pointed_at(server.api_url):
+        yield

@@ -27,8 +27,8 @@ from cadence.settings import Settings
 from cadence.web.app import create_app
 from tests.conftest import TEMPLATES
 
-# The end-to-end test runs the advance flow: it needs the flow tests' Prefect harness and environment.
-from tests.flows.conftest import flow_env, prefect_harness  # noqa: F401
+# The end-to-end test runs the advance flow: it needs the flow tests' environment.
+from tests.flows.conftest import flow_env  # noqa: F401
 from tests.web.workspace import CHEAP, Clock, Seeded, Snapshot, restore_snapshot, seed_workspace, take_snapshot
 
 MONDAY = datetime(2026, 11, 30, 14, 0, tzinfo=UTC)  # when the test leads are enrolled (09:00 in New York)
