@@ -1,15 +1,15 @@
 """The deployments are real: ``deployments/prefect.yaml`` applied to a Prefect server and run by a process worker.
 
-Everything runs on this machine, as an operator would run it: ``prefect server start`` (its own
-home, and its own database on the local PostgreSQL server), ``prefect work-pool create``, ``prefect
-deploy --all``, ``prefect worker start``, then a run of the advance deployment asked for through
-the API, as ``prefect deployment run`` does. The worker's flow run sends its emails to the SMTP sink
-and records its touches in the PostgreSQL test database.
+Everything runs on this machine, as an operator would run it: ``prefect server start`` (the
+session's, with its own home and its own database on the local PostgreSQL server), ``prefect
+work-pool create``, ``prefect deploy --all``, ``prefect worker start``, then a run of the advance
+deployment asked for through the API, as ``prefect deployment run`` does. The worker's flow run
+sends its emails to the SMTP sink and records its touches in the PostgreSQL test database.
 
 The Prefect server keeps its state in PostgreSQL, not SQLite: on SQLite, Prefect 3.8's server can
 stall for a minute on "database is locked" while a worker polls (PrefectHQ/prefect#23051). Its
 scheduler is off, so the only flow run is the one the test starts (the deployments' own schedules
-would otherwise add runs, at the real time, while the test runs).
+would otherwise add runs, at the real time, while the test runs). No other test deploys to it.
 """
 
 from __future__ import annotations
@@ -93,14 +93,12 @@ def addressee(message: EmailMessage) -> str:
 @pytest.mark.slow
 @pytest.mark.postgresql
 def test_the_advance_deployment_run_by_a_worker_sends_the_due_emails_and_records_the_touches(
-    postgresql_database: str, smtp_sink: SmtpSink, tmp_path: Path
+    postgresql_database: str, smtp_sink: SmtpSink, prefect_server: PrefectStack
 ) -> None:
+    prefect = prefect_server
     with ExitStack() as stack:
-        prefect = PrefectStack(tmp_path / "prefect", stack)
         try:
-            prefect.start_server()
-            leads = seed_leads_whose_introduction_is_due(postgresql_database, smtp_sink)  # while it starts
-            prefect.wait_for_server()
+            leads = seed_leads_whose_introduction_is_due(postgresql_database, smtp_sink)
             prefect.run("work-pool", "create", "cadence", "--type", "process")
             worker_env = prefect.environment(
                 PREFECT_WORKER_QUERY_SECONDS="1",
@@ -120,6 +118,7 @@ def test_the_advance_deployment_run_by_a_worker_sends_the_due_emails_and_records
                 worker_env,
                 cwd=prefect.root,
             )
+            stack.callback(worker.stop)  # at the end of this test, not of the session's server
             # Deployed without CADENCE_PROJECT_DIR (none of our CADENCE_* variables): set there, its value would
             # be written into the deployments, and each worker's own would be ignored.
             prefect.run("--no-prompt", "deploy", "--all", "--prefect-file", str(PREFECT_FILE.relative_to(ROOT)))

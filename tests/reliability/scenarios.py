@@ -194,7 +194,9 @@ class KillNine:
 
     Each run's clock (``--now``) is one lease and a second after the previous one's, so what a
     killed run had claimed is taken up by the next. Between runs, some leads whose email has not
-    gone out yet are decided (their orphaned claims must then never be sent).
+    gone out yet are decided (their orphaned claims must then never be sent). Leads are added
+    whenever fewer are due than a run sends before its kill, so runs end killed, not done; the last
+    runs, not killed, finish what is left (and what killed runs had claimed).
     """
 
     database_url: str
@@ -254,7 +256,8 @@ class KillNine:
         started = time.monotonic()
         try:
             while kills < self.kills:
-                if pending(ctx) == 0:
+                # Topped up before a run could finish its work unkilled: each of these starts is meant to be killed.
+                if pending(ctx) <= 3 * self.batch_size:
                     emails = [f"k{seeded + i}@acme.example" for i in range(self.leads_per_refill)]
                     seed_leads(ctx, emails)
                     seeded += len(emails)
