@@ -333,7 +333,9 @@ def test_a_run_waits_for_another_sqlite_writer_within_the_busy_timeout_and_stops
         log=touch_log,
         environment=prefect_server.environment(),
         work_dir=tmp_path,
-        busy_timeout_ms=1000,
+        # The scenario's own busy timeout, 1.5 s: the short locks (half of it) leave the run's own writers
+        # (claims, a wave's record, the hand-offs) 0.75 s to go one after the other once a lock ends. With
+        # 1 s (0.5 s of room) a hand-off in a full suite run once waited it out.
         seed=7,
     )
     result = scenario.play()
