@@ -2,8 +2,8 @@
 
 One server runs for the whole session (the ``prefect_server`` fixture of ``tests.support.servers``):
 the flow tests' runs in this process report to it (:func:`pointed_at`), and so do the reliability
-tests' advance runs in processes of their own, killed with SIGKILL. The deployment test starts one of
-its own (a server, a process worker, ``prefect deploy``: it checks every deployment on the server).
+tests' advance runs in processes of their own, killed with SIGKILL. The deployment test deploys to it
+and starts a process worker of its own (it is the only test that deploys).
 The server keeps its state in PostgreSQL, not SQLite: on SQLite, Prefect 3.8's server can stall
 for a minute on "database is locked" while a worker polls (PrefectHQ/prefect#23051).
 """
