@@ -730,6 +730,10 @@ app.add_typer(templates_app, name="templates")
 app.add_typer(users_app, name="users")
 
 
+EPHEMERAL_STARTUP_TIMEOUT_S = 120
+"""How long a run waits for Prefect's own server to start, when no ``PREFECT_API_URL`` is set."""
+
+
 def _quiet_prefect() -> None:
     """Prefect settings every cadence process wants (set before Prefect is imported)."""
     os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
@@ -739,6 +743,10 @@ def _quiet_prefect() -> None:
     os.environ.setdefault("PREFECT_SERVER_SERVICES_TASK_RUN_RECORDER_BATCH_SIZE", "500")
     os.environ.setdefault("PREFECT_SERVER_SERVICES_TASK_RUN_RECORDER_READ_BATCH_SIZE", "500")
     os.environ.setdefault("PREFECT_SERVER_SERVICES_TASK_RUN_RECORDER_FLUSH_INTERVAL", "1")
+    # With no PREFECT_API_URL, Prefect starts a server of its own on a fresh SQLite database and gives
+    # it 20 s by default; on a busy 2-core machine its migrations alone took 19.5 s, and a run
+    # (`cadence demo` once) gave up at the timeout.
+    os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", str(EPHEMERAL_STARTUP_TIMEOUT_S))
 
 
 def parse_duration(value: str) -> timedelta:
