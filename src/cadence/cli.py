@@ -1006,6 +1006,30 @@ def demo(
     run(go)
 
 
+def prefect_unreachable(exc: BaseException) -> str | None:
+    """What to tell an operator when Prefect's API could not be reached or started, or None for another error.
+
+    Prefect raises a bare RuntimeError for both, which would otherwise read as a bug in cadence.
+    """
+    if not isinstance(exc, RuntimeError):
+        return None
+    text = str(exc)
+    if text.startswith("Timed out while attempting to connect to ephemeral Prefect API server"):
+        waited = os.environ.get("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "?")
+        return (
+            f"Prefect's own API server (started because PREFECT_API_URL is not set) did not start within {waited} s; "
+            "give it longer with PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS, or set PREFECT_API_URL to a "
+            "running Prefect server"
+        )
+    if text.startswith("Failed to reach API at "):
+        url = text.removeprefix("Failed to reach API at ")
+        return (
+            f"the Prefect API at {shown(url)} (PREFECT_API_URL) did not answer: start that server, or point "
+            "PREFECT_API_URL at one that runs"
+        )
+    return None
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the CLI and return its exit code (2 for a usage error, with click's own message)."""
     try:
@@ -1018,6 +1042,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except Exception as exc:  # a bug in cadence: one line that says so, not a traceback (CADENCE_TRACEBACK=1 shows it)
         if os.environ.get("CADENCE_TRACEBACK"):
             raise
+        if (problem := prefect_unreachable(exc)) is not None:
+            typer.echo(f"error: {problem}", err=True)
+            return 1
         typer.echo(
             f"error: internal error ({type(exc).__name__}: {shown(str(exc))[1:-1]}): a bug in cadence; "
             "please report it with the command that caused it",

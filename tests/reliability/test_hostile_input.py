@@ -44,6 +44,7 @@ from cadence.errors import ConfigurationError, ValidationError
 from tests.conftest import Cli, CliResult
 from tests.reliability.snapshots import Snapshot, Snapshots, differences
 from tests.reliability.test_csv_exports import HOSTILE_CELLS, unsafe_cells
+from tests.support.prefect_server import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 NOW = "2026-11-23T14:00:00+00:00"  # a Monday
@@ -1061,6 +1062,11 @@ def test_the_installed_cadence_shows_one_clear_line_and_no_traceback(sqlite_temp
         (["--bogus"], {}, 2, "No such option: --bogus"),
         (["cadences", "list"], {"CADENCE_TEMPLATES_DIR": str(bomb)}, 1,
          f"error: {bomb / 'cadences' / 'default.yaml'}:2: this value repeats others through aliases"),
+        # Prefect's own server, not given the time it needs to start; a Prefect server that is not there.
+        (["run"], {"PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS": "1", "PREFECT_HOME": str(tmp_path)}, 1,
+         "error: Prefect's own API server (started because PREFECT_API_URL is not set) did not start within 1 s"),
+        (["run"], {"PREFECT_API_URL": f"http://127.0.0.1:{free_port()}/api"}, 1,
+         "/api/' (PREFECT_API_URL) did not answer: start that server"),
     ]  # fmt: skip
     processes = [
         (
