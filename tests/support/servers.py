@@ -33,9 +33,9 @@ def running_in_ci() -> bool:
 
 def unavailable(problem: str) -> NoReturn:
     """Skip the test because a server it needs cannot run here; under CI, fail it instead."""
-    if running_in_ci():
-        pytest.fail(f"{problem} (CI=true: this test must run, not be skipped)", pytrace=False)
-    pytest.skip(problem)
+    if not running_in_ci():
+        pytest.skip(problem)
+    pytest.fail(f"{problem} (CI=true: this test must run, not be skipped)", pytrace=False)
 
 
 @pytest.fixture(scope="session")
