@@ -8,7 +8,7 @@ from urllib.parse import quote
 import httpx
 import pytest
 
-from tests.web.workspace import ADA, DEE, MAX, MIA, RITA, SAM, Seeded, signed_in
+from tests.web.workspace import ADA, DEE, MAX, MIA, RITA, SAM, Seeded, post_form, signed_in
 
 ROLES = {"rita (rep)": RITA, "sam (rep)": SAM, "mia (marketer)": MIA, "max (manager)": MAX}
 
@@ -65,3 +65,11 @@ def test_every_post_form_on_every_page_carries_the_sessions_csrf_token(site: str
                     forms_seen += 1
             assert len(tokens) == 1, email  # the session's one token
     assert forms_seen > 20  # logout on every page, outcomes, pause, decisions
+
+
+@pytest.mark.parametrize("task_id", ["0", "-1", str(2**31), str(2**63), str(10**30)])
+def test_a_task_id_no_task_can_have_is_a_plain_404_on_either_database(site: str, seeded: Seeded, task_id: str) -> None:
+    with signed_in(site, MAX) as http:
+        assert (http.get(f"/tasks/{task_id}").status_code, task_id) == (404, task_id)
+        response = post_form(http, f"/tasks/{task_id}", {"outcome": "connected"})
+        assert (response.status_code, task_id) == (404, task_id)

@@ -36,6 +36,9 @@ NAMING = {
     "pk": "pk_%(table_name)s",
 }
 
+MAX_ROW_ID = 2**31 - 1
+"""The largest id a row can have: ids are INTEGER columns, 32 bits on PostgreSQL."""
+
 
 class UTCDateTime(TypeDecorator[datetime]):
     """An aware UTC datetime, stored without zone (SQLite keeps none) and read back as UTC."""

@@ -17,7 +17,7 @@ from fastapi import HTTPException, Request
 from fastapi.responses import HTMLResponse
 from sqlalchemy.orm import Session
 
-from cadence.adapters.models import Lead, Task
+from cadence.adapters.models import MAX_ROW_ID, Lead, Task
 from cadence.errors import NotFound, ValidationError
 from cadence.services.context import Context
 from cadence.services.enrollments import get_lead
@@ -109,10 +109,14 @@ def changeable_lead(session: Session, email: str, viewer: Viewer) -> Lead:
 
 
 def visible_task(session: Session, task_id: int, viewer: Viewer) -> Task:
-    """The task if the viewer may see and complete it, else 404 (403 for a marketer)."""
+    """The task if the viewer may see and complete it, else 404 (403 for a marketer).
+
+    An id no row can have (0, negative, past a database integer) is a task that does not exist, not
+    a query the database would refuse.
+    """
     if viewer.role is Role.MARKETER:
         raise forbidden()
-    if viewer.role is Role.REP and viewer.rep_id is None:
+    if (viewer.role is Role.REP and viewer.rep_id is None) or not 1 <= task_id <= MAX_ROW_ID:
         raise not_found()
     try:
         return get_task(session, task_id, owner_id=viewer.rep_id if viewer.role is Role.REP else None)
