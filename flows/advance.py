@@ -12,6 +12,7 @@ to act on, not a bug. The caller of the flow gets the error raised.
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime, timedelta
 from typing import cast
 
@@ -19,6 +20,7 @@ from prefect import flow, get_run_logger, task
 from prefect.artifacts import acreate_table_artifact
 from prefect.cache_policies import NONE
 from prefect.states import Failed
+from pydantic import SecretStr
 
 from cadence.adapters.db import DatabaseUnavailable
 from cadence.adapters.mail import SmtpSender
@@ -33,7 +35,9 @@ _CURRENT: list[tuple[str, Context]] = []
 def flow_context() -> Context:
     """The context for the current settings; reused while they stay the same (engines pool connections)."""
     settings = Settings()
-    key = settings.model_dump_json()
+    # The secrets too: the JSON shows them masked, and a changed key must not reuse the old context.
+    secrets = [value.get_secret_value() for value in dict(settings).values() if isinstance(value, SecretStr)]
+    key = json.dumps([settings.model_dump_json(), secrets])
     if _CURRENT and _CURRENT[0][0] == key:
         return _CURRENT[0][1]
     if _CURRENT:
@@ -71,6 +75,19 @@ async def advance_all(now: datetime, batch_size: int, only_enrollment: int | Non
         total.add(report)
         if not report.did_work or report.stopped:
             return total
+
+
+DEMO_KEY_WARNING = (
+    "CADENCE_SECRET_KEY is not set, and CADENCE_BASE_URL (%s) is not this machine: the unsubscribe links of "
+    "these emails are signed with the public demo key, so anyone could forge one for any lead. Set "
+    "CADENCE_SECRET_KEY to a long random value (the same for the runs and for `cadence web`)."
+)
+
+
+def warn_of_demo_key(ctx: Context) -> None:
+    """Warn in the flow run's log if the emails' unsubscribe links are signed with the public demo key."""
+    if ctx.settings.demo_key_exposed():
+        get_run_logger().warning(DEMO_KEY_WARNING, ctx.settings.base_url)
 
 
 def failed(error: CadenceError) -> dict[str, object]:
@@ -125,6 +142,7 @@ async def advance_cadences(now: datetime | None = None, batch_size: int | None =
     ctx = flow_context()
     if (no_schema := schema_missing(ctx)) is not None:
         return no_schema
+    warn_of_demo_key(ctx)
     at = now or datetime.now(UTC)
     report = await advance_all(at, batch_size or ctx.settings.batch_size)
     await publish(report, at)
@@ -140,6 +158,7 @@ async def follow_up_lead(email: str, now: datetime | None = None) -> dict[str, o
     ctx = flow_context()
     if (no_schema := schema_missing(ctx)) is not None:
         return no_schema
+    warn_of_demo_key(ctx)
     at = now or datetime.now(UTC)
     with ctx.sessions() as session:
         enrollment = open_enrollment(session, get_lead(session, email))

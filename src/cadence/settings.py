@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import ipaddress
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
+from urllib.parse import urlsplit
 
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -14,6 +16,8 @@ from cadence.core.leads import validate_timezone
 from cadence.errors import ValidationError
 
 DEFAULT_DATABASE_URL = "sqlite:///var/cadence.db"
+DEMO_SECRET_KEY = "change-me-cadence-demo-secret"
+"""The key links and forms are signed with when ``CADENCE_SECRET_KEY`` is not set: public, for the demo only."""
 
 
 class Settings(BaseSettings):
@@ -88,8 +92,20 @@ class Settings(BaseSettings):
     )
     base_url: str = Field(default="http://127.0.0.1:8000", description="Where `cadence web` is reached.")
     secret_key: SecretStr = Field(
-        default=SecretStr("change-me-cadence-demo-secret"), description="Signs unsubscribe links."
+        default=SecretStr(DEMO_SECRET_KEY), description="Signs unsubscribe links and the login form."
     )
+
+    def demo_key_exposed(self, *, listen_host: str | None = None) -> bool:
+        """Whether the public demo key signs links or forms that reach beyond this machine.
+
+        That is: ``CADENCE_SECRET_KEY`` is not set, and ``CADENCE_BASE_URL`` (where the links in
+        emails point) or ``listen_host`` (where ``cadence web`` listens) is not a loopback address.
+        Anyone could then forge an unsubscribe link for any lead.
+        """
+        if self.secret_key.get_secret_value() != DEMO_SECRET_KEY:
+            return False
+        hosts = [urlsplit(self.base_url).hostname or "", *([listen_host] if listen_host is not None else [])]
+        return not all(_loopback(host) for host in hosts)
 
     @field_validator("default_timezone")
     @classmethod
@@ -98,6 +114,16 @@ class Settings(BaseSettings):
             return validate_timezone(value)
         except ValidationError as exc:
             raise ValueError(str(exc)) from exc
+
+
+def _loopback(host: str) -> bool:
+    """Whether ``host`` names this machine only (``localhost``, 127.0.0.0/8, ``::1``)."""
+    if host.lower().rstrip(".") == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
 
 
 @lru_cache(maxsize=1)

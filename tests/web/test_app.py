@@ -168,6 +168,7 @@ def test_serve_checks_the_schema_then_runs_uvicorn(
 ) -> None:
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("CADENCE_DATABASE_URL", database_url)
+    monkeypatch.setenv("CADENCE_SECRET_KEY", SECRET)  # listening on every address: the demo key would be refused
     calls: list[dict[str, Any]] = []
     monkeypatch.setattr(server.uvicorn, "run", lambda app, **options: calls.append({"app": app, **options}))
     server.serve(host="0.0.0.0", port=8123)

@@ -30,7 +30,8 @@ def serve(host: str = "127.0.0.1", port: int = 8000, now: datetime | None = None
     time); by default it is the wall clock.
 
     Reads the settings and checks the database schema first, raising a
-    :class:`~cadence.errors.CadenceError` (a bad ``CADENCE_*`` variable, an unreachable database,
+    :class:`~cadence.errors.CadenceError` (a bad ``CADENCE_*`` variable, the public demo key on a
+    server reached from elsewhere (:meth:`~cadence.settings.Settings.demo_key_exposed`), an unreachable database,
     :class:`~cadence.services.context.SchemaNotReady`) before listening. uvicorn's own access log is off:
     it would write every unsubscribe token, which spells the address, to the log; ours redacts them.
     """
@@ -38,6 +39,13 @@ def serve(host: str = "127.0.0.1", port: int = 8000, now: datetime | None = None
         settings = Settings()
     except pydantic.ValidationError as exc:
         raise ConfigurationError(f"bad setting: {exc}") from exc
+    if settings.demo_key_exposed(listen_host=host):
+        raise ConfigurationError(
+            f"CADENCE_SECRET_KEY is not set, and this server is reached from beyond this machine "
+            f"(CADENCE_BASE_URL {settings.base_url}, listening on {host}): with the public demo key, anyone "
+            "could forge an unsubscribe link for any lead. Set CADENCE_SECRET_KEY to a long random value, "
+            'e.g. the output of: python -c "import secrets; print(secrets.token_urlsafe(32))"'
+        )
     app = create_app(settings, clock=running_from(now) if now is not None else None)
     context = app.state.context
     try:
