@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
 import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -37,6 +38,11 @@ for _key in [k for k in os.environ if k.startswith("CADENCE_") and k != "CADENCE
 os.environ["PREFECT_HOME"] = tempfile.mkdtemp(prefix="cadence-prefect-")
 os.environ.pop("PREFECT_API_URL", None)
 os.environ["PREFECT_SERVER_ANALYTICS_ENABLED"] = "false"
+
+# Run as a shell's background job (`make test &`), the suite starts with ctrl-c ignored, and the
+# commands it starts would inherit that: the tests that interrupt one with SIGINT need it delivered.
+if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 def _websockets_with_their_own_random() -> None:
