@@ -1,7 +1,11 @@
 """Network faults between cadence and a real SMTP server: a TCP proxy that cuts connections on purpose.
 
 The SMTP server behind it is the real sink (aiosmtpd); the proxy forwards bytes both ways and, by a
-seeded draw per message, cuts a connection at one of the two moments that matter:
+seeded draw per message, cuts a connection at one of the moments that matter:
+
+* ``before_body``: right after the client's DATA, instead of passing the server's ``354`` on: the
+  client is told nothing but the end of the connection before it sent any of the message, so it
+  knows nothing was delivered.
 
 * ``mid_data``: in the middle of the message body, before its final ``.``: the server sees the
   connection end inside DATA and discards the message. Nothing was delivered.
@@ -30,16 +34,18 @@ _TOUCH = re.compile(rb"^X-Cadence-Touch: *(\S+)", re.MULTILINE | re.IGNORECASE)
 class Cut:
     """One connection cut by the proxy: where, and for which touch (None when the header was not seen)."""
 
-    where: str  # "mid_data" or "after_dot"
-    touch: str | None
+    where: str  # "before_body", "mid_data" or "after_dot"
+    touch: str | None  # None before the body (the header is in it)
+    recipient: str | None = None  # the address of the conversation's RCPT TO
 
 
 @dataclass
 class ProxyFaults:
-    """Shares of messages whose connection is cut mid-DATA, or after the dot before the reply."""
+    """Shares of messages whose connection is cut mid-DATA, after the dot before the reply, or before the body."""
 
     mid_data_rate: float = 0.0
     after_dot_rate: float = 0.0
+    before_body_rate: float = 0.0
     seed: int = 0
     _random: random.Random = field(init=False, repr=False)
 
@@ -47,12 +53,14 @@ class ProxyFaults:
         self._random = random.Random(self.seed)
 
     def draw(self) -> str | None:
-        """The fault for the next message: ``"mid_data"``, ``"after_dot"`` or None."""
+        """The fault for the next message: ``"mid_data"``, ``"after_dot"``, ``"before_body"`` or None."""
         value = self._random.random()
         if value < self.mid_data_rate:
             return "mid_data"
         if value < self.mid_data_rate + self.after_dot_rate:
             return "after_dot"
+        if value < self.mid_data_rate + self.after_dot_rate + self.before_body_rate:
+            return "before_body"
         return None
 
 
@@ -118,10 +126,15 @@ class FaultyProxy:
         with self._lock:
             return {c.touch for c in self.cuts if c.where == where and c.touch is not None}
 
-    def _log(self, where: str, body: bytes) -> None:
+    def cut_recipients(self, where: str) -> set[str]:
+        """The recipients whose connection was cut at ``where`` (the only name of a message cut before its body)."""
+        with self._lock:
+            return {c.recipient for c in self.cuts if c.where == where and c.recipient is not None}
+
+    def _log(self, where: str, body: bytes, recipient: str | None = None) -> None:
         found = _TOUCH.search(body)
         with self._lock:
-            self.cuts.append(Cut(where, found.group(1).decode() if found else None))
+            self.cuts.append(Cut(where, found.group(1).decode() if found else None, recipient))
 
     async def _serve(self, client_reader: asyncio.StreamReader, client_writer: asyncio.StreamWriter) -> None:
         try:
@@ -165,6 +178,8 @@ class FaultyProxy:
                     return  # both sides are cut: the server never sees the final dot
                 writer.write(line)
                 continue
+            if line.upper().startswith(b"RCPT TO:"):
+                state.recipient = line[8:].strip().strip(b"<>").decode(errors="replace")
             if line.upper().startswith(b"DATA"):
                 state.data_requested = True
             writer.write(line)
@@ -182,6 +197,9 @@ class FaultyProxy:
                 state.in_data = True
                 state.body = bytearray()
                 state.fault = state.faults.draw()
+                if state.fault == "before_body":
+                    self._log("before_body", b"", state.recipient)
+                    return  # both sides are cut: the client never hears 354, the server never gets a line
             elif state.swallow_reply:
                 # The server has the whole message and says so; the client never hears it.
                 self._log("after_dot", bytes(state.body))
@@ -200,6 +218,7 @@ class _Conversation:
     swallow_reply: bool = False
     fault: str | None = None
     body: bytearray = field(default_factory=bytearray)
+    recipient: str | None = None
 
 
 @dataclass
