@@ -107,6 +107,19 @@ class Settings(BaseSettings):
         hosts = [urlsplit(self.base_url).hostname or "", *([listen_host] if listen_host is not None else [])]
         return not all(_loopback(host) for host in hosts)
 
+    @field_validator("base_url")
+    @classmethod
+    def _web_address(cls, value: str) -> str:
+        """An http(s) address with a host: it goes into every email's unsubscribe link."""
+        try:
+            parts = urlsplit(value)
+            host = parts.hostname
+        except ValueError as exc:  # e.g. an unclosed [IPv6 address]
+            raise ValueError(f"not a web address ({exc})") from exc
+        if parts.scheme not in ("http", "https") or not host or any(c.isspace() for c in value):
+            raise ValueError("must be an http:// or https:// address with a host, e.g. https://cadence.example.com")
+        return value
+
     @field_validator("default_timezone")
     @classmethod
     def _known_zone(cls, value: str) -> str:

@@ -215,6 +215,20 @@ def test_serve_reports_a_bad_setting_as_a_configuration_error(monkeypatch: pytes
         server.serve()
 
 
+NOT_WEB_ADDRESSES = ["cadence.example", "ftp://cadence.example", "http://[::1", "https://", "http://a b"]
+
+
+@pytest.mark.parametrize("base_url", NOT_WEB_ADDRESSES)
+def test_serve_reports_a_base_url_that_is_no_web_address_as_a_bad_setting(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, base_url: str
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("CADENCE_BASE_URL", base_url)
+    monkeypatch.setattr(server.uvicorn, "run", lambda *a, **k: pytest.fail("uvicorn must not start"))
+    with pytest.raises(ConfigurationError, match=r"(?s)bad setting.*base_url.*(http:// or https://|not a web address)"):
+        server.serve()
+
+
 def test_serve_refuses_to_start_on_a_database_without_the_schema(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
