@@ -70,6 +70,17 @@ def _websockets_with_their_own_random() -> None:
 _websockets_with_their_own_random()
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Run the tests marked ``slow`` first, in their usual order, then the rest as collected.
+
+    ``make test`` runs the suite on two processes (pytest-xdist, ``--dist worksteal``): an idle
+    process takes tests waiting for the other, but not one already running. Collected in file
+    order, the kill -9 and race tests (30-90 s each) came last and one process ran them alone for
+    two minutes after the other had finished; started first, the short tests fill in around them.
+    """
+    items.sort(key=lambda item: item.get_closest_marker("slow") is None)  # stable: False (slow) first
+
+
 ROOT = Path(__file__).resolve().parent.parent
 TEMPLATES = ROOT / "templates"
 PG_URL = os.environ.get("CADENCE_TEST_POSTGRESQL_URL", "postgresql+psycopg://127.0.0.1:5432/test")

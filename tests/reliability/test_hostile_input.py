@@ -1043,6 +1043,7 @@ def limit_memory() -> None:
     resource.setrlimit(resource.RLIMIT_AS, (2 << 30, 2 << 30))
 
 
+@pytest.mark.slow
 def test_the_installed_cadence_shows_one_clear_line_and_no_traceback(sqlite_template: Path, tmp_path: Path) -> None:
     # Every one of these fails before it reaches the database, so one backend is enough (and the
     # in-process tests above try every command on both).
