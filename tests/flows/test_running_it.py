@@ -7,7 +7,6 @@ import json
 import os
 import re
 import shlex
-import socket
 import subprocess
 import time
 from datetime import UTC, datetime, timedelta
@@ -26,6 +25,7 @@ from cadence.adapters.smtp_sink import SmtpSink
 from flows.advance import advance_cadences, flow_context
 from tests.conftest import TEMPLATES, Cli
 from tests.flows.conftest import lead_row, seed
+from tests.support.ports import free_port
 
 MONDAY = datetime(2026, 11, 30, 14, 0, tzinfo=UTC)
 SEND = MONDAY + timedelta(days=1, hours=1)
@@ -141,9 +141,7 @@ def check_the_accounts_log_in(
     assert [(email, role) for email, role, _ in stored] == [(e, r) for e, r, _ in DEMO_LOGINS]
     assert all(hashed.startswith("$argon2id$") and password not in hashed for _, _, hashed in stored)
 
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
+    port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("CADENCE_")} | assignments
     server = subprocess.Popen(
         [*argv, "--port", str(port)], env=env, cwd=folder, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True

@@ -18,7 +18,6 @@ import os
 import pwd
 import re
 import shutil
-import socket
 import subprocess
 import tempfile
 import time
@@ -27,6 +26,8 @@ from types import TracebackType
 from typing import Literal, Self
 
 import sqlalchemy as sa
+
+from tests.support.ports import free_port
 
 BIN_GLOB = "/usr/lib/postgresql/*/bin"
 SERVER_USER = "postgres"
@@ -62,14 +63,6 @@ def missing_requirement() -> str | None:
         if shutil.which("runuser") is None:
             return "runuser is missing (util-linux): it runs the server as the postgres user"
     return None
-
-
-def free_port() -> int:
-    """A TCP port of 127.0.0.1 nobody listens on right now."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
 
 
 class PostgresCluster:

@@ -13,7 +13,6 @@ from __future__ import annotations
 import inspect
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -29,6 +28,7 @@ import pytest
 import sqlalchemy as sa
 
 from tests.conftest import _pg_admin_url
+from tests.support.ports import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent  # the virtualenv's bin, where `prefect` is installed
@@ -36,14 +36,6 @@ BIN = Path(sys.executable).parent  # the virtualenv's bin, where `prefect` is in
 SERVER_STARTUP_SECONDS = 90
 COMMAND_SECONDS = 90
 STOP_SECONDS = 15
-
-
-def free_port() -> int:
-    """A TCP port nobody listens on right now."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
 
 
 def tail(path: Path, lines: int = 80) -> str:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import socket
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
@@ -22,6 +21,7 @@ from cadence.web import server
 from cadence.web.app import create_app
 from tests.conftest import TEMPLATES, Cli
 from tests.flows.conftest import lead_row, seed
+from tests.support.ports import free_port
 from tests.web.conftest import MONDAY, SECRET, one_click, running
 
 CSP = "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
@@ -83,18 +83,12 @@ def test_healthz_says_ok(http: httpx.Client) -> None:
     assert response.json() == {"status": "ok"}
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 def _unmigrated_sqlite(tmp_path: Path) -> str:
     return f"sqlite:///{tmp_path / 'empty.db'}"
 
 
 def _unreachable_postgresql(tmp_path: Path) -> str:
-    return f"postgresql+psycopg://cadence@127.0.0.1:{_free_port()}/cadence?connect_timeout=2"
+    return f"postgresql+psycopg://cadence@127.0.0.1:{free_port()}/cadence?connect_timeout=2"
 
 
 @pytest.mark.parametrize("database", [_unmigrated_sqlite, _unreachable_postgresql], ids=["no schema", "no server"])
