@@ -25,7 +25,7 @@ from pydantic import SecretStr
 from cadence.adapters.db import DatabaseUnavailable
 from cadence.adapters.mail import SmtpSender
 from cadence.errors import CadenceError
-from cadence.services.advance import RunReport, next_due, run_batch, smtp_config
+from cadence.services.advance import Lookahead, RunReport, next_due, run_batch, smtp_config
 from cadence.services.context import Context
 from cadence.settings import Settings
 
@@ -59,22 +59,33 @@ async def smtp_password(ctx: Context) -> str | None:
 
 
 @task(name="advance-batch", cache_policy=NONE, retries=0)
-async def advance_batch(now: datetime, batch_size: int, only_enrollment: int | None = None) -> RunReport:
-    """Claim and execute one batch of due steps (a task run per batch, never per email)."""
+async def advance_batch(
+    now: datetime, batch_size: int, only_enrollment: int | None = None, lookahead: Lookahead | None = None
+) -> RunReport:
+    """Claim and execute one batch of due steps (a task run per batch, never per email).
+
+    ``lookahead``: shared by the batches of one run, so that each prepares the start of the next.
+    """
     ctx = flow_context()
     config = smtp_config(ctx, await smtp_password(ctx))
     async with SmtpSender(config) as sender:
-        return await run_batch(ctx, now=now, batch_size=batch_size, sender=sender, only_enrollment=only_enrollment)
+        return await run_batch(
+            ctx, now=now, batch_size=batch_size, sender=sender, only_enrollment=only_enrollment, lookahead=lookahead
+        )
 
 
 async def advance_all(now: datetime, batch_size: int, only_enrollment: int | None = None) -> RunReport:
     """Run batches until nothing more is due at ``now``, or the database stopped one (``stopped`` says why)."""
     total = RunReport()
-    while True:
-        report = await advance_batch(now, batch_size, only_enrollment)
-        total.add(report)
-        if not report.did_work or report.stopped:
-            return total
+    lookahead = Lookahead()
+    try:
+        while True:
+            report = await advance_batch(now, batch_size, only_enrollment, lookahead)
+            total.add(report)
+            if not report.did_work or report.stopped:
+                return total
+    finally:
+        await lookahead.close()
 
 
 DEMO_KEY_WARNING = (

@@ -1246,12 +1246,16 @@ async def _send_emails(
     snapshots: Mapping[int, Enrollment],
     *,
     expected: int,
+    prepared: collections.deque[asyncio.Future[tuple[list[_Prepared], list[tuple[WorkItem, str]]]]] | None = None,
+    all_built: asyncio.Event | None = None,
 ) -> None:
     """Send the emails in pipelined waves, so that rendering, the database and SMTP work at the same time.
 
     The emails come in parts (as the batch is claimed); ``snapshots`` has each part's claimed
     enrollments by the time the part comes, and ``expected`` is about how many emails there will
     be (a batch of at least :data:`RENDER_PROCESS_MIN_EMAILS` is built in the render process).
+    ``prepared``: the batch's first waves, being built already (by :class:`Lookahead`), before
+    those of ``parts``; ``all_built`` is set once every wave of the batch is built.
 
     Waves are under way at once: wave k is on the wire, wave k+1 is marked ``sending`` and handed to
     the sender already (its messages wait for connections, which go on to it as soon as they are
@@ -1266,7 +1270,7 @@ async def _send_emails(
     # `sending`) waiting for its connections, so that each connection goes on to it without a pause.
     on_wire: collections.deque[tuple[list[_Prepared], asyncio.Future[list[str | BaseException]]]] = collections.deque()
     journal = _Journal(ctx)
-    builder = render_process() if ctx.settings.render_process and expected >= RENDER_PROCESS_MIN_EMAILS else None
+    builder = _builder(ctx, expected)
 
     def put_on_wire(wave: list[_Prepared]) -> None:
         if wave:
@@ -1286,9 +1290,9 @@ async def _send_emails(
     # Waves being built, oldest first: two at once with the render process (it starts on the next
     # one as soon as it is done with one, whatever this loop waits for), one in this process.
     preparing: collections.deque[asyncio.Future[tuple[list[_Prepared], list[tuple[WorkItem, str]]]]] = (
-        collections.deque()
+        prepared if prepared is not None else collections.deque()
     )
-    ahead = 2 if builder is not None else 1
+    ahead = _waves_ahead(builder)
 
     async def waves() -> AsyncGenerator[list[WorkItem], None]:
         async for items in parts:
@@ -1310,6 +1314,8 @@ async def _send_emails(
         while preparing:
             ready, held = await preparing.popleft()
             await prepare_ahead()
+            if not preparing and all_built is not None:
+                all_built.set()  # the render process is free: the next batch's first waves may be built
             done, results = await come_back() if len(on_wire) > 1 else ([], [])
             marked = await asyncio.to_thread(
                 _record_and_mark, ctx, done, results, held, ready, now, report, versions, snapshots
@@ -1332,6 +1338,8 @@ async def _send_emails(
                 _record_and_mark(ctx, done, results, [], [], now, report, versions, snapshots)
         raise
     finally:
+        if all_built is not None:
+            all_built.set()
         gc.unfreeze()
         await journal.close()
 
@@ -1343,6 +1351,7 @@ async def run_batch(
     batch_size: int,
     sender: SmtpSender,
     only_enrollment: int | None = None,
+    lookahead: Lookahead | None = None,
 ) -> RunReport:
     """Claim and execute up to ``batch_size`` due steps as of ``now``.
 
@@ -1350,10 +1359,17 @@ async def run_batch(
     and runs again, for up to ``CADENCE_DB_RETRY_SECONDS``. A longer outage, or SQLite locked by
     another writer past its busy timeout, does not raise: the batch stops where it was and the
     report's ``stopped`` says why (what it had claimed is taken up again once the lease lapses).
+
+    With a ``lookahead`` (the same one for each batch of a run), a full batch claims the start of
+    the next one while its last emails go out, and builds its first waves as soon as its own are
+    built, so that the next batch puts emails on the wire at once (:class:`Lookahead`).
     """
     report = RunReport(batches=1)
     try:
-        await _run_batch(ctx, report, now=now, batch_size=batch_size, sender=sender, only_enrollment=only_enrollment)
+        await _run_batch(
+            ctx, report, now=now, batch_size=batch_size, sender=sender, only_enrollment=only_enrollment,
+            lookahead=lookahead,
+        )  # fmt: skip
     except DatabaseUnavailable as exc:
         reason = str(exc)
         report.stopped = (
@@ -1384,49 +1400,197 @@ class _Part:
     last: bool  # nothing more is to be claimed in this batch
 
 
+_Building = asyncio.Future[tuple[list[_Prepared], list[tuple[WorkItem, str]]]]
+
+
+def _builder(ctx: Context, expected: int) -> RenderProcess | None:
+    """The render process, for a batch of about ``expected`` emails (None: build them in this process)."""
+    return render_process() if ctx.settings.render_process and expected >= RENDER_PROCESS_MIN_EMAILS else None
+
+
+def _waves_ahead(builder: RenderProcess | None) -> int:
+    """How many waves are built ahead of the one sent next: two in the render process, one here."""
+    return 2 if builder is not None else 1
+
+
+def _expected(first: _Part, batch_size: int) -> int:
+    """About how many emails a batch whose first part is ``first`` will send."""
+    return len(first.emails) if first.last else min(batch_size, len(first.emails) * CLAIM_PARTS)
+
+
+def _claim_batch_part(
+    ctx: Context,
+    templates: Templates,
+    versions: _Versions,
+    *,
+    now: datetime,
+    limit: int,
+    left: int,
+    only_enrollment: int | None,
+) -> _Part:
+    """Claim a part of a batch (up to ``limit`` of the ``left`` due steps it may still take), caps applied."""
+    counts = RunReport()
+    part = _claim_part(ctx, templates, versions, counts, now=now, limit=limit, only_enrollment=only_enrollment)
+    if not part.last and any(item.owner_cap is not None for item in part.emails) and limit < left:
+        # An owner with a daily cap: the rest of the batch in one go, and the caps over all of it.
+        rest = _claim_part(ctx, templates, versions, counts, now=now, limit=left - limit,
+                           only_enrollment=only_enrollment)  # fmt: skip
+        part = _Part(part.emails + rest.emails, part.snapshots | rest.snapshots, counts,
+                     part.selected + rest.selected, last=True)  # fmt: skip
+    part.emails = _retrying(ctx, counts, lambda c: _capped_emails(ctx, templates, part.emails, now, c))
+    return part
+
+
+@dataclass
+class _Head:
+    """The start of the next batch, prepared by the batch before it (see :class:`Lookahead`)."""
+
+    key: tuple[int, datetime, int, int | None]  # (context, now, batch size, enrollment): what it was claimed for
+    claiming: asyncio.Future[_Part]  # the first part's claim (pauses resumed first), in a worker thread
+    building: asyncio.Future[tuple[_Part, collections.deque[_Building], int]]  # its first waves, once claimed
+
+
+class Lookahead:
+    """What a run of batches carries from one batch to the next: the next batch's start, prepared ahead.
+
+    A batch that took as many due steps as it may (so that more are probably due) claims the first
+    part of the next batch while its own last emails go out, and, once its own waves are all
+    built, has the first waves of the next one built: the render process goes on from one batch
+    to the next without waiting, and the next batch hands its first emails to SMTP as soon as it
+    starts. Nothing of the next batch is marked ``sending`` or sent before that batch runs.
+
+    Not done when an owner in the batch has a daily email cap (the next batch's caps must count
+    every email of this one, marked once this one is done), nor for a run of one enrollment. A
+    start no batch takes (the run ended on an error, or stopped) is let go by :meth:`close`: its
+    claims, committed, are taken up again once their lease lapses, as those of a stopped batch.
+    """
+
+    def __init__(self) -> None:
+        self._head: _Head | None = None
+
+    def begin(
+        self,
+        ctx: Context,
+        templates: Templates,
+        *,
+        now: datetime,
+        batch_size: int,
+        only_enrollment: int | None,
+        all_built: asyncio.Event,
+    ) -> None:
+        """Claim the next batch's first part now (in a worker thread), and build its first waves once ``all_built``."""
+        if self._head is not None:  # pragma: no cover - one batch at a time takes and begins a head
+            raise RuntimeError("the next batch's start is being prepared already")
+        limit = max(1, -(-batch_size // CLAIM_PARTS))
+
+        def claim() -> _Part:
+            counts = RunReport()
+            _retrying(ctx, counts, lambda _counts: resume_lapsed_pauses(ctx, now=now, limit=batch_size))
+            part = _claim_batch_part(ctx, templates, _Versions(ctx), now=now, limit=min(limit, batch_size),
+                                     left=batch_size, only_enrollment=only_enrollment)  # fmt: skip
+            part.counts.add(counts)
+            return part
+
+        claiming: asyncio.Future[_Part] = asyncio.ensure_future(asyncio.to_thread(claim))
+
+        async def build() -> tuple[_Part, collections.deque[_Building], int]:
+            part = await asyncio.shield(claiming)  # cancelled or not, the claim is let finish
+            await all_built.wait()
+            builder = _builder(ctx, _expected(part, batch_size))
+            wave_size = max(1, ctx.settings.smtp_connections) * WAVE_PER_CONNECTION
+            waves = [part.emails[i : i + wave_size] for i in range(0, len(part.emails), wave_size)]
+            waves = waves[: _waves_ahead(builder)]
+            preparing: collections.deque[_Building] = collections.deque(
+                asyncio.ensure_future(_prepare_wave(ctx, templates, wave, now, builder)) for wave in waves
+            )
+            return part, preparing, sum(len(wave) for wave in waves)
+
+        self._head = _Head((id(ctx), now, batch_size, only_enrollment), claiming, asyncio.ensure_future(build()))
+
+    def take(
+        self, ctx: Context, *, now: datetime, batch_size: int, only_enrollment: int | None
+    ) -> asyncio.Future[tuple[_Part, collections.deque[_Building], int]] | None:
+        """The prepared start of this batch: (first part, its first waves being built, emails in them); or None."""
+        head, self._head = self._head, None
+        if head is None:
+            return None
+        if head.key != (id(ctx), now, batch_size, only_enrollment):  # pragma: no cover - a run's batches share these
+            raise RuntimeError("the next batch's start was prepared for another run")
+        return head.building
+
+    async def close(self) -> None:
+        """Let go of a start no batch took: its claim is let finish, its waves are not built."""
+        head, self._head = self._head, None
+        if head is None:
+            return
+        head.building.cancel()
+        with contextlib.suppress(BaseException):
+            await head.claiming
+        with contextlib.suppress(BaseException):
+            _part, preparing, _count = await head.building
+            for future in preparing:
+                future.cancel()
+
+
 async def _run_batch(
-    ctx: Context, report: RunReport, *, now: datetime, batch_size: int, sender: SmtpSender, only_enrollment: int | None
+    ctx: Context,
+    report: RunReport,
+    *,
+    now: datetime,
+    batch_size: int,
+    sender: SmtpSender,
+    only_enrollment: int | None,
+    lookahead: Lookahead | None,
 ) -> None:
     templates = templates_for(ctx)
     versions = _Versions(ctx)
-    _retrying(ctx, report, lambda _counts: resume_lapsed_pauses(ctx, now=now, limit=batch_size))
     part_size = max(1, -(-batch_size // CLAIM_PARTS))
     left = batch_size
     snapshots: dict[int, Enrollment] = {}
+    capped = False  # an email of this batch has an owner with a daily cap
 
     def claim_part(limit: int) -> _Part:
-        counts = RunReport()
-        part = _claim_part(ctx, templates, versions, counts, now=now, limit=limit, only_enrollment=only_enrollment)
-        if not part.last and any(item.owner_cap is not None for item in part.emails) and limit < left:
-            # An owner with a daily cap: the rest of the batch in one go, and the caps over all of it.
-            rest = _claim_part(ctx, templates, versions, counts, now=now, limit=left - limit,
-                               only_enrollment=only_enrollment)  # fmt: skip
-            part = _Part(part.emails + rest.emails, part.snapshots | rest.snapshots, counts,
-                         part.selected + rest.selected, last=True)  # fmt: skip
-        part.emails = _retrying(ctx, counts, lambda c: _capped_emails(ctx, templates, part.emails, now, c))
-        return part
+        return _claim_batch_part(
+            ctx, templates, versions, now=now, limit=limit, left=left, only_enrollment=only_enrollment
+        )
 
-    first = claim_part(min(part_size, left))
+    head = (
+        lookahead.take(ctx, now=now, batch_size=batch_size, only_enrollment=only_enrollment)
+        if lookahead is not None
+        else None
+    )
+    prepared: collections.deque[_Building] | None = None
+    skip = 0  # the first emails, in the waves prepared ahead
+    if head is not None:
+        first, prepared, skip = await head
+    else:
+        _retrying(ctx, report, lambda _counts: resume_lapsed_pauses(ctx, now=now, limit=batch_size))
+        first = claim_part(min(part_size, left))
+    all_built = asyncio.Event()
 
     async def parts() -> AsyncIterator[list[WorkItem]]:
         """The emails of each part; the next part is claimed (in a worker thread) while these go out."""
-        nonlocal left
+        nonlocal left, capped
         part = first
+        emails = part.emails[skip:]
         while True:
             report.add(part.counts)
             snapshots.update(part.snapshots)
             left -= part.selected
-            claiming = (
-                asyncio.ensure_future(asyncio.to_thread(claim_part, min(part_size, left)))
-                if not part.last and left > 0
-                else None
-            )
+            capped = capped or any(item.owner_cap is not None for item in part.emails)
+            more = not part.last and left > 0
+            claiming = asyncio.ensure_future(asyncio.to_thread(claim_part, min(part_size, left))) if more else None
+            if not more and not part.last and lookahead is not None and not capped and only_enrollment is None:
+                # This batch took all it may: more is probably due. Its start is prepared meanwhile.
+                lookahead.begin(ctx, templates, now=now, batch_size=batch_size, only_enrollment=only_enrollment,
+                                all_built=all_built)  # fmt: skip
             try:
-                if part.emails:
-                    yield part.emails
+                if emails:
+                    yield emails
                 if claiming is None:
                     return
                 part = await claiming
+                emails = part.emails
             except BaseException:
                 if claiming is not None and not claiming.done():
                     # Let the claim finish (a thread cannot be stopped): what it took waits out its lease.
@@ -1437,8 +1601,10 @@ async def _run_batch(
     if not first.emails and first.last:
         report.add(first.counts)
         return
-    expected = len(first.emails) if first.last else min(batch_size, len(first.emails) * CLAIM_PARTS)
-    await _send_emails(ctx, sender, templates, parts(), now, report, versions, snapshots, expected=expected)
+    await _send_emails(
+        ctx, sender, templates, parts(), now, report, versions, snapshots, expected=_expected(first, batch_size),
+        prepared=prepared, all_built=all_built,
+    )  # fmt: skip
 
 
 def _claim_part(
@@ -1599,15 +1765,19 @@ async def run_until_idle(
 ) -> RunReport:
     """Run batches until nothing more is due at ``now``, or a batch stopped (``stopped`` says why)."""
     total = RunReport()
+    lookahead = Lookahead()
     async with SmtpSender(config or smtp_config(ctx)) as sender:
-        for _ in range(max_batches):
-            report = await run_batch(
-                ctx, now=now, batch_size=batch_size or ctx.settings.batch_size, sender=sender,
-                only_enrollment=only_enrollment,
-            )  # fmt: skip
-            total.add(report)
-            if not report.did_work or report.stopped:
-                break
+        try:
+            for _ in range(max_batches):
+                report = await run_batch(
+                    ctx, now=now, batch_size=batch_size or ctx.settings.batch_size, sender=sender,
+                    only_enrollment=only_enrollment, lookahead=lookahead,
+                )  # fmt: skip
+                total.add(report)
+                if not report.did_work or report.stopped:
+                    break
+        finally:
+            await lookahead.close()
     return total
 
 
