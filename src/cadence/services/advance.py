@@ -36,13 +36,12 @@ import collections
 import contextlib
 import gc
 import hashlib
-import re
 from collections import Counter
 from collections.abc import AsyncGenerator, AsyncIterator, Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from email.message import EmailMessage
-from typing import Any, TypeVar, cast
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 from sqlalchemy import Table, bindparam, func, select, text, update
 from sqlalchemy.exc import SQLAlchemyError
@@ -75,6 +74,9 @@ from cadence.services.context import Context
 from cadence.services.enrollments import calendar_for, decide, lead_timezone, pinned_cadence
 from cadence.services.outgoing import Built, Draft, MailIdentity, RenderProcess, compose, render_process
 from cadence.services.suppression import suppress
+
+if TYPE_CHECKING:
+    from cadence.adapters.pg_prepared import PreparedStatements
 
 TASK_TITLES = {
     Channel.CALL: "Call {name}",
@@ -817,11 +819,6 @@ def outcome_state(outcome: str | BaseException) -> str:
     return TouchState.RETRY
 
 
-def _pyformat(sql: str) -> str:
-    """``:name`` parameters (sqlite3's named style) as ``%(name)s`` (psycopg's)."""
-    return re.sub(r":(\w+)", r"%(\1)s", sql)
-
-
 class _Journal:
     """The hand-off writes of one batch, on a database connection of their own.
 
@@ -832,9 +829,10 @@ class _Journal:
     moment leaves at most one touch ``handing``.
 
     The writes are plain SQL on the driver's connection (no pool checkout, ping or reset, no ORM),
-    run in the event loop's thread: on PostgreSQL over an asynchronous psycopg connection, in
-    autocommit (the two writes are one statement); on SQLite synchronously, as a write there costs
-    less than handing it to another thread. After a database error the connection is dropped and a
+    run in the event loop's thread: on PostgreSQL as statements prepared on an asynchronous psycopg
+    connection of its own, in autocommit (the two writes are one statement), sent through its libpq
+    handle (:class:`cadence.adapters.pg_prepared.PreparedStatements`); on SQLite synchronously, as
+    a write there costs less than handing it to another thread. After a database error the connection is dropped and a
     new one is opened for the next write.
     """
 
@@ -842,18 +840,11 @@ class _Journal:
         self._engine = ctx.engine
         self._postgresql = is_postgresql(ctx.engine)
         handing = _HANDING_SQL.format(lock=" FOR SHARE" if self._postgresql else "")
-        if self._postgresql:
-            self._sql = (
-                _pyformat(handing),
-                _pyformat(f"WITH handed AS ({_HANDED_SQL} RETURNING id) {handing}"),
-                _pyformat(_HANDED_SQL),
-            )
-        else:
-            self._sql = (handing, handing, _HANDED_SQL)
+        self._sql = (handing, f"WITH handed AS ({_HANDED_SQL} RETURNING id) {handing}", _HANDED_SQL)
         self.errors: tuple[type[BaseException], ...] = (SQLAlchemyError, ctx.engine.dialect.loaded_dbapi.Error)
         """What a failed write raises: SQLAlchemy's errors (connecting) and the driver's (executing)."""
         self._sqlite: Any = None  # a pooled connection (SQLite)
-        self._postgres: Any = None  # a psycopg.AsyncConnection of our own (PostgreSQL)
+        self._postgres: PreparedStatements | None = None  # on a psycopg.AsyncConnection of our own (PostgreSQL)
         self._pending: dict[str, Any] | None = None  # the last outcome, not written yet
 
     async def hand(self, item: WorkItem) -> bool:
@@ -864,7 +855,7 @@ class _Journal:
                       "address": address, "domain": domain}  # fmt: skip
         pending, self._pending = self._pending, None
         if self._postgresql:
-            statement, values = (self._sql[0], parameters) if pending is None else (self._sql[1], parameters | pending)
+            statement, values = ("hand", parameters) if pending is None else ("outcome_and_hand", parameters | pending)
             return await self._postgres_execute(statement, values) == 1
         return self._sqlite_hand(parameters, pending)
 
@@ -885,7 +876,7 @@ class _Journal:
             return
         with contextlib.suppress(*self.errors):
             if self._postgresql:
-                await self._postgres_execute(self._sql[2], pending)
+                await self._postgres_execute("outcome", pending)
             else:
                 self._sqlite_execute(self._sql[2], pending)
 
@@ -895,27 +886,36 @@ class _Journal:
         postgres, self._postgres = self._postgres, None
         if postgres is not None:
             with contextlib.suppress(Exception):
-                await postgres.close()
+                await postgres.connection.close()
         raw, self._sqlite = self._sqlite, None
         if raw is not None:
             with contextlib.suppress(Exception):
                 raw.close()
 
     async def _postgres_execute(self, statement: str, values: dict[str, Any]) -> int:
+        """Run ``statement`` (a handing, an outcome, or both), prepared on the connection's first use; rows written."""
         if self._postgres is None:
             import psycopg
+
+            from cadence.adapters.pg_prepared import PreparedStatements
 
             _, params = self._engine.dialect.create_connect_args(self._engine.url)
             params.pop("context", None)
             params.setdefault("connect_timeout", POSTGRESQL_CONNECT_TIMEOUT_S)
-            self._postgres = await psycopg.AsyncConnection.connect(autocommit=True, **params)
+            connection = await psycopg.AsyncConnection.connect(autocommit=True, **params)
+            try:
+                statements = dict(zip(("hand", "outcome_and_hand", "outcome"), self._sql, strict=True))
+                self._postgres = await PreparedStatements.prepare(connection, statements)
+            except BaseException:
+                with contextlib.suppress(Exception):
+                    await connection.close()
+                raise
         try:
-            cursor = await self._postgres.execute(statement, values)
-            return int(cursor.rowcount)
-        except Exception:
+            return await self._postgres.execute(statement, values)
+        except BaseException:  # an error, or a cancellation mid-statement: the connection's state is unknown
             postgres, self._postgres = self._postgres, None
             with contextlib.suppress(Exception):
-                await postgres.close()
+                await postgres.connection.close()
             raise
 
     def _sqlite_hand(self, parameters: dict[str, Any], pending: dict[str, Any] | None) -> bool:
