@@ -4,7 +4,8 @@ One batch (:func:`run_batch`) is: claim up to ``batch_size`` due steps and read 
 execute them (one transaction, a few bulk queries); create the tasks for task steps and record them
 (one transaction); then send the emails in waves of :data:`WAVE_PER_CONNECTION` messages per SMTP
 connection. The batch is claimed in :data:`CLAIM_PARTS` parts, each while the emails of the part
-before go out.
+before go out, and a full batch claims the first part of the next one while its own last emails go
+out (:class:`Lookahead`).
 
 Exactly one send per step, across crashes, is three writes per email:
 
@@ -832,8 +833,8 @@ class _Journal:
     run in the event loop's thread: on PostgreSQL as statements prepared on an asynchronous psycopg
     connection of its own, in autocommit (the two writes are one statement), sent through its libpq
     handle (:class:`cadence.adapters.pg_prepared.PreparedStatements`); on SQLite synchronously, as
-    a write there costs less than handing it to another thread. After a database error the connection is dropped and a
-    new one is opened for the next write.
+    a write there costs less than handing it to another thread. After a database error the
+    connection is dropped and a new one is opened for the next write.
     """
 
     def __init__(self, ctx: Context) -> None:
