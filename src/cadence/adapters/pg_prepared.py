@@ -62,10 +62,11 @@ class PreparedStatements:
         self.connection = connection
         self._pgconn = connection.pgconn
         self._encoding = connection.info.encoding
-        self._statements: dict[str, tuple[bytes, list[str]]] = {}
+        self._sql: dict[str, str] = {}  # as prepared: $1, $2, ...
+        self._statements: dict[str, tuple[bytes, list[str]]] = {}  # the prepared statement's name, its parameters
         for index, (key, sql) in enumerate(statements.items()):
-            self._statements[key] = (f"cadence_{index}".encode(), numbered(sql)[1])
-        self._sql = {key: numbered(sql)[0] for key, sql in statements.items()}
+            self._sql[key], names = numbered(sql)
+            self._statements[key] = (f"cadence_{index}".encode(), names)
 
     @classmethod
     async def prepare(

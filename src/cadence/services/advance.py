@@ -841,7 +841,11 @@ class _Journal:
         self._engine = ctx.engine
         self._postgresql = is_postgresql(ctx.engine)
         handing = _HANDING_SQL.format(lock=" FOR SHARE" if self._postgresql else "")
-        self._sql = (handing, f"WITH handed AS ({_HANDED_SQL} RETURNING id) {handing}", _HANDED_SQL)
+        self._sql = {
+            "hand": handing,
+            "outcome_and_hand": f"WITH handed AS ({_HANDED_SQL} RETURNING id) {handing}",  # PostgreSQL only
+            "outcome": _HANDED_SQL,
+        }
         self.errors: tuple[type[BaseException], ...] = (SQLAlchemyError, ctx.engine.dialect.loaded_dbapi.Error)
         """What a failed write raises: SQLAlchemy's errors (connecting) and the driver's (executing)."""
         self._sqlite: Any = None  # a pooled connection (SQLite)
@@ -879,7 +883,7 @@ class _Journal:
             if self._postgresql:
                 await self._postgres_execute("outcome", pending)
             else:
-                self._sqlite_execute(self._sql[2], pending)
+                self._sqlite_execute(self._sql["outcome"], pending)
 
     async def close(self) -> None:
         """Write what is pending and let the connection go."""
@@ -905,8 +909,7 @@ class _Journal:
             params.setdefault("connect_timeout", POSTGRESQL_CONNECT_TIMEOUT_S)
             connection = await psycopg.AsyncConnection.connect(autocommit=True, **params)
             try:
-                statements = dict(zip(("hand", "outcome_and_hand", "outcome"), self._sql, strict=True))
-                self._postgres = await PreparedStatements.prepare(connection, statements)
+                self._postgres = await PreparedStatements.prepare(connection, self._sql)
             except BaseException:
                 with contextlib.suppress(Exception):
                     await connection.close()
@@ -921,13 +924,13 @@ class _Journal:
 
     def _sqlite_hand(self, parameters: dict[str, Any], pending: dict[str, Any] | None) -> bool:
         if pending is None:
-            return self._sqlite_execute(self._sql[0], parameters) == 1
+            return self._sqlite_execute(self._sql["hand"], parameters) == 1
         connection = self._sqlite_connection()
         try:
             connection.execute("BEGIN IMMEDIATE")
             try:
-                connection.execute(self._sql[2], pending)
-                changed = int(connection.execute(self._sql[0], parameters).rowcount)
+                connection.execute(self._sql["outcome"], pending)
+                changed = int(connection.execute(self._sql["hand"], parameters).rowcount)
                 connection.execute("COMMIT")
             except BaseException:
                 connection.execute("ROLLBACK")
@@ -1414,6 +1417,11 @@ def _waves_ahead(builder: RenderProcess | None) -> int:
     return 2 if builder is not None else 1
 
 
+def _part_size(batch_size: int) -> int:
+    """How many due steps each part of a batch claims (the batch in :data:`CLAIM_PARTS` parts)."""
+    return max(1, -(-batch_size // CLAIM_PARTS))
+
+
 def _expected(first: _Part, batch_size: int) -> int:
     """About how many emails a batch whose first part is ``first`` will send."""
     return len(first.emails) if first.last else min(batch_size, len(first.emails) * CLAIM_PARTS)
@@ -1482,12 +1490,11 @@ class Lookahead:
         """Claim the next batch's first part now (in a worker thread), and build its first waves once ``all_built``."""
         if self._head is not None:  # pragma: no cover - one batch at a time takes and begins a head
             raise RuntimeError("the next batch's start is being prepared already")
-        limit = max(1, -(-batch_size // CLAIM_PARTS))
 
         def claim() -> _Part:
             counts = RunReport()
             _retrying(ctx, counts, lambda _counts: resume_lapsed_pauses(ctx, now=now, limit=batch_size))
-            part = _claim_batch_part(ctx, templates, _Versions(ctx), now=now, limit=min(limit, batch_size),
+            part = _claim_batch_part(ctx, templates, _Versions(ctx), now=now, limit=_part_size(batch_size),
                                      left=batch_size, only_enrollment=only_enrollment)  # fmt: skip
             part.counts.add(counts)
             return part
@@ -1545,7 +1552,7 @@ async def _run_batch(
 ) -> None:
     templates = templates_for(ctx)
     versions = _Versions(ctx)
-    part_size = max(1, -(-batch_size // CLAIM_PARTS))
+    part_size = _part_size(batch_size)
     left = batch_size
     snapshots: dict[int, Enrollment] = {}
     capped = False  # an email of this batch has an owner with a daily cap
