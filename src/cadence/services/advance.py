@@ -50,6 +50,7 @@ from sqlalchemy.orm import Session, lazyload
 
 from cadence.adapters.db import (
     POSTGRESQL_CONNECT_TIMEOUT_S,
+    POSTGRESQL_SESSION_SQL,
     DatabaseUnavailable,
     is_postgresql,
     retry_while_unavailable,
@@ -909,6 +910,7 @@ class _Journal:
             params.setdefault("connect_timeout", POSTGRESQL_CONNECT_TIMEOUT_S)
             connection = await psycopg.AsyncConnection.connect(autocommit=True, **params)
             try:
+                await connection.execute(POSTGRESQL_SESSION_SQL)
                 self._postgres = await PreparedStatements.prepare(connection, self._sql)
             except BaseException:
                 with contextlib.suppress(Exception):
