@@ -1,8 +1,10 @@
-"""Each PostgreSQL connection of ours plans every statement for its parameters, against the real server.
+"""How our PostgreSQL connections plan their statements, against the real server.
 
 psycopg prepares a statement once it has run five times on a connection; from then on PostgreSQL
-would, left to itself, run it with a generic plan made for the tables as they were (see
-``cadence.adapters.db.POSTGRESQL_SESSION_SQL``). ``pg_prepared_statements`` counts, for each
+would, left to itself, run it with a generic plan made for the tables as they were: the engine's
+connections plan every statement for its parameters (``cadence.adapters.db.POSTGRESQL_SESSION_SQL``),
+the hand-off journal's connection plans its keyed writes once, through indexes
+(``cadence.services.advance._JOURNAL_SESSION_SQL``). ``pg_prepared_statements`` counts, for each
 statement prepared on the connection that asks, the runs planned each way.
 """
 
@@ -62,12 +64,12 @@ def test_the_setting_outlives_the_pool_s_rollback_and_a_table_that_grew(engine: 
         assert connection.execute(PLANS).one() == (0, 15)
 
 
-def test_the_hand_off_journal_s_own_connection_plans_each_write_for_its_parameters(postgresql_database: str) -> None:
+def test_the_hand_off_journal_plans_its_writes_once_and_reads_through_indexes(postgresql_database: str) -> None:
     ctx = Context(Settings(database_url=postgresql_database))
     journal = _Journal(ctx)
     outcome = {"done_id": 0, "done_token": "none", "new_state": "sent", "outcome": "250 OK", "error": None}
 
-    async def main() -> tuple[int, int, str]:
+    async def main() -> tuple[tuple[int, int], list[str], dict[str, str]]:
         try:
             for _ in range(12):
                 assert await journal._postgres_execute("outcome", outcome) == 0  # no such touch
@@ -78,12 +80,27 @@ def test_the_hand_off_journal_s_own_connection_plans_each_write_for_its_paramete
                 " WHERE statement LIKE 'UPDATE touches%'"
             )
             plans = await cursor.fetchone()
-            setting = await (await connection.execute("SHOW plan_cache_mode")).fetchone()
             assert plans is not None
-            assert setting is not None
-            return plans[0], plans[1], setting[0]
+            # The plan of each statement, as the connection would run it (the tables near empty, as
+            # at a first batch): every table is read through an index.
+            scans = []
+            for name, parameters in journal._postgres._statements.values():
+                nulls = ", ".join("NULL" for _ in parameters)
+                lines = await (await connection.execute(f"EXPLAIN EXECUTE {name.decode()}({nulls})")).fetchall()
+                scans += [line[0].strip() for line in lines if " on " in line[0] and "Scan" in line[0]]
+            settings = {}
+            for setting in ("plan_cache_mode", "enable_seqscan"):
+                row = await (await connection.execute(f"SHOW {setting}")).fetchone()
+                assert row is not None
+                settings[setting] = row[0]
+            return (plans[0], plans[1]), scans, settings
         finally:
             await journal.close()
             ctx.close()
 
-    assert asyncio.run(main()) == (0, 12, "force_custom_plan")
+    plans, scans, settings = asyncio.run(main())
+    assert plans == (12, 0)  # one generic plan, made at the first run, for all twelve
+    tables = {scan.split(" on ")[1].split()[0] for scan in scans}
+    assert tables == {"touches", "enrollments", "suppressions"}, scans
+    assert all("Index" in scan for scan in scans), scans
+    assert settings == {"plan_cache_mode": "force_generic_plan", "enable_seqscan": "off"}

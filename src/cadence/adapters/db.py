@@ -56,7 +56,7 @@ def _sqlite_pragmas(busy_timeout_ms: int) -> Callable[[Any, Any], None]:
 
 
 POSTGRESQL_SESSION_SQL = "SET plan_cache_mode = force_custom_plan"
-"""Run on each new PostgreSQL connection of ours: every statement is planned for its own parameters.
+"""Run on each new PostgreSQL connection of an engine of ours: every statement is planned for its own parameters.
 
 psycopg prepares a statement on the server once it has run five times on a connection, and from
 the sixth run of a prepared statement PostgreSQL may keep one generic plan for it, made for the
@@ -65,7 +65,9 @@ two, and its pooled connections live for the whole run. Measured over runs of 20
 (``pg_stat_statements``, this project's benchmark): a wave's ``SELECT`` of the claim tokens of 32
 touches read 389 blocks in 5.8 ms on average with the plans PostgreSQL kept, 67 blocks in 0.09 ms
 planned for each run's parameters; the wave's ``sending`` update 916 blocks in 4.2 ms against 614
-in 0.8 ms. Planning a statement costs a fraction of that. PostgreSQL 12 or newer.
+in 0.8 ms. Planning a statement costs a fraction of that. PostgreSQL 12 or newer. (The hand-off
+journal's connection, whose statements find rows by key only, plans each of them once instead:
+``cadence.services.advance._JOURNAL_SESSION_SQL``.)
 """
 
 
