@@ -821,7 +821,9 @@ of the server's time per hand-off against 0.06 ms for running it (``pg_stat_stat
 8,000 emails on this project's benchmark), in series with every email of the run. The one plan is
 made at a batch's first hand-off and kept for the batch (a connection of its own per batch), while
 ``touches`` grows; with sequential scans off, no table is then read whole however small it was when
-the plan was made.
+the plan was made. (On tables never analyzed and a ``touches`` of a few thousand rows or fewer,
+PostgreSQL finds the touch through ``ix_touches_state`` rather than its primary key, as a plan for
+the parameters would too: that scan is bounded by the touches being sent.)
 """
 
 
