@@ -1,0 +1,43 @@
+"""Automatic replies: RFC 3834 ``Auto-Submitted``, the ``X-Autoreply`` family, ``Precedence`` and wording."""
+
+from __future__ import annotations
+
+import re
+from email.message import Message
+
+from cadence.core.inbound.message import header
+
+_AUTO_SUBJECT = re.compile(
+    r"^\s*(\[?auto(matic)?[- ]?(reply|response|antwort)\]?|auto:|autoreply|out of (the )?office|"
+    r"ooo\b|abwesen(heitsnotiz|d)|automatische antwort|r[ée]ponse automatique|absence|"
+    r"respuesta autom[áa]tica|risposta automatica|resposta autom[áa]tica|afwezig|automatisch antwoord|"
+    r"(i am|i'm) (out|away)|away from (the )?office|vacation (reply|response)|on (vacation|leave|holiday))",
+    re.I,
+)
+_OOO_WORDS = re.compile(
+    r"out of (the )?office|on (annual |parental |maternity |paternity |sick )?(leave|vacation|holiday)|"
+    r"away from (the office|my desk|my e-?mail)|(limited|no) access to (my )?e-?mail|currently (out|away)|"
+    r"will (be back|return|reply|respond)|automatic reply|auto(matic)?[- ]?reply",
+    re.I,
+)
+
+
+def auto_reason(message: Message, subject: str, text: str) -> tuple[str | None, bool]:
+    """(why this is an automatic reply, or None; True when it is bulk mail that is not one)."""
+    submitted = (header(message, "Auto-Submitted") or "").split(";")[0].strip().lower()
+    if submitted and submitted != "no":
+        return f"Auto-Submitted: {submitted[:40]}", False
+    for name in ("X-Autoreply", "X-Autorespond", "X-Autorespond-Response"):
+        value = header(message, name)
+        if value is not None and value.strip().lower() not in ("no", "false", "0"):
+            return f"{name} header", False
+    precedence = (header(message, "Precedence") or "").strip().lower()
+    if precedence == "auto_reply":
+        return "Precedence: auto_reply", False
+    if precedence in ("bulk", "junk", "list"):
+        if _OOO_WORDS.search(subject) or _OOO_WORDS.search(text[:3000]):
+            return f"Precedence: {precedence} with out-of-office wording", False
+        return None, True
+    if _AUTO_SUBJECT.match(subject):
+        return "out-of-office subject", False
+    return None, False
