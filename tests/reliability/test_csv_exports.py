@@ -135,7 +135,7 @@ def test_every_module_that_writes_csv_is_one_whose_output_is_checked_here() -> N
     assert writers == [
         "src/cadence/adapters/csv_leads.py",
         "src/cadence/services/postcards.py",
-        "src/cadence/services/reports.py",
+        "src/cadence/services/reports/render.py",
     ]
     for path in writers:
         assert "cadence.adapters.csv_safety import" in (ROOT / path).read_text(encoding="utf-8"), path

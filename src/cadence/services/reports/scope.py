@@ -1,0 +1,206 @@
+"""What every section shares: the period, the facts of each enrollment in a temporary table, SQL helpers."""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import (
+    Column,
+    ColumnElement,
+    Integer,
+    MetaData,
+    Select,
+    String,
+    Table,
+    case,
+    extract,
+    func,
+    insert,
+    or_,
+    select,
+)
+from sqlalchemy.orm import Session
+
+from cadence.adapters.models import Decision, Enrollment, Lead, Response, Task, Touch, UTCDateTime
+from cadence.services.reports.rules import CONTACT_TASK_CHANNELS, RESPONSE_KINDS
+
+
+def between(column: Any, since: datetime | None, until: datetime | None) -> list[ColumnElement[bool]]:
+    """The conditions ``since <= column < until`` (an end that is None is open)."""
+    conditions: list[ColumnElement[bool]] = []
+    if since is not None:
+        conditions.append(column >= since)
+    if until is not None:
+        conditions.append(column < until)
+    return conditions
+
+
+def seconds_between(dialect: str, start: Any, end: Any) -> ColumnElement[Any]:
+    """``end - start`` in seconds, computed by the database (exact to the millisecond on SQLite)."""
+    if dialect == "sqlite":
+        # julianday() is a double; rounding to whole milliseconds first makes one day exactly 86400.
+        return (func.round(func.julianday(end) * 86_400_000.0) - func.round(func.julianday(start) * 86_400_000.0)) / (
+            1000.0
+        )
+    # EXTRACT(EPOCH FROM a timestamp without time zone) reads it as UTC, which is how it is stored.
+    return extract("epoch", end) - extract("epoch", start)
+
+
+def count_if(condition: ColumnElement[bool]) -> ColumnElement[Any]:
+    """How many rows match ``condition`` (0, not NULL, when none)."""
+    return func.coalesce(func.sum(case((condition, 1), else_=0)), 0)
+
+
+def to_int(value: Any) -> int:
+    """A count the database returned (maybe NULL or a Decimal) as an int."""
+    return int(value or 0)
+
+
+def hours(seconds: Any) -> float | None:
+    """Seconds as hours, to two decimals (None stays None)."""
+    return None if seconds is None else round(float(seconds) / 3600.0, 2)
+
+
+def rate(part: int, whole: int) -> float | None:
+    """``part / whole`` to four decimals, None when ``whole`` is 0."""
+    return round(part / whole, 4) if whole else None
+
+
+@dataclass(frozen=True)
+class Scope:
+    """The query pieces every section shares."""
+
+    dialect: str
+    since: datetime | None
+    until: datetime | None
+    now: datetime
+    facts: Table
+    """One row per enrollment in the period (the cohort) with what became of it, computed once."""
+
+    @property
+    def cohort(self) -> Table:
+        """The enrollments in the period: ``enrollment_id``, ``lead_id``, ``enrolled_at``, ``cadence``."""
+        return self.facts
+
+
+def make_scope(session: Session, since: datetime | None, until: datetime | None, now: datetime) -> Scope:
+    """The period's :class:`Scope`, its facts materialized (drop them with :func:`drop_facts`)."""
+    cohort = (
+        select(
+            Enrollment.id.label("enrollment_id"),
+            Enrollment.lead_id.label("lead_id"),
+            Enrollment.enrolled_at.label("enrolled_at"),
+            Enrollment.cadence_name.label("cadence"),
+        )
+        .where(*between(Enrollment.enrolled_at, since, until))
+        .subquery("cohort")
+    )
+    c = cohort.c
+    # Each correlated lookup goes through an index: touches (enrollment_id, ...), tasks, responses
+    # and decisions by lead_id.
+    email_sent = (
+        select(Touch.id)
+        .where(Touch.enrollment_id == c.enrollment_id, Touch.channel == "email", Touch.state == "sent")
+        .exists()
+    )
+    contact_task = (
+        select(Task.id)
+        .where(
+            Task.lead_id == c.lead_id,
+            Task.enrollment_id == c.enrollment_id,
+            Task.channel.in_(CONTACT_TASK_CHANNELS),
+            Task.status == "done",
+            func.coalesce(Task.outcome, "") != "skipped",
+        )
+        .exists()
+    )
+    first_response = (
+        select(func.min(Response.received_at))
+        .where(
+            Response.lead_id == c.lead_id,
+            Response.enrollment_id == c.enrollment_id,
+            Response.kind.in_(RESPONSE_KINDS),
+            Response.received_at >= c.enrolled_at,
+        )
+        .scalar_subquery()
+    )
+    latest_decision = (
+        select(Decision.id)
+        .where(Decision.lead_id == c.lead_id, Decision.enrollment_id == c.enrollment_id)
+        .order_by(Decision.decided_at.desc(), Decision.id.desc())
+        .limit(1)
+        .scalar_subquery()
+    )
+    base = (
+        select(
+            c.enrollment_id,
+            c.lead_id,
+            c.enrolled_at,
+            c.cadence,
+            Lead.source.label("source"),
+            Lead.lead_class.label("lead_class"),
+            Lead.owner_id.label("owner_id"),
+            case((or_(email_sent, contact_task), 1), else_=0).label("contacted"),
+            first_response.label("first_at"),
+            latest_decision.label("decision_id"),
+        )
+        .join(Lead, Lead.id == c.lead_id)
+        .subquery("base")
+    )
+    facts = select(base, Decision.outcome.label("outcome"), Decision.decided_at.label("decided_at")).outerjoin(
+        Decision, Decision.id == base.c.decision_id
+    )
+    dialect = session.get_bind().dialect.name
+    return Scope(dialect, since, until, now, _materialize(session, dialect, facts))
+
+
+def _materialize(session: Session, dialect: str, facts: Select[Any]) -> Table:
+    """``facts`` in a temporary table of this connection: every section reads it, none recomputes it.
+
+    The table goes with the transaction's rollback (DDL is transactional on both databases) or
+    :func:`drop_facts`; its random name lets two reports share a transaction.
+    """
+    table = Table(
+        f"report_facts_{secrets.token_hex(6)}",
+        MetaData(),
+        Column("enrollment_id", Integer, primary_key=True, autoincrement=False),
+        Column("lead_id", Integer),
+        Column("enrolled_at", UTCDateTime()),
+        Column("cadence", String(63)),
+        Column("source", String(100)),
+        Column("lead_class", String(50)),
+        Column("owner_id", Integer),
+        Column("contacted", Integer),
+        Column("first_at", UTCDateTime()),
+        Column("decision_id", Integer),
+        Column("outcome", String(30)),
+        Column("decided_at", UTCDateTime()),
+        prefixes=["TEMPORARY"],
+    )
+    connection = session.connection()
+    table.create(connection)
+    connection.execute(insert(table).from_select([c.name for c in table.c], facts))
+    if dialect == "postgresql":
+        connection.exec_driver_sql(f"ANALYZE {table.name}")  # temporary tables get no statistics otherwise
+    return table
+
+
+def drop_facts(session: Session, table: Table) -> None:
+    """Drop the facts table made by :func:`make_scope`."""
+    table.drop(session.connection())
+
+
+def median_of(session: Session, values: Select[Any], count: int) -> float | None:
+    """The median of a one-column query of ``count`` non-null values, read by the database's sort."""
+    if count == 0:
+        return None
+    sub = values.subquery()
+    column = next(iter(sub.c))
+    middle = session.execute(
+        select(column).order_by(column).offset((count - 1) // 2).limit(1 if count % 2 else 2)
+    ).scalars()
+    found = [float(v) for v in middle]
+    return sum(found) / len(found)
