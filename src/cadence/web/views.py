@@ -67,4 +67,3 @@ def workspace_page(
 def not_found() -> HTTPException:
     """The one answer for what does not exist and for what is someone else's."""
     return HTTPException(status_code=404, detail="Not Found")
-
