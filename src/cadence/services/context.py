@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from functools import cached_property
+from typing import TYPE_CHECKING
 
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
@@ -15,6 +16,12 @@ from cadence.core.cadences import Cadence
 from cadence.core.qualification import Rules
 from cadence.errors import CadenceError, ConfigurationError, NotFound, database_problem
 from cadence.settings import Settings
+
+if TYPE_CHECKING:
+    from cadence.services.template_checks import CheckReport
+
+Fingerprint = tuple[tuple[str, int, int], ...]
+"""Every file of a folder with its modification time and size: any edit changes it."""
 
 
 class SchemaNotReady(CadenceError):
@@ -44,6 +51,11 @@ class Context:
     def rules(self) -> Rules:
         """The qualification rules, checked against the cadences they name."""
         return load_rules(self.settings.templates_dir, set(self.cadences))
+
+    @cached_property
+    def template_checks(self) -> dict[str, tuple[Fingerprint, CheckReport]]:
+        """The last ``cadence templates check`` report of each folder, with the fingerprint of the files it saw."""
+        return {}
 
     def cadence(self, name: str) -> Cadence:
         """The current version of cadence ``name``."""

@@ -17,6 +17,7 @@ from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from cadence.services.context import Context
+from cadence.services.workspace.access import AccessDenied, Forbidden
 from cadence.settings import Settings
 from cadence.web import auth, dashboard, leads, marketing, tasks, unsubscribe
 from cadence.web.deps import Clock, wall_clock
@@ -62,6 +63,11 @@ async def _login_required(request: Request, exc: Exception) -> Response:
     return response
 
 
+async def _access_denied(request: Request, exc: Exception) -> Response:
+    """A lead or task the viewer may not have: 403 for a role without it, else 404, as if it did not exist."""
+    return PlainTextResponse(str(exc), status_code=403 if isinstance(exc, Forbidden) else 404)
+
+
 async def _csrf_failed(request: Request, exc: Exception) -> Response:
     """A workspace POST without the session's CSRF token: refused, nothing changed."""
     return PlainTextResponse(auth.EXPIRED_FORM, status_code=403)
@@ -99,6 +105,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
     app.add_exception_handler(SQLAlchemyError, _database_error)
     app.add_exception_handler(auth.LoginRequired, _login_required)
     app.add_exception_handler(auth.CsrfFailed, _csrf_failed)
+    app.add_exception_handler(AccessDenied, _access_denied)
 
     @app.get("/healthz")
     def healthz() -> dict[str, str]:

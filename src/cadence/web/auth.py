@@ -25,7 +25,8 @@ from urllib.parse import parse_qsl, quote
 from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response
 from fastapi.responses import RedirectResponse
 
-from cadence.services.users import SESSION_LIFETIME, Role, Throttled, Viewer, log_in, log_out, resume_session
+from cadence.services.users import SESSION_LIFETIME, Role, Throttled, Viewer, log_in
+from cadence.services.workspace.sessions import end_session, viewer_of
 from cadence.settings import Settings
 from cadence.web.deps import ClockDep, ContextDep
 from cadence.web.pages import page
@@ -103,8 +104,7 @@ def viewer_or_none(request: Request, ctx: ContextDep, clock: ClockDep) -> Viewer
     token = session_token(request, ctx.settings)
     if token is None:
         return None
-    with ctx.sessions() as session, session.begin():
-        return resume_session(session, token, now=clock())
+    return viewer_of(ctx, token, now=clock())
 
 
 OptionalViewer = Annotated[Viewer | None, Depends(viewer_or_none)]
@@ -307,8 +307,7 @@ def logout(request: Request, ctx: ContextDep, viewer: ViewerDep) -> Response:
     """End the session, on the server and in the browser."""
     token = session_token(request, ctx.settings)
     if token is not None:
-        with ctx.sessions() as session, session.begin():
-            log_out(session, token)
+        end_session(ctx, token)
     response = redirect("/login?out=1")
     clear_cookie(response, request, ctx.settings, SESSION_COOKIE)
     return response

@@ -1,6 +1,6 @@
 """The managers' dashboard: leads by status and class, each cadence's funnel, decisions, each rep's tasks.
 
-The numbers come from :mod:`cadence.services.dashboard`; the charts are drawn here as inline SVG
+The numbers come from :mod:`cadence.services.workspace.dashboard`; the charts are drawn here as inline SVG
 (:mod:`cadence.web.charts`), with the same numbers in tables.
 """
 
@@ -8,15 +8,8 @@ from __future__ import annotations
 
 from fastapi import Request, Response
 
-from cadence.adapters.files import load_cadences
-from cadence.errors import CadenceError
-from cadence.services.dashboard import (
-    DONE_WINDOW_DAYS,
-    cadence_funnels,
-    decisions_by_outcome,
-    leads_by_status_and_class,
-    tasks_by_rep,
-)
+from cadence.services.dashboard import DONE_WINDOW_DAYS
+from cadence.services.workspace.dashboard import overview
 from cadence.web.auth import ManagerDep, guarded_router
 from cadence.web.charts import BLUE, GREEN, GREY, ORANGE, PALETTE, VERMILLION, Series, bar_chart
 from cadence.web.deps import ClockDep, ContextDep
@@ -28,16 +21,8 @@ router = guarded_router()
 @router.get("/dashboard")
 def dashboard_page(request: Request, ctx: ContextDep, clock: ClockDep, viewer: ManagerDep) -> Response:
     """Where the leads stand, how each cadence converts step by step, why leads were decided, and who is behind."""
-    now = clock()
-    try:
-        cadences = load_cadences(ctx.settings.templates_dir)
-    except CadenceError:
-        cadences = {}
-    with ctx.sessions() as session:
-        leads = leads_by_status_and_class(session)
-        funnels = cadence_funnels(session, cadences)
-        decisions = decisions_by_outcome(session)
-        reps = tasks_by_rep(session, now=now, default_timezone=ctx.settings.default_timezone)
+    numbers = overview(ctx, now=clock())
+    leads, funnels, decisions, reps = numbers.leads, numbers.funnels, numbers.decisions, numbers.reps
 
     class_series = [
         Series("no class" if c == "-" else f"class {c}", PALETTE[i % len(PALETTE)]) for i, c in enumerate(leads.classes)

@@ -1,0 +1,48 @@
+"""The managers' dashboard in one read: leads by status and class, each cadence's funnel, decisions, reps' tasks."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from cadence.adapters.files import load_cadences
+from cadence.errors import CadenceError
+from cadence.services.context import Context
+from cadence.services.dashboard import (
+    Funnel,
+    LeadCounts,
+    OutcomeCount,
+    RepTasks,
+    cadence_funnels,
+    decisions_by_outcome,
+    leads_by_status_and_class,
+    tasks_by_rep,
+)
+
+
+@dataclass(frozen=True)
+class Overview:
+    """The dashboard's numbers (see :mod:`cadence.services.dashboard`)."""
+
+    leads: LeadCounts
+    funnels: list[Funnel]
+    decisions: list[OutcomeCount]
+    reps: list[RepTasks]
+
+
+def overview(ctx: Context, *, now: datetime) -> Overview:
+    """The dashboard's numbers at ``now``; the funnels follow the cadences as they are in the folder now.
+
+    A cadence folder that cannot be read gives no funnels rather than no dashboard.
+    """
+    try:
+        cadences = load_cadences(ctx.settings.templates_dir)
+    except CadenceError:
+        cadences = {}
+    with ctx.sessions() as session:
+        return Overview(
+            leads=leads_by_status_and_class(session),
+            funnels=cadence_funnels(session, cadences),
+            decisions=decisions_by_outcome(session),
+            reps=tasks_by_rep(session, now=now, default_timezone=ctx.settings.default_timezone),
+        )

@@ -1,0 +1,96 @@
+"""Decisions as a person records them in the workspace: the choices, and the checks on what a form gave."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date
+
+from cadence.core.decisions import NEEDS_QUALIFICATION, QUALIFYING_QUESTIONS, Outcome, validate_answers
+from cadence.errors import ValidationError
+
+MANUAL_OUTCOMES: tuple[Outcome, ...] = (
+    Outcome.MEETING_BOOKED,
+    Outcome.QUALIFIED_HANDOFF,
+    Outcome.NOT_INTERESTED,
+    Outcome.BAD_FIT,
+    Outcome.WRONG_CONTACT,
+    Outcome.PASSED_BACK,
+)
+"""The decisions a person records in the workspace. ``no_response`` is the cadence's own; an unsubscribe
+or a bounce goes through suppression (the unsubscribe link, ``cadence suppress add``), not through a form."""
+
+DECISION_LABELS: dict[str, str] = {
+    "meeting_booked": "Meeting booked",
+    "qualified_handoff": "Qualified hand-off to sales",
+    "not_interested": "Not interested",
+    "bad_fit": "Bad fit",
+    "wrong_contact": "Wrong contact",
+    "passed_back": "Passed back to lead generation",
+}
+
+QUESTIONS = QUALIFYING_QUESTIONS
+REASON_CHARS = 5000
+
+
+@dataclass(frozen=True)
+class DecisionForm:
+    """A decision as typed, unchecked: the outcome chosen ("" for none), the reason, the answers, the skip box."""
+
+    decision: str = ""
+    reason: str = ""
+    answers: dict[str, str] = field(default_factory=dict)
+    skip_qualification: bool = False
+
+
+@dataclass(frozen=True)
+class DecisionInput:
+    """A decision as a form gave it, checked."""
+
+    outcome: Outcome
+    reason: str
+    answers: dict[str, str] | None
+    qualification_skipped: bool
+
+
+def check_decision(given: DecisionForm) -> DecisionInput | None:
+    """The decision ``given`` stands for, checked; None when none was chosen.
+
+    A meeting or a hand-off needs all seven qualifying answers, or the skip box (which is
+    recorded); for other outcomes the answers are not kept.
+    """
+    chosen = given.decision.strip()
+    if not chosen:
+        return None
+    if chosen not in DECISION_LABELS:
+        raise ValidationError("Choose one of the decisions in the list.")
+    outcome = Outcome(chosen)
+    reason = given.reason.strip()
+    if not reason:
+        raise ValidationError("Give the reason for the decision: it is the point of the record.")
+    if len(reason) > REASON_CHARS:
+        raise ValidationError(f"The reason is longer than {REASON_CHARS} characters.")
+    if outcome not in NEEDS_QUALIFICATION:
+        return DecisionInput(outcome, reason, None, False)
+    answers = {key: given.answers.get(key, "").strip() for key, _ in QUESTIONS}
+    if not any(answers.values()):
+        if given.skip_qualification:
+            return DecisionInput(outcome, reason, None, True)
+        raise ValidationError(
+            f"{DECISION_LABELS[outcome.value]} needs the answers to the qualifying questions "
+            "(or tick “Skip the qualifying questions”, which is recorded)."
+        )
+    missing = [question for key, question in QUESTIONS if not answers[key]]
+    if missing:
+        raise ValidationError("Answer every qualifying question; missing: " + " ".join(missing))
+    return DecisionInput(outcome, reason, validate_answers(answers), False)
+
+
+def parse_day(value: str, what: str) -> date | None:
+    """A day as a date field gives it (``2026-12-01``), None when empty; ``what`` names it in the error."""
+    text = value.strip()
+    if not text:
+        return None
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise ValidationError(f"{what} must be a date such as 2026-12-01.") from None

@@ -1,0 +1,203 @@
+"""Leads in the workspace: the list a viewer sees, a lead's whole context, pause, resume and decision by a person."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime, time
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from cadence.adapters.models import Lead, Task, Touch
+from cadence.core.enrollment import OPEN_STATES
+from cadence.core.schedule import local_instant
+from cadence.errors import CadenceError, ValidationError
+from cadence.services.context import Context
+from cadence.services.enrollments import decide, lead_timezone, pause, resume
+from cadence.services.leads import list_leads, show_lead
+from cadence.services.reps import list_reps
+from cadence.services.tasks import task_dict
+from cadence.services.users import Role, Viewer
+from cadence.services.workspace.access import changeable_lead, visible_lead
+from cadence.services.workspace.decisions import DecisionForm, DecisionInput, check_decision, parse_day
+from cadence.settings import Settings
+
+EMAIL_STATES = ("sent", "uncertain", "bounced")
+"""The states of an email touch that left (or may have left) for the lead."""
+
+
+@dataclass(frozen=True)
+class LeadBrief:
+    """What a task card shows about its lead."""
+
+    source: str | None
+    interactions: int
+    status: str
+    lead_class: str | None
+    emails_sent: int
+    last_subject: str | None
+    last_email_at: datetime | None
+
+
+@dataclass(frozen=True)
+class LeadList:
+    """The leads a viewer sees (all of them: the page shows the first few), and the reps to filter by."""
+
+    rows: list[dict[str, Any]]
+    reps: list[dict[str, object]]
+
+
+@dataclass(frozen=True)
+class Paused:
+    """A pause recorded: the lead's address and the day it ends, if any."""
+
+    email: str
+    until: date | None
+    """The day the pause ends, or None for a pause without end."""
+
+
+@dataclass(frozen=True)
+class Decided:
+    """A decision recorded by a person: the lead's address and the decision."""
+
+    email: str
+    decision: DecisionInput
+
+
+def lead_briefs(session: Session, emails: list[str]) -> dict[str, LeadBrief]:
+    """The context of each lead in ``emails``, by address (two queries whatever their number)."""
+    if not emails:
+        return {}
+    leads = {lead.id: lead for lead in session.scalars(select(Lead).where(Lead.email.in_(emails)))}
+    sent: dict[int, list[Touch]] = {lead_id: [] for lead_id in leads}
+    for touch in session.scalars(
+        select(Touch)
+        .where(Touch.lead_id.in_(list(leads)), Touch.channel == "email", Touch.state.in_(EMAIL_STATES))
+        .order_by(Touch.executed_at, Touch.id)
+    ):
+        sent[touch.lead_id].append(touch)
+    return {
+        lead.email: LeadBrief(
+            source=lead.source,
+            interactions=lead.interactions,
+            status=lead.status,
+            lead_class=lead.lead_class,
+            emails_sent=len(sent[lead.id]),
+            last_subject=sent[lead.id][-1].subject if sent[lead.id] else None,
+            last_email_at=(sent[lead.id][-1].executed_at or sent[lead.id][-1].due_at) if sent[lead.id] else None,
+        )
+        for lead in leads.values()
+    }
+
+
+def _with_tasks(session: Session, timeline: list[dict[str, Any]], tasks: list[Task]) -> None:
+    """Show each task step's task in the timeline: its status, outcome and id.
+
+    A task step's own state is "done" as soon as its task exists, whatever the rep did. A sent
+    email's outcome (the mail server's "250 OK ...") says nothing more than "sent": it is left out.
+    """
+    by_touch = {task.touch_id: task for task in tasks if task.touch_id is not None}
+    steps: dict[tuple[str, int, str], Task] = {}
+    if by_touch:
+        for touch in session.scalars(select(Touch).where(Touch.id.in_(list(by_touch)))):
+            at = touch.executed_at or touch.due_at
+            steps[(touch.channel, touch.day, at.isoformat())] = by_touch[touch.id]
+    for item in timeline:
+        task = steps.get((item["channel"], item["day"], item["at"]))
+        if task is not None:
+            item.update(state=f"task {task.status}", outcome=task.outcome, task_id=task.id)
+        elif item["channel"] == "email" and item["state"] == "sent":
+            item["outcome"] = None
+
+
+def lead_details(session: Session, lead: Lead, settings: Settings) -> dict[str, Any]:
+    """Everything the lead's page shows: ``show_lead`` plus its tasks and the emails sent to it."""
+    data = show_lead(session, lead.email, settings=settings)
+    tasks = list(session.scalars(select(Task).where(Task.lead_id == lead.id).order_by(Task.due_at.desc(), Task.id)))
+    data["tasks"] = [task_dict(task) for task in tasks]
+    _with_tasks(session, data["timeline"], tasks)
+    data["emails"] = [item for item in data["timeline"] if item["channel"] == "email" and item["state"] in EMAIL_STATES]
+    enrollment = data["enrollment"]
+    data["can_pause"] = enrollment is not None and enrollment["state"] == "active"
+    data["can_resume"] = enrollment is not None and enrollment["state"] == "paused"
+    data["open"] = enrollment is not None and enrollment["state"] in {s.value for s in OPEN_STATES}
+    data["can_decide"] = data["status"] != "decided"
+    data["safe_linkedin"] = (
+        data["linkedin_url"] if (data["linkedin_url"] or "").lower().startswith(("https://", "http://")) else None
+    )
+    return data
+
+
+def leads_for(ctx: Context, viewer: Viewer, *, status: str | None, owner: str | None) -> LeadList:
+    """The leads the viewer sees: a rep's own; every lead for marketers and managers, by ``owner`` if asked.
+
+    An unknown status or owner (typed into the address bar) lists no leads; reps get no list of reps.
+    """
+    with ctx.sessions() as session:
+        if viewer.role is Role.REP:
+            rows = list_leads(session, status=status, owner=viewer.email)
+        else:
+            try:
+                rows = list_leads(session, status=status, owner=owner)
+            except CadenceError:
+                rows = []
+        reps = list_reps(session) if viewer.role is not Role.REP else []
+    return LeadList(rows=rows, reps=reps)
+
+
+def lead_for(ctx: Context, viewer: Viewer, email: str) -> dict[str, Any]:
+    """The lead ``email`` with its whole context (see :func:`lead_details`), if the viewer may see it."""
+    with ctx.sessions() as session:
+        return lead_details(session, visible_lead(session, email, viewer), ctx.settings)
+
+
+def pause_lead(ctx: Context, viewer: Viewer, email: str, *, until: str, now: datetime) -> Paused:
+    """Pause the lead's cadence, until the day ``until`` (``2026-12-01``, in the lead's time zone) unless empty.
+
+    Raises :class:`~cadence.services.workspace.access.AccessDenied` unless the viewer may change the
+    lead, then :class:`~cadence.errors.ValidationError` for a day that is not a day in the future.
+    """
+    with ctx.sessions() as session, session.begin():
+        lead = changeable_lead(session, email, viewer)
+        until_day = parse_day(until, "The end of the pause")
+        until_at = None
+        if until_day is not None:
+            until_at = local_instant(until_day, time(0, 0), ZoneInfo(lead_timezone(lead, ctx.settings)))
+            if until_at <= now:
+                raise ValidationError("The end of the pause must be a day in the future.")
+        pause(session, lead, now=now, until=until_at)
+        return Paused(email=lead.email, until=until_day)
+
+
+def resume_lead(ctx: Context, viewer: Viewer, email: str, *, now: datetime) -> str:
+    """Resume the lead's paused cadence (its remaining steps move by the time paused); returns its address."""
+    with ctx.sessions() as session, session.begin():
+        lead = changeable_lead(session, email, viewer)
+        resume(session, lead, now=now, settings=ctx.settings)
+        return lead.email
+
+
+def decide_lead(ctx: Context, viewer: Viewer, email: str, given: DecisionForm, *, now: datetime) -> Decided:
+    """Record the viewer's decision on the lead: its cadence stops and its open tasks are cancelled.
+
+    Raises :class:`~cadence.errors.ValidationError` when no decision was chosen or it does not pass
+    :func:`~cadence.services.workspace.decisions.check_decision`.
+    """
+    with ctx.sessions() as session, session.begin():
+        lead = changeable_lead(session, email, viewer)
+        chosen = check_decision(given)
+        if chosen is None:
+            raise ValidationError("Choose the decision.")
+        decide(
+            session,
+            lead,
+            chosen.outcome,
+            now=now,
+            reason=chosen.reason,
+            answers=chosen.answers,
+            qualification_skipped=chosen.qualification_skipped,
+            decided_by=viewer.email,
+        )
+        return Decided(email=lead.email, decision=chosen)

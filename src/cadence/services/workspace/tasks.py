@@ -1,0 +1,141 @@
+"""Tasks in the workspace: a viewer's open tasks by when they are due, one task in context, its outcome recorded."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from cadence.adapters.models import Task
+from cadence.errors import ValidationError
+from cadence.services.context import Context
+from cadence.services.enrollments import decide
+from cadence.services.reps import list_reps
+from cadence.services.tasks import complete_task, list_tasks, task_dict
+from cadence.services.users import Role, Viewer
+from cadence.services.workspace.access import visible_task
+from cadence.services.workspace.decisions import DecisionForm, DecisionInput, check_decision
+from cadence.services.workspace.leads import LeadBrief, lead_briefs, lead_details
+
+NOTE_CHARS = 5000
+
+Section = tuple[str, str, list[dict[str, Any]]]
+"""(key, heading, tasks) of one part of a task list."""
+
+
+@dataclass(frozen=True)
+class TaskBoard:
+    """A viewer's open tasks (overdue, today, upcoming), each lead's context, whose tasks they are."""
+
+    sections: list[Section]
+    briefs: dict[str, LeadBrief]
+    reps: list[dict[str, object]]
+    """The reps a manager may choose from (empty for a rep)."""
+    owner: str | None
+    """The rep whose tasks these are; None for everyone's."""
+
+
+@dataclass(frozen=True)
+class TaskView:
+    """One task as plain data, with its lead's whole context."""
+
+    task: dict[str, Any]
+    lead: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class TaskDone:
+    """A task's outcome recorded: the task, the decision recorded with it, and the owner's next open task."""
+
+    title: str
+    outcome: str
+    decision: DecisionInput | None
+    responded: bool
+    """True when the outcome is a response from the lead (a connected call): its automated steps stopped."""
+    following: dict[str, Any] | None
+
+
+def _sections(session: Session, ctx: Context, owner: str | None, now: datetime) -> list[Section]:
+    """(key, heading, tasks) for overdue, today and upcoming open tasks, each by due time."""
+    overdue = list_tasks(session, now=now, settings=ctx.settings, owner=owner, due="overdue")
+    today = list_tasks(session, now=now, settings=ctx.settings, owner=owner, due="today")
+    every = list_tasks(session, now=now, settings=ctx.settings, owner=owner, due="all", status="open")
+    seen = {t["id"] for t in overdue}
+    today = [t for t in today if t["id"] not in seen]
+    seen |= {t["id"] for t in today}
+    upcoming = [t for t in every if t["id"] not in seen]
+    return [("overdue", "Overdue", overdue), ("today", "Today", today), ("upcoming", "Upcoming", upcoming)]
+
+
+def task_board(ctx: Context, viewer: Viewer, *, owner: str | None, now: datetime) -> TaskBoard:
+    """A rep's own open tasks; a manager's view of everyone's, or of the rep ``owner`` (an unknown one: everyone's)."""
+    with ctx.sessions() as session:
+        reps = list_reps(session) if viewer.role is Role.MANAGER else []
+        chosen = viewer.email if viewer.role is Role.REP else owner
+        if chosen is not None and viewer.role is Role.MANAGER and chosen not in {r["email"] for r in reps}:
+            chosen = None
+        sections = _sections(session, ctx, chosen, now)
+        emails = sorted({t["lead_email"] for _, _, items in sections for t in items})
+        briefs = lead_briefs(session, emails)
+    return TaskBoard(sections=sections, briefs=briefs, reps=reps, owner=chosen)
+
+
+def task_for(ctx: Context, viewer: Viewer, task_id: int) -> TaskView:
+    """The task ``task_id`` with its lead's context, if the viewer may see it."""
+    with ctx.sessions() as session:
+        task = visible_task(session, task_id, viewer)
+        return TaskView(task=task_dict(task), lead=lead_details(session, task.lead, ctx.settings))
+
+
+def _next_open(session: Session, ctx: Context, task: Task, now: datetime) -> dict[str, Any] | None:
+    """The owner's next open task (overdue first, then by due time), if any."""
+    owner = task.owner.email if task.owner is not None else None
+    if owner is None:
+        return None
+    remaining = list_tasks(session, now=now, settings=ctx.settings, owner=owner, due="all", status="open")
+    return remaining[0] if remaining else None
+
+
+def finish_task(
+    ctx: Context,
+    viewer: Viewer,
+    task_id: int,
+    outcome: str,
+    *,
+    note: str | None,
+    decision: DecisionForm,
+    now: datetime,
+) -> TaskDone:
+    """Record the task's ``outcome`` with ``note`` and, if one was chosen, the lead's decision, in one transaction.
+
+    Raises :class:`~cadence.services.workspace.access.AccessDenied` unless the viewer may see the
+    task, then :class:`~cadence.errors.CadenceError` for an outcome, note or decision refused.
+    """
+    with ctx.sessions() as session, session.begin():
+        task = visible_task(session, task_id, viewer)
+        if not outcome:
+            raise ValidationError("Choose the task's outcome.")
+        if note is not None and len(note) > NOTE_CHARS:
+            raise ValidationError(f"The note is longer than {NOTE_CHARS} characters.")
+        chosen = check_decision(decision)
+        complete_task(session, task.id, outcome, now=now, note=note)
+        if chosen is not None:
+            decide(
+                session,
+                task.lead,
+                chosen.outcome,
+                now=now,
+                reason=chosen.reason,
+                answers=chosen.answers,
+                qualification_skipped=chosen.qualification_skipped,
+                decided_by=viewer.email,
+            )
+        return TaskDone(
+            title=task.title,
+            outcome=task.outcome or "",
+            decision=chosen,
+            responded=task.channel == "call" and task.outcome == "connected",
+            following=_next_open(session, ctx, task, now),
+        )
