@@ -1,8 +1,4 @@
-"""``cadence templates``: check the templates folder, and preview exactly what an email would send.
-
-Registered in :mod:`cadence.cli` as ``app.add_typer(templates_app, name="templates")``. The helpers of
-:mod:`cadence.cli` are imported inside the commands, so that this module does not import it.
-"""
+"""``cadence templates``: check the templates folder, and preview exactly what an email would send."""
 
 from __future__ import annotations
 
@@ -11,6 +7,8 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+
+from cadence.cli.common import context, emit_json, parse_instant, run, session
 
 templates_app = typer.Typer(
     help="Check the cadences and message templates; preview an email as a lead would get it.",
@@ -34,7 +32,6 @@ def templates_check(
 
     Prints one FILE:LINE: reason line per problem. Fast enough to run on every save and in CI.
     """
-    from cadence.cli import emit_json, run
 
     def go() -> int:
         from cadence.services.template_checks import run_checks
@@ -78,7 +75,6 @@ def templates_preview(
     ] = None,
 ) -> None:
     """Show exactly the email NAME would send to a lead now: headers, text part and HTML part. Sends nothing."""
-    from cadence.cli import context, emit_json, parse_instant, run, session
 
     def go() -> None:
         from cadence.errors import NotFound, ValidationError
