@@ -18,7 +18,6 @@ from cadence.cli.common import (
     session,
     table,
 )
-from cadence.errors import ValidationError, database_problem
 
 leads_app = typer.Typer(help="Import, list and inspect leads.", no_args_is_help=True)
 
@@ -37,50 +36,14 @@ def leads_import(
     """Import leads from CSV: qualify, assign owners, enroll leads (Day 0 is --now)."""
 
     def go() -> int:
-        from sqlalchemy.exc import SQLAlchemyError
-
-        from cadence.adapters.csv_leads import RowError, parse_leads_csv, read_leads_file, same_file, write_rejects
-        from cadence.services.leads import ImportAborted, ImportRow, import_leads
+        from cadence.services.lead_import import FileImport, import_parsed, read_import
 
         instant = parse_instant(now)
-        if rejects is not None and same_file(rejects, file):
-            raise ValidationError(f"--rejects {rejects} is the file being imported: name another file")
-        data = read_leads_file(file)
-        try:
-            parsed = parse_leads_csv(data)
-        except ValidationError as exc:
-            raise ValidationError(f"{file}: {exc}") from None
-        ctx = context()
-        ctx.require_schema()
-        try:
-            with ctx.sessions() as s, s.begin():
-                report = import_leads(
-                    s,
-                    [ImportRow(row=r.row, lead=r.lead) for r in parsed.rows],
-                    now=instant,
-                    settings=ctx.settings,
-                    rules=ctx.rules,
-                    cadences=ctx.cadences,
-                    default_owner=owner,
-                    cadence_override=cadence_name,
-                    enroll=not no_enroll,
-                )
-                report.dry_run = dry_run
-                raw_by_row = {r.row: r.raw for r in parsed.rows}
-                late = [RowError(e["row"], e["reason"], raw_by_row.get(e["row"], {})) for e in report.errors]
-                report.errors = sorted(
-                    [{"row": e.row, "reason": e.reason} for e in parsed.errors] + report.errors, key=lambda e: e["row"]
-                )
-                if rejects is not None and report.errors:
-                    write_rejects(rejects, parsed, late)  # before the commit: unwritable, nothing is imported
-                if dry_run:
-                    s.rollback()
-        except ImportAborted as exc:
-            raise ImportAborted(f"{file}: {exc}") from None
-        except SQLAlchemyError as exc:  # at the commit: no row to name
-            raise ImportAborted(
-                f"{file}: the database refused the import ({database_problem(exc)}), so nothing was imported"
-            ) from None
+        request = FileImport(
+            file, owner=owner, cadence=cadence_name, enroll=not no_enroll, dry_run=dry_run, rejects=rejects
+        )
+        parsed = read_import(request)
+        report = import_parsed(context(), request, parsed, now=instant)
         if as_json:
             emit_json(report.as_dict())
         else:
