@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 
@@ -31,22 +30,13 @@ def enroll(
     """Enroll a lead in a cadence, with Day 0 at --now."""
 
     def go() -> None:
-        from cadence.services.enrollments import get_lead, start_enrollment
+        from cadence.services.lead_cadence import enroll_lead
 
         ctx = context()
         instant = parse_instant(now)
         with session() as s:
-            lead = get_lead(s, email)
-            name = cadence_name or lead.cadence
-            if name is None:
-                raise ValidationError(f"{lead.email} is a {lead.kind}, not a lead: name a cadence with --cadence")
-            cadence = ctx.cadence(name)
-            if cadence_name:
-                lead.cadence = cadence.name
-            enrollment = start_enrollment(s, lead, cadence, now=instant, settings=ctx.settings)
-            typer.echo(
-                f"enrolled {lead.email} in {cadence.name} v{cadence.version}; first step due {enrollment.next_due_at}"
-            )
+            done = enroll_lead(ctx, s, email, cadence_name=cadence_name, now=instant)
+            typer.echo(f"enrolled {done.email} in {done.cadence} v{done.version}; first step due {done.first_due_at}")
 
     run(go)
 
@@ -81,12 +71,6 @@ def resume(email: str, now: NowOption = None) -> None:
     run(go)
 
 
-def _parse_start(value: str | None) -> datetime | None:
-    if value is None:
-        return None
-    return parse_instant(value, what="--start")
-
-
 def plan(
     email: str,
     start: Annotated[str | None, typer.Option(help="Plan as if enrolled at this date/time (ISO-8601).")] = None,
@@ -96,45 +80,19 @@ def plan(
     """Show the local date and time each step would land on. Writes nothing."""
 
     def go() -> None:
-        from cadence.services.enrollments import calendar_for, get_lead, plan_for
+        from cadence.services.lead_cadence import lead_plan
 
+        begin = parse_instant(start, what="--start") if start is not None else None
         ctx = context()
         with session() as s:
-            lead = get_lead(s, email)
-            begin = _parse_start(start)
-            if cadence_name is not None:
-                from cadence.core.schedule import plan as make_plan
-
-                cadence = ctx.cadence(cadence_name)
-                instants = make_plan(cadence, calendar_for(lead, cadence, ctx.settings), begin or parse_instant(None))
-            else:
-                cadence, instants = plan_for(s, lead, settings=ctx.settings, cadences=ctx.cadences, start=begin)
-            calendar = calendar_for(lead, cadence, ctx.settings)
-            rows: list[dict[str, Any]] = []
-            for i, (step, at) in enumerate(zip(cadence.steps, instants, strict=True)):
-                local = at.astimezone(calendar.tz)
-                rows.append(
-                    {
-                        "step": i + 1,
-                        "day": step.day,
-                        "channel": step.channel.value,
-                        "template": step.template,
-                        "local": local.isoformat(),
-                        "weekday": local.strftime("%a"),
-                        "utc": at.isoformat(),
-                    }
-                )
-            address = lead.email
+            data = lead_plan(ctx, s, email, cadence_name=cadence_name, start=begin, now=parse_instant(None))
         if as_json:
-            emit_json({"email": address, "cadence": cadence.name, "timezone": str(calendar.tz), "steps": rows})
+            emit_json(data)
         else:
-            typer.echo(f"{address}: cadence {cadence.name}, times in {calendar.tz}")
-            typer.echo(
-                table(
-                    [(r["step"], r["day"], r["channel"], r["template"], r["weekday"], r["local"][:16]) for r in rows],
-                    ["step", "day", "channel", "template", "", "local time"],
-                )
-            )
+            typer.echo(f"{data['email']}: cadence {data['cadence']}, times in {data['timezone']}")
+            steps = data["steps"]
+            rows = [(r["step"], r["day"], r["channel"], r["template"], r["weekday"], r["local"][:16]) for r in steps]
+            typer.echo(table(rows, ["step", "day", "channel", "template", "", "local time"]))
 
     run(go)
 
