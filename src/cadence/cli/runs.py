@@ -1,7 +1,8 @@
 """``cadence run``, ``sync-replies``, ``simulate`` and ``serve``: the Prefect flows, run from the command line.
 
 Prefect is imported inside the commands, after :func:`quiet_prefect`: it is slow to import and
-reads its settings then."""
+reads its settings then. :func:`prefect_unreachable` says what to do when its API cannot be reached.
+"""
 
 from __future__ import annotations
 
