@@ -362,12 +362,12 @@ def test_suppressions_are_listed_and_a_mistake_can_be_removed(with_reps: Cli) ->
 
 def test_a_run_without_a_prefect_server_waits_for_prefects_own_long_enough(monkeypatch: pytest.MonkeyPatch) -> None:
     # Prefect gives the server it starts itself 20 s; its first start on a busy 2-core machine took 19.5 s.
-    from cadence import cli
+    from cadence.cli.runs import quiet_prefect
 
     monkeypatch.setattr(os, "environ", dict(os.environ))  # what it sets stays in this test
     os.environ.pop("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", None)
-    cli._quiet_prefect()
+    quiet_prefect()
     assert os.environ["PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS"] == "120"
     os.environ["PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS"] = "300"  # an operator's own is kept
-    cli._quiet_prefect()
+    quiet_prefect()
     assert os.environ["PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS"] == "300"

@@ -49,7 +49,7 @@ from sqlalchemy.orm import Session
 from cadence import cli
 from cadence.adapters.models import Decision, Enrollment, Lead, Rep, Response, Task, Touch
 from cadence.adapters.smtp_sink import SmtpSink
-from cadence.cli_reports import parse_until, report
+from cadence.cli.reports import parse_until, report
 from cadence.core.decisions import QUALIFYING_QUESTIONS
 from cadence.errors import ConfigurationError
 from cadence.services.context import Context

@@ -22,7 +22,7 @@ ada@acme.example,Ada,Lovelace,VP Engineering,Acme,Software,500,US,America/New_Yo
 def templates_command() -> None:
     """Register ``cadence templates`` unless cadence.cli does it already."""
     from cadence.cli import app
-    from cadence.cli_templates import templates_app
+    from cadence.cli.templates import templates_app
 
     if not any(g.typer_instance is templates_app or g.name == "templates" for g in app.registered_groups):
         app.add_typer(templates_app, name="templates")

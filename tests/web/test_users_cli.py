@@ -14,8 +14,8 @@ import pytest
 from argon2.exceptions import VerificationError
 from sqlalchemy import select
 
-from cadence import cli_users
 from cadence.adapters.models import LoginFailure, User, WebSession
+from cadence.cli import users as cli_users
 from cadence.services.context import Context
 from cadence.services.reps import add_rep
 from tests.conftest import Cli

@@ -1,23 +1,19 @@
-"""``cadence templates``: check the templates folder, and preview exactly what an email would send.
-
-Registered in :mod:`cadence.cli` as ``app.add_typer(templates_app, name="templates")``. The helpers of
-:mod:`cadence.cli` are imported inside the commands, so that this module does not import it.
-"""
+"""``cadence templates``: check the templates folder, and preview exactly what an email would send."""
 
 from __future__ import annotations
 
-from email.message import EmailMessage
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
+
+from cadence.cli.common import context, emit_json, parse_instant, run
+from cadence.errors import ValidationError
 
 templates_app = typer.Typer(
     help="Check the cadences and message templates; preview an email as a lead would get it.",
     no_args_is_help=True,
 )
-
-_STRUCTURAL_HEADERS = frozenset({"mime-version", "content-type", "content-transfer-encoding"})
 
 
 @templates_app.command("check")
@@ -34,7 +30,6 @@ def templates_check(
 
     Prints one FILE:LINE: reason line per problem. Fast enough to run on every save and in CI.
     """
-    from cadence.cli import emit_json, run
 
     def go() -> int:
         from cadence.services.template_checks import run_checks
@@ -78,24 +73,13 @@ def templates_preview(
     ] = None,
 ) -> None:
     """Show exactly the email NAME would send to a lead now: headers, text part and HTML part. Sends nothing."""
-    from cadence.cli import context, emit_json, parse_instant, run, session
 
     def go() -> None:
-        from cadence.errors import NotFound, ValidationError
-        from cadence.services.advance import preview_email, templates_for
+        from cadence.services.template_preview import preview_template
 
         instant = parse_instant(now)
-        ctx = context()
-        templates = templates_for(ctx)
-        if not templates.exists(name):
-            raise NotFound(
-                f"no template named {name!r} in {ctx.settings.templates_dir} (names look like email/introduction)"
-            )
-        with session() as s:
-            message = preview_email(ctx, s, lead, name, now=instant)
-        headers = [(key, str(value)) for key, value in message.items() if key.lower() not in _STRUCTURAL_HEADERS]
-        text = _part(message, "plain")
-        html_part = _part(message, "html")
+        preview = preview_template(context(), lead, name, now=instant)
+        headers, text, html_part = preview.headers, preview.text, preview.html
         if html is not None:
             if html_part is None:
                 raise ValidationError(f"{name} has no HTML part ({{% block html %}}); {html} was not written")
@@ -130,11 +114,3 @@ def _templates_dir() -> Path:
         return Settings().templates_dir
     except Exception as exc:  # pydantic's ValidationError: a bad CADENCE_* variable
         raise CadenceError(f"bad setting: {exc}") from exc
-
-
-def _part(message: EmailMessage, subtype: str) -> str | None:
-    """The text of the message's ``text/SUBTYPE`` part, or None."""
-    part: Any = message.get_body(preferencelist=(subtype,))
-    if part is None or part.get_content_subtype() != subtype:
-        return None
-    return str(part.get_content())

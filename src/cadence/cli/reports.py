@@ -1,8 +1,4 @@
-"""``cadence report``: the results report (registered in :mod:`cadence.cli` as ``app.command("report")(report)``).
-
-The helpers of :mod:`cadence.cli` are imported inside the command, so that ``cadence.cli`` can
-import this module at its top without a cycle.
-"""
+"""``cadence report``: the results report."""
 
 from __future__ import annotations
 
@@ -12,6 +8,7 @@ from typing import Annotated
 
 import typer
 
+from cadence.cli.common import context, emit_json, parse_instant, run
 from cadence.errors import ValidationError
 
 _BARE_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
@@ -19,8 +16,6 @@ _BARE_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 
 def parse_until(value: str) -> datetime:
     """``--until``: an ISO time (exclusive), or a bare date, which includes that whole day (UTC)."""
-    from cadence.cli import parse_instant
-
     instant = parse_instant(value, what="--until")
     return instant + timedelta(days=1) if _BARE_DATE.fullmatch(value.strip()) else instant
 
@@ -54,8 +49,6 @@ def report(
     The period selects enrollments by their enrollment time, and names and leads by their creation
     time; the report states every rule it counts by.
     """
-    from cadence.cli import context, emit_json, parse_instant, run
-
     if sum((as_json, as_csv, as_md)) > 1:
         raise typer.BadParameter("choose one of --json, --csv and --md")
 

@@ -1,8 +1,5 @@
 """``cadence users``: accounts of the web workspace (``cadence web``).
 
-Registered in :mod:`cadence.cli` as ``app.add_typer(users_app, name="users")``. The helpers of
-:mod:`cadence.cli` are imported inside the commands, so that this module does not import it.
-
 A password is never a command-line argument (it would show in ``ps`` and in the shell's history):
 it is asked twice at a terminal, or read from the first line of standard input with ``--password-stdin``.
 """
@@ -13,6 +10,8 @@ import sys
 from typing import Annotated
 
 import typer
+
+from cadence.cli.common import emit_json, parse_instant, run, session, table
 
 users_app = typer.Typer(help="Accounts of the web workspace: reps, marketers and managers.", no_args_is_help=True)
 
@@ -56,7 +55,6 @@ def users_add(
     ] = None,
 ) -> None:
     """Create an account for the web workspace; the password is asked twice (or read with --password-stdin)."""
-    from cadence.cli import parse_instant, run, session
 
     def go() -> None:
         from cadence.services.users import add_user, parse_role, validate_password
@@ -78,7 +76,6 @@ def users_set_password(
     ] = False,
 ) -> None:
     """Give an account a new password (asked twice, or read with --password-stdin); its open sessions end."""
-    from cadence.cli import run, session
 
     def go() -> None:
         from cadence.services.users import set_password, validate_password
@@ -94,7 +91,6 @@ def users_set_password(
 @users_app.command("list")
 def users_list(as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of text.")] = False) -> None:
     """List the accounts (never their passwords)."""
-    from cadence.cli import emit_json, run, session, table
 
     def go() -> None:
         from cadence.services.users import list_users
@@ -118,7 +114,6 @@ def users_list(as_json: Annotated[bool, typer.Option("--json", help="Print JSON 
 @users_app.command("disable")
 def users_disable(email: Annotated[str, typer.Argument(help="The account's email address.")]) -> None:
     """Disable an account: it cannot log in any more, and its open sessions end at once."""
-    from cadence.cli import run, session
 
     def go() -> None:
         from cadence.services.users import disable_user

@@ -1,0 +1,61 @@
+"""``cadence cadences``: the cadences in the templates folder."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import typer
+
+from cadence.cli.common import JsonOption, context, emit_json, run, table
+
+cadences_app = typer.Typer(help="The cadences in the templates folder.", no_args_is_help=True)
+
+
+@cadences_app.command("list")
+def cadences_list(as_json: JsonOption = False) -> None:
+    """List the cadences with their versions and steps."""
+
+    def go() -> None:
+        cadences = context().cadences
+        data: list[dict[str, Any]] = [
+            {
+                "name": c.name,
+                "version": c.version,
+                "description": c.description,
+                "steps": [{"day": s.day, "channel": s.channel.value, "template": s.template} for s in c.steps],
+            }
+            for c in cadences.values()
+        ]
+        if as_json:
+            emit_json(data)
+        else:
+            rows = [(c["name"], c["version"], len(c["steps"]), c["description"]) for c in data]
+            typer.echo(table(rows, ["name", "version", "steps", "description"]))
+
+    run(go)
+
+
+@cadences_app.command("show")
+def cadences_show(name: str, as_json: JsonOption = False) -> None:
+    """Show one cadence step by step."""
+
+    def go() -> None:
+        cadence = context().cadence(name)
+        if as_json:
+            emit_json({"version": cadence.version, **cadence.to_dict()})
+            return
+        st = cadence.settings
+        typer.echo(f"{cadence.name} (version {cadence.version}): {cadence.description or ''}".rstrip())
+        typer.echo(
+            f"  send window {st.window_start:%H:%M}-{st.window_end:%H:%M} local time, "
+            f"{'business days' if st.business_days_only else 'every day'}, "
+            f"{'skipping' if st.skip_holidays else 'ignoring'} public holidays, at least {st.min_gap_days} day(s) "
+            "between touches"
+        )
+        rows = [
+            (i + 1, s.day, s.channel.value, ", ".join(s.templates), s.instructions or "")
+            for i, s in enumerate(cadence.steps)
+        ]
+        typer.echo(table(rows, ["step", "day", "channel", "template", "instructions"]))
+
+    run(go)

@@ -1,0 +1,124 @@
+"""``cadence leads``: import, list and inspect leads."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from cadence.cli.common import (
+    EXIT_PARTIAL,
+    JsonOption,
+    NowOption,
+    context,
+    emit_json,
+    parse_instant,
+    run,
+    session,
+    table,
+)
+
+leads_app = typer.Typer(help="Import, list and inspect leads.", no_args_is_help=True)
+
+
+@leads_app.command("import")
+def leads_import(
+    file: Annotated[Path, typer.Argument(help="A CSV file with an email column.")],
+    owner: Annotated[str | None, typer.Option(help="Owner of rows that name none (default: round-robin).")] = None,
+    cadence_name: Annotated[str | None, typer.Option("--cadence", help="Enroll in this cadence.")] = None,
+    no_enroll: Annotated[bool, typer.Option("--no-enroll", help="Store and qualify only.")] = False,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Report what would happen; write nothing.")] = False,
+    rejects: Annotated[Path | None, typer.Option(help="Write rejected rows, with reasons, to this CSV.")] = None,
+    as_json: JsonOption = False,
+    now: NowOption = None,
+) -> None:
+    """Import leads from CSV: qualify, assign owners, enroll leads (Day 0 is --now)."""
+
+    def go() -> int:
+        from cadence.services.lead_import import FileImport, import_parsed, read_import
+
+        instant = parse_instant(now)
+        request = FileImport(
+            file, owner=owner, cadence=cadence_name, enroll=not no_enroll, dry_run=dry_run, rejects=rejects
+        )
+        parsed = read_import(request)
+        report = import_parsed(context(), request, parsed, now=instant)
+        if as_json:
+            emit_json(report.as_dict())
+        else:
+            verb = "would import" if dry_run else "imported"
+            typer.echo(
+                f"{verb} {report.imported} new, updated {report.updated}, enrolled {report.enrolled}, "
+                f"names {report.names}, unfit {report.unfit}, suppressed {report.suppressed}, "
+                f"rejected {report.rejected}"
+            )
+            for error in report.errors[:50]:
+                typer.echo(f"  row {error['row']}: {error['reason']}", err=True)
+            if report.rejected > 50:
+                typer.echo(f"  ... and {report.rejected - 50} more (use --rejects FILE)", err=True)
+            if rejects is not None and report.errors:
+                typer.echo(f"rejected rows written to {rejects}")
+        return EXIT_PARTIAL if report.errors else 0
+
+    code = run(go)
+    if code:
+        raise typer.Exit(code)
+
+
+@leads_app.command("list")
+def leads_list(
+    status: Annotated[str | None, typer.Option(help="name, unfit, lead, active, paused, responded, ...")] = None,
+    owner: Annotated[str | None, typer.Option(help="Only this rep's leads.")] = None,
+    as_json: JsonOption = False,
+) -> None:
+    """List leads with their status, class, owner and cadence."""
+
+    def go() -> None:
+        from cadence.services.leads import list_leads
+
+        with session() as s:
+            leads = list_leads(s, status=status, owner=owner)
+        if as_json:
+            emit_json(leads)
+        else:
+            rows = [(x["email"], x["name"], x["status"], x["class"], x["owner"], x["cadence"]) for x in leads]
+            typer.echo(table(rows, ["email", "name", "status", "class", "owner", "cadence"]))
+            typer.echo(f"{len(leads)} lead(s)")
+
+    run(go)
+
+
+@leads_app.command("show")
+def leads_show(email: str, as_json: JsonOption = False) -> None:
+    """Show a lead: class, owner, enrollment, decision and timeline."""
+
+    def go() -> None:
+        from cadence.services.leads import show_lead
+
+        with session() as s:
+            data = show_lead(s, email, settings=context().settings)
+        if as_json:
+            emit_json(data)
+            return
+        typer.echo(f"{data['name'] or data['email']} <{data['email']}>  {data['company'] or ''}".rstrip())
+        typer.echo(f"  status {data['status']}, class {data['class']}, owner {data['owner']}, source {data['source']}")
+        enrollment = data["enrollment"]
+        if enrollment:
+            step = enrollment["next_step"]
+            nxt = f"step {step['index']} (day {step['day']}, {step['channel']})" if step else "none"
+            typer.echo(
+                f"  cadence {enrollment['cadence']} v{enrollment['version']}: {enrollment['state']}, "
+                f"{enrollment['steps_done']}/{enrollment['steps_total']} done, "
+                f"next {nxt} at {enrollment['next_due_at']}"
+            )
+        if data["decision"]:
+            d = data["decision"]
+            typer.echo(f"  decision {d['outcome']} at {d['at']}: {d['reason'] or ''}")
+        if data["timeline"]:
+            rows = [
+                (t["at"], t["day"], t["channel"], t["state"], t["template"], t["subject"]) for t in data["timeline"]
+            ]
+            typer.echo(table(rows, ["at", "day", "channel", "state", "template", "subject"]))
+
+    run(go)
