@@ -85,7 +85,7 @@ def classify_files(paths: Iterable[str | Path], *, at: datetime | None = None) -
     """
     results: list[dict[str, Any]] = []
     for item in paths:
-        name = str(item)
+        name = str(item).encode("utf-8", "surrogateescape").decode("utf-8", "replace")  # a name the OS gave as bytes
         try:
             message = parse_message(read_file(Path(item)))
         except NotAMessage as exc:
