@@ -128,6 +128,18 @@ def test_words_of_interest_next_to_a_refusal_are_never_read_as_a_refusal(text: s
     assert read(text).intent == intent
 
 
+@pytest.mark.parametrize(
+    ("text", "intent"),
+    [
+        ("Please remove me from your list. Maybe next year.", "unsubscribe_request"),
+        ("Bitte abmelden. Ich bin auch nicht zuständig.", "unsubscribe_request"),
+        ("Remove me from your list. Please contact Jane Doe instead: jane.doe@acme.example", "unclear"),
+    ],
+)
+def test_a_request_to_be_removed_is_never_snoozed_or_passed_on(text: str, intent: str) -> None:
+    assert read(text).intent == intent
+
+
 def test_evidence_is_the_line_that_decided_and_is_bounded() -> None:
     reading = read("Hi Rita,\n\nNot interested, thanks.\n\nHave a good week")
     assert reading.evidence[0] == "Not interested, thanks."

@@ -91,13 +91,11 @@ def _matches(text: str) -> list[tuple[int, int, Intent, int]]:
                 break
     found.sort(key=lambda m: (m[0], -(m[1] - m[0])))
     kept: list[tuple[int, int, Intent, int]] = []
-    reach: dict[Intent, int] = {}
     furthest: tuple[int, Intent] | None = None
     for start, end, intent, weight in found:
         if furthest is not None and start < furthest[0] and furthest[1] != intent:
             continue
         kept.append((start, end, intent, weight))
-        reach[intent] = max(reach.get(intent, 0), end)
         if furthest is None or end > furthest[0]:
             furthest = (end, intent)
     return kept
@@ -121,11 +119,12 @@ def _line_of(text: str, start: int, end: int) -> str:
 def read_text(text: str, *, at: datetime | None, sender: str | None = None) -> Reading:
     """What a reply's own words ``text`` say (quotes and signature already removed, see :func:`reply_text`).
 
-    Each intent's rules add their weight; the rules of precedence then decide: a pointer to another
-    person is a ``referral`` when it names someone (else ``wrong_person``); a named time to come back
-    makes ``not_now`` win over ``not_interested`` and ``interested``; an unsubscribe wins over
-    ``not_interested``. Whenever words of ``interested`` or ``referral`` are present the reply is never
-    ``not_interested`` or ``unsubscribe_request``: it is ``unclear``, for a person to read.
+    Each intent's rules add their weight; the rules of precedence then decide (:func:`_decide`):
+    words asking to be removed first, then a named time to come back (``not_now``), then a pointer to
+    another person (a ``referral`` when it names someone by name, email or phone, else
+    ``wrong_person``), then the heaviest intent, ``interested`` on a tie. Whenever words of
+    ``interested`` or ``referral`` are present the reply is never ``not_interested`` or
+    ``unsubscribe_request``: it is ``unclear``, for a person to read.
     """
     text = _normal(text)
     matches = _matches(text)
@@ -144,9 +143,7 @@ def read_text(text: str, *, at: datetime | None, sender: str | None = None) -> R
     if intent in ("referral", "wrong_person"):
         referral = find_referral(text, sender=sender)
         if intent == "referral" and referral is None:
-            intent = "wrong_person"
-        elif intent == "wrong_person" and referral is not None and scores.get("referral", 0) > 0:
-            intent = "referral"
+            intent = "wrong_person"  # "please talk to our team": nobody named to write to
         if intent != "referral":
             referral = None
     if intent == "unclear" and not scores and text.strip():
@@ -158,8 +155,6 @@ def read_text(text: str, *, at: datetime | None, sender: str | None = None) -> R
         kept.insert(1, f"date: {named[1]}")
     elif intent == "out_of_office" and at is not None:
         day = back_date(text, now=at)
-    if intent == "not_now" and named is None and today is not None:
-        day = None
     return Reading(
         intent=intent,
         confidence=confidence,
@@ -180,12 +175,12 @@ def _decide(scores: dict[Intent, int], *, has_date: bool, days_ahead: int | None
         return ("not_now", 0.6) if far else ("unclear", 0.2)
     positive = scores.get("interested", 0) + scores.get("referral", 0)
     pointer = scores.get("referral", 0) + scores.get("wrong_person", 0)
-    if scores.get("not_now", 0) and (has_date or scores["not_now"] >= max(scores.values())):
-        winner: Intent = "not_now"
+    if scores.get("unsubscribe_request", 0):
+        winner: Intent = "unsubscribe_request"  # never snoozed, never passed on: removed, or read by a person
+    elif scores.get("not_now", 0) and (has_date or scores["not_now"] >= max(scores.values())):
+        winner = "not_now"
     elif pointer and pointer >= scores.get("interested", 0):
         winner = "referral" if scores.get("referral", 0) else "wrong_person"
-    elif scores.get("unsubscribe_request", 0):
-        winner = "unsubscribe_request"
     else:
         winner = max(scores, key=lambda i: (scores[i], i == "interested"))
     if winner in ("not_interested", "unsubscribe_request") and positive:

@@ -55,8 +55,6 @@ def reply_text(body: str) -> str:
             continue
         kept.append(SPACES.sub(" ", line).strip())
     words = "\n".join(kept).strip() if quoted_seen else top
-    if not words and not quoted_seen:
-        words = top
     return _before_sign_off(words)
 
 
