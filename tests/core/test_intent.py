@@ -140,6 +140,23 @@ def test_a_request_to_be_removed_is_never_snoozed_or_passed_on(text: str, intent
     assert read(text).intent == intent
 
 
+@pytest.mark.parametrize(
+    ("text", "intent"),
+    [
+        ("I have a question about pricing: is it per seat?", "unclear"),
+        ("Are you GDPR compliant?", "unclear"),
+        ("We're set for Tuesday then. Let's talk!", "interested"),
+        ("Sounds good, let's talk Tuesday. That's all for now.", "interested"),
+        ("Absolutely not interested.", "not_interested"),
+        ("Just curious, how did you get my email?", "unclear"),
+        ("Wir haben bereits einen Termin im Kalender, passt mir gut.", "interested"),
+        ("Nous avons déjà échangé avec votre collègue, appelez-moi jeudi.", "interested"),
+    ],
+)
+def test_common_words_are_not_taken_for_a_refusal_or_an_unsubscribe(text: str, intent: str) -> None:
+    assert read(text).intent == intent
+
+
 def test_evidence_is_the_line_that_decided_and_is_bounded() -> None:
     reading = read("Hi Rita,\n\nNot interested, thanks.\n\nHave a good week")
     assert reading.evidence[0] == "Not interested, thanks."
