@@ -32,8 +32,13 @@ _CUES = re.compile(
 )
 _ROLE_NAME = re.compile(
     r"(?i:\b(?:colleague|coworker|kollegin|kollege|collègue|compañer[oa]|manager|director|directrice|directeur"
-    r"|responsable|leiter|leiterin|einkauf|cto|ceo|cfo|coo|cro|vp [\w ]{1,30}?|head of [\w ]{1,30}?))"
+    r"|responsable|leiter|leiterin|vertriebsleiter(?:in)?|einkauf|cto|ceo|cfo|coo|cro))"
     rf"[,:]?\s+{_HONORIFIC}{_NAME}"
+)
+# "our Head of Revenue Operations, Chloe Adams": a title of several words ends at its comma
+_TITLE_NAME = re.compile(
+    r"(?i:\b(?:vp|head|director|leiter(?:in)?|responsable) (?:of |de |des |du )?[\w ]{1,40}?)"
+    rf"[,:]\s+{_HONORIFIC}{_NAME}"
 )
 _NAME_FIRST = re.compile(
     rf"{_HONORIFIC}{_NAME}(?:\s*\([^)]{{0,80}}\))?\s+(?i:is (?:the (?:right|best|better) (?:person|contact)|responsible"
@@ -108,7 +113,7 @@ def find_referral(text: str, *, sender: str | None) -> Referral | None:
             phone = re.sub(r"\s+", " ", match.group(0)).strip()
             break
     name: str | None = None
-    for pattern in (_CUES, _NAME_FIRST, _ROLE_NAME):
+    for pattern in (_CUES, _NAME_FIRST, _TITLE_NAME, _ROLE_NAME):
         for match in pattern.finditer(text):
             name = _clean_name(match.group("name"))
             if name is not None:
