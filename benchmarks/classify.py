@@ -5,9 +5,11 @@
 Reads every ``.eml`` of the corpus with :func:`cadence.core.intent.read_message` and compares the
 intent with ``labels.json``. Prints the accuracy per intent, the misses (with ``--show-misses``), the
 dates and referrals read right, and, last, one JSON line:
-``{"messages", "accuracy", "by_intent", "unsafe", "unsafe_pairs", "dates_right", "referrals_right",
-"per_message_ms", "target", "ok"}``. ``unsafe`` counts replies labelled ``interested`` or
-``referral`` that were read as ``not_interested`` or ``unsubscribe_request``. The floor is the
+``{"messages", "accuracy", "by_intent", "by_language", "confusion", "unsafe", "unsafe_pairs", "dates_right",
+"referrals_right", "per_message_ms", "target", "ok"}``. ``confusion`` says how the replies of the four
+safety-relevant intents (``interested``, ``referral``, ``not_interested``, ``unsubscribe_request``) were
+read; ``unsafe`` counts replies labelled ``interested`` or ``referral`` that were read as
+``not_interested`` or ``unsubscribe_request``. The floor is the
 target in the line (accuracy at least 0.9, no unsafe reading); the exit code is 0 when it is met.
 """
 
@@ -27,6 +29,7 @@ from cadence.core.intent import INTENTS, UNSAFE_PAIRS, Reading, read_message  # 
 from cadence.services.classify import parse_message  # noqa: E402
 
 TARGET = {"accuracy": 0.9, "unsafe": 0}
+SAFETY_RELEVANT = ("interested", "referral", "not_interested", "unsubscribe_request")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -46,14 +49,21 @@ def main(argv: list[str] | None = None) -> int:
 
     right: Counter[str] = Counter()
     total: Counter[str] = Counter()
+    language_right: Counter[str] = Counter()
+    language_total: Counter[str] = Counter()
+    confusion: dict[str, Counter[str]] = {i: Counter() for i in SAFETY_RELEVANT}
     unsafe: Counter[str] = Counter()
     dates = [0, 0]
     referrals = [0, 0]
     for name, label in labels.items():
         reading, expected = readings[name], label["intent"]
         total[expected] += 1
+        language_total[label["language"]] += 1
+        if expected in confusion:
+            confusion[expected][reading.intent] += 1
         if reading.intent == expected:
             right[expected] += 1
+            language_right[label["language"]] += 1
         elif args.show_misses:
             print(f"miss {name}: {expected} read as {reading.intent} {reading.confidence} {reading.evidence}")
         if (expected, reading.intent) in UNSAFE_PAIRS:
@@ -82,6 +92,8 @@ def main(argv: list[str] | None = None) -> int:
         "messages": count,
         "accuracy": accuracy,
         "by_intent": by_intent,
+        "by_language": {k: round(language_right[k] / n, 3) for k, n in sorted(language_total.items())},
+        "confusion": {i: dict(c.most_common()) for i, c in confusion.items()},
         "unsafe": unsafe_count,
         "unsafe_pairs": dict(unsafe),
         "dates_right": f"{dates[0]}/{dates[1]}",
