@@ -392,6 +392,17 @@ def test_an_automatic_reply_of_someone_who_left_is_a_referral() -> None:
     assert reading.referral == Referral("Grace Liu", "grace.liu@acme.example")
 
 
+@pytest.mark.parametrize(
+    "headers",
+    ["List-Id: <news.acme.example>", "Precedence: bulk"],
+)
+def test_list_and_bulk_mail_is_unclear_whatever_it_says(headers: str) -> None:
+    raw = f"From: news@acme.example\nSubject: Our newsletter\n{headers}\n\nNot interested? Unsubscribe here."
+    reading = read_message(parse(raw))
+    assert reading.intent == "unclear"
+    assert reading.evidence[0] in ("mailing-list mail (List-Id)", "bulk mail")
+
+
 def test_dates_resolve_against_the_time_given_when_the_message_has_no_date() -> None:
     raw = "From: dana@acme.example\nSubject: Re: hi\n\nNot now, try me next month."
     assert read_message(parse(raw), at=datetime(2027, 5, 20, tzinfo=UTC)).date == date(2027, 6, 1)

@@ -69,6 +69,8 @@ def _read_message(message: Message, *, at: datetime | None) -> Reading:
         return Reading(intent="out_of_office", confidence=0.95, date=back, evidence=_evidence_of(inbound))
     if inbound.kind == "unsubscribe":
         return Reading(intent="unsubscribe_request", confidence=0.95, evidence=_evidence_of(inbound))
+    if inbound.kind == "ignored":  # a delay notice, list or bulk mail: its words are nobody's answer
+        return Reading(intent="unclear", confidence=0.3, evidence=_evidence_of(inbound))
     return read_text(reply_text(body), at=reference, sender=inbound.sender)
 
 
