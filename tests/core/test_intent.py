@@ -483,13 +483,17 @@ def test_the_corpus_is_read_at_least_90_percent_right() -> None:
     assert right / len(LABELS) >= 0.9
 
 
-DATED = sorted(name for name, label in LABELS.items() if label["date"])
+DATED = sorted(name for name, label in LABELS.items() if label["intent"] in ("not_now", "out_of_office"))
 
 
 @pytest.mark.parametrize("name", DATED)
-def test_the_dates_of_the_corpus_are_read(name: str) -> None:
+def test_the_dates_of_the_corpus_are_read_and_vague_ones_stay_unknown(name: str) -> None:
     reading = corpus_reading(name)
-    assert (reading.intent, reading.date) == (LABELS[name]["intent"], date.fromisoformat(LABELS[name]["date"]))
+    expected = LABELS[name]["date"]
+    assert (reading.intent, reading.date) == (
+        LABELS[name]["intent"],
+        date.fromisoformat(expected) if expected else None,
+    )
 
 
 REFERRALS = sorted(name for name, label in LABELS.items() if label["referral"])
