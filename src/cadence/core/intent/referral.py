@@ -53,7 +53,8 @@ _NOT_NAMES = {
     "thanks", "thank", "please", "bitte", "danke", "merci", "gracias", "dear", "sehr", "liebe", "lieber", "our",
     "my", "him", "her", "them", "me", "us", "sales", "team", "monday", "tuesday", "wednesday", "thursday", "friday",
     "email", "mail", "sie", "ihn", "ihr", "lui", "elle", "él", "ella", "ich", "je", "yo", "nous", "wir", "the right",
-    "also", "best", "regards", "c'est", "seine", "ihre", "adresse", "ihnen", "uns",
+    "also", "best", "regards", "c'est", "kollege", "kollegin", "colleague", "collègue",
+    "compañero", "compañera", "mein", "meine", "seine", "ihre", "adresse", "ihnen", "uns",
     "vous", "usted", "and", "und", "et", "y", "or", "head",
 }  # fmt: skip
 

@@ -92,7 +92,16 @@ _PATTERNS: list[tuple[str, re.Pattern[str]]] = [
         ),
     ),
     ("month", re.compile(rf"(?:\b{_AFTER}\s+|\b(?:in|im|en|until|bis|hasta|jusqu'en|around|by|de)\s+){_MONTH}", re.I)),
-    ("quarter", re.compile(r"\b(?:Q(?P<q>[1-4])|(?P<qw>first|second|third|fourth|1st|2nd|3rd|4th) quarter)\b", re.I)),
+    (
+        "quarter",
+        re.compile(
+            r"\b(?:Q(?P<q>[1-4])|(?P<qw>first|second|third|fourth|1st|2nd|3rd|4th) quarter"
+            r"|(?P<qd>ersten|zweiten|dritten|vierten|erstes|zweites|drittes|viertes) quartal"
+            r"|(?P<qf>premier|deuxième|second|troisième|quatrième) trimestre"
+            r"|(?P<qs>primer|segundo|tercer|cuarto) trimestre)\b",
+            re.I,
+        ),
+    ),
     (
         "next",
         re.compile(
@@ -103,7 +112,14 @@ _PATTERNS: list[tuple[str, re.Pattern[str]]] = [
             re.I,
         ),
     ),
-    ("relative", re.compile(rf"\b(?:in|dans|en|dentro de)\s+(?:the\s+)?{_NUMBER}\s+{_UNIT}", re.I)),
+    (
+        "relative",
+        re.compile(
+            rf"\b(?:in|dans|en|dentro de)\s+(?:the\s+)?(?:about\s+|around\s+|roughly\s+|etwa\s+|ca\.\s+|environ\s+"
+            rf"|unos\s+|unas\s+)?{_NUMBER}\s+{_UNIT}",
+            re.I,
+        ),
+    ),
     (
         "new_year",
         re.compile(
@@ -130,7 +146,11 @@ _SEASONS = {
     "été": 6, "verano": 6, "autumn": 9, "fall": 9, "herbst": 9, "automne": 9, "otoño": 9, "winter": 12,
     "hiver": 12, "invierno": 12,
 }  # fmt: skip
-_QUARTER_WORDS = {"first": 1, "1st": 1, "second": 2, "2nd": 2, "third": 3, "3rd": 3, "fourth": 4, "4th": 4}
+_QUARTER_WORDS = {
+    "first": 1, "1st": 1, "second": 2, "2nd": 2, "third": 3, "3rd": 3, "fourth": 4, "4th": 4, "ersten": 1,
+    "erstes": 1, "zweiten": 2, "zweites": 2, "dritten": 3, "drittes": 3, "vierten": 4, "viertes": 4, "premier": 1,
+    "deuxième": 2, "troisième": 3, "quatrième": 4, "primer": 1, "segundo": 2, "tercer": 3, "cuarto": 4,
+}  # fmt: skip
 
 
 def _valid(year: int, month: int, day: int) -> date | None:
@@ -192,7 +212,8 @@ def _resolve(kind: str, match: re.Match[str], today: date) -> date | None:  # on
                 return found
         return None
     if kind == "quarter":
-        quarter = int(groups["q"]) if groups.get("q") else _QUARTER_WORDS[groups["qw"]]
+        word = groups.get("qw") or groups.get("qd") or groups.get("qf") or groups.get("qs") or ""
+        quarter = int(groups["q"]) if groups.get("q") else _QUARTER_WORDS[word]
         return _quarter_start(today, quarter)
     if kind == "next":
         words = groups.get("en") or groups.get("de") or groups.get("fr") or groups.get("es") or ""
