@@ -23,6 +23,7 @@ from cadence.cli.decisions import decisions_app
 from cadence.cli.demo import demo
 from cadence.cli.due import due
 from cadence.cli.enrollments import decide, enroll, pause, plan, reply, resume
+from cadence.cli.inbound import inbound_app
 from cadence.cli.leads import leads_app
 from cadence.cli.postcards import postcards_app
 from cadence.cli.reports import report
@@ -68,6 +69,7 @@ app.add_typer(tasks_app, name="tasks")
 app.add_typer(postcards_app, name="postcards")
 app.add_typer(templates_app, name="templates")
 app.add_typer(users_app, name="users")
+app.add_typer(inbound_app, name="inbound")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
