@@ -8,7 +8,7 @@
    ``test_template_arguments.py``.
 6. Forged access-log lines from a request path: not here yet.
 7. Internationalised addresses refused at intake: not here yet.
-8. Inbound mis-readings (automatic replies, bulk mail, bounces): not here yet.
+8. Inbound mis-readings (automatic replies, bulk mail, bounces): ``test_inbound_readings.py``.
 9. A NUL byte in a form field on PostgreSQL: belongs to the web rework (not here yet).
 10. Formula neutralisation for semicolon-separator locales: ``test_csv_separators.py`` (and every
     CSV export read with ``,``, ``;`` and tab in ``tests/reliability/test_csv_exports.py``).
