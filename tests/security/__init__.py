@@ -6,7 +6,7 @@
 4. The login limit: belongs to the web and users rework (not here yet).
 5. Filter arguments that multiply the work (``tojson(indent=100000000)``):
    ``test_template_arguments.py``.
-6. Forged access-log lines from a request path: not here yet.
+6. Forged access-log lines from a request path: ``test_access_log.py``.
 7. Internationalised addresses refused at intake: ``test_international_addresses.py`` (the send side,
    SMTPUTF8 when offered and bounded retries, belongs to the send engine rebuild).
 8. Inbound mis-readings (automatic replies, bulk mail, bounces): ``test_inbound_readings.py``.
