@@ -54,6 +54,26 @@ def test_a_reply_carrying_bulk_or_list_headers_is_still_a_reply(extra: str) -> N
     assert inbound.references == (OURS,)
 
 
+@pytest.mark.parametrize(
+    "body",
+    [
+        "Thanks, I will reply with the figures tomorrow.",
+        "We will respond to the RFP next week; can you call?",
+        "We will return the signed contract on Friday.",
+        "I will be back in touch after our board meeting.",
+    ],
+)
+def test_a_bulk_marked_reply_that_promises_an_answer_is_not_an_out_of_office(body: str) -> None:
+    inbound = read(f"{REPLY_HEADERS}Precedence: bulk\nSubject: Re: A quick question\n\n{body}\n")
+    assert inbound.kind == "reply"
+
+
+@pytest.mark.parametrize("body", ["I am out of the office until December 5.", "I will be back on Monday 7 December."])
+def test_a_bulk_marked_out_of_office_note_is_still_an_automatic_reply(body: str) -> None:
+    inbound = read(f"{REPLY_HEADERS}Precedence: bulk\nSubject: Re: A quick question\n\n{body}\n")
+    assert inbound.kind == "auto_reply"
+
+
 @pytest.mark.parametrize("extra", ["Precedence: bulk\n", "List-Id: <news.acme.example>\n"])
 def test_bulk_and_list_mail_that_answers_nothing_is_still_ignored(extra: str) -> None:
     inbound = read(f"From: news@acme.example\n{extra}Subject: Our December newsletter\n\nNews!\n")

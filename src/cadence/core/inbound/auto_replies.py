@@ -23,10 +23,12 @@ _AUTO_SUBJECT = re.compile(
     rf"({_AUTO_LABEL})\s*(:|[-\u2013\u2014]\s|[.!]?\s*$|{_UNTIL}))",
     re.I,
 )
+# What an out-of-office note says, for bulk mail that carries no other mark. Not "I will reply with the
+# figures" nor "we will return the contract": people write that in replies their gateway marks as bulk.
 _OOO_WORDS = re.compile(
     r"out of (the )?office|on (annual |parental |maternity |paternity |sick )?(leave|vacation|holiday)|"
     r"away from (the office|my desk|my e-?mail)|(limited|no) access to (my )?e-?mail|currently (out|away)|"
-    r"will (be back|return|reply|respond)|automatic reply|auto(matic)?[- ]?reply",
+    r"will (be back|return) (on|from|after|to (the|my) (office|desk))|automatic reply|auto(matic)?[- ]?reply",
     re.I,
 )
 
