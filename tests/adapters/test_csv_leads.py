@@ -502,8 +502,8 @@ def test_write_rejects_neutralises_formulas_in_cells_and_headers(tmp_path: Path)
         ("-1-A1", "'-1-A1"),
         ("-1", "-1"),  # a plain number stays a number
         ("@x", "'@x"),
-        ("\t=A1", "'\t=A1"),
-        ("\r=A1", "'\r=A1"),
+        ("\t=A1", "'\t'=A1"),
+        ("\r=A1", "'\r'=A1"),
         ("a=b", "a=b"),
     ],
 )

@@ -4,6 +4,8 @@ The exports are the rejects file of ``cadence leads import``, ``cadence report -
 ``cadence postcards export``; all of them go through :mod:`cadence.adapters.csv_safety`. A cell is
 safe when it does not start with ``=``, ``+``, ``-``, ``@``, a tab, CR, LF or NUL (nor with
 ``=``, ``+``, ``-``, ``@`` after leading spaces), or when it is a plain number such as ``-5``.
+Every file is read as a spreadsheet in any locale may read it: with ``,``, ``;`` or a tab as the
+separator, whatever separator the file uses (#28: ``x;=cmd|' /C calc'!A0``).
 """
 
 from __future__ import annotations
@@ -46,6 +48,11 @@ HOSTILE_CELLS = [
     "+",
     "=",
     "@",
+    "x;=cmd|' /C calc'!A0",  # from here on, cells a spreadsheet may split (#28)
+    "x\t -2+3",
+    'x,"=1+1"',
+    "a;@SUM(1)",
+    "1 Main St\n@SUM(1)",
 ]
 # Written by hand, apart from the product's own pattern, so that the two can disagree.
 PLAIN_NUMBER = re.compile(r"[+-]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][+-]?[0-9]+)?")
@@ -60,10 +67,47 @@ def is_safe(cell: str) -> bool:
     return cell.lstrip()[:1] not in ("=", "+", "-", "@")
 
 
+SEPARATORS = (",", ";", "\t")
+
+
+def is_safe_inside(piece: str) -> bool:
+    """Whether text a spreadsheet starts a cell with, after a separator inside one of our cells, is data."""
+    if PLAIN_NUMBER.fullmatch(piece):
+        return True
+    return piece[:1] != "\x00" and piece.lstrip().lstrip('"').lstrip()[:1] not in ("=", "+", "-", "@")
+
+
 def unsafe_cells(text: str, delimiter: str = ",") -> list[str]:
-    """The cells of a CSV text that a spreadsheet would run as a formula."""
-    rows = csv.reader(io.StringIO(text.removeprefix("\ufeff"), newline=""), delimiter=delimiter)
-    return [cell for row in rows for cell in row if not is_safe(cell)]
+    """The cells of a CSV text that a spreadsheet would run as a formula, whichever separator it splits on:
+    the file's own (``delimiter``: every cell is one of ours) or another (a cell may start inside ours)."""
+    unsafe = []
+    for separator in SEPARATORS:
+        rows = csv.reader(io.StringIO(text.removeprefix("\ufeff"), newline=""), delimiter=separator)
+        safe = is_safe if separator == delimiter else is_safe_inside
+        unsafe += [cell for row in rows for cell in row if not safe(cell)]
+    return unsafe
+
+
+def only_quotes_added(written: str, original: str) -> bool:
+    """Whether ``written`` is ``original`` with a ``'`` added in front and after separators, nothing else."""
+    if written in (original, "'" + original):
+        return True
+    unquote = re.compile(r"(^|[,;\t\r\n])'")
+    return written.replace("'", "") == original.replace("'", "") and unquote.sub(r"\1", written) in (
+        original,
+        unquote.sub(r"\1", original),
+    )
+
+
+def unsafe_inside(cell: str) -> list[str]:
+    """The texts a spreadsheet splitting on ``,``, ``;``, a tab or a line break would start a cell with, inside
+    ``cell``, and run as a formula."""
+    return [
+        piece
+        for separator in SEPARATORS
+        for piece in re.split(f"[{re.escape(separator)}\r\n]", cell)[1:]
+        if not is_safe_inside(piece)
+    ]
 
 
 # --- the shared function ---------------------------------------------------------------------------------------
@@ -78,9 +122,10 @@ def unsafe_cells(text: str, delimiter: str = ",") -> list[str]:
         ("+33 1 23 45 67 89", "'+33 1 23 45 67 89"),
         ("-2+3", "'-2+3"),
         ("-5 apples", "'-5 apples"),
-        ("\t=A1", "'\t=A1"),
-        ("\r=A1", "'\r=A1"),
-        ("\n=A1", "'\n=A1"),
+        ("\t=A1", "'\t'=A1"),  # a tab or a line break starts a cell for some readers: both places get one
+        ("\r=A1", "'\r'=A1"),
+        ("\n=A1", "'\n'=A1"),
+        ("\tA1", "'\tA1"),
         ("\x00=A1", "'\x00=A1"),
         ("  =A1", "'  =A1"),
         ("\u00a0-1+1", "'\u00a0-1+1"),
@@ -90,6 +135,12 @@ def unsafe_cells(text: str, delimiter: str = ",") -> list[str]:
         ("Ada Lovelace", "Ada Lovelace"),
         ("", ""),
         ("'=A1", "'=A1"),  # already neutralised: left alone, so neutralising twice changes nothing
+        ("x;=cmd|' /C calc'!A0", "x;'=cmd|' /C calc'!A0"),  # a cell once ';' separates cells
+        ('x,"=1+1"', 'x,\'"=1+1"'),
+        ("x\t -2+3", "x\t' -2+3"),
+        ("a;-5;+3", "a;-5;+3"),  # plain numbers stay numbers
+        ("Paris; France, EU", "Paris; France, EU"),
+        ("=A1;=B1", "'=A1;'=B1"),
     ],
 )
 def test_text_that_a_spreadsheet_would_run_as_a_formula_gets_a_quote_in_front(cell: str, written: str) -> None:
@@ -121,8 +172,11 @@ def test_any_text_comes_out_safe_and_the_original_is_the_cell_without_its_quote(
     written = neutralize_formula(text)
 
     assert is_safe(written)
-    assert written in (text, "'" + text)
+    assert unsafe_inside(written) == []
     assert neutralize_formula(written) == written
+    assert only_quotes_added(written, text)
+    if not any(separator in text for separator in (*SEPARATORS, "\r", "\n")):
+        assert written in (text, "'" + text)
 
 
 def test_every_module_that_writes_csv_is_one_whose_output_is_checked_here() -> None:
@@ -170,9 +224,9 @@ def test_the_rejects_file_never_holds_a_formula_whatever_the_cells_and_headers(
 
     assert unsafe_cells(text, delimiter) == []
     header_row, row = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
-    assert header_row[3] in (header, "'" + header)
+    assert only_quotes_added(header_row[3], header)
     for written, original in zip(row[4:], cells, strict=True):
-        assert written in (original, "'" + original)
+        assert only_quotes_added(written, original)
 
 
 def test_the_rejects_file_of_a_real_import_neutralises_formulas_and_keeps_a_negative_count_a_number(

@@ -11,6 +11,14 @@ writes (the rejects file of ``cadence leads import``, ``cadence report --csv`` a
   or whose first character after leading white space is ``=``, ``+``, ``-`` or ``@`` (some
   spreadsheets trim spaces when they import), is written with a ``'`` in front. The spreadsheet
   shows it as text; removing that one ``'`` gives the value back exactly.
+- a spreadsheet may also start a cell inside ours: one whose locale separates cells with ``;``
+  (Excel in most of Europe) or a tab splits ``x;=cmd|' /C calc'!A0`` into ``x`` and a formula,
+  even when the file separates with ``,`` and quotes the cell (Excel honours quotes only at the
+  start of one of its own cells), and a reader that loses track of quotes starts a row after a
+  line break. So the text after every ``,``, ``;``, tab, carriage return or line feed in a cell
+  that would start a formula (``=``, ``+``, ``-``, ``@`` or NUL, after any white space and ``"``;
+  a plain number up to the next separator is fine) gets a ``'`` right after that separator:
+  ``x;'=cmd|' /C calc'!A0``. Text that holds no such place is left as it is.
 - text that is a plain decimal number (``-5``, ``+3``, ``-0.25``, ``1e-3``: an optional sign,
   ASCII digits, an optional fraction and exponent, nothing else) is written as it is: a spreadsheet
   reads it as that number, it cannot hold a formula, and a negative figure stays a number one can
@@ -27,7 +35,11 @@ import re
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r", "\n", "\x00")
 """Characters that make a spreadsheet read a cell as a formula when the cell starts with one."""
 
+SEPARATORS = (",", ";", "\t", "\r", "\n")
+"""Characters after which a spreadsheet may start a new cell inside one of ours (see above)."""
+
 _FORMULA_AFTER_SPACE = ("=", "+", "-", "@")
+_SPLIT = re.compile(r"([,;\t\r\n])")
 _PLAIN_NUMBER = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
 
 
@@ -43,8 +55,27 @@ def neutralize_formula(cell: str) -> str:
     """
     if not cell or is_plain_number(cell):
         return cell
+    if _SPLIT.search(cell) is not None:
+        cell = _neutralize_inner_cells(cell)
     if cell.startswith(FORMULA_STARTS) or cell.lstrip().startswith(_FORMULA_AFTER_SPACE):
         return f"'{cell}"
+    return cell
+
+
+def _neutralize_inner_cells(cell: str) -> str:
+    """``cell`` with a ``'`` after each separator whose following text would start a formula.
+
+    Worked from the end, so that a ``'`` added further on is seen when judging what precedes it.
+    """
+    for match in reversed(list(_SPLIT.finditer(cell))):
+        rest = cell[match.end() :]
+        start = rest.lstrip().lstrip('"').lstrip()
+        if not (rest.startswith("\x00") or start.startswith(_FORMULA_AFTER_SPACE)):
+            continue
+        separators = (match.group(),) if match.group() in ",;\t" else (",", ";", "\t")
+        pieces = [re.split(f"[{re.escape(separator)}\r\n]", rest, maxsplit=1)[0] for separator in separators]
+        if not all(is_plain_number(piece) for piece in pieces):
+            cell = f"{cell[: match.end()]}'{rest}"
     return cell
 
 

@@ -97,17 +97,30 @@ def normalize_email(value: str) -> str:
 
     The domain is lower-cased; so is the local part, since mail systems treat addresses
     case-insensitively in practice and a lead must never be duplicated by case.
+
+    The result is what any SMTP server takes: ASCII. A domain with non-ASCII letters is written
+    in its IDNA form (``jose@exämple.example`` is ``jose@xn--exmple-cua.example``, so both
+    spellings are one address). A local part with non-ASCII letters (``josé@...``) is refused:
+    a server takes it only with the SMTPUTF8 extension, and cadence sends without it.
     """
     text = (value or "").strip()
     if not text:
         raise ValidationError("email is missing")
     if _CONTROL.search(text) or "\n" in text or "\r" in text:
         raise ValidationError(f"email {shown(text)} contains control characters")
+    local = text.rpartition("@")[0]
+    if not local.isascii():
+        raise ValidationError(
+            f"email {shown(text)} has non-ASCII characters before the @: mail servers take such an address"
+            " only with SMTPUTF8, which cadence does not use; ask the lead for an ASCII address"
+        )
     try:
-        result = validate_email(text, check_deliverability=False)
+        result = validate_email(text, check_deliverability=False, allow_smtputf8=False)
     except EmailNotValidError as exc:
         raise ValidationError(f"email {shown(text)} is not valid: {exc}") from exc
-    return result.normalized.lower()
+    if result.ascii_email is None:  # pragma: no cover - allow_smtputf8=False refuses these above
+        raise ValidationError(f"email {shown(text)} cannot be written in ASCII")
+    return result.ascii_email.lower()
 
 
 def validate_timezone(value: str) -> str:

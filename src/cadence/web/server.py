@@ -17,9 +17,14 @@ from cadence.web.deps import running_from
 
 
 def log_config() -> dict[str, Any]:
-    """uvicorn's logging, plus our ``cadence.web`` loggers (errors, and the access log with tokens redacted)."""
+    """uvicorn's logging, plus our ``cadence.web`` loggers (errors, and the access log with tokens redacted);
+    every handler escapes control characters, so that a request path cannot forge log lines
+    (:mod:`cadence.web.log_safety`)."""
     config = copy.deepcopy(LOGGING_CONFIG)
     config["loggers"]["cadence.web"] = {"handlers": ["default"], "level": "INFO", "propagate": False}
+    config.setdefault("filters", {})["escape_controls"] = {"()": "cadence.web.log_safety.EscapeControls"}
+    for handler in config["handlers"].values():
+        handler["filters"] = [*handler.get("filters", []), "escape_controls"]
     return config
 
 

@@ -81,7 +81,9 @@ The sandbox
     ``max_output_chars`` characters per rendered part and per value, ``range()`` of at most
     :data:`MAX_RANGE` items, :data:`MAX_STEPS` loop iterations and calls, :data:`MAX_INCLUDES`
     template loads and :data:`MAX_SECONDS` seconds per render, format widths of at most
-    :data:`MAX_WIDTH`; a template that includes or calls itself without end stops at Python's
+    :data:`MAX_WIDTH`, and a filter whose arguments would multiply its result
+    (``tojson(indent=...)``, ``wordwrap(wrapstring=...)``, ``urlize(target=...)``) refused before
+    it runs (:mod:`.growth`); a template that includes or calls itself without end stops at Python's
     recursion limit. Functions and objects cannot be printed, formatted or filtered (no class
     names or addresses leak into a message); ``cycler`` and ``lipsum`` are not available. Every fault becomes a
     :class:`TemplateError` naming the file and line. This guards against mistakes and casual
@@ -91,8 +93,9 @@ The sandbox
 The package, one job a module
     :mod:`.folder` (:class:`Templates`: names, versions, rendering under one budget), :mod:`.loader`
     (names and files), :mod:`.sandbox` (the Jinja environment), :mod:`.limits` (the budget and the
-    size bounds), :mod:`.parts` (an email's blocks, subject, text and footers), :mod:`.html` (CSS
-    inlining), :mod:`.variables` (the variables above and sample sets), :mod:`.errors`.
+    size bounds), :mod:`.growth` (how far each filter's arguments can grow its result),
+    :mod:`.parts` (an email's blocks, subject, text and footers), :mod:`.html` (CSS inlining),
+    :mod:`.variables` (the variables above and sample sets), :mod:`.errors`.
 """
 
 from cadence.adapters.templates.errors import TemplateError, TemplateProblem

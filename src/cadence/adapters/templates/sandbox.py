@@ -14,6 +14,7 @@ from jinja2.runtime import Context, LoopContext
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 from jinja2.utils import pass_context
 
+from cadence.adapters.templates.growth import result_bound
 from cadence.adapters.templates.limits import (
     BUDGET,
     MAX_INT_BITS,
@@ -64,6 +65,9 @@ def _precheck_filter(name: str, value: Any, args: tuple[Any, ...], kwargs: Mappi
         if not is_filterable(item):
             raise SecurityError(f"the {name} filter cannot take {describe(item)}")
     check_size(value, f"the value given to the {name} filter")
+    bound = result_bound(name, value, args, kwargs)
+    if bound is not None:
+        refuse_size(bound, f"the result of the {name} filter")
     if name in ("center", "wordwrap", "truncate", "batch", "slice"):
         for arg in (*args, *kwargs.values()):
             check_width(arg, f"{name}()")

@@ -5,13 +5,19 @@
 any bytes classify (at worst as ``ignored``) instead of raising.
 
 * A **bounce** is a delivery status notification (RFC 3464 ``multipart/report;
-  report-type=delivery-status``) with a failed recipient, or a common non-standard one (from
-  MAILER-DAEMON with the returned message attached). A delayed-delivery notice is ``ignored``.
+  report-type=delivery-status``) with a failed recipient, or a common non-standard one from a mail
+  system (MAILER-DAEMON or postmaster, or the null return path ``<>``) with a bounce subject or the
+  returned message attached. A delayed-delivery notice is ``ignored``; a person's message titled
+  "Delivery notification" is not a bounce.
 * An **automatic reply** carries RFC 3834 ``Auto-Submitted`` (other than ``no``), ``X-Autoreply``,
   ``X-Autorespond``, ``Precedence: auto_reply`` (or ``bulk``/``junk`` with out-of-office wording),
-  or an out-of-office subject. Its return date is read from the wording when it names one.
+  or an out-of-office label as its subject (``Automatic reply: ...``, ``[Out of Office]``, ``Absence``
+  alone: not a sentence such as "Absence of a budget..."). Its return date is read from the wording
+  when it names one.
 * An **unsubscribe** is sent to one of the unsubscribe addresses, or has the subject ``unsubscribe``.
-* Anything else from a person is a **reply**; mailing-list and bulk mail is ``ignored``.
+* Anything else from a person is a **reply**; mailing-list and bulk mail (``List-Id``,
+  ``Precedence: bulk``) is ``ignored`` unless it answers a message (``In-Reply-To`` or
+  ``References``): those headers are added to replies too, by the sender's list server or gateway.
 
 The package, one job a module: :mod:`.classifier` (:func:`classify`), :mod:`.kinds` (:class:`Inbound`),
 :mod:`.message` (headers, addresses and body text read defensively), :mod:`.note` (the message's own

@@ -7,17 +7,28 @@ from email.message import Message
 
 from cadence.core.inbound.message import header
 
-_AUTO_SUBJECT = re.compile(
-    r"^\s*(\[?auto(matic)?[- ]?(reply|response|antwort)\]?|auto:|autoreply|out of (the )?office|"
-    r"ooo\b|abwesen(heitsnotiz|d)|automatische antwort|r[ée]ponse automatique|absence|"
+_AUTO_LABEL = (
+    r"auto(matic)?[- ]?(reply|response|antwort)|auto|autoreply|out of (the )?office( auto[- ]?reply)?|ooo|"
+    r"abwesenheitsnotiz|abwesend|automatische antwort|r[ée]ponse automatique|absence|absent|"
     r"respuesta autom[áa]tica|risposta automatica|resposta autom[áa]tica|afwezig|automatisch antwoord|"
-    r"(i am|i'm) (out|away)|away from (the )?office|vacation (reply|response)|on (vacation|leave|holiday))",
+    r"(i am|i'm) (out of (the )?office|away)|away from (the )?office|vacation (reply|response)|"
+    r"on (vacation|leave|holiday)"
+)
+_UNTIL = r"(until|till|through|bis|jusqu'?(au|à)|hasta|fino al?)\s[^,;?!]*$"
+# A label, not the start of a sentence: the label alone (or followed by "until <a date>"), followed by ':'
+# or a dash and the original subject, or in brackets. "Absence of a budget..." and "On vacation next week,
+# but let's meet" are people writing.
+_AUTO_SUBJECT = re.compile(
+    rf"^\s*(\[\s*({_AUTO_LABEL})\s*\]|\(\s*({_AUTO_LABEL})\s*\)|"
+    rf"({_AUTO_LABEL})\s*(:|[-\u2013\u2014]\s|[.!]?\s*$|{_UNTIL}))",
     re.I,
 )
+# What an out-of-office note says, for bulk mail that carries no other mark. Not "I will reply with the
+# figures" nor "we will return the contract": people write that in replies their gateway marks as bulk.
 _OOO_WORDS = re.compile(
     r"out of (the )?office|on (annual |parental |maternity |paternity |sick )?(leave|vacation|holiday)|"
     r"away from (the office|my desk|my e-?mail)|(limited|no) access to (my )?e-?mail|currently (out|away)|"
-    r"will (be back|return|reply|respond)|automatic reply|auto(matic)?[- ]?reply",
+    r"will (be back|return) (on|from|after|to (the|my) (office|desk))|automatic reply|auto(matic)?[- ]?reply",
     re.I,
 )
 

@@ -13,6 +13,7 @@ from cadence.core.inbound.message import (
     clean,
     decode,
     first_id,
+    header,
     message_ids,
     normalize_address,
     one_line,
@@ -186,12 +187,17 @@ def classify_bounce(message: Message, sender: str | None, subject: str, text: st
             reason="delivery status notification (RFC 3464) with a failed recipient",
         )
     local = (sender or "").partition("@")[0]
-    from_daemon = local in _DAEMONS or local.startswith("mailer-daemon")
+    # A report that is not a DSN counts only from a mail system: a daemon's address, or the null return path
+    # that RFC 5321 asks of every non-delivery report. A person's "Delivery notification" with a message
+    # attached is a person writing.
+    from_mail_system = (
+        local in _DAEMONS or local.startswith("mailer-daemon") or (header(message, "Return-Path") or "").strip() == "<>"
+    )
     bounce_subject = bool(_BOUNCE_SUBJECT.match(subject))
     has_original = returned is not None or any(
         part_type(p) in ("message/rfc822", "text/rfc822-headers") for p in walk(message)
     )
-    if not (is_dsn or (from_daemon and (bounce_subject or has_original)) or (bounce_subject and has_original)):
+    if not (is_dsn or (from_mail_system and (bounce_subject or has_original))):
         return None
     codes = _ENHANCED_STATUS.findall(text)
     permanent_codes = [".".join(c) for c in codes if c[0] == "5"]

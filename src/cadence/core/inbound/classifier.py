@@ -74,8 +74,11 @@ def _kind_of(message: Message, *, now: datetime, unsubscribe_addresses: set[str]
 
     if sender is None:
         return replace(base, reason="no sender address")
-    if bulk:
+    # Precedence and List-Id are added by the sender's list server or gateway, to replies too; a newsletter
+    # answers nothing, a person answering our email names it in In-Reply-To or References.
+    answers = header(message, "In-Reply-To") is not None or bool(base.references)
+    if bulk and not answers:
         return replace(base, reason="bulk mail")
-    if header(message, "List-Id") is not None:
+    if header(message, "List-Id") is not None and not answers:
         return replace(base, reason="mailing-list mail (List-Id)")
     return replace(base, kind="reply", note=make_note(own or text), reason="a message from a person")
