@@ -378,6 +378,7 @@ def test_grace_over_completes_the_enrollment_with_the_decision_no_response() -> 
     assert result.enrollment.ended_at == NOW
     assert result.decision is not None
     assert (result.decision.outcome, result.decision.decided_by) == (Outcome.NO_RESPONSE, "cadence")
+    assert result.lead_status == "completed"
 
 
 # -- responses: however they arrive, the automated steps stop and the owner gets a task -----------------

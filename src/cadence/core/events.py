@@ -222,6 +222,8 @@ class Responded:
     """One of :data:`RESPONSE_KINDS`."""
     channel: str = "other"
     note: str | None = None
+    subject: str | None = None
+    """The subject of a reply, for the owner's task when it has no text."""
 
 
 @dataclass(frozen=True)
@@ -364,10 +366,11 @@ class Consequences:
 
     @property
     def lead_status(self) -> str | None:
-        """The lead's new status: ``decided`` with a decision, else its enrollment's new state."""
-        if self.decision is not None:
-            return State.DECIDED.value
-        return self.enrollment.state.value if self.enrollment is not None else None
+        """The lead's new status: its enrollment's new state, else ``decided`` with a decision (no_response
+        leaves the lead ``completed``)."""
+        if self.enrollment is not None:
+            return self.enrollment.state.value
+        return State.DECIDED.value if self.decision is not None else None
 
 
 # -- scheduling ----------------------------------------------------------------------------------------
@@ -648,7 +651,8 @@ def _responded(facts: Facts, event: Responded, *, with_task: bool) -> Consequenc
     task = None
     if with_task:
         title = _TASK_TITLES[event.kind].format(name=facts.lead_name or "the lead")[:MAX_TITLE]
-        task = NewTask(channel="reply", title=title, instructions=event.note or "(no text)", due_at=facts.at)
+        instructions = event.note or (f"(no text) Subject: {event.subject}" if event.subject else "(no text)")
+        task = NewTask(channel="reply", title=title, instructions=instructions, due_at=facts.at)
     return Consequences(
         enrollment=moved,
         response=NewResponse(kind=event.kind, channel=event.channel, note=event.note, on_enrollment=moved is not None),
