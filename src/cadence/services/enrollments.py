@@ -34,9 +34,8 @@ from cadence.core.events import (
 from cadence.core.leads import normalize_email
 from cadence.core.schedule import LeadCalendar
 from cadence.errors import AlreadyExists, CadenceError, NotFound, ValidationError
+from cadence.services.context import PINNED_CADENCES
 from cadence.settings import Settings
-
-_PINNED: dict[tuple[str, str], Cadence] = {}
 
 
 class Suppressed(CadenceError):
@@ -51,6 +50,12 @@ def lead_timezone(lead: Lead, settings: Settings) -> str:
 def calendar_for(lead: Lead, cadence: Cadence, settings: Settings) -> LeadCalendar:
     """The lead's calendar under ``cadence``'s settings."""
     return LeadCalendar.for_lead(cadence.settings, lead_timezone(lead, settings), lead.country)
+
+
+def _pinned(session: Session) -> dict[tuple[str, str], Cadence]:
+    """The pinned cadences cache: the context's (shared by its sessions), else one for this session alone."""
+    cache: dict[tuple[str, str], Cadence] = session.info.setdefault(PINNED_CADENCES, {})
+    return cache
 
 
 def pin_cadence(session: Session, cadence: Cadence, now: datetime) -> None:
@@ -69,20 +74,21 @@ def pin_cadence(session: Session, cadence: Cadence, now: datetime) -> None:
                 )
         except IntegrityError:
             pass  # another process pinned the same version at the same moment
-    _PINNED[key] = cadence
+    _pinned(session)[key] = cadence
 
 
 def pinned_cadence(session: Session, name: str, version: str) -> Cadence:
-    """The cadence version an enrollment started with."""
+    """The cadence version an enrollment started with (read once per context: a version never changes)."""
     key = (name, version)
-    if key not in _PINNED:
+    cache = _pinned(session)
+    if key not in cache:
         row = session.scalar(
             select(CadenceVersion).where(CadenceVersion.name == name, CadenceVersion.version == version)
         )
         if row is None:
             raise NotFound(f"cadence {name} version {version} is not stored")
-        _PINNED[key] = parse_cadence(row.definition)
-    return _PINNED[key]
+        cache[key] = parse_cadence(row.definition)
+    return cache[key]
 
 
 def schedule_next(enrollment: Enrollment, cadence: Cadence, settings: Settings, reply_grace_days: int = 3) -> None:
