@@ -14,7 +14,7 @@ it and carries on from there (:func:`claim_due`):
   have gone out. It becomes ``uncertain`` and is never re-sent automatically;
 * ``sent``, ``uncertain``, ``bounced``, ``done``, ``skipped``: the outcome was recorded but not its
   consequences (the enrollment moved on; for a bounce, the address suppressed and the decision
-  taken): they are applied now.
+  taken): they are applied now, by the rule of :class:`cadence.core.events.ClaimLapsed`.
 
 On PostgreSQL the due rows are locked with ``FOR UPDATE SKIP LOCKED``, so concurrent runners
 take disjoint sets without waiting on each other. SQLite serializes writers (``BEGIN IMMEDIATE``).

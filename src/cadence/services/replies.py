@@ -9,15 +9,21 @@ transaction fails leaves no row, is reported, and is read again by the next run.
 UIDVALIDITY changes, its UIDs mean nothing any more: the folder is read again from UID 1, skipping
 messages whose Message-ID was processed already.
 
-* **reply**: matched to its lead by In-Reply-To/References against our Message-IDs, else by the
-  sender's address. The lead's automated steps stop (:func:`record_response`), and its owner gets a
-  ``reply`` task to answer it and record a decision. A reply nobody can be matched to is recorded
-  and reported as unmatched; nothing else changes.
-* **auto_reply**: an active enrollment is paused until the return date the message names (at the
-  start of the cadence's send window, in the lead's time zone), else for ``auto_reply_pause_days``.
-  The note goes on the lead's timeline.
-* **bounce** (permanent): the bounced address is suppressed and the lead gets the decision ``bounced``.
-* **unsubscribe**: the sender is suppressed and its lead gets the decision ``unsubscribed``.
+What each message means is the rule of :mod:`cadence.core.events`, applied by
+:func:`~cadence.services.enrollments.handle` as on every other path; this module matches messages
+to leads:
+
+* **reply** (:class:`~cadence.core.events.Responded`): matched to its lead by In-Reply-To/References
+  against our Message-IDs, else by the sender's address. The lead's automated steps stop and its
+  owner gets a ``reply`` task to answer it and record a decision. A reply nobody can be matched to
+  is recorded and reported as unmatched; nothing else changes.
+* **auto_reply** (:class:`~cadence.core.events.AutoReply`): an active enrollment is paused until the
+  return date the message names (at the start of the cadence's send window, in the lead's time
+  zone), else for ``auto_reply_pause_days``. The note goes on the lead's timeline.
+* **bounce** (:class:`~cadence.core.events.BounceNotice`, permanent): the bounced addresses are
+  suppressed and the lead gets the decision ``bounced``, unless it was decided since it was enrolled.
+* **unsubscribe** (:class:`~cadence.core.events.Unsubscribed`): the sender is suppressed and its lead
+  gets the decision ``unsubscribed``, unless it was decided since it was enrolled.
 """
 
 from __future__ import annotations
