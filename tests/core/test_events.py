@@ -302,6 +302,13 @@ def test_a_held_step_is_looked_at_again_only_at_an_allowed_slot(
     assert wall(result.enrollment.next_due_at, zone) == expected
 
 
+@pytest.mark.parametrize("state", [State.PAUSED, State.RESPONDED, State.DECIDED])
+def test_a_due_step_of_a_stopped_enrollment_is_given_back_not_deferred(state: State) -> None:
+    result = consequences(StepDue(), facts(state, at=local(LONDON, "2026-12-09 21:30")))
+    assert result.release_claim
+    assert (result.enrollment, result.deferred_to) == (None, None)
+
+
 def test_a_held_step_of_a_stopped_enrollment_is_not_rescheduled() -> None:
     assert consequences(StepHeld("broken"), facts(State.PAUSED)).enrollment is None
 

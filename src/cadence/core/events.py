@@ -14,7 +14,8 @@ event              enrollment                                 touch           al
 ``Uncertain``      the step is done [1]_                      uncertain       reported, never re-sent
 ``Withdrawn``      active: the step is done [1]_              skipped         not active: the claim is given back
 ``StepHeld``       due again at the next slot after recheck   held
-``StepDue``        outside its slot: due at the next slot                     the claim is given back (deferred)
+``StepDue``        outside its slot: due at the next slot                     the claim is given back (deferred);
+                                                                              not active: given back
 ``ClaimLapsed``    by the touch's state: ``handing`` becomes ``uncertain``; ``sent``, ``uncertain``, ``done``,
                    ``skipped``: the step is done; ``bounced``: as ``Bounced``; the others are claimed again
 ``GraceOver``      completed                                                  decision ``no_response``
@@ -534,10 +535,12 @@ def _held(facts: Facts, reason: str) -> Consequences:
 
 
 def _due(facts: Facts) -> Consequences:
+    enrollment = _require_enrollment(facts, "run")
+    if enrollment.state != State.ACTIVE:
+        return Consequences(release_claim=True, note=f"not run: the enrollment is {enrollment.state.value}")
     slot = _slot_after(facts, facts.at, "a due step")
     if slot == facts.at:
         return Consequences(note="due, inside its slot: runs now")
-    enrollment = _require_enrollment(facts, "run")
     return Consequences(
         enrollment=replace(enrollment, next_due_at=slot),
         release_claim=True,
