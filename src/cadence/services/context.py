@@ -16,12 +16,13 @@ from cadence.core.qualification import Rules
 from cadence.errors import CadenceError, ConfigurationError, NotFound, database_problem
 from cadence.settings import Settings
 
-PINNED_CADENCES = "cadence.pinned_cadences"
-"""The key of :attr:`Context.pinned_cadences` in the ``info`` of the context's sessions."""
-
 
 class SchemaNotReady(CadenceError):
     """The database schema is missing or old: run `cadence init`."""
+
+
+PINNED_CADENCES = "cadence.pinned_cadences"
+"""The key of :attr:`Context.pinned_cadences` in the ``info`` of the context's sessions."""
 
 
 @dataclass
