@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
@@ -645,3 +646,55 @@ def test_the_module_docstring_has_a_row_for_every_event() -> None:
     assert events.__doc__ is not None
     for event in typing.get_args(AnyEvent):
         assert f"``{event.__name__}``" in events.__doc__
+
+
+# -- properties of every (event, facts) pair ----------------------------------------------------------------
+
+EVERY_EVENT: list[AnyEvent] = [
+    Sent("250 ok"),
+    Retry("421", timedelta(minutes=10)),
+    Bounced("550"),
+    Uncertain("lost"),
+    Withdrawn(),
+    StepHeld("broken"),
+    StepDue(),
+    ClaimLapsed(),
+    GraceOver(),
+    Responded(kind="reply", channel="email", note="hi"),
+    AutoReply(return_date=date(2026, 12, 14)),
+    AutoReply(),
+    BounceNotice(permanent=True, status="5.1.1"),
+    BounceNotice(permanent=False, status="4.2.2"),
+    Unsubscribed(reason="unsubscribe by email"),
+    Decided(Outcome.BAD_FIT, reason="too small"),
+    Decided(Outcome.MEETING_BOOKED, qualification_skipped=True),
+    TaskDone(channel="call", outcome="connected"),
+    TaskDone(channel="call", outcome="connected", decision=Decided(Outcome.NOT_INTERESTED)),
+    TaskDone(channel="research", outcome="done"),
+    Paused(until=NOW + timedelta(days=2)),
+    Resumed(),
+]
+AUTOMATIC = (Bounced, BounceNotice, Unsubscribed, ClaimLapsed)
+
+
+@pytest.mark.parametrize("event", EVERY_EVENT, ids=[repr(e)[:40] for e in EVERY_EVENT])
+def test_whatever_the_facts_the_consequences_keep_the_invariants(event: AnyEvent) -> None:
+    """Over every enrollment state, decided or not, and every touch state: an active enrollment is due, a
+    stopped one is not; an automatic decision never replaces one; a task comes with a response, never
+    with a decision; what is refused is refused with a clear error."""
+    for state, decided, touch in itertools.product([*State, None], [None, Outcome.NOT_INTERESTED], [*TouchState]):
+        given = facts(state, touch=touch, decided=decided, paused_at=NOW - timedelta(days=1))
+        try:
+            result = consequences(event, given)
+        except InvalidTransition:
+            continue
+        moved = result.enrollment
+        if moved is not None:
+            assert (moved.next_due_at is not None) is (moved.state == State.ACTIVE), (state, touch, result)
+        if result.decision is not None and isinstance(event, AUTOMATIC):
+            assert decided is None, (state, touch, result)
+        if result.task is not None:
+            assert result.response is not None
+            assert result.decision is None
+        if result.lead_status is not None:
+            assert result.lead_status in {s.value for s in State}
