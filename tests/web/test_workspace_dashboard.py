@@ -79,7 +79,7 @@ def test_each_reps_open_overdue_and_on_time_tasks_are_counted(ctx: Context, seed
         reps = tasks_by_rep(s, now=NOW, default_timezone="UTC")
     assert [(r.email, r.open, r.overdue, r.done, r.on_time) for r in reps] == [
         (RITA, 2, 1, 2, 1),  # the Day-7 LinkedIn task was done on its day; Cy's late
-        ("sam@cadence.example", 1, 0, 0, 0),
+        ("sam@cadence.example", 2, 1, 0, 0),  # Dee's call, and answering Dee's reply (overdue since Day 3)
     ]
     assert reps[0].on_time_rate == 0.5
     assert reps[1].on_time_rate is None

@@ -250,7 +250,7 @@ class Task(Base):
 
 
 class Decision(Base):
-    """The end of a lead's cadence, with its reason."""
+    """The end of a lead's cadence, with its reason. A lead has one current decision (not superseded)."""
 
     __tablename__ = "decisions"
 
@@ -263,6 +263,9 @@ class Decision(Base):
     qualification_skipped: Mapped[bool] = mapped_column(Boolean, default=False)
     decided_by: Mapped[str | None] = mapped_column(String(320))
     decided_at: Mapped[datetime]
+    # The lead's current decision has none; one a later decision replaced keeps its place in the history.
+    superseded_at: Mapped[datetime | None]
+    superseded_by_id: Mapped[int | None] = mapped_column(ForeignKey("decisions.id"))
 
 
 class Response(Base):

@@ -14,7 +14,7 @@ it and carries on from there (:func:`claim_due`):
   have gone out. It becomes ``uncertain`` and is never re-sent automatically;
 * ``sent``, ``uncertain``, ``bounced``, ``done``, ``skipped``: the outcome was recorded but not its
   consequences (the enrollment moved on; for a bounce, the address suppressed and the decision
-  taken): they are applied now.
+  taken): they are applied now, by the rule of :class:`cadence.core.events.ClaimLapsed`.
 
 On PostgreSQL the due rows are locked with ``FOR UPDATE SKIP LOCKED``, so concurrent runners
 take disjoint sets without waiting on each other. SQLite serializes writers (``BEGIN IMMEDIATE``).
@@ -38,7 +38,8 @@ from sqlalchemy.orm.attributes import set_committed_value
 
 from cadence.adapters.models import Enrollment, Touch
 from cadence.core.cadences import Cadence
-from cadence.services.enrollments import complete, decide, pinned_cadence, schedule_next
+from cadence.core.events import ClaimLapsed, step_done
+from cadence.services.enrollments import calendar_for, complete, handle, pinned_cadence, position_of, write_position
 from cadence.settings import Settings
 
 
@@ -88,11 +89,8 @@ class ClaimBatch:
 
 def advance(enrollment: Enrollment, cadence: Cadence, *, at: datetime, settings: Settings, grace_days: int) -> None:
     """Move the enrollment past its current step, done at ``at``, and schedule what comes next."""
-    step = cadence.steps[enrollment.next_step]
-    enrollment.next_step += 1
-    enrollment.last_touch_at = at
-    enrollment.last_touch_day = step.day
-    schedule_next(enrollment, cadence, settings, reply_grace_days=grace_days)
+    calendar = calendar_for(enrollment.lead, cadence, settings)
+    write_position(enrollment, step_done(position_of(enrollment), cadence, calendar, at=at, grace_days=grace_days))
 
 
 def claim_due(
@@ -209,24 +207,17 @@ def _recover(
     grace_days: int,
     batch: ClaimBatch,
 ) -> None:
-    """Finish what a runner that died left of this step: its recorded outcome is applied, never redone."""
-    from cadence.core.decisions import Outcome
-    from cadence.services.suppression import suppress
-
+    """Finish what a runner that died left of this step: its recorded outcome is applied, never redone
+    (:class:`cadence.core.events.ClaimLapsed`)."""
     at = touch.executed_at or touch.claimed_at or now
     touch.lease_until = None
     touch.claim_token = None
-    if touch.state == TouchState.HANDING:
-        # The runner died between handing this email to SMTP and recording the reply: it may have gone out.
-        touch.state = TouchState.UNCERTAIN
-        touch.error = "the runner stopped after handing the message to SMTP; delivery unknown"
-    if touch.state == TouchState.UNCERTAIN:
+    if grace_days != settings.reply_grace_days:
+        settings = settings.model_copy(update={"reply_grace_days": grace_days})
+    applied = handle(
+        session, enrollment.lead, ClaimLapsed(), at=at, settings=settings, enrollment=enrollment, touch=touch
+    )
+    if applied.consequences.uncertain:
         batch.uncertain.append(touch.id)
     else:
         batch.recovered += 1
-    if touch.state == TouchState.BOUNCED:
-        reason = touch.error or "bounced"
-        suppress(session, enrollment.lead.email, now=at, reason=f"bounced: {reason}"[:1000])
-        decide(session, enrollment.lead, Outcome.BOUNCED, now=at, reason=reason[:1000], decided_by="cadence")
-        return
-    advance(enrollment, cadence, at=at, settings=settings, grace_days=grace_days)

@@ -28,6 +28,10 @@ class SchemaNotReady(CadenceError):
     """The database schema is missing or old: run `cadence init`."""
 
 
+PINNED_CADENCES = "cadence.pinned_cadences"
+"""The key of :attr:`Context.pinned_cadences` in the ``info`` of the context's sessions."""
+
+
 @dataclass
 class Context:
     """What every use case needs. Cadences and rules are read from the templates folder on first use."""
@@ -35,12 +39,16 @@ class Context:
     settings: Settings
     engine: Engine = field(init=False)
     sessions: sessionmaker[Session] = field(init=False)
+    pinned_cadences: dict[tuple[str, str], Cadence] = field(init=False, default_factory=dict)
+    """The cadence versions enrollments pinned, by (name, version), as read once from the database."""
 
     def __post_init__(self) -> None:
         self.engine = make_engine(
             self.settings.database_url, sqlite_busy_timeout_ms=self.settings.sqlite_busy_timeout_ms
         )
         self.sessions = session_factory(self.engine)
+        # Every session of this context reaches the cache through its info (services.enrollments.pinned_cadence).
+        self.sessions.configure(info={PINNED_CADENCES: self.pinned_cadences})
 
     @cached_property
     def cadences(self) -> dict[str, Cadence]:

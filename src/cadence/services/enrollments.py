@@ -2,22 +2,40 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import exists, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from cadence.adapters.models import CadenceVersion, Decision, Enrollment, Lead, Response, Task
+from cadence.adapters.models import CadenceVersion, Decision, Enrollment, Lead, Response, Task, Touch
 from cadence.core.cadences import Cadence, parse_cadence
-from cadence.core.decisions import Outcome, require_qualification
-from cadence.core.enrollment import OPEN_STATES, Event, State, transition
+from cadence.core.decisions import Outcome
+from cadence.core.enrollment import OPEN_STATES, State
+from cadence.core.events import (
+    RESPONSE_KINDS,
+    AnyEvent,
+    Consequences,
+    Decided,
+    Facts,
+    GraceOver,
+    Paused,
+    Policy,
+    Position,
+    Responded,
+    Resumed,
+    TouchFacts,
+    TouchState,
+    consequences,
+    next_due_at,
+)
 from cadence.core.leads import normalize_email
-from cadence.core.schedule import LeadCalendar, add_business_days, step_due_at
+from cadence.core.schedule import LeadCalendar
 from cadence.errors import AlreadyExists, CadenceError, NotFound, ValidationError
+from cadence.services.context import PINNED_CADENCES
 from cadence.settings import Settings
-
-_PINNED: dict[tuple[str, str], Cadence] = {}
 
 
 class Suppressed(CadenceError):
@@ -32,6 +50,12 @@ def lead_timezone(lead: Lead, settings: Settings) -> str:
 def calendar_for(lead: Lead, cadence: Cadence, settings: Settings) -> LeadCalendar:
     """The lead's calendar under ``cadence``'s settings."""
     return LeadCalendar.for_lead(cadence.settings, lead_timezone(lead, settings), lead.country)
+
+
+def _pinned(session: Session) -> dict[tuple[str, str], Cadence]:
+    """The pinned cadences cache: the context's (shared by its sessions), else one for this session alone."""
+    cache: dict[tuple[str, str], Cadence] = session.info.setdefault(PINNED_CADENCES, {})
+    return cache
 
 
 def pin_cadence(session: Session, cadence: Cadence, now: datetime) -> None:
@@ -50,44 +74,30 @@ def pin_cadence(session: Session, cadence: Cadence, now: datetime) -> None:
                 )
         except IntegrityError:
             pass  # another process pinned the same version at the same moment
-    _PINNED[key] = cadence
+    _pinned(session)[key] = cadence
 
 
 def pinned_cadence(session: Session, name: str, version: str) -> Cadence:
-    """The cadence version an enrollment started with."""
+    """The cadence version an enrollment started with (read once per context: a version never changes)."""
     key = (name, version)
-    if key not in _PINNED:
+    cache = _pinned(session)
+    if key not in cache:
         row = session.scalar(
             select(CadenceVersion).where(CadenceVersion.name == name, CadenceVersion.version == version)
         )
         if row is None:
             raise NotFound(f"cadence {name} version {version} is not stored")
-        _PINNED[key] = parse_cadence(row.definition)
-    return _PINNED[key]
+        cache[key] = parse_cadence(row.definition)
+    return cache[key]
 
 
 def schedule_next(enrollment: Enrollment, cadence: Cadence, settings: Settings, reply_grace_days: int = 3) -> None:
     """Set ``next_due_at`` for the enrollment's next step, or for the end of the reply grace period.
 
-    Only an active enrollment has a due time.
+    Only an active enrollment has a due time (:func:`cadence.core.events.next_due_at`).
     """
-    if enrollment.state != State.ACTIVE:
-        enrollment.next_due_at = None
-        return
     calendar = calendar_for(enrollment.lead, cadence, settings)
-    index = enrollment.next_step
-    if index >= len(cadence.steps):
-        last = enrollment.last_touch_at or enrollment.anchor_at
-        enrollment.next_due_at = add_business_days(calendar, last, reply_grace_days)
-        return
-    enrollment.next_due_at = step_due_at(
-        cadence,
-        index,
-        calendar,
-        enrolled_at=enrollment.anchor_at,
-        previous_touch_at=enrollment.last_touch_at,
-        previous_day=enrollment.last_touch_day,
-    )
+    enrollment.next_due_at = next_due_at(position_of(enrollment), cadence, calendar, grace_days=reply_grace_days)
 
 
 def open_enrollment(session: Session, lead: Lead) -> Enrollment | None:
@@ -168,27 +178,14 @@ def _lock(session: Session, enrollment: Enrollment) -> Enrollment:
 def pause(session: Session, lead: Lead, *, now: datetime, until: datetime | None = None) -> Enrollment:
     """Pause the lead's enrollment: no step runs until it is resumed (or ``until`` passes)."""
     enrollment = _lock(session, _require_open(session, lead, "pause"))
-    enrollment.state = transition(enrollment.state, Event.PAUSE).value
-    enrollment.paused_at = now
-    enrollment.paused_until = until
-    enrollment.next_due_at = None
-    lead.status = enrollment.state
+    handle(session, lead, Paused(until=until), at=now, enrollment=enrollment)
     return enrollment
 
 
 def resume(session: Session, lead: Lead, *, now: datetime, settings: Settings) -> Enrollment:
     """Resume a paused enrollment; the remaining steps keep their spacing, moved by the time paused."""
     enrollment = _lock(session, _require_open(session, lead, "resume"))
-    enrollment.state = transition(enrollment.state, Event.RESUME).value
-    if enrollment.paused_at is not None and now > enrollment.paused_at:
-        shift = now - enrollment.paused_at
-        enrollment.anchor_at = enrollment.anchor_at + shift
-        if enrollment.last_touch_at is not None:
-            enrollment.last_touch_at = enrollment.last_touch_at + shift
-    enrollment.paused_at = None
-    enrollment.paused_until = None
-    schedule_next(enrollment, pinned_cadence(session, enrollment.cadence_name, enrollment.cadence_version), settings)
-    lead.status = enrollment.state
+    handle(session, lead, Resumed(), at=now, settings=settings, enrollment=enrollment)
     return enrollment
 
 
@@ -201,34 +198,24 @@ def record_response(
     channel: str = "other",
     note: str | None = None,
     message_id: str | None = None,
+    touch_id: int | None = None,
 ) -> tuple[Response, Enrollment | None]:
-    """Record that the lead answered: the automated steps stop at once and the owner decides next.
+    """Record that the lead answered: the automated steps stop at once and the owner gets a task to act on.
 
     Works on an enrollment under way or one that ran out (a late answer); a lead with no such
-    enrollment still gets the response on its timeline.
+    enrollment still gets the response on its timeline, and its owner the task. Returns the response
+    and the enrollment that took it (None when there was none to take it).
     """
-    enrollment = open_enrollment(session, lead) or latest_enrollment(session, lead)
-    if enrollment is not None:
-        _lock(session, enrollment)
-        if enrollment.state in (State.ACTIVE, State.PAUSED, State.RESPONDED, State.COMPLETED):
-            enrollment.state = transition(enrollment.state, Event.RESPOND).value
-            enrollment.next_due_at = None
-            enrollment.ended_at = None
-            lead.status = enrollment.state
-        else:
-            enrollment = None
-    response = Response(
-        lead_id=lead.id,
-        enrollment_id=enrollment.id if enrollment else None,
-        kind=kind,
-        channel=channel,
-        note=note,
+    applied = handle(
+        session,
+        lead,
+        Responded(kind=kind, channel=channel, note=note),
+        at=now,
         message_id=message_id,
-        received_at=now,
+        touch_id=touch_id,
     )
-    session.add(response)
-    session.flush()
-    return response, enrollment
+    assert applied.response is not None, "a response is always recorded"
+    return applied.response, applied.enrollment if applied.consequences.enrollment is not None else None
 
 
 def decide(
@@ -242,57 +229,289 @@ def decide(
     qualification_skipped: bool = False,
     decided_by: str | None = None,
 ) -> Decision:
-    """Record the final decision on ``lead``: its enrollment stops at once and its open tasks are cancelled.
+    """Record the decision on ``lead``: its enrollment stops at once and its open tasks are cancelled.
 
-    A meeting or a hand-off needs the qualifying answers, or ``qualification_skipped`` (which is recorded).
+    It becomes the lead's current decision; an earlier one is kept as history, superseded by it. A
+    meeting or a hand-off needs the qualifying answers, or ``qualification_skipped`` (which is
+    recorded), and counts as the lead's response when none was recorded.
     """
-    require_qualification(outcome, answers, qualification_skipped)
-    if reason is not None and len(reason) > 5000:
-        raise ValidationError("reason is longer than 5000 characters")
-    enrollment = open_enrollment(session, lead) or latest_enrollment(session, lead)
-    if enrollment is not None:
-        _lock(session, enrollment)
-        if enrollment.state == State.DECIDED:
-            enrollment = None
-        else:
-            enrollment.state = transition(enrollment.state, Event.DECIDE).value
-            enrollment.next_due_at = None
-            enrollment.ended_at = now
-    for task in session.scalars(select(Task).where(Task.lead_id == lead.id, Task.status == "open")):
-        task.status = "cancelled"
-        task.completed_at = now
-        task.note = f"cancelled by the decision {outcome.value}"
-    decision = Decision(
-        lead_id=lead.id,
-        enrollment_id=enrollment.id if enrollment else None,
-        outcome=outcome.value,
-        reason=reason.strip() if reason else None,
+    event = Decided(
+        outcome=outcome,
+        reason=reason,
+        decided_by=decided_by,
         answers=answers,
         qualification_skipped=qualification_skipped,
-        decided_by=decided_by,
-        decided_at=now,
     )
-    session.add(decision)
-    lead.status = "decided"
-    session.flush()
-    return decision
+    applied = handle(session, lead, event, at=now)
+    assert applied.decision is not None, "a decision is always recorded"
+    return applied.decision
 
 
 def complete(session: Session, enrollment: Enrollment, *, now: datetime) -> Decision:
     """Close an enrollment whose steps all ran with no response: the decision ``no_response``."""
-    enrollment.state = transition(enrollment.state, Event.COMPLETE).value
-    enrollment.next_due_at = None
-    enrollment.ended_at = now
+    applied = handle(session, enrollment.lead, GraceOver(), at=now, enrollment=enrollment)
+    assert applied.decision is not None, "completing decides no_response"
+    return applied.decision
+
+
+# -- applying the rule: what an event means (cadence.core.events), done to the rows -----------------------
+
+
+def position_of(enrollment: Enrollment) -> Position:
+    """The enrollment's row as the rule reads it."""
+    return Position(
+        state=State(enrollment.state),
+        enrolled_at=enrollment.enrolled_at,
+        anchor_at=enrollment.anchor_at,
+        next_step=enrollment.next_step,
+        next_due_at=enrollment.next_due_at,
+        last_touch_at=enrollment.last_touch_at,
+        last_touch_day=enrollment.last_touch_day,
+        paused_at=enrollment.paused_at,
+        paused_until=enrollment.paused_until,
+        ended_at=enrollment.ended_at,
+    )
+
+
+def policy_of(settings: Settings) -> Policy:
+    """The settings the rule reads."""
+    return Policy(reply_grace_days=settings.reply_grace_days, auto_reply_pause_days=settings.auto_reply_pause_days)
+
+
+def current_decision(session: Session, lead_id: int) -> Decision | None:
+    """The lead's current decision (the one no later decision superseded), if any."""
+    return session.scalar(
+        select(Decision)
+        .where(Decision.lead_id == lead_id, Decision.superseded_at.is_(None))
+        .order_by(Decision.decided_at.desc(), Decision.id.desc())
+        .limit(1)
+    )
+
+
+def decided_since_enrolled(session: Session, lead: Lead, enrollment: Enrollment | None) -> Outcome | None:
+    """The lead's current decision if it was taken on (or since the start of) ``enrollment``; ever, if None."""
+    decision = current_decision(session, lead.id)
+    if decision is None:
+        return None
+    if (
+        enrollment is not None
+        and decision.enrollment_id != enrollment.id
+        and decision.decided_at < enrollment.enrolled_at
+    ):
+        return None
+    return Outcome(decision.outcome)
+
+
+def read_facts(
+    session: Session,
+    lead: Lead,
+    enrollment: Enrollment | None,
+    *,
+    at: datetime,
+    settings: Settings | None = None,
+    touch: Touch | None = None,
+) -> Facts:
+    """What the rule may look at for ``lead`` and its latest ``enrollment`` (locked by the caller).
+
+    Without ``settings`` there is no calendar: events that schedule a step need them.
+    """
+    cadence = calendar = None
+    if enrollment is not None and settings is not None:
+        cadence = pinned_cadence(session, enrollment.cadence_name, enrollment.cadence_version)
+        calendar = calendar_for(lead, cadence, settings)
+    responded = enrollment is not None and bool(
+        session.scalar(
+            select(exists().where(Response.enrollment_id == enrollment.id, Response.kind.in_(sorted(RESPONSE_KINDS))))
+        )
+    )
+    return Facts(
+        at=at,
+        enrollment=position_of(enrollment) if enrollment is not None else None,
+        cadence=cadence,
+        calendar=calendar,
+        decided=decided_since_enrolled(session, lead, enrollment),
+        responded=responded,
+        touch=TouchFacts(step_index=touch.step_index, state=TouchState(touch.state), error=touch.error)
+        if touch is not None
+        else None,
+        lead_name=full_name(lead),
+        policy=policy_of(settings) if settings is not None else Policy(),
+    )
+
+
+def full_name(lead: Lead) -> str:
+    """The lead's name, else its address (for task titles)."""
+    name = " ".join(p for p in (lead.first_name, lead.last_name) if p) or lead.email
+    return " ".join(name.split())[:200]
+
+
+@dataclass
+class Applied:
+    """The rows an event's consequences wrote."""
+
+    consequences: Consequences
+    enrollment: Enrollment | None
+    decision: Decision | None = None
+    response: Response | None = None
+    task: Task | None = None
+    suppressed: int = 0
+    """Addresses suppressed (or found suppressed already)."""
+
+
+def handle(
+    session: Session,
+    lead: Lead,
+    event: AnyEvent,
+    *,
+    at: datetime,
+    settings: Settings | None = None,
+    enrollment: Enrollment | None = None,
+    touch: Touch | None = None,
+    suppress_also: Iterable[str] = (),
+    message_id: str | None = None,
+    touch_id: int | None = None,
+) -> Applied:
+    """Apply what ``event`` means for ``lead`` (:func:`cadence.core.events.consequences`): every path calls this.
+
+    ``enrollment``: the lead's latest enrollment, locked by the caller; by default the one under way,
+    else the latest, locked here. ``touch``: the touch a send outcome or a lapsed claim is about.
+    ``suppress_also``: addresses suppressed with the lead's (a bounce notice's recipients).
+    ``message_id`` and ``touch_id`` go on the response, if one is recorded.
+    """
+    if enrollment is None:
+        found = open_enrollment(session, lead) or latest_enrollment(session, lead)
+        enrollment = _lock(session, found) if found is not None else None
+    facts = read_facts(session, lead, enrollment, at=at, settings=settings, touch=touch)
+    result = consequences(event, facts)
+    return apply_consequences(
+        session,
+        lead,
+        enrollment,
+        result,
+        at=at,
+        touch=touch,
+        suppress_also=suppress_also,
+        message_id=message_id,
+        touch_id=touch_id,
+    )
+
+
+def apply_consequences(
+    session: Session,
+    lead: Lead,
+    enrollment: Enrollment | None,
+    result: Consequences,
+    *,
+    at: datetime,
+    touch: Touch | None = None,
+    suppress_also: Iterable[str] = (),
+    message_id: str | None = None,
+    touch_id: int | None = None,
+) -> Applied:
+    """Write ``result`` to the rows: enrollment, touch, suppressions, decision, tasks, response."""
+    applied = Applied(consequences=result, enrollment=enrollment)
+    if result.enrollment is not None:
+        if enrollment is None:
+            raise ValueError("consequences for an enrollment, applied without it")
+        write_position(enrollment, result.enrollment)
+    if result.lead_status is not None:
+        lead.status = result.lead_status
+    if touch is not None:
+        if result.release_claim:
+            session.delete(touch)
+        elif result.touch is not None:
+            touch.state = result.touch.value
+            if result.touch_error is not None:
+                touch.error = result.touch_error[:2000]
+    if result.suppress is not None:
+        applied.suppressed = _suppress(session, [lead.email, *suppress_also], at=at, reason=result.suppress)
+    if result.cancel_open_tasks and result.decision is not None:
+        for task in session.scalars(select(Task).where(Task.lead_id == lead.id, Task.status == "open")):
+            task.status = "cancelled"
+            task.completed_at = at
+            task.note = f"cancelled by the decision {result.decision.outcome.value}"
+    if result.decision is not None:
+        applied.decision = _record_decision(session, lead, enrollment, result, at=at)
+    if result.response is not None:
+        applied.response = Response(
+            lead_id=lead.id,
+            enrollment_id=enrollment.id if enrollment is not None and result.response.on_enrollment else None,
+            touch_id=touch_id,
+            kind=result.response.kind,
+            channel=result.response.channel,
+            note=result.response.note,
+            message_id=message_id,
+            received_at=at,
+        )
+        session.add(applied.response)
+    if result.task is not None:
+        applied.task = Task(
+            lead_id=lead.id,
+            owner_id=lead.owner_id,
+            enrollment_id=enrollment.id if enrollment is not None and result.enrollment is not None else None,
+            channel=result.task.channel,
+            title=result.task.title,
+            instructions=result.task.instructions,
+            due_at=result.task.due_at,
+            priority=lead.priority if lead.priority is not None else 2,
+            status="open",
+            created_at=at,
+        )
+        session.add(applied.task)
+    session.flush()
+    return applied
+
+
+def write_position(enrollment: Enrollment, position: Position) -> None:
+    """Copy the rule's new position of the enrollment onto its row."""
+    enrollment.state = position.state.value
+    enrollment.anchor_at = position.anchor_at
+    enrollment.next_step = position.next_step
+    enrollment.next_due_at = position.next_due_at
+    enrollment.last_touch_at = position.last_touch_at
+    enrollment.last_touch_day = position.last_touch_day
+    enrollment.paused_at = position.paused_at
+    enrollment.paused_until = position.paused_until
+    enrollment.ended_at = position.ended_at
+
+
+def _suppress(session: Session, addresses: Iterable[str], *, at: datetime, reason: str) -> int:
+    """Suppress each valid address once; how many were (a malformed one is skipped)."""
+    from cadence.services.suppression import suppress
+
+    count = 0
+    for address in dict.fromkeys(addresses):
+        try:
+            suppress(session, address, now=at, reason=reason[:1000])
+        except ValidationError:
+            continue
+        count += 1
+    return count
+
+
+def _record_decision(
+    session: Session, lead: Lead, enrollment: Enrollment | None, result: Consequences, *, at: datetime
+) -> Decision:
+    """The new current decision; the one it replaces is kept, marked superseded by it."""
+    assert result.decision is not None
+    earlier = list(
+        session.scalars(select(Decision).where(Decision.lead_id == lead.id, Decision.superseded_at.is_(None)))
+    )
     decision = Decision(
-        lead_id=enrollment.lead_id,
-        enrollment_id=enrollment.id,
-        outcome=Outcome.NO_RESPONSE.value,
-        reason="every step of the cadence ran with no response",
-        decided_by="cadence",
-        decided_at=now,
+        lead_id=lead.id,
+        enrollment_id=enrollment.id if enrollment is not None else None,
+        outcome=result.decision.outcome.value,
+        reason=result.decision.reason,
+        answers=result.decision.answers,
+        qualification_skipped=result.decision.qualification_skipped,
+        decided_by=result.decision.decided_by,
+        decided_at=at,
     )
     session.add(decision)
-    enrollment.lead.status = enrollment.state
+    session.flush()
+    for old in earlier:
+        old.superseded_at = at
+        old.superseded_by_id = decision.id
     return decision
 
 

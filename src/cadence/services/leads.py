@@ -361,18 +361,15 @@ def show_lead(session: Session, email: str, *, settings: Settings) -> dict[str, 
             "steps_done": enrollment.next_step,
             "steps_total": len(cadence.steps),
         }
-    decision = session.scalar(
-        select(Decision).where(Decision.lead_id == lead.id).order_by(Decision.decided_at.desc(), Decision.id.desc())
+    history = list(
+        session.scalars(
+            select(Decision).where(Decision.lead_id == lead.id).order_by(Decision.decided_at.desc(), Decision.id.desc())
+        )
     )
-    if decision is not None:
-        data["decision"] = {
-            "outcome": decision.outcome,
-            "reason": decision.reason,
-            "at": _iso(decision.decided_at),
-            "by": decision.decided_by,
-            "answers": decision.answers,
-            "qualification_skipped": decision.qualification_skipped,
-        }
+    current = next((d for d in history if d.superseded_at is None), None)
+    if current is not None:
+        data["decision"] = _decision_dict(current)
+    data["decisions"] = [_decision_dict(d) for d in history]
     anchors = {e.id: e.enrolled_at for e in session.scalars(select(Enrollment).where(Enrollment.lead_id == lead.id))}
     timeline: list[dict[str, Any]] = []
     for touch in session.scalars(select(Touch).where(Touch.lead_id == lead.id).order_by(Touch.due_at, Touch.id)):
@@ -477,21 +474,27 @@ def uncertain_items(session: Session) -> list[dict[str, Any]]:
     ]
 
 
-def list_decisions(session: Session, *, outcome: str | None = None) -> list[dict[str, Any]]:
-    """Every decision, newest first, with its lead, reason and qualifying answers."""
+def _decision_dict(decision: Decision) -> dict[str, Any]:
+    return {
+        "outcome": decision.outcome,
+        "reason": decision.reason,
+        "at": _iso(decision.decided_at),
+        "by": decision.decided_by,
+        "answers": decision.answers,
+        "qualification_skipped": decision.qualification_skipped,
+        "superseded_at": _iso(decision.superseded_at),
+    }
+
+
+def list_decisions(session: Session, *, outcome: str | None = None, history: bool = False) -> list[dict[str, Any]]:
+    """Each lead's current decision, newest first, with its lead, reason and qualifying answers.
+
+    With ``history``, the decisions later ones superseded too (``superseded_at`` set).
+    """
     query = select(Decision, Lead.email).join(Lead, Lead.id == Decision.lead_id)
+    if not history:
+        query = query.where(Decision.superseded_at.is_(None))
     if outcome is not None:
         query = query.where(Decision.outcome == outcome)
     query = query.order_by(Decision.decided_at.desc(), Decision.id.desc())
-    return [
-        {
-            "email": email,
-            "outcome": decision.outcome,
-            "reason": decision.reason,
-            "at": decision.decided_at.isoformat(),
-            "by": decision.decided_by,
-            "answers": decision.answers,
-            "qualification_skipped": decision.qualification_skipped,
-        }
-        for decision, email in session.execute(query)
-    ]
+    return [{"email": email, **_decision_dict(decision)} for decision, email in session.execute(query)]

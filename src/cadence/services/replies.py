@@ -9,15 +9,21 @@ transaction fails leaves no row, is reported, and is read again by the next run.
 UIDVALIDITY changes, its UIDs mean nothing any more: the folder is read again from UID 1, skipping
 messages whose Message-ID was processed already.
 
-* **reply**: matched to its lead by In-Reply-To/References against our Message-IDs, else by the
-  sender's address. The lead's automated steps stop (:func:`record_response`), and its owner gets a
-  ``reply`` task to answer it and record a decision. A reply nobody can be matched to is recorded
-  and reported as unmatched; nothing else changes.
-* **auto_reply**: an active enrollment is paused until the return date the message names (at the
-  start of the cadence's send window, in the lead's time zone), else for ``auto_reply_pause_days``.
-  The note goes on the lead's timeline.
-* **bounce** (permanent): the bounced address is suppressed and the lead gets the decision ``bounced``.
-* **unsubscribe**: the sender is suppressed and its lead gets the decision ``unsubscribed``.
+What each message means is the rule of :mod:`cadence.core.events`, applied by
+:func:`~cadence.services.enrollments.handle` as on every other path; this module matches messages
+to leads:
+
+* **reply** (:class:`~cadence.core.events.Responded`): matched to its lead by In-Reply-To/References
+  against our Message-IDs, else by the sender's address. The lead's automated steps stop and its
+  owner gets a ``reply`` task to answer it and record a decision. A reply nobody can be matched to
+  is recorded and reported as unmatched; nothing else changes.
+* **auto_reply** (:class:`~cadence.core.events.AutoReply`): an active enrollment is paused until the
+  return date the message names (at the start of the cadence's send window, in the lead's time
+  zone), else for ``auto_reply_pause_days``. The note goes on the lead's timeline.
+* **bounce** (:class:`~cadence.core.events.BounceNotice`, permanent): the bounced addresses are
+  suppressed and the lead gets the decision ``bounced``, unless it was decided since it was enrolled.
+* **unsubscribe** (:class:`~cadence.core.events.Unsubscribed`): the sender is suppressed and its lead
+  gets the decision ``unsubscribed``, unless it was decided since it was enrolled.
 """
 
 from __future__ import annotations
@@ -27,37 +33,26 @@ import email.policy
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime
 from email.message import EmailMessage
 from typing import Any
-from zoneinfo import ZoneInfo
 
-from sqlalchemy import ColumnElement, or_, select
+from sqlalchemy import ColumnElement, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from cadence.adapters.imap import FETCH_BATCH, ImapConfig, ImapMailbox
-from cadence.adapters.models import Decision, InboundMessage, Lead, MailboxState, Rep, Response, Task, Touch
-from cadence.core.decisions import Outcome
+from cadence.adapters.models import InboundMessage, Lead, MailboxState, Rep, Touch
 from cadence.core.enrollment import State
+from cadence.core.events import AutoReply, BounceNotice, Responded, Unsubscribed
 from cadence.core.inbound import Inbound, classify
 from cadence.core.leads import normalize_email
-from cadence.core.schedule import local_instant
 from cadence.errors import ConfigurationError, ValidationError
 from cadence.services.context import Context
-from cadence.services.enrollments import (
-    decide,
-    latest_enrollment,
-    lead_timezone,
-    open_enrollment,
-    pause,
-    pinned_cadence,
-    record_response,
-)
+from cadence.services.enrollments import handle
 from cadence.services.suppression import suppress
 from cadence.settings import Settings
 
-DECIDED_BY = "cadence"
 UNSUBSCRIBE_REASON = "unsubscribe by email"
 _IN_CHUNK = 500
 
@@ -316,9 +311,9 @@ def _apply(session: Session, settings: Settings, inbound: Inbound, row: InboundM
     if inbound.kind == "auto_reply":
         return _auto_reply(session, settings, inbound, row, now=now)
     if inbound.kind == "bounce":
-        return _bounce(session, inbound, row, now=now)
+        return _bounce(session, settings, inbound, row, now=now)
     if inbound.kind == "unsubscribe":
-        return _unsubscribe(session, inbound, row, now=now)
+        return _unsubscribe(session, settings, inbound, row, now=now)
     return _Effects(kind="ignored")
 
 
@@ -367,11 +362,6 @@ def _match(session: Session, inbound: Inbound, *, by_sender: bool = True) -> tup
     return (_lead_by_address(session, inbound.sender) if by_sender else None), None
 
 
-def _full_name(lead: Lead) -> str:
-    name = " ".join(p for p in (lead.first_name, lead.last_name) if p) or lead.email
-    return " ".join(name.split())[:200]
-
-
 def _reply(session: Session, inbound: Inbound, row: InboundMessage, *, now: datetime) -> _Effects:
     lead, touch = _match(session, inbound)
     if lead is None:
@@ -379,43 +369,13 @@ def _reply(session: Session, inbound: Inbound, row: InboundMessage, *, now: date
         return _Effects(kind="reply", unmatched=True)
     row.lead_id, row.touch_id = lead.id, touch.id if touch else None
     row.detail = "matched by thread" if touch else "matched by sender"
-    response, enrollment = record_response(
-        session, lead, now=now, kind="reply", channel="email", note=inbound.note, message_id=inbound.message_id
-    )
-    response.touch_id = touch.id if touch else None
-    session.add(
-        Task(
-            lead_id=lead.id,
-            owner_id=lead.owner_id,
-            enrollment_id=enrollment.id if enrollment else None,
-            channel="reply",
-            title=f"Answer {_full_name(lead)}'s reply",
-            instructions=inbound.note or (f"(no text) Subject: {inbound.subject}" if inbound.subject else "(no text)"),
-            due_at=now,
-            priority=lead.priority if lead.priority is not None else 2,
-            status="open",
-            created_at=now,
-        )
-    )
-    session.flush()
-    return _Effects(kind="reply", replies=1, tasks=1)
+    event = Responded(kind="reply", channel="email", note=inbound.note, subject=inbound.subject)
+    applied = handle(session, lead, event, at=now, message_id=inbound.message_id, touch_id=_touch_id(touch))
+    return _Effects(kind="reply", replies=1, tasks=int(applied.task is not None))
 
 
-def pause_until(
-    session: Session, settings: Settings, lead: Lead, inbound: Inbound, *, now: datetime
-) -> datetime | None:
-    """Until when an automatic reply pauses the lead: its return date at the start of the send window, in the
-    lead's time zone, else ``auto_reply_pause_days`` from now. None when the return date has passed."""
-    if inbound.return_date is None:
-        return now + timedelta(days=settings.auto_reply_pause_days)
-    enrollment = open_enrollment(session, lead)
-    window_start = (
-        pinned_cadence(session, enrollment.cadence_name, enrollment.cadence_version).settings.window_start
-        if enrollment is not None
-        else datetime.min.time()
-    )
-    until = local_instant(inbound.return_date, window_start, ZoneInfo(lead_timezone(lead, settings)))
-    return until if until > now else None
+def _touch_id(touch: Touch | None) -> int | None:
+    return touch.id if touch is not None else None
 
 
 def _auto_reply(
@@ -425,49 +385,14 @@ def _auto_reply(
     if lead is None:
         row.detail = f"{inbound.reason}; no lead matches"
         return _Effects(kind="auto_reply", unmatched=True)
-    row.lead_id, row.touch_id = lead.id, touch.id if touch else None
-    enrollment = open_enrollment(session, lead)
-    effects = _Effects(kind="auto_reply")
-    if enrollment is not None and enrollment.state == State.ACTIVE:
-        until = pause_until(session, settings, lead, inbound, now=now)
-        if until is None:
-            row.detail = f"{inbound.reason}; back on {inbound.return_date} already: not paused"
-        else:
-            pause(session, lead, now=now, until=until)
-            row.detail = f"{inbound.reason}; paused until {until.isoformat()}"
-            effects.paused = 1
-    else:
-        state = enrollment.state if enrollment is not None else "not enrolled"
-        row.detail = f"{inbound.reason}; not paused (enrollment {state})"
-    note = inbound.note or inbound.subject
-    if inbound.return_date is not None:
-        note = f"back on {inbound.return_date.isoformat()}: {note or ''}".strip(": ")
-    session.add(
-        Response(
-            lead_id=lead.id,
-            enrollment_id=enrollment.id if enrollment else None,
-            touch_id=touch.id if touch else None,
-            kind="auto_reply",
-            channel="email",
-            note=note,
-            message_id=inbound.message_id,
-            received_at=now,
-        )
+    row.lead_id, row.touch_id = lead.id, _touch_id(touch)
+    event = AutoReply(return_date=inbound.return_date, note=inbound.note or inbound.subject)
+    applied = handle(
+        session, lead, event, at=now, settings=settings, message_id=inbound.message_id, touch_id=_touch_id(touch)
     )
-    session.flush()
-    return effects
-
-
-def _decided_since_enrolled(session: Session, lead: Lead) -> bool:
-    """True when the lead has a decision on (or since the start of) its latest enrollment; ever, if never enrolled.
-
-    The same rule as unsubscribing by link: a later bounce or unsubscribe does not replace that decision.
-    """
-    query = select(Decision.id).where(Decision.lead_id == lead.id)
-    enrollment = latest_enrollment(session, lead)
-    if enrollment is not None:
-        query = query.where(or_(Decision.enrollment_id == enrollment.id, Decision.decided_at >= enrollment.enrolled_at))
-    return session.scalar(query.limit(1)) is not None
+    row.detail = f"{inbound.reason}; {applied.consequences.note}"
+    moved = applied.consequences.enrollment
+    return _Effects(kind="auto_reply", paused=int(moved is not None and moved.state == State.PAUSED))
 
 
 def _suppress(session: Session, address: str, *, now: datetime, reason: str) -> bool:
@@ -478,7 +403,7 @@ def _suppress(session: Session, address: str, *, now: datetime, reason: str) -> 
     return True
 
 
-def _bounce(session: Session, inbound: Inbound, row: InboundMessage, *, now: datetime) -> _Effects:
+def _bounce(session: Session, settings: Settings, inbound: Inbound, row: InboundMessage, *, now: datetime) -> _Effects:
     status = inbound.bounce_status or "undelivered"
     leads: list[Lead] = []
     for address in inbound.bounced_recipients:
@@ -496,53 +421,50 @@ def _bounce(session: Session, inbound: Inbound, row: InboundMessage, *, now: dat
     row.lead_id = leads[0].id
     row.touch_id = touch.id if touch is not None and touch.lead_id == leads[0].id else None
     effects = _Effects(kind="bounce")
-    if not inbound.bounce_permanent:
-        row.detail = f"temporary delivery failure, nothing changed: {status}"[:2000]
-    else:
-        addresses = list(dict.fromkeys([*inbound.bounced_recipients, *(lead.email for lead in leads)]))
-        effects.suppressed = sum(_suppress(session, a, now=now, reason=f"bounced: {status}") for a in addresses)
-        for lead in leads:
-            if not _decided_since_enrolled(session, lead):
-                decide(session, lead, Outcome.BOUNCED, now=now, reason=status[:1000], decided_by=DECIDED_BY)
-                effects.decisions.append(Outcome.BOUNCED.value)
-        row.detail = f"bounced: {status}"[:2000]
-    for lead in leads:
-        enrollment = latest_enrollment(session, lead)
-        session.add(
-            Response(
-                lead_id=lead.id,
-                enrollment_id=enrollment.id if enrollment else None,
-                touch_id=touch.id if touch is not None and touch.lead_id == lead.id else None,
-                kind="bounce",
-                channel="email",
-                note=(("bounced: " if inbound.bounce_permanent else "delivery delayed or failed: ") + status)[:2000],
-                message_id=inbound.message_id,
-                received_at=now,
-            )
+    event = BounceNotice(permanent=inbound.bounce_permanent, status=status)
+    for index, lead in enumerate(leads):
+        applied = handle(
+            session,
+            lead,
+            event,
+            at=now,
+            settings=settings,
+            suppress_also=inbound.bounced_recipients if index == 0 else (),
+            message_id=inbound.message_id,
+            touch_id=touch.id if touch is not None and touch.lead_id == lead.id else None,
         )
-    session.flush()
+        if index == 0:  # the first suppressed every address of the notice (the others' are among them)
+            effects.suppressed = applied.suppressed
+        if applied.decision is not None:
+            effects.decisions.append(applied.decision.outcome)
+    if inbound.bounce_permanent:
+        row.detail = f"bounced: {status}"[:2000]
+    else:
+        row.detail = f"temporary delivery failure, nothing changed: {status}"[:2000]
     return effects
 
 
-def _unsubscribe(session: Session, inbound: Inbound, row: InboundMessage, *, now: datetime) -> _Effects:
+def _unsubscribe(
+    session: Session, settings: Settings, inbound: Inbound, row: InboundMessage, *, now: datetime
+) -> _Effects:
     assert inbound.sender is not None, "classify gives every unsubscribe a sender"
     lead = _lead_by_address(session, inbound.sender)
     touch = None
     if lead is None:
         lead, touch = _match(session, inbound, by_sender=False)
     effects = _Effects(kind="unsubscribe")
-    addresses = [inbound.sender] + ([lead.email] if lead is not None and lead.email != inbound.sender else [])
-    effects.suppressed = sum(_suppress(session, a, now=now, reason=UNSUBSCRIBE_REASON) for a in addresses)
     if lead is None:
+        effects.suppressed = int(_suppress(session, inbound.sender, now=now, reason=UNSUBSCRIBE_REASON))
         row.detail = "unsubscribe from an address that is no lead: the address is suppressed"
         effects.unmatched = True
         return effects
-    row.lead_id, row.touch_id = lead.id, touch.id if touch else None
-    if _decided_since_enrolled(session, lead):
+    row.lead_id, row.touch_id = lead.id, _touch_id(touch)
+    event = Unsubscribed(reason=UNSUBSCRIBE_REASON, by=inbound.sender)
+    applied = handle(session, lead, event, at=now, settings=settings, suppress_also=[inbound.sender])
+    effects.suppressed = applied.suppressed
+    if applied.decision is None:
         row.detail = "unsubscribe: suppressed; the lead was decided already"
     else:
-        decide(session, lead, Outcome.UNSUBSCRIBED, now=now, reason=UNSUBSCRIBE_REASON, decided_by=inbound.sender)
-        effects.decisions.append(Outcome.UNSUBSCRIBED.value)
+        effects.decisions.append(applied.decision.outcome)
         row.detail = "unsubscribe: suppressed and decided"
-    session.flush()
     return effects

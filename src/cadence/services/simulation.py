@@ -11,9 +11,9 @@ from sqlalchemy.orm import Session
 
 from cadence.adapters.models import Task
 from cadence.core.decisions import Outcome
+from cadence.core.events import Unsubscribed
 from cadence.services.context import Context
-from cadence.services.enrollments import decide, get_lead, record_response
-from cadence.services.suppression import suppress
+from cadence.services.enrollments import decide, get_lead, handle, record_response
 from cadence.services.tasks import complete_task
 
 Action = Callable[[Session, datetime], None]
@@ -76,8 +76,7 @@ def _decide(email: str, outcome: Outcome, reason: str, answers: dict[str, str] |
 
 def _unsubscribe(email: str) -> Action:
     def act(session: Session, when: datetime) -> None:
-        suppress(session, email, now=when, reason="unsubscribed by link")
-        decide(session, get_lead(session, email), Outcome.UNSUBSCRIBED, now=when, reason="clicked unsubscribe")
+        handle(session, get_lead(session, email), Unsubscribed(reason="unsubscribed by link", by=email), at=when)
 
     return act
 

@@ -11,9 +11,10 @@ from sqlalchemy.orm import Session
 
 from cadence.adapters.models import Lead, Rep, Task
 from cadence.core.decisions import Outcome
+from cadence.core.events import Decided, TaskDone
 from cadence.core.schedule import local_instant
 from cadence.errors import NotFound, ValidationError
-from cadence.services.enrollments import decide, record_response
+from cadence.services.enrollments import handle
 from cadence.settings import Settings
 
 OUTCOMES: dict[str, frozenset[str]] = {
@@ -116,9 +117,11 @@ def complete_task(
     qualification_skipped: bool = False,
     by: Rep | None = None,
 ) -> Task:
-    """Record a task's outcome. A connected call is a response: the lead's automated steps stop.
+    """Record a task's outcome. A connected call is a response: the lead's automated steps stop and the
+    owner gets a task to record what comes next.
 
-    A ``decision`` may be recorded with a connected call (or any task) in the same step.
+    A ``decision`` may be recorded with a connected call (or any task) in the same step: then no
+    follow-up task is created (:class:`cadence.core.events.TaskDone`).
     """
     task = get_task(session, task_id)
     if task.status != "open":
@@ -135,19 +138,17 @@ def complete_task(
     task.outcome = value
     task.note = note
     task.completed_at = now
-    lead = task.lead
-    if task.channel == "call" and value == "connected":
-        record_response(session, lead, now=now, kind="call", channel="call", note=note or "call connected")
-    if decision is not None:
-        decide(
-            session,
-            lead,
-            decision,
-            now=now,
+    decided = (
+        Decided(
+            outcome=decision,
             reason=reason,
+            decided_by=by.email if by else None,
             answers=answers,
             qualification_skipped=qualification_skipped,
-            decided_by=by.email if by else None,
         )
+        if decision is not None
+        else None
+    )
+    handle(session, task.lead, TaskDone(channel=task.channel, outcome=value, note=note, decision=decided), at=now)
     session.flush()
     return task
