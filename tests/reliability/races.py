@@ -47,8 +47,8 @@ from cadence.services.claims import TouchState
 from cadence.services.context import Context
 from cadence.services.enrollments import decide, get_lead
 from cadence.services.suppression import suppress
+from cadence.services.unsubscribe import unsubscribe_address
 from cadence.settings import Settings
-from cadence.web.unsubscribe import unsubscribe_address
 from tests.reliability.scenarios import MAIL_DOMAIN, SEND, TEMPLATES, Figures, TouchLog, figures, seed_leads
 
 MODES = ("one", "two", "takeover")

@@ -11,17 +11,17 @@ import hmac
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import or_, select
+from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from cadence.adapters.models import Decision, Lead
-from cadence.core.decisions import Outcome
+from cadence.core import events
 from cadence.core.leads import normalize_email
 from cadence.core.tokens import sign_unsubscribe, verify_unsubscribe
 from cadence.errors import CadenceError, ValidationError
 from cadence.services.context import Context
-from cadence.services.enrollments import decide, latest_enrollment
+from cadence.services.enrollments import handle
 from cadence.services.suppression import is_suppressed, suppress
 
 REASON = "unsubscribed by link"
@@ -80,15 +80,6 @@ def link_status(ctx: Context, token: str) -> LinkStatus:
         return LinkStatus(address=address, already=is_suppressed(session, address))
 
 
-def _decided_since_enrolled(session: Session, lead: Lead) -> bool:
-    """True when the lead has a decision on (or after the start of) its latest enrollment, or ever if never enrolled."""
-    query = select(Decision.id).where(Decision.lead_id == lead.id)
-    enrollment = latest_enrollment(session, lead)
-    if enrollment is not None:
-        query = query.where(or_(Decision.enrollment_id == enrollment.id, Decision.decided_at >= enrollment.enrolled_at))
-    return session.scalar(query.limit(1)) is not None
-
-
 def _unsubscribe(session: Session, address: str, *, now: datetime) -> Decision | None:
     # The lead's row is locked first, so that two requests for the same lead (mail providers may
     # POST more than once) run one after the other and the second finds the first's work. FOR NO KEY
@@ -96,9 +87,9 @@ def _unsubscribe(session: Session, address: str, *, now: datetime) -> Decision |
     # key needs a key share of this row, while we wait for that enrollment (a deadlock otherwise).
     lead = session.scalar(select(Lead).where(Lead.email == address).with_for_update(of=Lead, key_share=True))
     suppress(session, address, now=now, reason=REASON)
-    if lead is None or _decided_since_enrolled(session, lead):
+    if lead is None:
         return None
-    return decide(session, lead, Outcome.UNSUBSCRIBED, now=now, reason=REASON, decided_by=address)
+    return handle(session, lead, events.Unsubscribed(reason=REASON, by=address), at=now).decision
 
 
 def unsubscribe_address(ctx: Context, address: str, *, now: datetime) -> Decision | None:

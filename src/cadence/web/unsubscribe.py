@@ -13,11 +13,11 @@ from __future__ import annotations
 from fastapi import APIRouter, Response
 from fastapi.responses import PlainTextResponse
 
-from cadence.services.unsubscribe import InvalidLink, link_status, unsubscribe_address, unsubscribe_link
+from cadence.services.unsubscribe import InvalidLink, link_status, unsubscribe_link
 from cadence.web.deps import ClockDep, ContextDep
 from cadence.web.pages import page
 
-__all__ = ["router", "unsubscribe_address"]  # unsubscribe_address: its older home, still imported from here
+__all__ = ["router"]
 
 router = APIRouter(tags=["unsubscribe"])
 
