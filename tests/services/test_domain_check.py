@@ -85,6 +85,7 @@ def test_a_well_set_up_domain_has_no_problem_and_its_records_are_shown(check: Ch
         (["v=spf1 " + " ".join(f"a:host{i}.acme.test" for i in range(11)) + " -all"], "SPF needs 11 DNS lookups"),
         (["v=spf1 include:_spf.mailer.test " + " ".join(f"mx:m{i}.test" for i in range(10)) + " -all"], "needs 11"),
         (["v=spf1 include:loop.test -all"], "SPF needs"),  # loop.test includes itself
+        (["v=spf1 a/24 mx/24 " + " ".join(f"exists:e{i}.test" for i in range(9)) + " -all"], "SPF needs 11"),
     ],
 )
 def test_spf_problems_are_named(check: Check, spf: list[str], expected: str) -> None:

@@ -195,6 +195,7 @@ def _count_lookups(record: str, lookup: TxtLookup, *, seen: set[str], depth: int
     broken: list[str] = []
     for term in record.split()[1:]:
         name, _, argument = term.lower().lstrip("+-~?").partition(":")
+        name = name.partition("/")[0]  # a/24, mx/24: a prefix length after the mechanism
         if name.startswith("redirect="):
             name, argument = "redirect", name.partition("=")[2]
         if name not in _LOOKUP_TERMS:
