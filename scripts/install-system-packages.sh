@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Install the Debian packages that cadence's tests run for real: Dovecot's IMAP server, and Chromium
-# for the browser tests (driven by Playwright with executable_path=/usr/bin/chromium).
+# Install the Debian packages that cadence's tests run for real: Dovecot's IMAP server, dnsmasq as a
+# DNS server (the binary only, dnsmasq-base: no packaged service to stop), and Chromium for the
+# browser tests (driven by Playwright with executable_path=/usr/bin/chromium).
 #
 # Idempotent and non-interactive: installs only what is missing, runs `apt-get update` only when it
 # has something to install, and leaves the packaged Dovecot service stopped and disabled, because the
@@ -8,7 +9,7 @@
 # packaged one would only hold ports 143 and 993.
 set -euo pipefail
 
-PACKAGES=(dovecot-imapd chromium)
+PACKAGES=(dovecot-imapd dnsmasq-base chromium)
 
 is_installed() {
     [ "$(dpkg-query -W -f='${db:Status-Status}' "$1" 2>/dev/null)" = "installed" ]

@@ -11,7 +11,20 @@ import cadence.cli
 
 PACKAGE = Path(cadence.cli.__file__).parent
 
-HEAVY = ("prefect", "flows", "sqlalchemy", "alembic", "jinja2", "pydantic", "pydantic_settings", "cadence.services")
+HEAVY = (
+    "prefect",
+    "flows",
+    "sqlalchemy",
+    "alembic",
+    "jinja2",
+    "pydantic",
+    "pydantic_settings",
+    "cadence.services",
+    "dns.",
+    "dkim",
+    "cryptography",
+    "disposable_email_domains",
+)
 """What loading the CLI must not import: every command pays for it, ``cadence --help`` included."""
 
 

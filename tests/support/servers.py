@@ -6,10 +6,11 @@ test can ask for ``dovecot``, ``smtp_sink``, ``prefect_server`` and ``prefect_ha
 
 from __future__ import annotations
 
+import itertools
 import os
 import shutil
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import ExitStack
 from pathlib import Path
 from typing import TYPE_CHECKING, NoReturn
@@ -17,6 +18,8 @@ from typing import TYPE_CHECKING, NoReturn
 import pytest
 
 from cadence.adapters.smtp_sink import SmtpSink
+from tests.support.dnsmasq import DnsmasqServer
+from tests.support.dnsmasq import missing_requirement as dnsmasq_missing
 from tests.support.dovecot import DovecotServer, missing_requirement
 
 if TYPE_CHECKING:
@@ -65,6 +68,28 @@ def smtp_sink(tmp_path: Path) -> Iterator[SmtpSink]:
     """A running SMTP sink on a free port, storing into the Maildir ``tmp_path / "mail"``."""
     with SmtpSink(tmp_path / "mail") as sink:
         yield sink
+
+
+DnsServerFactory = Callable[[Mapping[str, Iterable[str | Sequence[str]]]], DnsmasqServer]
+
+
+@pytest.fixture
+def dns_server(tmp_path: Path) -> Iterator[DnsServerFactory]:
+    """Starts a private dnsmasq serving the TXT records given (``{name: [record, ...]}``) under .test and .example.
+
+    Call it once per set of records (a start takes milliseconds); each server is stopped after the
+    test. Skipped when dnsmasq is not installed, except under ``CI=true``, where that is an error.
+    """
+    problem = dnsmasq_missing()
+    if problem is not None:
+        unavailable(problem)
+    started = itertools.count()
+    with ExitStack() as stack:
+
+        def start(txt: Mapping[str, Iterable[str | Sequence[str]]]) -> DnsmasqServer:
+            return stack.enter_context(DnsmasqServer(tmp_path / f"dnsmasq-{next(started)}", txt))
+
+        yield start
 
 
 @pytest.fixture(scope="session")
