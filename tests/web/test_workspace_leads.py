@@ -29,8 +29,8 @@ def test_a_lead_page_shows_who_they_are_their_cadence_every_touch_and_the_emails
         page = http.get(f"/leads/{ADA}")
     assert page.status_code == 200
     text = page.text
-    assert '<h1>Ada Lovelace <span class="chip">active</span></h1>' in text
-    for fact in ("<dd>A (priority 1)</dd>", "<dd>webinar</dd>", "<dd>3</dd>", "<dd>+1 212 555 0100</dd>"):
+    assert '<h1>Ada Lovelace <span class="chip state-active">active</span></h1>' in text
+    for fact in (">A</span> (priority 1)</dd>", "<dd>webinar</dd>", "<dd>3</dd>", "<dd>+1 212 555 0100</dd>"):
         assert fact in text, fact
     assert "5 of 10 steps done" in text
     assert "step 6: day 10, email (<code>email/resource</code>)" in text
