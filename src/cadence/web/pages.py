@@ -55,7 +55,7 @@ def words(value: str | None) -> str:
 
 def css_name(value: str) -> str:
     """``value`` reduced to the letters, digits, ``-`` and ``_`` that a CSS class name may hold."""
-    return "".join(c for c in value.lower() if c.isascii() and (c.isalnum() or c in "-_"))
+    return "".join(c for c in value.lower().replace(" ", "-") if c.isascii() and (c.isalnum() or c in "-_"))
 
 
 environment.filters["localtime"] = localtime
