@@ -216,3 +216,20 @@ def test_the_benefit_setting_reaches_the_introduction_of_a_real_lead(benefit_cli
 
 def test_the_shipped_folder_passes_the_check(run_cli: Cli) -> None:
     assert run_cli("templates", "check", str(TEMPLATES)).stdout.strip().endswith("OK")
+
+
+NAME_CSV = """\
+Email,First Name,Last Name,Company,Country,Timezone,Source,Interactions
+nia@names.example,Nia,Name,Names Ltd,US,America/New_York,webinar,1
+"""
+
+
+def test_cli_output_for_a_lead_without_class_never_says_none(run_cli: Cli, tmp_path: Path) -> None:
+    run_cli("reps", "add", "rita@cadence.example", "--name", "Rita Rep", "--now", NOW)
+    leads = tmp_path / "names.csv"
+    leads.write_text(NAME_CSV, encoding="utf-8")
+    run_cli("leads", "import", str(leads), "--owner", "rita@cadence.example", "--now", NOW)
+    shown = run_cli("leads", "show", "nia@names.example").stdout
+    assert "class none" in shown
+    assert "None" not in shown
+    assert "seed" not in shown.lower()
