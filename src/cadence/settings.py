@@ -68,6 +68,14 @@ class Settings(BaseSettings):
     )
     company_name: str = Field(default="Cadence Demo Company", description="Our company, in footers.")
     company_website: str = Field(default="https://cadence.example")
+    company_benefit: str | None = Field(
+        default=None,
+        max_length=300,
+        description=(
+            'One sentence on what we do for customers, after our name ("helps small sales teams answer every'
+            ' lead the same day"): the Initial Benefit Statement of the introduction email and call openings.'
+        ),
+    )
     postal_address: str = Field(
         default="1 Example Street, Springfield, 00000, USA", description="Our postal address (CAN-SPAM footer)."
     )

@@ -67,6 +67,20 @@ def test_unknown_routes_get_a_plain_404_and_no_api_docs(http: httpx.Client) -> N
         assert response.headers["content-type"] == "text/plain; charset=utf-8"
 
 
+BROWSER = {"Accept": "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"}
+
+
+def test_a_browser_gets_the_workspaces_own_404_page(http: httpx.Client) -> None:
+    response = http.get("/no/such/page", headers=BROWSER)
+    assert response.status_code == 404
+    assert response.headers["content-type"] == "text/html; charset=utf-8"
+    assert "<h1>There is nothing here</h1>" in response.text
+    assert '<a href="/">Back to the workspace</a>' in response.text
+    assert "Error 404" in response.text
+    assert "{" not in response.text.split("<body>")[1]  # no JSON, nothing left unrendered
+    assert_secure(response)
+
+
 def test_the_front_door_leads_to_the_login_page(http: httpx.Client) -> None:
     response = http.get("/")
     assert (response.status_code, response.headers["location"]) == (303, "/login")
@@ -129,6 +143,21 @@ def test_an_unexpected_error_gets_a_plain_500_with_the_headers(
     assert "secret internals" not in response.text
     assert_secure(response)
     assert any("unhandled error serving GET /boom" in r.getMessage() for r in caplog.records)
+
+
+def test_a_browser_gets_the_workspaces_own_500_page_without_the_internals(
+    app: FastAPI, serve: Callable[[FastAPI], str]
+) -> None:
+    @app.get("/boom")
+    def boom() -> None:
+        raise RuntimeError("secret internals")
+
+    with httpx.Client(base_url=serve(app), timeout=10) as http:
+        response = http.get("/boom", headers=BROWSER)
+    assert response.status_code == 500
+    assert "<h1>Something went wrong on our side</h1>" in response.text
+    assert "secret internals" not in response.text
+    assert_secure(response)
 
 
 def test_the_access_log_never_shows_an_unsubscribe_token(http: httpx.Client, caplog: pytest.LogCaptureFixture) -> None:

@@ -11,6 +11,7 @@ from cadence.core.decisions import Outcome
 from cadence.services.context import Context
 from cadence.services.dashboard import cadence_funnels, decisions_by_outcome, leads_by_status_and_class, tasks_by_rep
 from cadence.services.enrollments import decide, get_lead
+from cadence.web.charts import class_color
 from tests.conftest import TEMPLATES
 from tests.web.workspace import BOB, MAX, MIA, NOW, RITA, Seeded, signed_in
 
@@ -115,3 +116,12 @@ def test_only_managers_open_the_dashboard(site: str) -> None:
         with signed_in(site, email) as http:
             response = http.get("/dashboard")
             assert (response.status_code, response.text) == (403, "Forbidden")
+
+
+def test_each_class_has_its_own_fixed_colour_on_the_dashboard(site: str, seeded: Seeded) -> None:
+    with signed_in(site, MAX) as http:
+        text = http.get("/dashboard").text
+    chart = text.split("Leads by status and class</title>")[1].split("</svg>")[0]
+    legend = r'<rect [^>]*fill="(#[0-9A-Fa-f]{6})"/><text [^>]*>([^<]+)</text>'
+    swatches = {name: colour for colour, name in re.findall(legend, chart)}
+    assert swatches == {"class A": class_color("A"), "class B": class_color("B"), "no class": class_color(None)}

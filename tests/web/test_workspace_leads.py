@@ -29,8 +29,13 @@ def test_a_lead_page_shows_who_they_are_their_cadence_every_touch_and_the_emails
         page = http.get(f"/leads/{ADA}")
     assert page.status_code == 200
     text = page.text
-    assert '<h1>Ada Lovelace <span class="chip">active</span></h1>' in text
-    for fact in ("<dd>A (priority 1)</dd>", "<dd>webinar</dd>", "<dd>3</dd>", "<dd>+1 212 555 0100</dd>"):
+    assert '<h1>Ada Lovelace <span class="chip state-active">active</span></h1>' in text
+    for fact in (
+        ">A</span> (priority 1)</dd>",
+        "<dd>webinar</dd>",
+        "<dd>3</dd>",
+        '<dd><a href="tel:+12125550100">+1 212 555 0100</a></dd>',
+    ):
         assert fact in text, fact
     assert "5 of 10 steps done" in text
     assert "step 6: day 10, email (<code>email/resource</code>)" in text
@@ -38,7 +43,7 @@ def test_a_lead_page_shows_who_they_are_their_cadence_every_touch_and_the_emails
     assert "“Re: Ada, a quick question from Cadence Demo Company”" in text
     assert text.count('<span class="chip research">research</span></td>') == 1
     assert '<a href="/tasks/' in text  # the lead's tasks link to their pages
-    assert post_forms(text) == [f"/leads/{ADA}/pause", f"/leads/{ADA}/decision"]
+    assert post_forms(text) == [f"/leads/{ADA}/edit", f"/leads/{ADA}/pause", f"/leads/{ADA}/decision"]
 
 
 def timeline_rows(html: str) -> list[list[str]]:
@@ -80,7 +85,7 @@ def test_a_rep_pauses_their_lead_until_a_day_and_resumes_it(site: str, ctx: Cont
         assert (response.status_code, response.headers["location"]) == (303, f"/leads/{ADA}")
         page = http.get(f"/leads/{ADA}").text
         assert "Paused ada@analytical.example until 2026-12-14." in page
-        assert post_forms(page) == [f"/leads/{ADA}/resume", f"/leads/{ADA}/decision"]
+        assert post_forms(page) == [f"/leads/{ADA}/edit", f"/leads/{ADA}/resume", f"/leads/{ADA}/decision"]
         paused = enrollment_of(ctx, ADA)
         assert (paused.state, paused.paused_at, paused.next_due_at) == ("paused", NOW, None)
         assert paused.paused_until is not None

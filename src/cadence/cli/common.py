@@ -163,6 +163,6 @@ def qualifying_answers(outcome: Outcome | None, answers_file: Path | None, skip:
         return None
     if not sys.stdin.isatty():
         return None  # the service refuses, saying what to give
-    typer.echo("Qualifying questions (seed 001): answer each before the meeting is handed to sales.")
+    typer.echo("Qualifying questions: answer each before the meeting is handed to sales.")
     given = {key: typer.prompt(f"  {question}") for key, question in QUALIFYING_QUESTIONS}
     return validate_answers(given)

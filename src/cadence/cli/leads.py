@@ -102,7 +102,8 @@ def leads_show(email: str, as_json: JsonOption = False) -> None:
             emit_json(data)
             return
         typer.echo(f"{data['name'] or data['email']} <{data['email']}>  {data['company'] or ''}".rstrip())
-        typer.echo(f"  status {data['status']}, class {data['class']}, owner {data['owner']}, source {data['source']}")
+        lead_class, owner, source = data["class"] or "none", data["owner"] or "none", data["source"] or "unknown"
+        typer.echo(f"  status {data['status']}, class {lead_class}, owner {owner}, source {source}")
         enrollment = data["enrollment"]
         if enrollment:
             step = enrollment["next_step"]

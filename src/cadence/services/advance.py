@@ -234,6 +234,7 @@ def template_variables(
             "name": settings.company_name,
             "website": settings.company_website,
             "postal_address": settings.postal_address,
+            "benefit": settings.company_benefit,
         },
         "step": {
             "number": step_index + 1,

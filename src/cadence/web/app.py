@@ -12,7 +12,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI, Request, Response
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import PlainTextResponse, RedirectResponse
+from fastapi.responses import RedirectResponse
 from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
@@ -22,21 +22,27 @@ from cadence.settings import Settings
 from cadence.web import auth, dashboard, leads, marketing, tasks, unsubscribe
 from cadence.web.deps import Clock, wall_clock
 from cadence.web.edge import Edge
+from cadence.web.errors import error_response
 
 logger = logging.getLogger("cadence.web")
 
 UNAVAILABLE = "This service is temporarily unavailable. Please try again in a few minutes."
 
 
+def _settings(request: Request) -> Settings:
+    settings: Settings = request.app.state.context.settings
+    return settings
+
+
 async def _http_error(request: Request, exc: Exception) -> Response:
-    """404, 405 and the like: the status phrase in plain text (never FastAPI's JSON)."""
+    """404, 405 and the like: our error page for a browser, else the status phrase in plain text (never JSON)."""
     assert isinstance(exc, StarletteHTTPException)
-    return PlainTextResponse(str(exc.detail), status_code=exc.status_code, headers=exc.headers)
+    return error_response(request, _settings(request), exc.status_code, str(exc.detail), exc.headers)
 
 
 async def _bad_request(request: Request, exc: Exception) -> Response:
-    """A request the routes cannot read: a plain 400 that does not echo the input back."""
-    return PlainTextResponse("Bad Request", status_code=400)
+    """A request the routes cannot read: a 400 that does not echo the input back."""
+    return error_response(request, _settings(request), 400, "Bad Request")
 
 
 async def _database_error(request: Request, exc: Exception) -> Response:
@@ -44,7 +50,7 @@ async def _database_error(request: Request, exc: Exception) -> Response:
     cause = exc.orig if isinstance(exc, DBAPIError) and exc.orig is not None else exc
     first_line = (str(cause).strip().splitlines() or [""])[0]
     logger.error("database unavailable (%s): %s", type(cause).__name__, first_line)
-    return PlainTextResponse(UNAVAILABLE, status_code=503, headers={"Retry-After": "60"})
+    return error_response(request, _settings(request), 503, UNAVAILABLE, {"Retry-After": "60"})
 
 
 WORKSPACE_ROUTERS = (auth.session_router, tasks.router, leads.router, marketing.router, dashboard.router)
@@ -65,12 +71,12 @@ async def _login_required(request: Request, exc: Exception) -> Response:
 
 async def _access_denied(request: Request, exc: Exception) -> Response:
     """A lead or task the viewer may not have: 403 for a role without it, else 404, as if it did not exist."""
-    return PlainTextResponse(str(exc), status_code=403 if isinstance(exc, Forbidden) else 404)
+    return error_response(request, _settings(request), 403 if isinstance(exc, Forbidden) else 404, str(exc))
 
 
 async def _csrf_failed(request: Request, exc: Exception) -> Response:
     """A workspace POST without the session's CSRF token: refused, nothing changed."""
-    return PlainTextResponse(auth.EXPIRED_FORM, status_code=403)
+    return error_response(request, _settings(request), 403, auth.EXPIRED_FORM)
 
 
 def create_app(settings: Settings | None = None, *, clock: Clock | None = None) -> FastAPI:

@@ -36,6 +36,9 @@ CHANNEL_COLORS: dict[str, str] = {
     Channel.TASK.value: ORANGE,
 }
 CHANNEL_ORDER = tuple(CHANNEL_COLORS)
+CLASS_COLORS: dict[str, str] = {"A": GREEN, "B": BLUE, "C": ORANGE, "D": PINK, "inbound": VERMILLION, "-": GREY}
+"""The classes of the default rules, and "-" (no class). Other names get a colour from their name alone."""
+_OTHER_CLASS_COLORS = (SKY, YELLOW, PINK, ORANGE, BLUE, GREEN)
 _FONT = 'font-family="system-ui, sans-serif"'
 _LEGEND_LINE = 20.0
 
@@ -46,6 +49,19 @@ class Series:
 
     name: str
     color: str
+
+
+def class_color(name: str | None) -> str:
+    """The colour of the lead class ``name``, the same on every install and whatever other classes exist.
+
+    The default rules' classes have fixed colours; any other name is hashed, so that it keeps its
+    colour when classes are added, removed or reordered.
+    """
+    key = name or "-"
+    if key in CLASS_COLORS:
+        return CLASS_COLORS[key]
+    digest = hashlib.sha256(key.encode("utf-8")).digest()
+    return _OTHER_CLASS_COLORS[digest[0] % len(_OTHER_CLASS_COLORS)]
 
 
 def _id(kind: str, title: str) -> str:
@@ -153,8 +169,16 @@ def bar_chart(
 def cadence_timeline(cadence: Cadence, *, width: int = 760) -> Markup:
     """The cadence from Day 0 to its last step: one row per channel, one dot per step at its day."""
     channels = [c for c in CHANNEL_ORDER if any(s.channel.value == c for s in cadence.steps)]
-    label_w, pad, right, top, row_h = 84.0, 14.0, 24.0, 34.0, 30.0
+    radius = 8.0 if len(cadence.steps) < 10 else 10.0  # room for a two-digit step number
+    nudge_px = radius + 2
+    same_slot: dict[tuple[int, str], int] = {}
+    for step in cadence.steps:
+        same_slot[(step.day, step.channel.value)] = same_slot.get((step.day, step.channel.value), 0) + 1
     last = max([s.day for s in cadence.steps] + [1])
+    # The steps of the last day, nudged right when they share a row, stay inside the drawing.
+    last_nudges = max([n - 1 for (day, _), n in same_slot.items() if day == last] + [0])
+    label_w, pad, top, row_h = 84.0, 14.0, 34.0, 30.0
+    right = radius + 4 + last_nudges * nudge_px
     px = (width - label_w - pad - right) / last
     height = top + row_h * max(len(channels), 1) + 34
 
@@ -189,11 +213,11 @@ def cadence_timeline(cadence: Cadence, *, width: int = 760) -> Markup:
         y = top + channels.index(channel) * row_h + row_h / 2
         nudge = placed.get((step.day, channel), 0)
         placed[(step.day, channel)] = nudge + 1
-        cx = x(step.day) + nudge * 9
+        cx = x(step.day) + nudge * nudge_px
         what = ", ".join(step.templates) if step.templates else "no template"
         tip = f"Step {number}: day {step.day}, {channel}, {what}"
         body.append(
-            f'<g><title>{escape(tip)}</title><circle cx="{cx:.1f}" cy="{y:.1f}" r="8" '
+            f'<g><title>{escape(tip)}</title><circle cx="{cx:.1f}" cy="{y:.1f}" r="{radius:g}" '
             f'fill="{CHANNEL_COLORS.get(channel, GREY)}" stroke="#ffffff" stroke-width="1.5"/>'
             f'<text x="{cx:.1f}" y="{y + 4:.1f}" text-anchor="middle" font-size="10" font-weight="700" '
             f'fill="#ffffff">{number}</text></g>'

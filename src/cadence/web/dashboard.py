@@ -11,7 +11,7 @@ from fastapi import Request, Response
 from cadence.services.dashboard import DONE_WINDOW_DAYS
 from cadence.services.workspace.dashboard import overview
 from cadence.web.auth import ManagerDep, guarded_router
-from cadence.web.charts import BLUE, GREEN, GREY, ORANGE, PALETTE, VERMILLION, Series, bar_chart
+from cadence.web.charts import BLUE, GREEN, GREY, ORANGE, VERMILLION, Series, bar_chart, class_color
 from cadence.web.deps import ClockDep, ContextDep
 from cadence.web.views import workspace_page
 
@@ -24,9 +24,7 @@ def dashboard_page(request: Request, ctx: ContextDep, clock: ClockDep, viewer: M
     numbers = overview(ctx, now=clock())
     leads, funnels, decisions, reps = numbers.leads, numbers.funnels, numbers.decisions, numbers.reps
 
-    class_series = [
-        Series("no class" if c == "-" else f"class {c}", PALETTE[i % len(PALETTE)]) for i, c in enumerate(leads.classes)
-    ]
+    class_series = [Series("no class" if c == "-" else f"class {c}", class_color(c)) for c in leads.classes]
     leads_chart = bar_chart(
         "Leads by status and class",
         [(status, [leads.cells.get((status, c), 0) for c in leads.classes]) for status in leads.statuses],

@@ -11,8 +11,11 @@ import logging
 import time
 
 from starlette.datastructures import MutableHeaders
-from starlette.responses import PlainTextResponse
+from starlette.requests import HTTPConnection
+from starlette.responses import PlainTextResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from cadence.web.errors import error_response
 
 logger = logging.getLogger("cadence.web")
 access_logger = logging.getLogger("cadence.web.access")
@@ -47,6 +50,18 @@ def redact(path: str) -> str:
     return path
 
 
+def _server_error(scope: Scope) -> Response:
+    """The 500 answer: our error page for a browser (with the app's settings), else plain text."""
+    app = scope.get("app")
+    context = getattr(getattr(app, "state", None), "context", None)
+    settings = getattr(context, "settings", None)
+    try:
+        return error_response(HTTPConnection(scope), settings, 500, "Internal Server Error")
+    except Exception:  # the error page itself failed: the plain answer never does
+        logger.exception("the error page could not be rendered")
+        return PlainTextResponse("Internal Server Error", status_code=500)
+
+
 class Edge:
     """Adds the security headers, logs each request (redacted) and answers a plain 500 on an unhandled error."""
 
@@ -78,7 +93,7 @@ class Edge:
             logger.exception("unhandled error serving %s %s", scope.get("method"), path)
             if status:  # the response has begun: nothing more can be said to the client
                 raise
-            await PlainTextResponse("Internal Server Error", status_code=500)(scope, receive, send_with_headers)
+            await _server_error(scope)(scope, receive, send_with_headers)
         finally:
             client = scope.get("client")
             access_logger.info(

@@ -14,9 +14,10 @@ from cadence.core.decisions import QUALIFYING_QUESTIONS
 from cadence.errors import CadenceError
 from cadence.services.users import Viewer
 from cadence.services.workspace.access import AccessDenied, can_act
+from cadence.services.workspace.edits import edit_lead
 from cadence.services.workspace.leads import decide_lead, lead_for, leads_for, pause_lead, resume_lead
 from cadence.services.workspace.sessions import flash
-from cadence.web.auth import FormDep, ViewerDep, guarded_router, redirect
+from cadence.web.auth import FormDep, ViewerDep, guarded_router, redirect, safe_next
 from cadence.web.deps import ClockDep, ContextDep
 from cadence.web.forms import DECISION_LABELS, MANUAL_OUTCOMES, QUESTIONS, decision_form
 from cadence.web.pages import urlpath
@@ -103,8 +104,12 @@ def _act(
     email: str,
     form: dict[str, str],
     action: Callable[[], tuple[str, str]],
+    back: str | None = None,
 ) -> Response:
-    """Run ``action`` (it returns the lead's address and a message): the message is flashed, a refusal re-shown."""
+    """Run ``action`` (it returns the lead's address and a message): the message is flashed, a refusal re-shown.
+
+    Afterwards the browser goes to ``back`` (a path of ours), else to the lead's page.
+    """
     try:
         address, message = action()
     except AccessDenied:
@@ -112,7 +117,7 @@ def _act(
     except CadenceError as exc:
         return lead_page(request, ctx, viewer, email, status_code=422, error=str(exc), form=form)
     flash(ctx, viewer, message)
-    return redirect(f"/leads/{urlpath(address)}")
+    return redirect(back or f"/leads/{urlpath(address)}")
 
 
 @router.post("/leads/{email:path}/pause")
@@ -154,3 +159,19 @@ def lead_decision(
         return done.email, f"Recorded the decision on {done.email}: {label}."
 
     return _act(request, ctx, viewer, email, form, go)
+
+
+@router.post("/leads/{email:path}/edit")
+def lead_edit(
+    request: Request, ctx: ContextDep, clock: ClockDep, viewer: ViewerDep, form: FormDep, email: str
+) -> Response:
+    """Correct the lead's details (name, title, company, phone, time zone, country, ...), checked as an import is."""
+
+    def go() -> tuple[str, str]:
+        done = edit_lead(ctx, viewer, email, form, now=clock())
+        if not done.changed:
+            return done.email, f"Nothing to change on {done.email}."
+        return done.email, f"Saved {done.email}: {', '.join(done.changed).lower()}."
+
+    back = safe_next(form.get("return_to"), "") or None
+    return _act(request, ctx, viewer, email, form, go, back)

@@ -15,6 +15,7 @@ from fastapi.responses import HTMLResponse
 from jinja2 import Environment, PackageLoader, StrictUndefined
 
 from cadence.settings import Settings
+from cadence.web.charts import class_color
 
 environment = Environment(
     loader=PackageLoader("cadence.web", "templates"),
@@ -52,7 +53,14 @@ def words(value: str | None) -> str:
     return (value or "").replace("_", " ")
 
 
+def css_name(value: str) -> str:
+    """``value`` reduced to the letters, digits, ``-`` and ``_`` that a CSS class name may hold."""
+    return "".join(c for c in value.lower().replace(" ", "-") if c.isascii() and (c.isalnum() or c in "-_"))
+
+
 environment.filters["localtime"] = localtime
+environment.filters["css_name"] = css_name
+environment.filters["class_color"] = class_color
 environment.filters["urlpath"] = urlpath
 environment.filters["words"] = words
 

@@ -11,6 +11,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from cadence.adapters.models import Lead, Task, Touch
+from cadence.core.decisions import QUALIFYING_QUESTIONS
 from cadence.core.enrollment import OPEN_STATES
 from cadence.core.schedule import local_instant
 from cadence.errors import CadenceError, ValidationError
@@ -22,6 +23,8 @@ from cadence.services.tasks import task_dict
 from cadence.services.users import Role, Viewer
 from cadence.services.workspace.access import changeable_lead, visible_lead
 from cadence.services.workspace.decisions import DecisionForm, DecisionInput, check_decision, parse_day
+from cadence.services.workspace.edits import EDITABLE_FIELDS, lead_field_values
+from cadence.services.workspace.previews import sent_emails
 from cadence.settings import Settings
 
 EMAIL_STATES = ("sent", "uncertain", "bounced")
@@ -124,9 +127,51 @@ def lead_details(session: Session, lead: Lead, settings: Settings) -> dict[str, 
     data["can_resume"] = enrollment is not None and enrollment["state"] == "paused"
     data["open"] = enrollment is not None and enrollment["state"] in {s.value for s in OPEN_STATES}
     data["can_decide"] = data["status"] != "decided"
+    answers = (data.get("decision") or {}).get("answers") or {}
+    data["missing_answers"] = [question for key, question in QUALIFYING_QUESTIONS if not answers.get(key)]
+    data["dial"] = _dial(data.get("phone"))
     data["safe_linkedin"] = (
         data["linkedin_url"] if (data["linkedin_url"] or "").lower().startswith(("https://", "http://")) else None
     )
+    return data
+
+
+def _dial(phone: str | None) -> str | None:
+    """``phone`` as the number of a ``tel:`` link (``+12125550100``), or None when there are no digits to dial."""
+    if not phone:
+        return None
+    number, _, extension = phone.lower().replace("ext.", "x").replace("ext", "x").partition("x")
+    digits = "".join(c for c in number if c.isdigit())
+    if not digits:
+        return None
+    dial = ("+" if number.strip().startswith("+") else "") + digits
+    extension_digits = "".join(c for c in extension if c.isdigit())
+    return f"{dial};ext={extension_digits}" if extension_digits else dial
+
+
+def with_sent_emails(ctx: Context, session: Session, lead: Lead, data: dict[str, Any]) -> dict[str, Any]:
+    """``data`` (see :func:`lead_details`) with the full text of each email sent to the lead, rendered again."""
+    touches = list(
+        session.scalars(
+            select(Touch)
+            .where(Touch.lead_id == lead.id, Touch.channel == "email", Touch.state.in_(EMAIL_STATES))
+            .order_by(Touch.executed_at, Touch.id)
+        )
+    )
+    data["sent_emails"] = {item.touch_id: item for item in sent_emails(ctx, session, lead, touches)}
+    for item in data["emails"]:
+        touch = next(
+            (
+                t
+                for t in touches
+                if (t.message_id is not None and t.message_id == item.get("message_id"))
+                or (t.executed_at or t.due_at).isoformat() == item["at"]
+            ),
+            None,
+        )
+        item["touch_id"] = touch.id if touch is not None else None
+    data["edit_fields"] = EDITABLE_FIELDS
+    data["edit_values"] = lead_field_values(lead)
     return data
 
 
@@ -150,7 +195,8 @@ def leads_for(ctx: Context, viewer: Viewer, *, status: str | None, owner: str | 
 def lead_for(ctx: Context, viewer: Viewer, email: str) -> dict[str, Any]:
     """The lead ``email`` with its whole context (see :func:`lead_details`), if the viewer may see it."""
     with ctx.sessions() as session:
-        return lead_details(session, visible_lead(session, email, viewer), ctx.settings)
+        lead = visible_lead(session, email, viewer)
+        return with_sent_emails(ctx, session, lead, lead_details(session, lead, ctx.settings))
 
 
 def pause_lead(ctx: Context, viewer: Viewer, email: str, *, until: str, now: datetime) -> Paused:

@@ -13,6 +13,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
+from cadence.adapters.models import Lead, Touch
 from cadence.errors import CadenceError, NotFound
 from cadence.services.advance import preview_email, template_variables, templates_for
 from cadence.services.context import Context
@@ -103,3 +104,58 @@ def preview_for(ctx: Context, name: str, kind: str, lead: str, *, now: datetime,
         chosen = lead.strip() or (offered[0]["email"] if offered else "")
         preview = _preview(ctx, session, name, kind, chosen, now) if kind in ("email", "task") and chosen else None
     return PreviewChoice(choices=offered, chosen=chosen, preview=preview)
+
+
+@dataclass(frozen=True)
+class SentEmail:
+    """The full text of an email sent to a lead, rendered again (the body is not stored).
+
+    It is rendered from the touch's template with the lead's variables as at the time it was sent;
+    ``same_version`` says whether the template is still the version the email was sent with.
+    """
+
+    touch_id: int
+    subject: str | None
+    template: str
+    sent_version: str | None
+    current_version: str | None
+    same_version: bool
+    text: str | None
+    error: str | None
+
+
+def sent_emails(
+    ctx: Context, session: Session, lead: Lead, touches: list[Touch], *, limit: int = 30
+) -> list[SentEmail]:
+    """The last ``limit`` emails of ``touches`` (the lead's sent emails) rendered again, through :func:`preview_email`.
+
+    A template that no longer renders, or no longer exists, gives the email's ``error`` instead of
+    its text: the page still shows what is known (subject, template, version).
+    """
+    templates = templates_for(ctx)
+    found: list[SentEmail] = []
+    for touch in touches[-limit:]:
+        if touch.template is None:
+            continue
+        current: str | None = None
+        text: str | None = None
+        error: str | None = None
+        try:
+            current = templates.version(touch.template)
+            message = preview_email(ctx, session, lead.email, touch.template, now=touch.executed_at or touch.due_at)
+            text = _part(message, "plain")
+        except CadenceError as exc:
+            error = str(exc)
+        found.append(
+            SentEmail(
+                touch_id=touch.id,
+                subject=touch.subject,
+                template=touch.template,
+                sent_version=touch.template_version,
+                current_version=current,
+                same_version=current is not None and current == touch.template_version,
+                text=text,
+                error=error,
+            )
+        )
+    return found

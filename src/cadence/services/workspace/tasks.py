@@ -17,7 +17,7 @@ from cadence.services.tasks import complete_task, list_tasks, task_dict
 from cadence.services.users import Role, Viewer
 from cadence.services.workspace.access import visible_task
 from cadence.services.workspace.decisions import DecisionForm, DecisionInput, check_decision
-from cadence.services.workspace.leads import LeadBrief, lead_briefs, lead_details
+from cadence.services.workspace.leads import LeadBrief, lead_briefs, lead_details, with_sent_emails
 
 NOTE_CHARS = 5000
 
@@ -86,7 +86,8 @@ def task_for(ctx: Context, viewer: Viewer, task_id: int) -> TaskView:
     """The task ``task_id`` with its lead's context, if the viewer may see it."""
     with ctx.sessions() as session:
         task = visible_task(session, task_id, viewer)
-        return TaskView(task=task_dict(task), lead=lead_details(session, task.lead, ctx.settings))
+        lead = with_sent_emails(ctx, session, task.lead, lead_details(session, task.lead, ctx.settings))
+        return TaskView(task=task_dict(task), lead=lead)
 
 
 def _next_open(session: Session, ctx: Context, task: Task, now: datetime) -> dict[str, Any] | None:
