@@ -35,14 +35,15 @@ from __future__ import annotations
 import asyncio
 import collections
 import contextlib
+import functools
 import gc
 import hashlib
 from collections import Counter
-from collections.abc import AsyncGenerator, AsyncIterator, Callable, Mapping
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from email.message import EmailMessage
-from typing import TYPE_CHECKING, Any, TypeVar, cast
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar, cast
 
 from sqlalchemy import Table, bindparam, func, select, text, update
 from sqlalchemy.exc import SQLAlchemyError
@@ -1781,6 +1782,16 @@ def _hold_broken_cadences(ctx: Context, items: list[WorkItem], now: datetime, re
     return runnable
 
 
+class BatchRunner(Protocol):
+    """Runs one batch (:func:`run_batch` for ``ctx``; the Prefect flow wraps it in a task run per batch)."""
+
+    def __call__(
+        self, *, now: datetime, batch_size: int, sender: SmtpSender, only_enrollment: int | None, lookahead: Lookahead
+    ) -> Awaitable[RunReport]:
+        """Claim and execute up to ``batch_size`` due steps as of ``now``."""
+        ...
+
+
 async def run_until_idle(
     ctx: Context,
     *,
@@ -1789,15 +1800,21 @@ async def run_until_idle(
     config: SmtpConfig | None = None,
     only_enrollment: int | None = None,
     max_batches: int = 100_000,
+    batch: BatchRunner | None = None,
 ) -> RunReport:
-    """Run batches until nothing more is due at ``now``, or a batch stopped (``stopped`` says why)."""
+    """Run batches until nothing more is due at ``now``, or a batch stopped (``stopped`` says why).
+
+    The one loop of the engine: the tests run it, and so does the Prefect flow, which passes
+    ``batch`` (:func:`run_batch` as a Prefect task, one task run per batch of leads).
+    """
+    run = batch or cast(BatchRunner, functools.partial(run_batch, ctx))
     total = RunReport()
     lookahead = Lookahead()
     async with SmtpSender(config or smtp_config(ctx)) as sender:
         try:
             for _ in range(max_batches):
-                report = await run_batch(
-                    ctx, now=now, batch_size=batch_size or ctx.settings.batch_size, sender=sender,
+                report = await run(
+                    now=now, batch_size=batch_size or ctx.settings.batch_size, sender=sender,
                     only_enrollment=only_enrollment, lookahead=lookahead,
                 )  # fmt: skip
                 total.add(report)
