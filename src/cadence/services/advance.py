@@ -43,14 +43,13 @@ from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, 
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from email.message import EmailMessage
-from typing import TYPE_CHECKING, Any, Protocol, TypeVar, cast
+from typing import Any, Protocol, TypeVar, cast
 
-from sqlalchemy import Table, bindparam, func, select, text, update
+from sqlalchemy import Connection, Table, bindparam, func, select, text, update
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, lazyload
 
 from cadence.adapters.db import (
-    POSTGRESQL_CONNECT_TIMEOUT_S,
     DatabaseUnavailable,
     is_postgresql,
     retry_while_unavailable,
@@ -76,9 +75,6 @@ from cadence.services.context import Context
 from cadence.services.enrollments import calendar_for, decide, lead_timezone, pinned_cadence
 from cadence.services.outgoing import Built, Draft, MailIdentity, RenderProcess, compose, render_process
 from cadence.services.suppression import suppress
-
-if TYPE_CHECKING:
-    from cadence.adapters.pg_prepared import PreparedStatements
 
 TASK_TITLES = {
     Channel.CALL: "Call {name}",
@@ -810,24 +806,6 @@ _HANDED_SQL = (
 """Right after the reply: the outcome, while the touch is still ours."""
 
 
-_JOURNAL_SESSION_SQL = (
-    "SELECT set_config('plan_cache_mode', 'force_generic_plan', false), set_config('enable_seqscan', 'off', false)"
-)
-"""The journal's PostgreSQL connection: each statement is planned once, and reads through indexes.
-
-Its statements find rows by key only (a touch and an enrollment by id, suppressions by value), so
-their plan does not depend on the values: planning each run for its parameters, as every other
-connection of ours does (:data:`cadence.adapters.db.POSTGRESQL_SESSION_SQL`), cost 0.09-0.10 ms
-of the server's time per hand-off against 0.06 ms for running it (``pg_stat_statements``, runs of
-8,000 emails on this project's benchmark), in series with every email of the run. The one plan is
-made at a batch's first hand-off and kept for the batch (a connection of its own per batch), while
-``touches`` grows; with sequential scans off, no table is then read whole however small it was when
-the plan was made. (On tables never analyzed and a ``touches`` of a few thousand rows or fewer,
-PostgreSQL finds the touch through ``ix_touches_state`` rather than its primary key, as a plan for
-the parameters would too: that scan is bounded by the touches being sent.)
-"""
-
-
 def outcome_state(outcome: str | BaseException) -> str:
     """The touch state an SMTP outcome leads to (``sent``, ``bounced``, ``uncertain`` or ``retry``)."""
     if isinstance(outcome, str):
@@ -848,27 +826,21 @@ class _Journal:
     outcome is thus committed before the next message is handed over, and a runner killed at any
     moment leaves at most one touch ``handing``.
 
-    The writes are plain SQL on the driver's connection (no pool checkout, ping or reset, no ORM),
-    run in the event loop's thread: on PostgreSQL as statements prepared on an asynchronous psycopg
-    connection of its own, in autocommit (the two writes are one statement), sent through its libpq
-    handle (:class:`cadence.adapters.pg_prepared.PreparedStatements`); on SQLite synchronously, as
-    a write there costs less than handing it to another thread. After a database error the
-    connection is dropped and a new one is opened for the next write.
+    The writes are plain SQL statements on a SQLAlchemy connection of the engine, kept for the
+    batch; on PostgreSQL they run in a worker thread (so the event loop goes on while the server
+    answers), on SQLite in the event loop's thread (a local write costs less than a hand-over to
+    another thread). After a database error the connection is dropped and a new one is opened for
+    the next write.
     """
 
     def __init__(self, ctx: Context) -> None:
         self._engine = ctx.engine
         self._postgresql = is_postgresql(ctx.engine)
-        handing = _HANDING_SQL.format(lock=" FOR SHARE" if self._postgresql else "")
-        self._sql = {
-            "hand": handing,
-            "outcome_and_hand": f"WITH handed AS ({_HANDED_SQL} RETURNING id) {handing}",  # PostgreSQL only
-            "outcome": _HANDED_SQL,
-        }
+        self._hand = text(_HANDING_SQL.format(lock=" FOR SHARE" if self._postgresql else ""))
+        self._outcome = text(_HANDED_SQL)
         self.errors: tuple[type[BaseException], ...] = (SQLAlchemyError, ctx.engine.dialect.loaded_dbapi.Error)
         """What a failed write raises: SQLAlchemy's errors (connecting) and the driver's (executing)."""
-        self._sqlite: Any = None  # a pooled connection (SQLite)
-        self._postgres: PreparedStatements | None = None  # on a psycopg.AsyncConnection of our own (PostgreSQL)
+        self._connection: Connection | None = None
         self._pending: dict[str, Any] | None = None  # the last outcome, not written yet
 
     async def hand(self, item: WorkItem) -> bool:
@@ -878,10 +850,7 @@ class _Journal:
         parameters = {"touch_id": claim.touch_id, "token": claim.token, "enrollment_id": claim.enrollment_id,
                       "address": address, "domain": domain}  # fmt: skip
         pending, self._pending = self._pending, None
-        if self._postgresql:
-            statement, values = ("hand", parameters) if pending is None else ("outcome_and_hand", parameters | pending)
-            return await self._postgres_execute(statement, values) == 1
-        return self._sqlite_hand(parameters, pending)
+        return await self._run(lambda: self._write(pending, parameters) == 1)
 
     def handed(self, item: WorkItem, outcome: str | DeliveryError) -> None:
         """Remember ``item``'s outcome: written with the next hand-off, or by :meth:`flush`."""
@@ -899,84 +868,34 @@ class _Journal:
         if pending is None:
             return
         with contextlib.suppress(*self.errors):
-            if self._postgresql:
-                await self._postgres_execute("outcome", pending)
-            else:
-                self._sqlite_execute(self._sql["outcome"], pending)
+            await self._run(lambda: self._write(pending, None))
 
     async def close(self) -> None:
         """Write what is pending and let the connection go."""
         await self.flush()
-        postgres, self._postgres = self._postgres, None
-        if postgres is not None:
+        connection, self._connection = self._connection, None
+        if connection is not None:
             with contextlib.suppress(Exception):
-                await postgres.connection.close()
-        raw, self._sqlite = self._sqlite, None
-        if raw is not None:
-            with contextlib.suppress(Exception):
-                raw.close()
+                connection.close()
 
-    async def _postgres_execute(self, statement: str, values: dict[str, Any]) -> int:
-        """Run ``statement`` (a handing, an outcome, or both), prepared on the connection's first use; rows written."""
-        if self._postgres is None:
-            import psycopg
+    async def _run(self, write: Callable[[], _T]) -> _T:
+        return await asyncio.to_thread(write) if self._postgresql else write()
 
-            from cadence.adapters.pg_prepared import PreparedStatements
-
-            _, params = self._engine.dialect.create_connect_args(self._engine.url)
-            params.pop("context", None)
-            params.setdefault("connect_timeout", POSTGRESQL_CONNECT_TIMEOUT_S)
-            connection = await psycopg.AsyncConnection.connect(autocommit=True, **params)
-            try:
-                await connection.execute(_JOURNAL_SESSION_SQL)
-                self._postgres = await PreparedStatements.prepare(connection, self._sql)
-            except BaseException:
-                with contextlib.suppress(Exception):
-                    await connection.close()
-                raise
+    def _write(self, pending: dict[str, Any] | None, handing: dict[str, Any] | None) -> int:
+        """One transaction: the pending outcome, then ``handing``; the rows ``handing`` changed."""
+        if self._connection is None:
+            self._connection = self._engine.connect()
+        connection = self._connection
         try:
-            return await self._postgres.execute(statement, values)
-        except BaseException:  # an error, or a cancellation mid-statement: the connection's state is unknown
-            postgres, self._postgres = self._postgres, None
+            with connection.begin():
+                if pending is not None:
+                    connection.execute(self._outcome, pending)
+                return int(connection.execute(self._hand, handing).rowcount) if handing is not None else 0
+        except BaseException:  # an error, or an interruption mid-statement: the connection's state is unknown
+            self._connection = None
             with contextlib.suppress(Exception):
-                await postgres.connection.close()
+                connection.invalidate()
             raise
-
-    def _sqlite_hand(self, parameters: dict[str, Any], pending: dict[str, Any] | None) -> bool:
-        if pending is None:
-            return self._sqlite_execute(self._sql["hand"], parameters) == 1
-        connection = self._sqlite_connection()
-        try:
-            connection.execute("BEGIN IMMEDIATE")
-            try:
-                connection.execute(self._sql["outcome"], pending)
-                changed = int(connection.execute(self._sql["hand"], parameters).rowcount)
-                connection.execute("COMMIT")
-            except BaseException:
-                connection.execute("ROLLBACK")
-                raise
-        except Exception:
-            self._sqlite_drop()
-            raise
-        return changed == 1
-
-    def _sqlite_execute(self, statement: str, values: dict[str, Any]) -> int:
-        try:
-            return int(self._sqlite_connection().execute(statement, values).rowcount)
-        except Exception:
-            self._sqlite_drop()
-            raise
-
-    def _sqlite_connection(self) -> Any:
-        if self._sqlite is None:
-            self._sqlite = self._engine.raw_connection()  # autocommit: the engine turns pysqlite's own off
-        return self._sqlite.driver_connection
-
-    def _sqlite_drop(self) -> None:
-        raw, self._sqlite = self._sqlite, None
-        if raw is not None:
-            with contextlib.suppress(Exception):
-                raw.invalidate()
 
 
 class _HandOff:
