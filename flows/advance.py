@@ -25,7 +25,7 @@ from pydantic import SecretStr
 from cadence.adapters.db import DatabaseUnavailable
 from cadence.adapters.mail import SmtpSender
 from cadence.errors import CadenceError
-from cadence.services.advance import Lookahead, RunReport, next_due, run_batch, run_until_idle, smtp_config
+from cadence.services.advance import RunReport, next_due, run_batch, run_until_idle, smtp_config
 from cadence.services.context import Context
 from cadence.settings import Settings
 
@@ -60,13 +60,12 @@ async def smtp_password(ctx: Context) -> str | None:
 
 @task(name="advance-batch", cache_policy=NONE, retries=0)
 async def advance_batch(
-    *, now: datetime, batch_size: int, sender: SmtpSender, only_enrollment: int | None, lookahead: Lookahead
+    *, now: datetime, batch_size: int, sender: SmtpSender, only_enrollment: int | None
 ) -> RunReport:
     """Claim and execute one batch of due steps (a task run per batch, never per email)."""
     return await run_batch(
-        flow_context(), now=now, batch_size=batch_size, sender=sender, only_enrollment=only_enrollment,
-        lookahead=lookahead,
-    )  # fmt: skip
+        flow_context(), now=now, batch_size=batch_size, sender=sender, only_enrollment=only_enrollment
+    )
 
 
 async def advance_all(now: datetime, batch_size: int, only_enrollment: int | None = None) -> RunReport:

@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from cadence.adapters.db import DatabaseUnavailable, busy_message, locked, make_engine, session_factory
 from cadence.adapters.files import load_cadences, load_rules
 from cadence.adapters.schema import current_revision, head_revision
+from cadence.adapters.templates import Templates
 from cadence.core.cadences import Cadence
 from cadence.core.qualification import Rules
 from cadence.errors import CadenceError, ConfigurationError, NotFound, database_problem
@@ -28,6 +29,8 @@ class Context:
     settings: Settings
     engine: Engine = field(init=False)
     sessions: sessionmaker[Session] = field(init=False)
+    template_checks: dict[tuple[str, ...], list[str]] = field(init=False, default_factory=dict)
+    """What is wrong with each cadence's templates, by cadence and template versions (checked once each)."""
 
     def __post_init__(self) -> None:
         self.engine = make_engine(
@@ -44,6 +47,11 @@ class Context:
     def rules(self) -> Rules:
         """The qualification rules, checked against the cadences they name."""
         return load_rules(self.settings.templates_dir, set(self.cadences))
+
+    @cached_property
+    def templates(self) -> Templates:
+        """The templates folder's templates, compiled once for the life of the context."""
+        return Templates(self.settings.templates_dir)
 
     def cadence(self, name: str) -> Cadence:
         """The current version of cadence ``name``."""
