@@ -1,0 +1,735 @@
+"""What every event means for an enrollment, its lead and its touch: the one rule (pure).
+
+The shell reads the facts (:class:`Facts`: the lead's latest enrollment as a :class:`Position`,
+its pinned cadence and calendar, whether it was decided or answered since it was enrolled, the
+touch the event is about), calls :func:`consequences` with the event and applies what comes back
+(:class:`Consequences`). Time is passed in (``Facts.at``); nothing here reads a clock or does I/O.
+
+=================  =========================================  ==============  =====================================
+event              enrollment                                 touch           also
+=================  =========================================  ==============  =====================================
+``Sent``           the step is done; next one scheduled [1]_  sent
+``Retry``          due again at the next slot after backoff   retry
+``Bounced``        decided ``bounced`` [2]_                   bounced         address suppressed
+``Uncertain``      the step is done [1]_                      uncertain       reported, never re-sent
+``Withdrawn``      active: the step is done [1]_              skipped         not active: the claim is given back
+``StepHeld``       due again at the next slot after recheck   held
+``StepDue``        outside its slot: due at the next slot                     the claim is given back (deferred)
+``ClaimLapsed``    by the touch's state: ``handing`` becomes ``uncertain``; ``sent``, ``uncertain``, ``done``,
+                   ``skipped``: the step is done; ``bounced``: as ``Bounced``; the others are claimed again
+``GraceOver``      completed                                                  decision ``no_response``
+``Responded``      open or completed: responded [3]_                          response; a task for the owner
+``AutoReply``      active: paused until the return date                       response ``auto_reply``
+``BounceNotice``   permanent: decided ``bounced`` [2]_                        response ``bounce``; permanent:
+                                                                              address suppressed
+``Unsubscribed``   decided ``unsubscribed`` [2]_                              address suppressed
+``TaskDone``       a connected call: as ``Responded`` (call); with a decision: as ``Decided`` too, no task
+``Decided``        decided (a decided one stays so)                           the lead's current decision, the
+                                                                              earlier kept as history; open
+                                                                              tasks cancelled; a meeting or
+                                                                              hand-off counts as a response
+``Paused``         paused (only an active one)
+``Resumed``        active, moved later by the time paused
+=================  =========================================  ==============  =====================================
+
+.. [1] Only while the enrollment is active and still at the touch's step (a decision, pause or
+   response since the claim wins); the next step is scheduled by :func:`next_due_at`.
+.. [2] Unless the lead was decided since it was enrolled: an automatic decision never replaces one
+   (the suppression still happens). The enrollment stops, its open tasks are cancelled.
+.. [3] A response on a decided enrollment, or from a lead never enrolled, is recorded on its own;
+   the owner gets the task all the same.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from datetime import date, datetime, time, timedelta
+from enum import StrEnum
+from typing import assert_never
+
+from cadence.core.cadences import Cadence
+from cadence.core.decisions import NEEDS_QUALIFICATION, Outcome, require_qualification
+from cadence.core.enrollment import OPEN_STATES, Event, State, transition
+from cadence.core.schedule import LeadCalendar, add_business_days, local_instant, step_due_at
+from cadence.errors import InvalidTransition, ValidationError
+
+DECIDED_BY_CADENCE = "cadence"
+"""Who takes the decisions no person took (bounced, no_response)."""
+NO_RESPONSE_REASON = "every step of the cadence ran with no response"
+MAX_REASON = 1000
+MAX_TITLE = 300
+
+
+class TouchState(StrEnum):
+    """The states of a touch (one step's execution), as stored."""
+
+    CLAIMED = "claimed"  # taken by a runner, nothing done yet
+    SENDING = "sending"  # marked to go out in the current wave; not handed to SMTP yet
+    HANDING = "handing"  # the final "." of DATA is being written: from here on a crash leaves the outcome unknown
+    SENT = "sent"  # the SMTP server accepted the email
+    DONE = "done"  # a task was created for the owner
+    RETRY = "retry"  # a transient failure: due again later
+    UNCERTAIN = "uncertain"  # possibly sent, not recorded: never re-sent automatically
+    BOUNCED = "bounced"  # permanently refused by the recipient's server
+    SKIPPED = "skipped"  # not executed (suppressed address, cap, ...)
+    HELD = "held"  # waiting for a template fix
+
+
+RECLAIMABLE: frozenset[TouchState] = frozenset(
+    {TouchState.CLAIMED, TouchState.SENDING, TouchState.RETRY, TouchState.HELD}
+)
+"""Nothing of these reached an SMTP server: a lapsed claim on one is simply claimed again."""
+STEP_DONE: frozenset[TouchState] = frozenset(
+    {TouchState.SENT, TouchState.UNCERTAIN, TouchState.DONE, TouchState.SKIPPED}
+)
+"""A lapsed claim on one of these had its outcome recorded but the enrollment not moved on."""
+
+RESPONSE_KINDS: frozenset[str] = frozenset({"reply", "call", "manual"})
+"""Responses that count as the lead answering (an automatic reply or a bounce does not)."""
+MEETING_RESPONSE_NOTE = "{outcome} recorded with the decision"
+
+
+# -- the facts the shell reads ----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Position:
+    """Where an enrollment stands: the fields the rules read, and write back in :class:`Consequences`.
+
+    The names are those of the ``enrollments`` table's columns, so that the shell copies them both ways.
+    """
+
+    state: State
+    enrolled_at: datetime
+    anchor_at: datetime
+    """Day 0 for scheduling: the enrollment time, moved later by the time spent paused."""
+    next_step: int = 0
+    next_due_at: datetime | None = None
+    last_touch_at: datetime | None = None
+    last_touch_day: int | None = None
+    paused_at: datetime | None = None
+    paused_until: datetime | None = None
+    ended_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class TouchFacts:
+    """The touch an event is about (a send outcome, a held or due step, a lapsed claim)."""
+
+    step_index: int
+    state: TouchState
+    error: str | None = None
+
+
+@dataclass(frozen=True)
+class Policy:
+    """The settings the rules read."""
+
+    reply_grace_days: int = 3
+    """Business days to wait for a reply after the last step."""
+    auto_reply_pause_days: int = 7
+    """How long an automatic reply naming no return date pauses the lead."""
+    hold_recheck: timedelta = timedelta(hours=1)
+    """How soon a held step is looked at again (moved to the next slot)."""
+
+
+@dataclass(frozen=True)
+class Facts:
+    """What the shell read before the event: everything the rule may look at, and the time."""
+
+    at: datetime
+    """When the event happened (or, for a lapsed claim, when its recorded outcome did)."""
+    enrollment: Position | None = None
+    """The lead's latest enrollment, whatever its state; None for a lead never enrolled."""
+    cadence: Cadence | None = None
+    """The cadence version that enrollment pinned."""
+    calendar: LeadCalendar | None = None
+    """The lead's calendar under that cadence's settings."""
+    decided: Outcome | None = None
+    """The decision taken on the lead since its latest enrollment began (ever, if never enrolled)."""
+    responded: bool = False
+    """True when the latest enrollment has a response of one of :data:`RESPONSE_KINDS`."""
+    touch: TouchFacts | None = None
+    lead_name: str = ""
+    """The lead's name (or address), for the titles of the tasks it gets."""
+    policy: Policy = field(default_factory=Policy)
+
+
+# -- the events -------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Sent:
+    """The SMTP server accepted the touch's email."""
+
+    reply: str = ""
+
+
+@dataclass(frozen=True)
+class Retry:
+    """A transient failure: the email goes again after ``backoff`` (then at the next allowed slot)."""
+
+    error: str
+    backoff: timedelta
+
+
+@dataclass(frozen=True)
+class Bounced:
+    """The recipient's server refused the touch's email for good."""
+
+    error: str
+
+
+@dataclass(frozen=True)
+class Uncertain:
+    """The email may have gone out (the connection broke after the final dot): never sent again."""
+
+    error: str
+
+
+@dataclass(frozen=True)
+class Withdrawn:
+    """The email was not handed over: the lead stopped or was suppressed after the wave was marked."""
+
+
+@dataclass(frozen=True)
+class StepHeld:
+    """The step cannot run now (a broken template): it waits, due again later."""
+
+    reason: str
+
+
+@dataclass(frozen=True)
+class StepDue:
+    """A runner got to a due step: it runs now only inside the lead's slot (window, open day)."""
+
+
+@dataclass(frozen=True)
+class ClaimLapsed:
+    """A runner's claim on the touch lapsed: finish what it left, from the touch's recorded state."""
+
+
+@dataclass(frozen=True)
+class GraceOver:
+    """Every step ran and the grace period for replies passed with no response."""
+
+
+@dataclass(frozen=True)
+class Responded:
+    """The lead answered: a reply (by email or recorded by hand), a connected call, ..."""
+
+    kind: str = "manual"
+    """One of :data:`RESPONSE_KINDS`."""
+    channel: str = "other"
+    note: str | None = None
+
+
+@dataclass(frozen=True)
+class AutoReply:
+    """An automatic reply (out of office), naming the day the lead is back or not."""
+
+    return_date: date | None = None
+    note: str | None = None
+
+
+@dataclass(frozen=True)
+class BounceNotice:
+    """A delivery status notification about the lead's address, read from the replies mailbox."""
+
+    permanent: bool
+    status: str = "undelivered"
+
+
+@dataclass(frozen=True)
+class Unsubscribed:
+    """The lead asked to get no more email (by email or by the link)."""
+
+    reason: str
+    by: str | None = None
+
+
+@dataclass(frozen=True)
+class Decided:
+    """A decision on the lead, by a person (or by the cadence)."""
+
+    outcome: Outcome
+    reason: str | None = None
+    decided_by: str | None = None
+    answers: dict[str, str] | None = None
+    qualification_skipped: bool = False
+
+
+@dataclass(frozen=True)
+class TaskDone:
+    """A rep recorded a task's outcome, possibly with a decision in the same step."""
+
+    channel: str
+    outcome: str
+    note: str | None = None
+    decision: Decided | None = None
+
+
+@dataclass(frozen=True)
+class Paused:
+    """Pause the enrollment, until ``until`` or until it is resumed."""
+
+    until: datetime | None = None
+
+
+@dataclass(frozen=True)
+class Resumed:
+    """Resume a paused enrollment."""
+
+
+SendOutcome = Sent | Retry | Bounced | Uncertain | Withdrawn
+"""What SMTP said about a touch's email."""
+AnyEvent = (
+    SendOutcome
+    | StepHeld
+    | StepDue
+    | ClaimLapsed
+    | GraceOver
+    | Responded
+    | AutoReply
+    | BounceNotice
+    | Unsubscribed
+    | Decided
+    | TaskDone
+    | Paused
+    | Resumed
+)
+"""Every event the rule knows."""
+
+
+# -- the consequences the shell applies --------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class NewDecision:
+    """A decision to record: it becomes the lead's current one; the one it replaces stays as history."""
+
+    outcome: Outcome
+    reason: str | None = None
+    decided_by: str | None = None
+    answers: dict[str, str] | None = None
+    qualification_skipped: bool = False
+
+
+@dataclass(frozen=True)
+class NewResponse:
+    """A response to put on the lead's timeline."""
+
+    kind: str
+    channel: str
+    note: str | None = None
+    on_enrollment: bool = True
+    """True: recorded on the facts' enrollment; False: on the lead only."""
+
+
+@dataclass(frozen=True)
+class NewTask:
+    """A task to create for the lead's owner."""
+
+    channel: str
+    title: str
+    instructions: str | None
+    due_at: datetime
+
+
+@dataclass(frozen=True)
+class Consequences:
+    """What an event means, as data; the shell applies every field that is set."""
+
+    enrollment: Position | None = None
+    """The enrollment's new values; None when it does not change."""
+    touch: TouchState | None = None
+    """The touch's new state; None when it does not change."""
+    touch_error: str | None = None
+    release_claim: bool = False
+    """Give the claim back: a touch this claim created goes; one that was waiting keeps waiting."""
+    reclaim: bool = False
+    """Nothing of the lapsed claim reached SMTP: the step is simply claimed again."""
+    deferred_to: datetime | None = None
+    """The step is not run now but at this instant (the next allowed slot)."""
+    uncertain: bool = False
+    """The email may have gone out: report it, never send it again."""
+    suppress: str | None = None
+    """Suppress the lead's address (and the bounced ones) with this reason."""
+    decision: NewDecision | None = None
+    cancel_open_tasks: bool = False
+    response: NewResponse | None = None
+    task: NewTask | None = None
+    note: str = ""
+    """Why, in a few words: for the timeline and the reports."""
+
+    @property
+    def lead_status(self) -> str | None:
+        """The lead's new status: ``decided`` with a decision, else its enrollment's new state."""
+        if self.decision is not None:
+            return State.DECIDED.value
+        return self.enrollment.state.value if self.enrollment is not None else None
+
+
+# -- scheduling ----------------------------------------------------------------------------------------
+
+
+def next_due_at(position: Position, cadence: Cadence, calendar: LeadCalendar, *, grace_days: int) -> datetime | None:
+    """When the enrollment is next due: its next step, or the end of the grace period after the last one.
+
+    Only an active enrollment is ever due.
+    """
+    if position.state != State.ACTIVE:
+        return None
+    index = position.next_step
+    if index >= len(cadence.steps):
+        last = position.last_touch_at or position.anchor_at
+        return add_business_days(calendar, last, grace_days)
+    return step_due_at(
+        cadence,
+        index,
+        calendar,
+        enrolled_at=position.anchor_at,
+        previous_touch_at=position.last_touch_at,
+        previous_day=position.last_touch_day,
+    )
+
+
+def step_done(
+    position: Position, cadence: Cadence, calendar: LeadCalendar, *, at: datetime, grace_days: int
+) -> Position:
+    """The enrollment moved past its current step, done at ``at``, with what comes next scheduled."""
+    step = cadence.steps[position.next_step]
+    moved = replace(position, next_step=position.next_step + 1, last_touch_at=at, last_touch_day=step.day)
+    return replace(moved, next_due_at=next_due_at(moved, cadence, calendar, grace_days=grace_days))
+
+
+# -- the rule ------------------------------------------------------------------------------------------
+
+
+def consequences(event: AnyEvent, facts: Facts) -> Consequences:
+    """What ``event`` means for the lead described by ``facts`` (see the module's table).
+
+    Raises :class:`InvalidTransition` for what a person asks that the enrollment's state does not
+    allow (pausing a decided enrollment), :class:`ValidationError` for a decision missing its
+    qualifying answers, and :class:`ValueError` when ``facts`` lack what the event needs (a send
+    outcome without its touch): a bug of the caller.
+    """
+    match event:
+        case Sent():
+            return _sent(facts, TouchState.SENT, note="sent")
+        case Uncertain(error=error):
+            return replace(_sent(facts, TouchState.UNCERTAIN, note="delivery unknown"), touch_error=error,
+                           uncertain=True)  # fmt: skip
+        case Retry(error=error, backoff=backoff):
+            return _retry(facts, error, backoff)
+        case Bounced(error=error):
+            _require_touch(facts, "a bounce at send time")
+            return replace(_bounce(facts, error), touch=TouchState.BOUNCED, touch_error=error)
+        case Withdrawn():
+            return _withdrawn(facts)
+        case StepHeld(reason=reason):
+            return _held(facts, reason)
+        case StepDue():
+            return _due(facts)
+        case ClaimLapsed():
+            return _lapsed(facts)
+        case GraceOver():
+            return _grace_over(facts)
+        case Responded():
+            return _responded(facts, event, with_task=True)
+        case AutoReply():
+            return _auto_reply(facts, event)
+        case BounceNotice(permanent=permanent, status=status):
+            return _bounce_notice(facts, permanent, status)
+        case Unsubscribed(reason=reason, by=by):
+            return _automatic_decision(facts, Outcome.UNSUBSCRIBED, reason, by, suppress=reason)
+        case Decided():
+            return _decided(facts, event)
+        case TaskDone():
+            return _task_done(facts, event)
+        case Paused(until=until):
+            return _paused(facts, until)
+        case Resumed():
+            return _resumed(facts)
+        case _:
+            assert_never(event)
+
+
+def _require_enrollment(facts: Facts, what: str) -> Position:
+    if facts.enrollment is None:
+        raise InvalidTransition(f"the lead has no enrollment to {what}")
+    return facts.enrollment
+
+
+def _require_touch(facts: Facts, what: str) -> TouchFacts:
+    if facts.touch is None:
+        raise ValueError(f"{what} needs the facts of its touch")
+    return facts.touch
+
+
+def _require_schedule(facts: Facts, what: str) -> tuple[Cadence, LeadCalendar]:
+    if facts.cadence is None or facts.calendar is None:
+        raise ValueError(f"{what} needs the enrollment's cadence and the lead's calendar")
+    return facts.cadence, facts.calendar
+
+
+def _at_step(facts: Facts, touch: TouchFacts) -> Position | None:
+    """The enrollment, if it is active and still at the touch's step (nothing stopped or moved it)."""
+    enrollment = facts.enrollment
+    if enrollment is None or enrollment.state != State.ACTIVE or enrollment.next_step != touch.step_index:
+        return None
+    return enrollment
+
+
+def _move_on(facts: Facts, touch: TouchFacts, what: str) -> Position | None:
+    enrollment = _at_step(facts, touch)
+    if enrollment is None:
+        return None
+    cadence, calendar = _require_schedule(facts, what)
+    return step_done(enrollment, cadence, calendar, at=facts.at, grace_days=facts.policy.reply_grace_days)
+
+
+def _sent(facts: Facts, state: TouchState, *, note: str) -> Consequences:
+    touch = _require_touch(facts, "a send outcome")
+    return Consequences(enrollment=_move_on(facts, touch, "a send outcome"), touch=state, note=note)
+
+
+def _slot_after(facts: Facts, earliest: datetime, what: str) -> datetime:
+    _cadence, calendar = _require_schedule(facts, what)
+    return calendar.next_slot(earliest)
+
+
+def _retry(facts: Facts, error: str, backoff: timedelta) -> Consequences:
+    _require_touch(facts, "a retry")
+    enrollment = facts.enrollment
+    moved = None
+    if enrollment is not None and enrollment.state == State.ACTIVE:
+        moved = replace(enrollment, next_due_at=_slot_after(facts, facts.at + backoff, "a retry"))
+    return Consequences(enrollment=moved, touch=TouchState.RETRY, touch_error=error, note=f"retry: {error}")
+
+
+def _withdrawn(facts: Facts) -> Consequences:
+    touch = _require_touch(facts, "a withdrawn email")
+    if facts.enrollment is None or facts.enrollment.state != State.ACTIVE:
+        return Consequences(release_claim=True, note="withdrawn: the enrollment stopped")
+    return Consequences(
+        enrollment=_move_on(facts, touch, "a withdrawn email"),
+        touch=TouchState.SKIPPED,
+        touch_error="address suppressed",
+        note="withdrawn: address suppressed",
+    )
+
+
+def _held(facts: Facts, reason: str) -> Consequences:
+    _require_touch(facts, "a held step")
+    enrollment = facts.enrollment
+    moved = None
+    if enrollment is not None and enrollment.state == State.ACTIVE:
+        due = _slot_after(facts, facts.at + facts.policy.hold_recheck, "a held step")
+        moved = replace(enrollment, next_due_at=due)
+    return Consequences(enrollment=moved, touch=TouchState.HELD, touch_error=reason, note=f"held: {reason}")
+
+
+def _due(facts: Facts) -> Consequences:
+    slot = _slot_after(facts, facts.at, "a due step")
+    if slot == facts.at:
+        return Consequences(note="due, inside its slot: runs now")
+    enrollment = _require_enrollment(facts, "run")
+    return Consequences(
+        enrollment=replace(enrollment, next_due_at=slot),
+        release_claim=True,
+        deferred_to=slot,
+        note=f"outside the lead's send window or on a closed day: moved to {slot.isoformat()}",
+    )
+
+
+def _lapsed(facts: Facts) -> Consequences:
+    touch = _require_touch(facts, "a lapsed claim")
+    if touch.state in RECLAIMABLE:
+        return Consequences(reclaim=True, note=f"lapsed claim ({touch.state.value}): claimed again")
+    if touch.state == TouchState.HANDING:
+        error = "the runner stopped after handing the message to SMTP; delivery unknown"
+        return Consequences(
+            enrollment=_move_on(facts, touch, "a lapsed claim"),
+            touch=TouchState.UNCERTAIN,
+            touch_error=error,
+            uncertain=True,
+            note="lapsed while handing: delivery unknown",
+        )
+    if touch.state == TouchState.BOUNCED:
+        bounce = _bounce(facts, touch.error or "bounced")
+        return replace(bounce, note=f"lapsed after a bounce: {bounce.note}")
+    if touch.state in STEP_DONE:
+        return Consequences(
+            enrollment=_move_on(facts, touch, "a lapsed claim"),
+            uncertain=touch.state == TouchState.UNCERTAIN,
+            note=f"lapsed after {touch.state.value}: moved on",
+        )
+    raise ValueError(f"a lapsed claim on a touch in state {touch.state.value} has no rule")  # pragma: no cover
+
+
+def _reason(text: str | None) -> str | None:
+    return text.strip()[:MAX_REASON] if text and text.strip() else None
+
+
+def _bounce(facts: Facts, error: str) -> Consequences:
+    reason = error[:MAX_REASON]
+    return _automatic_decision(facts, Outcome.BOUNCED, reason, DECIDED_BY_CADENCE, suppress=f"bounced: {error}")
+
+
+def _automatic_decision(facts: Facts, outcome: Outcome, reason: str, by: str | None, *, suppress: str) -> Consequences:
+    """A decision no person took (bounced, unsubscribed): never over one taken since the lead was enrolled."""
+    if facts.decided is not None:
+        return Consequences(
+            suppress=suppress[:MAX_REASON],
+            note=f"{outcome.value}: suppressed; the lead was decided already ({facts.decided.value})",
+        )
+    decided = _decide(facts, NewDecision(outcome=outcome, reason=_reason(reason), decided_by=by))
+    return replace(decided, suppress=suppress[:MAX_REASON], note=f"{outcome.value}: suppressed and decided")
+
+
+def _decide(facts: Facts, decision: NewDecision) -> Consequences:
+    """The enrollment stops (a decided one stays so), open tasks are cancelled; a meeting is a response."""
+    enrollment = facts.enrollment
+    moved = None
+    if enrollment is not None and enrollment.state != State.DECIDED:
+        state = transition(enrollment.state, Event.DECIDE)
+        moved = replace(enrollment, state=state, next_due_at=None, ended_at=facts.at)
+    response = None
+    if decision.outcome in NEEDS_QUALIFICATION and not facts.responded:
+        note = MEETING_RESPONSE_NOTE.format(outcome=decision.outcome.value.replace("_", " "))
+        response = NewResponse(kind="manual", channel="other", note=note, on_enrollment=enrollment is not None)
+    return Consequences(
+        enrollment=moved,
+        decision=decision,
+        cancel_open_tasks=True,
+        response=response,
+        note=f"decided {decision.outcome.value}",
+    )
+
+
+def _decided(facts: Facts, event: Decided) -> Consequences:
+    require_qualification(event.outcome, event.answers, event.qualification_skipped)
+    if event.reason is not None and len(event.reason) > 5000:
+        raise ValidationError("reason is longer than 5000 characters")
+    decision = NewDecision(
+        outcome=event.outcome,
+        reason=event.reason.strip() if event.reason and event.reason.strip() else None,
+        decided_by=event.decided_by,
+        answers=event.answers,
+        qualification_skipped=event.qualification_skipped,
+    )
+    return _decide(facts, decision)
+
+
+def _grace_over(facts: Facts) -> Consequences:
+    enrollment = _require_enrollment(facts, "complete")
+    state = transition(enrollment.state, Event.COMPLETE)
+    moved = replace(enrollment, state=state, next_due_at=None, ended_at=facts.at)
+    decision = NewDecision(outcome=Outcome.NO_RESPONSE, reason=NO_RESPONSE_REASON, decided_by=DECIDED_BY_CADENCE)
+    return Consequences(enrollment=moved, decision=decision, note="completed with no response")
+
+
+_TASK_TITLES = {
+    "reply": "Answer {name}'s reply",
+    "call": "Follow up the call with {name}: record the decision",
+    "manual": "Follow up {name}'s response: record the decision",
+}
+
+
+def _responded(facts: Facts, event: Responded, *, with_task: bool) -> Consequences:
+    if event.kind not in RESPONSE_KINDS:
+        raise ValueError(f"a response is one of {', '.join(sorted(RESPONSE_KINDS))}, not {event.kind!r}")
+    enrollment = facts.enrollment
+    moved = None
+    if enrollment is not None and enrollment.state != State.DECIDED:
+        state = transition(enrollment.state, Event.RESPOND)
+        moved = replace(enrollment, state=state, next_due_at=None, ended_at=None)
+    task = None
+    if with_task:
+        title = _TASK_TITLES[event.kind].format(name=facts.lead_name or "the lead")[:MAX_TITLE]
+        task = NewTask(channel="reply", title=title, instructions=event.note or "(no text)", due_at=facts.at)
+    return Consequences(
+        enrollment=moved,
+        response=NewResponse(kind=event.kind, channel=event.channel, note=event.note, on_enrollment=moved is not None),
+        task=task,
+        note=f"{event.kind}: automated steps stopped; the owner decides" if moved else f"{event.kind} recorded",
+    )
+
+
+def pause_until(facts: Facts, return_date: date | None) -> datetime | None:
+    """Until when an automatic reply pauses the lead: its return date at the start of the send window, in the
+    lead's time zone, else ``auto_reply_pause_days`` from now. None when the return date has passed."""
+    if return_date is None:
+        return facts.at + timedelta(days=facts.policy.auto_reply_pause_days)
+    if facts.calendar is None:
+        raise ValueError("an automatic reply naming a return date needs the lead's calendar")
+    window_start = facts.calendar.settings.window_start if facts.cadence is not None else time(0, 0)
+    until = local_instant(return_date, window_start, facts.calendar.tz)
+    return until if until > facts.at else None
+
+
+def _auto_reply(facts: Facts, event: AutoReply) -> Consequences:
+    enrollment = facts.enrollment
+    note = event.note
+    if event.return_date is not None:
+        note = f"back on {event.return_date.isoformat()}: {note or ''}".strip(": ")
+    response = NewResponse(
+        kind="auto_reply",
+        channel="email",
+        note=note,
+        on_enrollment=enrollment is not None and enrollment.state in OPEN_STATES,
+    )
+    if enrollment is None or enrollment.state != State.ACTIVE:
+        state = enrollment.state.value if enrollment is not None else "not enrolled"
+        return Consequences(response=response, note=f"not paused (enrollment {state})")
+    until = pause_until(facts, event.return_date)
+    if until is None:
+        return Consequences(response=response, note=f"back on {event.return_date} already: not paused")
+    paused = _paused(facts, until)
+    return replace(paused, response=response, note=f"paused until {until.isoformat()}")
+
+
+def _bounce_notice(facts: Facts, permanent: bool, status: str) -> Consequences:
+    if not permanent:
+        note = f"delivery delayed or failed: {status}"[:2000]
+        return Consequences(response=NewResponse(kind="bounce", channel="email", note=note, on_enrollment=True),
+                            note=f"temporary delivery failure, nothing changed: {status}")  # fmt: skip
+    response = NewResponse(kind="bounce", channel="email", note=f"bounced: {status}"[:2000], on_enrollment=True)
+    return replace(_bounce(facts, status), response=response)
+
+
+def _task_done(facts: Facts, event: TaskDone) -> Consequences:
+    connected = event.channel == "call" and event.outcome == "connected"
+    if not connected:
+        return _decided(facts, event.decision) if event.decision is not None else Consequences(note="task done")
+    answered = _responded(
+        facts, Responded(kind="call", channel="call", note=event.note or "call connected"), with_task=not event.decision
+    )
+    if event.decision is None:
+        return answered
+    after = replace(facts, enrollment=answered.enrollment or facts.enrollment, responded=True)
+    return replace(_decided(after, event.decision), response=answered.response)
+
+
+def _paused(facts: Facts, until: datetime | None) -> Consequences:
+    enrollment = _require_enrollment(facts, "pause")
+    state = transition(enrollment.state, Event.PAUSE)
+    moved = replace(enrollment, state=state, paused_at=facts.at, paused_until=until, next_due_at=None)
+    return Consequences(enrollment=moved, note="paused")
+
+
+def _resumed(facts: Facts) -> Consequences:
+    enrollment = _require_enrollment(facts, "resume")
+    state = transition(enrollment.state, Event.RESUME)
+    moved = replace(enrollment, state=state, paused_at=None, paused_until=None)
+    if enrollment.paused_at is not None and facts.at > enrollment.paused_at:
+        shift = facts.at - enrollment.paused_at
+        moved = replace(
+            moved,
+            anchor_at=enrollment.anchor_at + shift,
+            last_touch_at=enrollment.last_touch_at + shift if enrollment.last_touch_at is not None else None,
+        )
+    cadence, calendar = _require_schedule(facts, "resuming")
+    moved = replace(moved, next_due_at=next_due_at(moved, cadence, calendar, grace_days=facts.policy.reply_grace_days))
+    return Consequences(enrollment=moved, note="resumed")
