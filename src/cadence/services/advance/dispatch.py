@@ -138,7 +138,7 @@ async def dispatch(
                 ) -> tuple[list[tuple[WorkItem, Built]], list[WorkItem]]:
                     with ctx.sessions() as session, session.begin():
                         for item, reason in broken:
-                            intake.hold(session, item, now, reason, counts)
+                            intake.hold(session, ctx, item, now, reason, counts)
                         to_send, withdrawn, superseded = mark_sending(session, built, now, versions)
                     counts.superseded += superseded
                     return to_send, withdrawn

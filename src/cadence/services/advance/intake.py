@@ -18,11 +18,15 @@ from sqlalchemy.orm import Session, lazyload
 
 from cadence.adapters.models import Enrollment, Lead, Rep, Task, Touch
 from cadence.adapters.templates import TemplateError, sample_variables
+from cadence.core import events
 from cadence.core.cadences import Cadence, Channel
+from cadence.core.events import TouchState, consequences
 from cadence.core.schedule import local_instant
+from cadence.services import claims
+from cadence.services.advance import settle
 from cadence.services.advance.compose import Versions, render, work_item
 from cadence.services.advance.work import RunReport, WorkItem
-from cadence.services.claims import Claim, ClaimBatch, TouchState, advance, claim_due
+from cadence.services.claims import Claim, ClaimBatch, advance, claim_due
 from cadence.services.context import Context
 from cadence.services.enrollments import calendar_for, pinned_cadence, resume
 
@@ -33,8 +37,6 @@ TASK_TITLES = {
     Channel.POSTCARD: "Send a postcard to {name}",
     Channel.TASK: "Follow up with {name}",
 }
-HOLD_RECHECK = timedelta(hours=1)
-"""How soon a step held by a broken template is looked at again (then moved to the lead's next slot)."""
 
 
 def claim(
@@ -113,10 +115,10 @@ def defer_outside_slot(
     kept: list[WorkItem] = []
     for item in items:
         enrollment = snapshots[item.claim.enrollment_id]
-        assert item.cadence_key is not None  # set when loaded
-        calendar = calendar_for(enrollment.lead, pinned_cadence(session, *item.cadence_key), ctx.settings)
-        slot = calendar.next_slot(now)
-        if slot <= now:
+        facts = settle.facts(session, ctx, enrollment, item.claim.step_index, TouchState.CLAIMED, now=now,
+                             decided=False)  # fmt: skip
+        found = consequences(events.StepDue(), facts)
+        if found.deferred_to is None:
             kept.append(item)
             continue
         touch = session.get_one(Touch, item.claim.touch_id)
@@ -125,7 +127,7 @@ def defer_outside_slot(
         else:
             touch.claim_token = None  # one that was waiting (held, retried) keeps waiting
             touch.lease_until = None
-        session.get_one(Enrollment, enrollment.id).next_due_at = slot
+        session.get_one(Enrollment, enrollment.id).next_due_at = found.deferred_to
         report.deferred += 1
     return kept
 
@@ -149,15 +151,18 @@ def cadence_problems(ctx: Context, cadence: Cadence) -> list[str]:
     return ctx.template_checks[key]
 
 
-def hold(session: Session, item: WorkItem, now: datetime, reason: str, report: RunReport) -> None:
-    """A template is broken: the step waits (due, not lost) and is reported."""
+def hold(session: Session, ctx: Context, item: WorkItem, now: datetime, reason: str, report: RunReport) -> None:
+    """A template is broken: the step waits (due again at the lead's slot after an hour, the core's recheck time)."""
     touch = session.get_one(Touch, item.claim.touch_id)
     enrollment = session.get_one(Enrollment, item.claim.enrollment_id)
+    facts = settle.facts(session, ctx, enrollment, item.claim.step_index, TouchState(touch.state), now=now,
+                         decided=False)  # fmt: skip
+    found = consequences(events.StepHeld(reason=reason[:2000]), facts)
     touch.state = TouchState.HELD
     touch.error = reason[:2000]
     touch.lease_until = None
-    if enrollment.state == "active":
-        enrollment.next_due_at = now + HOLD_RECHECK
+    if found.enrollment is not None:
+        enrollment.next_due_at = found.enrollment.next_due_at
     report.held += 1
     report.failures.append({"lead": item.lead_email, "step": item.claim.step_index + 1, "held": reason[:300]})
 
@@ -174,7 +179,7 @@ def hold_broken_cadences(
         if key not in broken:
             broken[key] = cadence_problems(ctx, pinned_cadence(session, *key))
         if broken[key]:
-            hold(session, item, now, f"cadence {key[0]} has template errors: {'; '.join(broken[key][:5])}", report)
+            hold(session, ctx, item, now, f"cadence {key[0]} has template errors: {'; '.join(broken[key][:5])}", report)
         else:
             runnable.append(item)
     return runnable
@@ -207,7 +212,7 @@ def record_tasks(
         try:
             item.rendered = ctx.templates.render_text(item.template, item.variables) if item.template else None
         except TemplateError as exc:
-            hold(session, item, now, str(exc), report)
+            hold(session, ctx, item, now, str(exc), report)
             continue
         title = TASK_TITLES[item.step.channel].format(name=item.lead_name)
         company = item.variables["lead"]["company"]
@@ -254,7 +259,7 @@ def apply_caps(
         try:
             render(ctx.templates, item)
         except TemplateError as exc:
-            hold(session, item, now, str(exc), report)
+            hold(session, ctx, item, now, str(exc), report)
             continue
         if item.owner_id not in used:
             used[item.owner_id] = _sent_today(session, ctx, item.owner_id, now)
@@ -284,7 +289,7 @@ def _sent_today(session: Session, ctx: Context, owner_id: int, now: datetime) ->
         .where(
             Lead.owner_id == owner_id,
             Touch.channel == Channel.EMAIL.value,
-            Touch.state.in_(TouchState.MAY_HAVE_GONE_OUT),
+            Touch.state.in_(claims.TouchState.MAY_HAVE_GONE_OUT),
             Touch.executed_at >= start,
             Touch.executed_at < start + timedelta(days=1),
         )

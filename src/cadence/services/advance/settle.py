@@ -1,14 +1,14 @@
 """Settling what SMTP said: the consequences of each email's recorded outcome, set-based and idempotent.
 
-The outcome itself was committed at the hand-off (:mod:`cadence.services.advance.ledger`); it is
-written here again, so that a failed hand-off write loses nothing. Every write checks the claim
-token, so settling twice, or after another runner took the step over, changes nothing. Emails that
-went out (nearly all) are recorded and their enrollments moved on with two statements for a whole
-batch; the others one by one, by :func:`apply_outcome`, the one place that says what a send outcome
-means (a bounce suppresses the address and decides ``bounced``, unless the lead was decided since
-it was enrolled; a retry waits a backoff; an uncertain email is never sent again; a withdrawn one
-is given back or skipped). A runner that died before settling leaves its touches as the ledger
-wrote them, and the next claim applies the same consequences (:mod:`cadence.services.claims`).
+What an outcome means is the core's rule (:func:`cadence.core.events.consequences`: ``Sent``,
+``Retry``, ``Bounced``, ``Uncertain``, ``Withdrawn``); this module reads the facts it needs and
+applies what it returns (:func:`apply_outcome`, the one place that does). The outcome itself was
+committed at the hand-off (:mod:`cadence.services.advance.ledger`); it is written here again, so
+that a failed hand-off write loses nothing. Every write checks the claim token, so settling twice,
+or after another runner took the step over, changes nothing. Emails that went out (nearly all) are
+recorded and their enrollments moved on with two statements for a whole batch; the others one by
+one. A runner that died before settling leaves its touches as the ledger wrote them, and the next
+claim finishes them (:mod:`cadence.services.claims`).
 """
 
 from __future__ import annotations
@@ -22,12 +22,14 @@ from sqlalchemy.orm import Session
 
 from cadence.adapters.mail import DeliveryError, PermanentFailure, TransientFailure, UnknownOutcome, Withdrawn
 from cadence.adapters.models import Decision, Enrollment, Touch
+from cadence.core import events
 from cadence.core.decisions import Outcome
+from cadence.core.enrollment import State
+from cadence.core.events import TouchState, consequences
 from cadence.services.advance.ledger import claim_tokens
 from cadence.services.advance.work import RunReport, WorkItem
-from cadence.services.claims import TouchState, advance
 from cadence.services.context import Context
-from cadence.services.enrollments import decide, pinned_cadence
+from cadence.services.enrollments import calendar_for, decide, pinned_cadence
 from cadence.services.suppression import suppress
 
 SendResult = str | BaseException
@@ -117,64 +119,124 @@ def apply_outcome(
     now: datetime,
     report: RunReport,
 ) -> None:
-    """What an email that did not simply go out means for its touch, its enrollment and its lead."""
-    cadence = pinned_cadence(session, enrollment.cadence_name, enrollment.cadence_version)
-    moves_on = enrollment.state == "active" and enrollment.next_step == item.claim.step_index
-    grace = ctx.settings.reply_grace_days
-    if isinstance(result, Withdrawn):
-        # Not handed over: the lead stopped, or its address was suppressed, after the claim.
-        if enrollment.state != "active":
-            session.delete(touch)  # the claim is given back untouched
-        else:
-            touch.state = TouchState.SKIPPED
-            touch.error = "address suppressed"
-            touch.executed_at = touch.executed_at or now
-            touch.lease_until = None
-            if moves_on:
-                advance(enrollment, cadence, at=now, settings=ctx.settings, grace_days=grace)
-        report.skipped += 1
-        return
-    touch.lease_until = None
-    if isinstance(result, PermanentFailure):
-        touch.state = TouchState.BOUNCED
-        touch.error = str(result)[:2000]
-        touch.outcome = str(result.code) if result.code else None
-        suppress(session, item.lead_email, now=now, reason=f"bounced: {result}"[:1000])
-        if not decided_since_enrolled(session, enrollment):
-            decide(session, enrollment.lead, Outcome.BOUNCED, now=now, reason=str(result)[:1000], decided_by="cadence")
-        report.bounced += 1
-        report.failures.append({"lead": item.lead_email, "step": item.claim.step_index + 1, "bounced": str(result)})
-    elif isinstance(result, UnknownOutcome):
-        touch.state = TouchState.UNCERTAIN
-        touch.error = str(result)[:2000]
-        if moves_on:
-            advance(enrollment, cadence, at=now, settings=ctx.settings, grace_days=grace)
-        report.uncertain += 1
-        report.uncertain_touches.append(touch.id)
+    """What an email that did not simply go out means for its touch, its enrollment and its lead (the core's rule)."""
+    event = send_event(ctx, result, touch.attempts)
+    found = consequences(event, facts(session, ctx, enrollment, touch.step_index, TouchState(touch.state), now=now,
+                                      lead_name=item.lead_name))  # fmt: skip
+    if found.release_claim:
+        session.delete(touch)  # the claim is given back untouched
     else:
-        error = result if isinstance(result, DeliveryError) else TransientFailure(str(result))
-        touch.state = TouchState.RETRY
-        touch.error = str(error)[:2000]
-        touch.message_id = None
-        touch.executed_at = None
-        touch.claim_token = None
-        if enrollment.state == "active":
-            enrollment.next_due_at = now + backoff(ctx, touch.attempts)
-        report.retried += 1
-        report.failures.append({"lead": item.lead_email, "step": item.claim.step_index + 1, "retry": str(error)})
+        touch.lease_until = None
+        if found.touch is not None:
+            touch.state = found.touch.value
+            touch.error = found.touch_error[:2000] if found.touch_error else None
+            touch.executed_at = touch.executed_at or now
+        if found.touch == TouchState.RETRY:  # claimed again later, as a new attempt
+            touch.message_id = None
+            touch.executed_at = None
+            touch.claim_token = None
+        if isinstance(result, PermanentFailure):
+            touch.outcome = str(result.code) if result.code else None
+    if found.suppress is not None:
+        suppress(session, item.lead_email, now=now, reason=found.suppress)
+    if found.decision is not None:
+        decision = found.decision
+        decide(session, enrollment.lead, decision.outcome, now=now, reason=decision.reason,
+               decided_by=decision.decided_by)  # fmt: skip
+    elif found.enrollment is not None:
+        _write_position(enrollment, found.enrollment)
+    failure = {"lead": item.lead_email, "step": item.claim.step_index + 1}
+    match event:
+        case events.Withdrawn():
+            report.skipped += 1
+        case events.Bounced(error=error):
+            report.bounced += 1
+            report.failures.append(failure | {"bounced": error})
+        case events.Uncertain():
+            report.uncertain += 1
+            report.uncertain_touches.append(touch.id)
+        case events.Retry(error=error):
+            report.retried += 1
+            report.failures.append(failure | {"retry": error})
 
 
-def decided_since_enrolled(session: Session, enrollment: Enrollment) -> bool:
-    """True when the lead has a decision on this enrollment or since it began: an automatic one never replaces it."""
+def send_event(ctx: Context, result: BaseException, attempts: int) -> events.SendOutcome:
+    """The core's event for what SMTP said about an email that did not simply go out."""
+    if isinstance(result, Withdrawn):
+        return events.Withdrawn()
+    if isinstance(result, PermanentFailure):
+        return events.Bounced(error=str(result)[:2000])
+    if isinstance(result, UnknownOutcome):
+        return events.Uncertain(error=str(result)[:2000])
+    error = result if isinstance(result, DeliveryError) else TransientFailure(str(result))
+    return events.Retry(error=str(error)[:2000], backoff=backoff(ctx, attempts))
+
+
+def facts(
+    session: Session,
+    ctx: Context,
+    enrollment: Enrollment,
+    step_index: int,
+    state: TouchState,
+    *,
+    now: datetime,
+    lead_name: str = "",
+    decided: bool = True,
+) -> events.Facts:
+    """What the core's rule reads about an email's enrollment, lead and touch (``decided``: look the decision up)."""
+    cadence = pinned_cadence(session, enrollment.cadence_name, enrollment.cadence_version)
+    return events.Facts(
+        at=now,
+        enrollment=position(enrollment),
+        cadence=cadence,
+        calendar=calendar_for(enrollment.lead, cadence, ctx.settings),
+        decided=decided_since_enrolled(session, enrollment) if decided else None,
+        touch=events.TouchFacts(step_index=step_index, state=state),
+        lead_name=lead_name,
+        policy=events.Policy(reply_grace_days=ctx.settings.reply_grace_days),
+    )
+
+
+def position(enrollment: Enrollment) -> events.Position:
+    """An enrollment row as the core's rule reads it."""
+    return events.Position(
+        state=State(enrollment.state),
+        enrolled_at=enrollment.enrolled_at,
+        anchor_at=enrollment.anchor_at,
+        next_step=enrollment.next_step,
+        next_due_at=enrollment.next_due_at,
+        last_touch_at=enrollment.last_touch_at,
+        last_touch_day=enrollment.last_touch_day,
+        paused_at=enrollment.paused_at,
+        paused_until=enrollment.paused_until,
+        ended_at=enrollment.ended_at,
+    )
+
+
+def _write_position(enrollment: Enrollment, moved: events.Position) -> None:
+    """Copy the core's new position onto the enrollment row (the names are the columns')."""
+    enrollment.state = moved.state.value
+    enrollment.next_step = moved.next_step
+    enrollment.next_due_at = moved.next_due_at
+    enrollment.last_touch_at = moved.last_touch_at
+    enrollment.last_touch_day = moved.last_touch_day
+    enrollment.paused_at = moved.paused_at
+    enrollment.paused_until = moved.paused_until
+    enrollment.ended_at = moved.ended_at
+
+
+def decided_since_enrolled(session: Session, enrollment: Enrollment) -> Outcome | None:
+    """The decision on the lead on this enrollment or since it began (an automatic one never replaces it)."""
     found = session.scalar(
-        select(Decision.id)
+        select(Decision.outcome)
         .where(
             Decision.lead_id == enrollment.lead_id,
             or_(Decision.enrollment_id == enrollment.id, Decision.decided_at >= enrollment.enrolled_at),
         )
+        .order_by(Decision.decided_at.desc())
         .limit(1)
     )
-    return found is not None
+    return Outcome(found) if found is not None else None
 
 
 def backoff(ctx: Context, attempts: int) -> timedelta:
@@ -196,19 +258,16 @@ def _record_sent(
     Enrollments are written before touches, the order every other writer of a lead's rows takes (a
     decision locks the enrollment, then its touches): the other order could deadlock with it.
     """
-    grace = ctx.settings.reply_grace_days
     moves: list[dict[str, Any]] = []
-    for item, _reply in sent:
+    for item, reply in sent:
         snapshot = snapshots.get(item.claim.enrollment_id)
-        if snapshot is None or snapshot.next_step != item.claim.step_index:
+        moved = _sent(session, ctx, snapshot, item, reply, now) if snapshot is not None else None
+        if snapshot is None or moved is None:
             moves = []
             break
-        guard = {"enrollment_id": snapshot.id, "step": snapshot.next_step, "anchor": snapshot.anchor_at}
-        cadence = pinned_cadence(session, snapshot.cadence_name, snapshot.cadence_version)
-        advance(snapshot, cadence, at=now, settings=ctx.settings, grace_days=grace)
-        moves.append(guard | {"new_next_step": snapshot.next_step, "new_last_touch_at": snapshot.last_touch_at,
-                              "new_last_touch_day": snapshot.last_touch_day,
-                              "new_next_due_at": snapshot.next_due_at})  # fmt: skip
+        moves.append({"enrollment_id": snapshot.id, "step": snapshot.next_step, "anchor": snapshot.anchor_at,
+                      "new_next_step": moved.next_step, "new_last_touch_at": moved.last_touch_at,
+                      "new_last_touch_day": moved.last_touch_day, "new_next_due_at": moved.next_due_at})  # fmt: skip
     if not moves or move_on(session, moves) != len(moves):
         # Something changed since the claim (or no snapshot): from the current rows, one by one.
         enrollments = {
@@ -217,14 +276,23 @@ def _record_sent(
                 select(Enrollment).where(Enrollment.id.in_([item.claim.enrollment_id for item, _ in sent]))
             ).unique()
         }
-        for item, _reply in sent:
+        for item, reply in sent:
             enrollment = enrollments[item.claim.enrollment_id]
-            if enrollment.state == "active" and enrollment.next_step == item.claim.step_index:
-                cadence = pinned_cadence(session, enrollment.cadence_name, enrollment.cadence_version)
-                advance(enrollment, cadence, at=now, settings=ctx.settings, grace_days=grace)
+            moved = _sent(session, ctx, enrollment, item, reply, now)
+            if moved is not None:
+                _write_position(enrollment, moved)
         session.flush()
     rows = [{"touch_id": item.claim.touch_id, "token": item.claim.token, "reply": reply[:50]} for item, reply in sent]
     session.connection().execute(_RECORD_SENT, rows)
+
+
+def _sent(
+    session: Session, ctx: Context, enrollment: Enrollment, item: WorkItem, reply: str, now: datetime
+) -> events.Position | None:
+    """The enrollment's position once ``item``'s email went out (None: it does not move, stopped or moved since)."""
+    found = consequences(events.Sent(reply=reply), facts(session, ctx, enrollment, item.claim.step_index,
+                                                         TouchState.SENT, now=now, decided=False))  # fmt: skip
+    return found.enrollment
 
 
 def move_on(session: Session, moves: list[dict[str, Any]]) -> int:
