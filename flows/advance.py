@@ -129,6 +129,7 @@ async def publish(report: RunReport, now: datetime, key: str = "advance-report")
         {"what": "uncertain (possibly sent, never re-sent)", "count": report.uncertain,
          "detail": ", ".join(map(str, report.uncertain_touches[:50]))},
         {"what": "held (template errors)", "count": report.held, "detail": ""},
+        {"what": "moved to the lead's next slot (outside its send window)", "count": report.deferred, "detail": ""},
         {"what": "moved by daily caps", "count": report.capped, "detail": ""},
         {"what": "skipped (stopped or suppressed)", "count": report.skipped, "detail": ""},
         {"what": "closed with no_response", "count": report.completed, "detail": ""},

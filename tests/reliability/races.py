@@ -8,7 +8,7 @@ later) and while stopping events are committed on most of them at random moments
 start, while they send, after a lead's email went out): decisions with several outcomes, replies
 and out-of-office replies as sync-replies applies them, unsubscribes by the one-click link and by
 email, and suppressions. About three quarters of the events target a lead whose email is claimed
-or marked at that instant, so that many land between a wave's mark and the message's hand-off, where
+or marked at that instant, so that many land between an email's mark and its hand-off, where
 only the hand-off check can stop the send.
 
 The guarantee measured is that of :mod:`cadence.services.advance`: no email is handed over once a

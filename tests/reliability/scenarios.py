@@ -269,7 +269,7 @@ class KillNine:
                 number = kills + finished
                 process, out = self.start(now, number)
                 before = self.log.total()
-                if rng.random() < 0.2:  # anywhere: starting up, claiming, rendering, the first waves
+                if rng.random() < 0.2:  # anywhere: starting up, claiming, rendering, the first emails
                     deadline = time.monotonic() + rng.uniform(0.0, 4.0)
                     while time.monotonic() < deadline and process.poll() is None:
                         time.sleep(0.005)

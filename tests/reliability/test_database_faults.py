@@ -335,7 +335,7 @@ def test_a_run_waits_for_another_sqlite_writer_within_the_busy_timeout_and_stops
         environment=prefect_server.environment(),
         work_dir=tmp_path,
         # The scenario's own busy timeout, 1.5 s: the short locks (half of it) leave the run's own writers
-        # (claims, a wave's record, the hand-offs) 0.75 s to go one after the other once a lock ends. With
+        # (claims, a chunk's mark, settling, the hand-offs) 0.75 s to go one after the other once a lock ends. With
         # 1 s (0.5 s of room) a hand-off in a full suite run once waited it out.
         seed=7,
     )
@@ -348,7 +348,7 @@ def test_a_run_waits_for_another_sqlite_writer_within_the_busy_timeout_and_stops
     assert result.lost == 0
     assert result.sent + result.uncertain == result.steps
     assert result.uncertain <= result.connections  # in flight (one per connection) when the long lock stopped the run
-    # The long lock stopped `cadence run` with one line (a wave's hand-offs wait the busy timeout once,
+    # The long lock stopped `cadence run` with one line (a batch's hand-offs wait the busy timeout once,
     # not once per message: else the run would have outlasted the lock and finished), and only it.
     [stopped] = [o for o in scenario.outcomes if o.stopped is not None]
     assert stopped.runner == "cadence run"

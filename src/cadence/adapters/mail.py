@@ -33,7 +33,6 @@ import re
 import secrets
 import select
 import smtplib
-import socket
 import ssl
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -207,12 +206,6 @@ class SmtpConfig:
 _T = TypeVar("_T")
 
 
-@functools.cache
-def _local_hostname() -> str:
-    """The name we greet servers with (EHLO), looked up once: ``socket.getfqdn`` may ask DNS."""
-    return socket.getfqdn()
-
-
 def _map(exc: BaseException, stage: str) -> DeliveryError:
     """Our error for an SMTP error at ``stage`` (connect, mail, rcpt, data: before the final dot, dot: after)."""
     if isinstance(exc, DeliveryError):
@@ -287,10 +280,9 @@ class SmtpConnection:
         context = ssl.create_default_context() if cfg.tls != "none" else None
         smtp: smtplib.SMTP
         if cfg.tls == "tls":
-            smtp = smtplib.SMTP_SSL(cfg.host, cfg.port, local_hostname=_local_hostname(), timeout=cfg.timeout,
-                                    context=context)  # fmt: skip
+            smtp = smtplib.SMTP_SSL(cfg.host, cfg.port, timeout=cfg.timeout, context=context)
         else:
-            smtp = smtplib.SMTP(cfg.host, cfg.port, local_hostname=_local_hostname(), timeout=cfg.timeout)
+            smtp = smtplib.SMTP(cfg.host, cfg.port, timeout=cfg.timeout)
         try:
             smtp.ehlo_or_helo_if_needed()
             if cfg.tls == "starttls":

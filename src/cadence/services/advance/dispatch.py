@@ -159,7 +159,10 @@ async def dispatch(
                 item, built = entry
                 envelope_from = envelope or item.owner_email or f"sales@{ctx.settings.mail_domain}"
                 work = functools.partial(_deliver, connection, ledger, item, built, envelope_from, batch)
-                results.append((item, await sender.call(work)))
+                try:
+                    results.append((item, await sender.call(work)))
+                except Exception as exc:  # the connection's thread could not run it: nothing was handed over
+                    results.append((item, exc))
         finally:
             await sender.call(ledger.close)
 
