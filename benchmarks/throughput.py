@@ -63,80 +63,40 @@ def floor_lead(i: int, owner: Any) -> Any:
     )  # fmt: skip
 
 
-def floor_draft(ctx: Any, i: int, cadence: Any, owner: Any) -> Any:
-    """The draft of floor email ``i`` (what the e2e run builds for a lead, without a database)."""
-    from cadence.adapters.mail import make_message_id
-    from cadence.services.advance import template_variables
-    from cadence.services.outgoing import Draft
+def floor_item(ctx: Any, i: int, cadence: Any, owner: Any) -> Any:
+    """Floor email ``i`` as the e2e run holds it for a lead (a claimed step), without a database."""
+    from cadence.services.advance.compose import work_item
+    from cadence.services.claims import Claim
 
-    lead = floor_lead(i, owner)
-    return Draft(
-        touch_id=i + 1, template=TEMPLATE, variables=template_variables(ctx, lead, cadence, 0, now=SEND),
-        message_id=make_message_id(i + 1, ctx.settings.mail_domain), lead_email=lead.email,
-        owner_name=owner.name, owner_email=owner.email,
-    )  # fmt: skip
+    claim = Claim(touch_id=i + 1, enrollment_id=i + 1, lead_id=i, step_index=0, due_at=SEND)
+    return work_item(ctx, claim, floor_lead(i, owner), cadence, now=SEND, template=TEMPLATE)
 
 
-async def measure_floor(ctx: Any, count: int, *, render_process: bool) -> tuple[float, float]:
+async def measure_floor(ctx: Any, count: int) -> tuple[float, float]:
     """Messages per second of render + build + send alone, over the configured SMTP connections, and CPU s each.
 
-    Without the render process, each connection's loop renders, builds and sends its next message.
-    With it, as the advance flow does: waves (as many messages as the flow's) are built in the render
-    process, the next one while the last one is sent over the connections.
+    Each connection's loop renders, builds and sends its next message (as the engine's consumers
+    send, without the database's writes around each one).
     """
     from cadence.adapters.mail import SmtpSender
-    from cadence.services.advance import WAVE_PER_CONNECTION, _identity, smtp_config, templates_for
-    from cadence.services.outgoing import build
-    from cadence.services.outgoing import render_process as shared_render_process
+    from cadence.services.advance import smtp_config
+    from cadence.services.advance.compose import build
 
     cadence = ctx.cadence("nurture")
-    templates = templates_for(ctx)
     owner = SimpleNamespace(name="Rita Alvarez", email="rita@cadence.example", signature="Rita | Acme Sales",
-                            timezone="America/New_York")  # fmt: skip
-    identity = _identity(ctx)
+                            timezone="America/New_York", daily_email_cap=None)  # fmt: skip
     config = smtp_config(ctx)
-    build(templates, identity, floor_draft(ctx, 0, cadence, owner), now=SEND)  # compile
-    builder = shared_render_process()
-    if render_process:  # started (and its templates compiled) before the clock starts
-        assert builder.build_wave(ctx.settings.templates_dir, identity, [floor_draft(ctx, 0, cadence, owner)], now=SEND)
-
-    async def send_all(sender: SmtpSender, messages: list[Any]) -> None:
-        queue = iter(messages)
-
-        async def connection() -> None:
-            for message in queue:
-                await sender.send(message.data, sender=owner.email, recipient=message.recipient)
-
-        await asyncio.gather(*(connection() for _ in range(config.connections)))
-
+    build(ctx, floor_item(ctx, 0, cadence, owner), now=SEND)  # compile
     next_index = iter(range(count))
 
     async def worker(sender: SmtpSender) -> None:
         for i in next_index:
-            built = build(templates, identity, floor_draft(ctx, i, cadence, owner), now=SEND)
+            built = build(ctx, floor_item(ctx, i, cadence, owner), now=SEND)
             await sender.send(built.data, sender=owner.email, recipient=floor_lead(i, owner).email)
-
-    def build_wave(start: int, stop: int) -> list[Any]:
-        drafts = [floor_draft(ctx, i, cadence, owner) for i in range(start, stop)]
-        built = builder.build_wave(ctx.settings.templates_dir, identity, drafts, now=SEND)
-        assert built is not None, "the render process failed"
-        return [SimpleNamespace(data=b.data, recipient=d.lead_email) for b, d in zip(built, drafts, strict=True)]
 
     started, cpu = time.perf_counter(), time.process_time()
     async with SmtpSender(config) as sender:
-        if not render_process:
-            await asyncio.gather(*(worker(sender) for _ in range(config.connections)))
-        else:
-            wave = config.connections * WAVE_PER_CONNECTION
-            starts = list(range(0, count, wave))
-            building = asyncio.ensure_future(asyncio.to_thread(build_wave, 0, min(count, wave)))
-            for start in starts:
-                messages = await building
-                if start + wave < count:
-                    building = asyncio.ensure_future(
-                        asyncio.to_thread(build_wave, start + wave, min(count, start + 2 * wave))
-                    )
-                await send_all(sender, messages)
+        await asyncio.gather(*(worker(sender) for _ in range(config.connections)))
     return count / (time.perf_counter() - started), (time.process_time() - cpu) / count
 
 
@@ -148,19 +108,6 @@ def combined_rate(runs: list[tuple[int, float, float]]) -> float:
 def mean_cpu(runs: list[tuple[int, float, float]]) -> float:
     """CPU seconds per message over several runs of (messages, rate, CPU seconds per message)."""
     return sum(n * cpu for n, _, cpu in runs) / sum(n for n, _, _ in runs)
-
-
-def render_process_peak_rss_mb() -> float:
-    """The render process's peak resident set size, in MiB (0 if it does not run)."""
-    from cadence.services.outgoing import render_process
-
-    pid = render_process().pid
-    if pid is None:
-        return 0.0
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1]) / 1024
-    return 0.0
 
 
 # -- 3. End to end --------------------------------------------------------------------------------------
@@ -264,17 +211,16 @@ def main(argv: list[str] | None = None) -> int:
         log(f"SMTP sink on port {sink.port}; database {url.split('@')[-1]}")
         with prefect_test_harness(server_startup_timeout=120):
             ctx = Context(Settings())
-            # 2. The floor, both ways (built where the messages are sent, and in the render process),
-            # each over N/2 messages: a quarter before the end-to-end run and a quarter after, so that
-            # a change in the machine's load during the run (it may be shared) weighs on all alike.
+            # 2. The floor over N/2 messages: a quarter before the end-to-end run and a quarter after, so
+            # that a change in the machine's load during the run (it may be shared) weighs on all alike.
             load_before = os.getloadavg()[0]
             quarter = max(1, args.steps // 4)
-            floors: dict[str, list[tuple[int, float, float]]] = {"one_process": [], "render_process": []}
+            floors: dict[str, list[tuple[int, float, float]]] = {"one_process": []}
 
             def measure_floors(when: str, order: list[str]) -> None:
                 for way in order:
                     sink.reset()
-                    rate, cpu = asyncio.run(measure_floor(ctx, quarter, render_process=way == "render_process"))
+                    rate, cpu = asyncio.run(measure_floor(ctx, quarter))
                     stats = sink.stats()
                     assert stats["messages"] == quarter, stats
                     floors[way].append((quarter, rate, cpu))
@@ -282,14 +228,13 @@ def main(argv: list[str] | None = None) -> int:
                         f"({stats['bytes'] / stats['messages']:.0f} bytes each)")  # fmt: skip
                 sink.reset()
 
-            measure_floors("before", ["one_process", "render_process"])
+            measure_floors("before", ["one_process"])
             # 3. End to end.
             seeded = seed_due_leads(ctx, args.steps, prefix="lead", now=MONDAY)
             log(f"seeded {seeded.leads} due leads in {seeded.seconds:.1f}s")
             report, elapsed, e2e_cpu, flow_run_id = run_advance(args.batch_size)
             load_after = os.getloadavg()[0]
             rss = peak_rss_mb()
-            render_rss = render_process_peak_rss_mb()
             stats = sink.wait_for(args.steps)
             e2e = report["emails_sent"] / elapsed
             log(f"end to end: {report['emails_sent']} sent in {elapsed:.1f}s = {e2e:.0f} emails/s; "
@@ -297,7 +242,7 @@ def main(argv: list[str] | None = None) -> int:
             if report["emails_sent"] != args.steps or stats["messages"] != args.steps or stats["duplicate_touches"]:
                 raise SystemExit(f"the run did not send each email exactly once: {report} {stats}")
             task_runs = asyncio.run(count_task_runs(flow_run_id))
-            measure_floors("after", ["render_process", "one_process"])
+            measure_floors("after", ["one_process"])
             rates = {way: combined_rate(runs) for way, runs in floors.items()}
             floor = max(rates.values())
             result.update(e2e_per_s=round(e2e, 1), floor_per_s=round(floor, 1), ratio=round(e2e / floor, 3))
@@ -317,11 +262,11 @@ def main(argv: list[str] | None = None) -> int:
     result.update(
         baseline_per_s=round(baseline_rate, 1) if baseline_rate else None,
         speedup_vs_baseline=round(e2e / baseline_rate, 1) if baseline_rate else None,
-        peak_rss_mb=round(rss + render_rss, 1),
+        peak_rss_mb=round(rss, 1),
         prefect_task_runs=task_runs,
         batch_size=args.batch_size,
         smtp_connections=args.connections,
-        rss_mb={"sending_process": round(rss, 1), "render_process": round(render_rss, 1)},
+        connections=args.connections,
         floors_per_s={way: round(rate, 1) for way, rate in rates.items()},
         floor_quarters_per_s={way: [round(rate, 1) for _, rate, _ in runs] for way, runs in floors.items()},
         floor_cpu_ms_per_email={way: round(mean_cpu(runs) * 1000, 2) for way, runs in floors.items()},

@@ -1,8 +1,8 @@
 """The advance flow: every due step becomes an email or a rep task, exactly once.
 
-Thin on purpose: the flow loops over batches (one Prefect task run per batch of leads, not per
-email) and publishes what it did as a table artifact; the work is in
-:mod:`cadence.services.advance`.
+Thin on purpose: the flow runs the engine's loop (:func:`cadence.services.advance.run_until_idle`,
+the one the tests exercise) with each batch as a Prefect task run (one per batch of leads, not
+per email), and publishes what it did as a table artifact.
 
 A run the database stopped (PostgreSQL away for longer than ``CADENCE_DB_RETRY_SECONDS``, SQLite
 locked past its busy timeout), or any other error of cadence's own (:class:`CadenceError`), ends
@@ -25,7 +25,7 @@ from pydantic import SecretStr
 from cadence.adapters.db import DatabaseUnavailable
 from cadence.adapters.mail import SmtpSender
 from cadence.errors import CadenceError
-from cadence.services.advance import Lookahead, RunReport, next_due, run_batch, smtp_config
+from cadence.services.advance import RunReport, next_due, run_batch, run_until_idle, smtp_config
 from cadence.services.context import Context
 from cadence.settings import Settings
 
@@ -60,32 +60,24 @@ async def smtp_password(ctx: Context) -> str | None:
 
 @task(name="advance-batch", cache_policy=NONE, retries=0)
 async def advance_batch(
-    now: datetime, batch_size: int, only_enrollment: int | None = None, lookahead: Lookahead | None = None
+    *, now: datetime, batch_size: int, sender: SmtpSender, only_enrollment: int | None
 ) -> RunReport:
-    """Claim and execute one batch of due steps (a task run per batch, never per email).
-
-    ``lookahead``: shared by the batches of one run, so that each prepares the start of the next.
-    """
-    ctx = flow_context()
-    config = smtp_config(ctx, await smtp_password(ctx))
-    async with SmtpSender(config) as sender:
-        return await run_batch(
-            ctx, now=now, batch_size=batch_size, sender=sender, only_enrollment=only_enrollment, lookahead=lookahead
-        )
+    """Claim and execute one batch of due steps (a task run per batch, never per email)."""
+    return await run_batch(
+        flow_context(), now=now, batch_size=batch_size, sender=sender, only_enrollment=only_enrollment
+    )
 
 
 async def advance_all(now: datetime, batch_size: int, only_enrollment: int | None = None) -> RunReport:
-    """Run batches until nothing more is due at ``now``, or the database stopped one (``stopped`` says why)."""
-    total = RunReport()
-    lookahead = Lookahead()
-    try:
-        while True:
-            report = await advance_batch(now, batch_size, only_enrollment, lookahead)
-            total.add(report)
-            if not report.did_work or report.stopped:
-                return total
-    finally:
-        await lookahead.close()
+    """Run batches until nothing more is due at ``now``, or the database stopped one (``stopped`` says why).
+
+    The loop the tests exercise (:func:`cadence.services.advance.run_until_idle`), each batch a task run.
+    """
+    ctx = flow_context()
+    config = smtp_config(ctx, await smtp_password(ctx))
+    return await run_until_idle(
+        ctx, now=now, batch_size=batch_size, config=config, only_enrollment=only_enrollment, batch=advance_batch
+    )
 
 
 DEMO_KEY_WARNING = (
@@ -137,6 +129,7 @@ async def publish(report: RunReport, now: datetime, key: str = "advance-report")
         {"what": "uncertain (possibly sent, never re-sent)", "count": report.uncertain,
          "detail": ", ".join(map(str, report.uncertain_touches[:50]))},
         {"what": "held (template errors)", "count": report.held, "detail": ""},
+        {"what": "moved to the lead's next slot (outside its send window)", "count": report.deferred, "detail": ""},
         {"what": "moved by daily caps", "count": report.capped, "detail": ""},
         {"what": "skipped (stopped or suppressed)", "count": report.skipped, "detail": ""},
         {"what": "closed with no_response", "count": report.completed, "detail": ""},

@@ -55,10 +55,6 @@ class Settings(BaseSettings):
     smtp_tls: Literal["none", "starttls", "tls"] = "none"
     smtp_timeout: float = Field(default=30.0, gt=0, le=600)
     smtp_connections: int = Field(default=4, ge=1, le=64, description="SMTP connections used at once.")
-    render_process: bool = Field(
-        default=True,
-        description="Render and build a large batch's emails in a process of their own, on another core.",
-    )
     retry_base_seconds: int = Field(default=300, ge=1, description="First retry delay after a transient failure.")
     retry_max_seconds: int = Field(default=6 * 3600, ge=1, description="Longest retry delay.")
 

@@ -10,12 +10,10 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlalchemy import select
 
-from cadence.adapters.mail import SmtpSender
-from cadence.adapters.models import Decision, Enrollment, Suppression, Task, Touch
+from cadence.adapters.models import Decision, Enrollment, Lead, Suppression, Task, Touch
 from cadence.adapters.smtp_sink import SinkFaults, SmtpSink
 from cadence.core.decisions import Outcome
-from cadence.services import advance
-from cadence.services.advance import Lookahead, run_batch, run_until_idle, smtp_config
+from cadence.services.advance import run_until_idle
 from cadence.services.context import Context
 from cadence.services.enrollments import decide, get_lead
 from flows.advance import advance_cadences, flow_context, follow_up_lead, simulate_cadences
@@ -158,78 +156,44 @@ def test_a_daily_cap_moves_the_overflow_to_the_next_day(flow_env: SmtpSink) -> N
     assert flow_env.count() == 5
 
 
-class _Starts:
-    """Counts the next-batch starts the run's batches prepared (begun) and used (taken)."""
-
-    def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
-        self.begun = 0
-        self.taken = 0
-        begin, take = Lookahead.begin, Lookahead.take
-
-        def counted_begin(lookahead: Lookahead, *args: object, **kwargs: object) -> None:
-            self.begun += 1
-            begin(lookahead, *args, **kwargs)  # type: ignore[arg-type]
-
-        def counted_take(lookahead: Lookahead, *args: object, **kwargs: object) -> object:
-            head = take(lookahead, *args, **kwargs)  # type: ignore[arg-type]
-            self.taken += head is not None
-            return head
-
-        monkeypatch.setattr(Lookahead, "begin", counted_begin)
-        monkeypatch.setattr(Lookahead, "take", counted_take)
-
-
-@pytest.mark.parametrize(("leads", "starts"), [(23, 4), (20, 4), (4, 0)])
-def test_each_full_batch_prepares_the_next_ones_start_and_every_email_goes_out_once(
-    flow_env: SmtpSink, monkeypatch: pytest.MonkeyPatch, leads: int, starts: int
-) -> None:
+@pytest.mark.parametrize("leads", [23, 20, 4])
+def test_a_run_of_batches_sends_every_email_once(flow_env: SmtpSink, leads: int) -> None:
     ctx = context()
     seed(ctx, [lead_row(i) for i in range(1, leads + 1)], now=MONDAY, cadence="nurture")
-    prepared = _Starts(monkeypatch)
     report = asyncio.run(advance_cadences(now=SEND, batch_size=5))
-    # 23 = 5+5+5+5+3: the four full batches each prepare the next one's start. 20: the fourth prepares
-    # a start that finds nothing more due. 4: one batch, not full. The run ends on a batch with nothing to do.
-    assert (prepared.begun, prepared.taken) == (starts, starts)
     assert report["claimed"] == leads
     assert report["emails_sent"] == leads
-    assert report["batches"] == -(-leads // 5) + 1
+    assert report["batches"] == -(-leads // 5) + 1  # the run ends on a batch with nothing to do
     assert flow_env.count() == leads
     assert Counter(m["X-Cadence-Touch"] for m in flow_env.messages()).most_common(1)[0][1] == 1
     with ctx.sessions() as s:
         assert Counter(s.scalars(select(Touch.state))) == Counter({"sent": leads})
 
 
-def test_a_daily_cap_counts_every_batch_of_the_run(flow_env: SmtpSink, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_daily_cap_counts_every_batch_of_the_run(flow_env: SmtpSink) -> None:
     ctx = context()
     seed(ctx, [lead_row(i) for i in range(1, 13)], now=MONDAY, cap=7, cadence="nurture")
-    prepared = _Starts(monkeypatch)
     report = asyncio.run(advance_cadences(now=SEND, batch_size=5))
     assert (report["emails_sent"], report["capped"]) == (7, 5)
     assert flow_env.count() == 7
-    # A batch with a capped owner does not claim ahead: the next batch's caps count all its emails.
-    assert prepared.begun == 0
 
 
-def test_a_start_no_batch_took_is_let_go_and_its_steps_go_out_once_its_lease_lapses(flow_env: SmtpSink) -> None:
+def test_a_batch_weighs_its_capped_emails_by_priority(flow_env: SmtpSink) -> None:
     ctx = context()
-    seed(ctx, [lead_row(i) for i in range(1, 13)], now=MONDAY, cadence="nurture")
-
-    async def one_full_batch() -> int:
-        lookahead = Lookahead()
-        async with SmtpSender(smtp_config(ctx)) as sender:
-            report = await run_batch(ctx, now=SEND, batch_size=8, sender=sender, lookahead=lookahead)
-        await lookahead.close()  # the run ends here (as on an error): the next batch's start is let go
-        return report.emails_sent
-
-    assert asyncio.run(one_full_batch()) == 8
-    with ctx.sessions() as s:
-        # The start of the next batch: its first part (8 / CLAIM_PARTS), claimed, nothing sent.
-        assert Counter(s.scalars(select(Touch.state))) == Counter({"sent": 8, "claimed": 8 // advance.CLAIM_PARTS})
-    assert asyncio.run(run_until_idle(ctx, now=SEND)).emails_sent == 12 - 8 - 2  # the claimed two wait
-    lapsed = SEND + timedelta(seconds=ctx.settings.lease_seconds + 1)
-    assert asyncio.run(run_until_idle(ctx, now=lapsed)).emails_sent == 2
-    assert flow_env.count() == 12
-    assert len({m["X-Cadence-Touch"] for m in flow_env.messages()}) == 12
+    seed(ctx, [lead_row(i) for i in range(6)], now=MONDAY, cap=2, cadence="nurture")
+    with ctx.sessions() as s, s.begin():
+        for enrollment in s.scalars(select(Enrollment)):
+            lead = s.get_one(Lead, enrollment.lead_id)
+            first_four = int(lead.email.removeprefix("lead").split("@")[0]) < 4
+            # The first four fall due first but matter least.
+            lead.priority = 5 if first_four else 1
+            enrollment.next_due_at = SEND - timedelta(hours=1 if first_four else 0)
+    report = asyncio.run(run_until_idle(ctx, now=SEND, batch_size=6))
+    assert (report.emails_sent, report.capped) == (2, 4)
+    assert sorted(m["To"] for m in flow_env.messages()) == [
+        "Lead4 Tester <lead4@acme.example>",
+        "Lead5 Tester <lead5@acme.example>",
+    ]
 
 
 def test_a_decision_before_the_send_stops_it(flow_env: SmtpSink) -> None:

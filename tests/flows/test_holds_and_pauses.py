@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 from sqlalchemy import select
@@ -43,6 +44,39 @@ def test_a_broken_template_holds_its_cadence_and_loses_nothing(
     assert flow_env.count() == 2
     with ctx.sessions() as s:
         assert {t.state for t in s.scalars(select(Touch))} == {"sent"}
+
+
+@pytest.mark.parametrize(("zone", "evening"), [("Europe/London", "21:30"), ("Asia/Tokyo", "06:30")])
+def test_a_held_step_released_outside_the_send_window_waits_for_the_next_slot(
+    flow_env: SmtpSink, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, zone: str, evening: str
+) -> None:
+    templates = templates_with_subject(tmp_path, "{{ lead.frist_name.upper() }}")
+    intro = templates / "email" / "introduction.j2"
+    monkeypatch.setenv("CADENCE_TEMPLATES_DIR", str(templates))
+    ctx = flow_context()
+    tz = ZoneInfo(zone)
+    seed(ctx, [lead_row(0, timezone=zone, country="GB" if zone == "Europe/London" else "JP")], now=MONDAY,
+         cadence="nurture")  # fmt: skip
+    with ctx.sessions() as s:
+        due = s.scalars(select(Enrollment)).one().next_due_at
+    assert due is not None
+    assert asyncio.run(advance_cadences(now=due))["held"] == 1
+    intro.write_text((TEMPLATES / "email" / "introduction.j2").read_text())  # fixed, but only in the evening
+    hour, minute = map(int, evening.split(":"))
+    local = due.astimezone(tz).replace(hour=hour, minute=minute)
+    released = (local if local > due.astimezone(tz) else local + timedelta(days=1)).astimezone(UTC)
+    report = asyncio.run(advance_cadences(now=released))
+    assert report["emails_sent"] == 0
+    assert flow_env.count() == 0
+    with ctx.sessions() as s:
+        enrollment = s.scalars(select(Enrollment)).one()
+        assert enrollment.next_due_at is not None
+        opens = enrollment.next_due_at.astimezone(tz)
+        assert opens > released
+        assert (opens.hour, opens.minute) == (9, 0)  # nurture's window opens at 09:00, the lead's time
+        assert opens.weekday() < 5
+    assert asyncio.run(advance_cadences(now=enrollment.next_due_at))["emails_sent"] == 1
+    assert flow_env.count() == 1
 
 
 def test_a_pause_with_an_end_resumes_by_itself_and_keeps_the_spacing(flow_env: SmtpSink) -> None:

@@ -112,24 +112,25 @@ def test_cadence_serve_serves_advance_every_five_minutes_and_the_digest_hourly(p
 def test_an_enrollment_paused_and_resumed_while_its_email_goes_out_is_moved_on_from_its_new_anchor(
     flow_env: SmtpSink, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from cadence.services import advance as advance_module
+    from cadence.services.advance.ledger import Ledger
+    from cadence.services.advance.work import WorkItem
     from cadence.services.context import Context
     from cadence.services.enrollments import get_lead, pause, pinned_cadence, resume, schedule_next
 
     ctx = flow_context()
     seed(ctx, [lead_row(0), lead_row(1)], now=MONDAY, cadence="nurture")
     other = Context(ctx.settings)  # the rep's side, with connections of its own
-    original = advance_module._Journal.hand
+    original = Ledger.hand
 
-    async def hand(journal: advance_module._Journal, item: advance_module.WorkItem) -> bool:
+    def hand(ledger: Ledger, item: WorkItem) -> bool:
         if item.lead_email == "lead0@acme.example":  # a rep pauses and resumes the lead meanwhile
             with other.sessions() as s, s.begin():
                 pause(s, get_lead(s, item.lead_email), now=SEND)
             with other.sessions() as s, s.begin():
                 resume(s, get_lead(s, item.lead_email), now=SEND + timedelta(days=2), settings=ctx.settings)
-        return await original(journal, item)
+        return original(ledger, item)
 
-    monkeypatch.setattr(advance_module._Journal, "hand", hand)
+    monkeypatch.setattr(Ledger, "hand", hand)
     report = asyncio.run(run_until_idle(ctx, now=SEND))
     other.close()
     assert report.emails_sent == 2

@@ -64,7 +64,7 @@ def test_each_lead_gets_one_variant_for_good_and_the_follow_up_replies_in_its_th
 
 
 def test_the_variant_choice_is_deterministic(flow_env: SmtpSink) -> None:
-    from cadence.services.advance import _choose_variant
+    from cadence.services.advance.compose import choose_variant as _choose_variant
 
     names = ("email/a", "email/b", "email/c")
     picks = [_choose_variant(names, f"lead{i}@acme.example", 7, 0) for i in range(60)]

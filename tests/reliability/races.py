@@ -8,12 +8,12 @@ later) and while stopping events are committed on most of them at random moments
 start, while they send, after a lead's email went out): decisions with several outcomes, replies
 and out-of-office replies as sync-replies applies them, unsubscribes by the one-click link and by
 email, and suppressions. About three quarters of the events target a lead whose email is claimed
-or marked at that instant, so that many land between a wave's mark and the message's hand-off, where
+or marked at that instant, so that many land between an email's mark and its hand-off, where
 only the hand-off check can stop the send.
 
 The guarantee measured is that of :mod:`cadence.services.advance`: no email is handed over once a
 stopping event on its lead has committed. A violation (``sent_after_decision``) is a message the
-sink received whose hand-off check (``_Journal.hand``, recorded by a wrapper) began after that
+sink received whose hand-off check (``Ledger.hand``, recorded by a wrapper) began after that
 event's commit had returned; the times are ``time.monotonic()`` readings taken around each commit
 and at the start of each check. A race *landed mid-run* when its commit returned while an advance
 run was under way (one that claimed something).
@@ -40,9 +40,10 @@ from sqlalchemy import select
 
 from cadence.adapters.models import Lead, Touch
 from cadence.core.decisions import QUALIFYING_QUESTIONS, Outcome
-from cadence.services import advance as advance_module
 from cadence.services import replies as replies_module
 from cadence.services.advance import run_until_idle
+from cadence.services.advance.ledger import Ledger
+from cadence.services.advance.work import WorkItem
 from cadence.services.claims import TouchState
 from cadence.services.context import Context
 from cadence.services.enrollments import decide, get_lead
@@ -114,20 +115,20 @@ class Recorder:
 
 @contextlib.contextmanager
 def recording(recorder: Recorder) -> Iterator[None]:
-    """Wrap ``_Journal.hand`` so that each hand-off check's start (before its statement) and answer are recorded."""
-    original = advance_module._Journal.hand
+    """Wrap ``Ledger.hand`` so that each hand-off check's start (before its statement) and answer are recorded."""
+    original = Ledger.hand
 
-    async def recorded(journal: advance_module._Journal, item: advance_module.WorkItem) -> bool:
+    def recorded(ledger: Ledger, item: WorkItem) -> bool:
         began = time.monotonic()
-        passed = await original(journal, item)
+        passed = original(ledger, item)
         recorder.hand_off(item.lead_email, began, passed)
         return passed
 
-    advance_module._Journal.hand = recorded  # type: ignore[method-assign]
+    Ledger.hand = recorded  # type: ignore[method-assign]
     try:
         yield
     finally:
-        advance_module._Journal.hand = original  # type: ignore[method-assign]
+        Ledger.hand = original  # type: ignore[method-assign]
 
 
 def inbound_message(email: str, uid: int, kind: str, in_reply_to: str | None = None) -> bytes:

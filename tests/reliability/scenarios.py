@@ -10,7 +10,10 @@ header, breaks something on purpose, and then reads the figures off the database
 * ``lost``: due steps that ended neither ``sent`` (and received) nor ``uncertain`` nor
   ``bounced``, for leads that were not decided meanwhile;
 * ``uncertain``: touches recorded ``uncertain`` (possibly sent, never re-sent);
-* ``sent_after_decision``: messages received for a lead after a decision on it was committed.
+* ``sent_after_decision``: messages received for a lead after a decision on it was committed;
+* ``connections``: the SMTP connections of each runner. Hand-offs run in parallel across them, one
+  at a time on each, so a runner stopped at any moment leaves at most one email ``uncertain`` per
+  connection: ``uncertain`` is bounded by the kills (or stops) times ``connections``.
 """
 
 from __future__ import annotations
@@ -64,6 +67,8 @@ class Figures:
     lost: int
     uncertain: int
     sent_after_decision: int
+    connections: int = 1
+    """SMTP connections per runner: a crash leaves at most one email in doubt on each."""
     extra: dict[str, Any] = field(default_factory=dict)
 
     def json(self) -> str:
@@ -182,7 +187,7 @@ def figures(ctx: Context, log: TouchLog, *, kills: int, decided_at: Mapping[str,
             after_decision += 1
     return Figures(kills=kills, steps=len(leads), sent=sent, duplicates=log.duplicates(), lost=lost,
                    uncertain=uncertain, sent_after_decision=after_decision,
-                   extra={"bounced": bounced, **extra})  # fmt: skip
+                   connections=ctx.settings.smtp_connections, extra={"bounced": bounced, **extra})  # fmt: skip
 
 
 # -- kill -9 ------------------------------------------------------------------------------------------
@@ -264,7 +269,7 @@ class KillNine:
                 number = kills + finished
                 process, out = self.start(now, number)
                 before = self.log.total()
-                if rng.random() < 0.2:  # anywhere: starting up, claiming, rendering, the first waves
+                if rng.random() < 0.2:  # anywhere: starting up, claiming, rendering, the first emails
                     deadline = time.monotonic() + rng.uniform(0.0, 4.0)
                     while time.monotonic() < deadline and process.poll() is None:
                         time.sleep(0.005)

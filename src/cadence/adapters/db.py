@@ -55,28 +55,6 @@ def _sqlite_pragmas(busy_timeout_ms: int) -> Callable[[Any, Any], None]:
     return on_connect
 
 
-POSTGRESQL_SESSION_SQL = "SET plan_cache_mode = force_custom_plan"
-"""Run on each new PostgreSQL connection of an engine of ours: every statement is planned for its own parameters.
-
-psycopg prepares a statement on the server once it has run five times on a connection, and from
-the sixth run of a prepared statement PostgreSQL may keep one generic plan for it, made for the
-tables as they were then. An advance run's statements first run while ``touches`` holds a batch or
-two, and its pooled connections live for the whole run. Measured over runs of 20,000 emails
-(``pg_stat_statements``, this project's benchmark): a wave's ``SELECT`` of the claim tokens of 32
-touches read 389 blocks in 5.8 ms on average with the plans PostgreSQL kept, 67 blocks in 0.09 ms
-planned for each run's parameters; the wave's ``sending`` update 916 blocks in 4.2 ms against 614
-in 0.8 ms. Planning a statement costs a fraction of that. PostgreSQL 12 or newer. (The hand-off
-journal's connection, whose statements find rows by key only, plans each of them once instead:
-``cadence.services.advance._JOURNAL_SESSION_SQL``.)
-"""
-
-
-def _postgresql_session(dbapi_connection: Any, _record: Any) -> None:
-    with dbapi_connection.cursor() as cursor:
-        cursor.execute(POSTGRESQL_SESSION_SQL)
-    dbapi_connection.commit()  # a session setting, kept across the pool's rollbacks
-
-
 def _sqlite_begin(connection: Any) -> None:
     if connection.get_execution_options().get("isolation_level") == "AUTOCOMMIT":
         # Each statement is a transaction of its own, as asked: a BEGIN here would open one that
@@ -92,9 +70,8 @@ def make_engine(url: str, *, sqlite_busy_timeout_ms: int = SQLITE_BUSY_TIMEOUT_M
 
     A writer that finds SQLite locked by another waits up to ``sqlite_busy_timeout_ms`` for it. A
     PostgreSQL connection that cannot be made within a few seconds fails (unless the URL sets its
-    own ``connect_timeout``), a pooled connection is checked before use, so that a restarted
-    server is reconnected to, and each connection plans every statement for its parameters
-    (:data:`POSTGRESQL_SESSION_SQL`).
+    own ``connect_timeout``), and a pooled connection is checked before use, so that a restarted
+    server is reconnected to.
     """
     try:
         parsed = make_url(normalize_url(url))
@@ -113,9 +90,7 @@ def make_engine(url: str, *, sqlite_busy_timeout_ms: int = SQLITE_BUSY_TIMEOUT_M
     if parsed.get_backend_name() == "postgresql":
         if "connect_timeout" not in parsed.query:
             kwargs["connect_args"] = {"connect_timeout": POSTGRESQL_CONNECT_TIMEOUT_S, **kwargs.get("connect_args", {})}
-        engine = create_engine(parsed, pool_pre_ping=True, **kwargs)
-        event.listen(engine, "connect", _postgresql_session)
-        return engine
+        return create_engine(parsed, pool_pre_ping=True, **kwargs)
     raise ConfigurationError(f"unsupported database {parsed.get_backend_name()!r}: use sqlite or postgresql")
 
 

@@ -1,4 +1,4 @@
-"""Building MIME messages and sending them over SMTP (aiosmtplib), with our own errors.
+"""Building MIME messages and sending them over SMTP, with our own errors.
 
 SMTP replies are mapped to three outcomes, most specific first (as httpx maps httpcore's errors):
 
@@ -10,30 +10,38 @@ SMTP replies are mapped to three outcomes, most specific first (as httpx maps ht
   written and before the server's reply: the server may have accepted the message. It must not be
   sent again automatically.
 
-The moment a message is handed over is the write of that final ``.``. :meth:`SmtpSender.send` takes
-a :class:`HandOff`, called right before that write and right after the reply, so that the caller
-can record both (the exactly-once protocol of :mod:`cadence.services.advance`). The connections of
-a sender write their messages' bodies at the same time, but hand them over one at a time: at any
-moment at most one message of a sender has been handed over and not yet recorded.
+The moment a message is handed over is the write of that final ``.``. :meth:`SmtpConnection.send`
+takes a :class:`HandOff`, called right before that write and right after the reply, so that the
+caller can record both (the exactly-once protocol of :mod:`cadence.services.advance.ledger`).
+
+Why the standard library's :mod:`smtplib`, one thread per connection: the protocol needs a pause
+between the body of DATA and its final dot, and a way to drop the connection there (withdrawing
+the message). aiosmtplib has no public API for that (``SMTP.data`` writes body and dot in one go;
+pausing needs its ``protocol`` and ``PERIOD_REGEX``, which are internals). ``smtplib.SMTP``'s public
+methods do it step by step: ``mail``, ``rcpt``, ``docmd("DATA")``, ``send`` (the dot-stuffed body),
+the hand-off check, ``send(b".\r\n")``, ``getreply``, ``close``. They block, so each connection is
+driven from a worker thread (:class:`SmtpSender` runs them in a thread pool, one thread per
+connection): a connection hands over one message at a time, several connections in parallel.
 """
 
 from __future__ import annotations
 
 import asyncio
 import email.policy
+import functools
 import re
 import secrets
+import select
+import smtplib
 import ssl
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime
 from email.headerregistry import Address, BaseHeader, HeaderRegistry, UnstructuredHeader
 from email.message import EmailMessage
 from email.utils import format_datetime
-from typing import Any, Literal, Protocol
-
-import aiosmtplib
-from aiosmtplib.protocol import PERIOD_REGEX, normalize_message_line_endings
+from typing import Literal, Protocol, TypeVar
 
 from cadence.errors import CadenceError
 
@@ -60,81 +68,16 @@ class _URIListHeader(UnstructuredHeader, BaseHeader):
 _URI_SEPARATOR = re.compile(r"(?<=>)\s*,\s*(?=<)")
 
 
-class _HeaderClasses(HeaderRegistry):
-    """The standard header registry, making each header class once instead of on every header set.
-
-    ``HeaderRegistry.__getitem__`` builds a new class per call; the email package calls it for every
-    header of every part, which made it a fifth of the cost of building a message.
-    """
-
-    def __init__(self) -> None:
-        super().__init__()
-        self._classes: dict[str, type[BaseHeader]] = {}
-        self.map_to_type("list-unsubscribe", _URIListHeader)
-        self.map_to_type("list-unsubscribe-post", _URIListHeader)
-
-    def map_to_type(self, name: str, cls: type[BaseHeader]) -> None:
-        super().map_to_type(name, cls)
-        self._classes.clear()
-
-    def __getitem__(self, name: str) -> type[BaseHeader]:
-        key = name.lower()
-        found = self._classes.get(key)
-        if found is None:
-            found = self._classes[key] = super().__getitem__(name)
-        return found
+def _header_registry() -> HeaderRegistry:
+    """The standard header registry, with the RFC 2369 headers folded between their URIs."""
+    registry = HeaderRegistry()
+    registry.map_to_type("list-unsubscribe", _URIListHeader)
+    registry.map_to_type("list-unsubscribe-post", _URIListHeader)
+    return registry
 
 
-class _Policy(email.policy.EmailPolicy):
-    """``email.policy.default``, remembering the headers it parsed and folded.
-
-    Most headers of a message repeat from message to message (the parts' ``Content-Type`` and
-    ``Content-Transfer-Encoding``, ``MIME-Version``, ``Date`` within a run, the rep's own headers);
-    parsing a header value and folding it again for the wire made up a third of the cost of
-    building and serializing a message. Both are pure functions of the header's name and text (and
-    of the policy), and header objects are immutable, so each is done once per distinct header.
-    """
-
-    def header_store_parse(self, name: str, value: Any) -> tuple[str, Any]:
-        """As the default policy does, once per distinct ``(name, text)`` or ``(name, address)``."""
-        if type(value) is Address:
-            key: tuple[Any, ...] = (self.header_factory, name, value.display_name, value.username, value.domain)
-        elif type(value) is str:
-            key = (self.header_factory, name, value)
-        else:
-            return super().header_store_parse(name, value)
-        found = _STORED.get(key)
-        if found is None:
-            found = super().header_store_parse(name, value)
-            _remember(_STORED, key, found)
-        return found
-
-    def fold_binary(self, name: str, value: Any) -> bytes:
-        """As the default policy does, once per distinct header and policy (line length, separator, ...)."""
-        if not isinstance(value, BaseHeader):
-            return super().fold_binary(name, value)
-        key = (self.max_line_length, self.linesep, self.utf8, self.cte_type, name, type(value), str(value))
-        found = _FOLDED.get(key)
-        if found is None:
-            found = super().fold_binary(name, value)
-            _remember(_FOLDED, key, found)
-        return found
-
-
-_MEMO_SIZE = 4096
-_STORED: dict[tuple[Any, ...], tuple[str, Any]] = {}
-_FOLDED: dict[tuple[Any, ...], bytes] = {}
-
-
-def _remember(memo: dict[Any, Any], key: Any, value: Any) -> None:
-    if len(memo) >= _MEMO_SIZE:  # unique headers (Message-ID, To, ...) fill it up: start again
-        memo.clear()
-    memo[key] = value
-
-
-_POLICY = _Policy(header_factory=_HeaderClasses())
-"""``email.policy.default`` (what messages are built, serialized and checked with), with cached header
-classes and memoized header parsing and folding."""
+_POLICY = email.policy.default.clone(header_factory=_header_registry())
+"""``email.policy.default`` (what messages are built, serialized and checked with), with the RFC 2369 headers."""
 
 
 class DeliveryError(CadenceError):
@@ -165,17 +108,17 @@ class Withdrawn(DeliveryError):
 
 
 class HandOff(Protocol):
-    """What :meth:`SmtpSender.send` calls around the moment a message is handed to the server.
+    """What :meth:`SmtpConnection.send` calls around the moment a message is handed to the server.
 
-    Both run while the sender's hand-off lock is held: no other message of the same sender is
-    handed over between the two.
+    Both are called in the connection's thread, one message at a time: no other message of the same
+    connection is handed over between the two.
     """
 
-    async def before(self) -> bool:
+    def before(self) -> bool:
         """Called right before the final ``.`` of DATA is written. False withdraws the message."""
         ...
 
-    async def after(self, outcome: str | DeliveryError) -> None:
+    def after(self, outcome: str | DeliveryError) -> None:
         """Called with the server's reply (``"250 ..."``) or the error, before the next hand-off."""
         ...
 
@@ -260,24 +203,26 @@ class SmtpConfig:
     connections: int = 4
 
 
-def _map(exc: Exception, stage: str) -> DeliveryError:
-    """Our error for an aiosmtplib error at ``stage`` (connect, mail, rcpt, data: before the final dot, dot: after)."""
+_T = TypeVar("_T")
+
+
+def _map(exc: BaseException, stage: str) -> DeliveryError:
+    """Our error for an SMTP error at ``stage`` (connect, mail, rcpt, data: before the final dot, dot: after)."""
     if isinstance(exc, DeliveryError):
         return exc
-    if isinstance(exc, aiosmtplib.SMTPRecipientsRefused):
-        codes = [r.code for r in exc.recipients]
-        code = codes[0] if codes else None
-        reason = "; ".join(f"{r.code} {r.message}" for r in exc.recipients)
-        if code is not None and 400 <= code < 500:
-            return TransientFailure(f"recipient deferred: {reason}", code)
-        return PermanentFailure(f"recipient refused: {reason}", code)
-    if isinstance(exc, aiosmtplib.SMTPResponseException):
-        text = f"{exc.code} {exc.message}"
-        if 500 <= exc.code < 600:
-            return PermanentFailure(f"refused at {stage}: {text}", exc.code)
-        if stage == "dot" and exc.code < 400:  # pragma: no cover - a server answering the end of DATA oddly
-            return UnknownOutcome(f"unexpected reply at the end of data: {text}", exc.code)
-        return TransientFailure(f"deferred at {stage}: {text}", exc.code)
+    if isinstance(exc, smtplib.SMTPResponseException):
+        code = exc.smtp_code
+        message = exc.smtp_error.decode(errors="replace") if isinstance(exc.smtp_error, bytes) else str(exc.smtp_error)
+        text = f"{code} {message}"
+        if stage == "rcpt":
+            if 400 <= code < 500:
+                return TransientFailure(f"recipient deferred: {text}", code)
+            return PermanentFailure(f"recipient refused: {text}", code)
+        if 500 <= code < 600:
+            return PermanentFailure(f"refused at {stage}: {text}", code)
+        if stage == "dot" and code < 400:  # pragma: no cover - a server answering the end of DATA oddly
+            return UnknownOutcome(f"unexpected reply at the end of data: {text}", code)
+        return TransientFailure(f"deferred at {stage}: {text}", code)
     if stage == "dot":  # the server may have the whole message, and we do not know what it said
         return UnknownOutcome(f"no reply after the end of data (the message may have been accepted): {exc}")
     if stage == "data":
@@ -285,161 +230,208 @@ def _map(exc: Exception, stage: str) -> DeliveryError:
     return TransientFailure(f"SMTP {stage} failed: {exc}")
 
 
-class _AfterDot(Exception):
-    """An error once the final dot of DATA may have reached the server (carries the original)."""
-
-    def __init__(self, cause: Exception) -> None:
-        super().__init__(str(cause))
-        self.cause = cause
+_LINE_ENDINGS = re.compile(rb"\r\n|\r|\n")
+_LEADING_DOT = re.compile(rb"^\.", re.MULTILINE)
 
 
-class SmtpSender:
-    """Sends messages over a small pool of SMTP connections, kept open between messages."""
+def wire_body(data: bytes) -> bytes:
+    """A message as DATA carries it, without the final dot: CRLF line endings, leading dots doubled (RFC 5321)."""
+    body = _LEADING_DOT.sub(b"..", _LINE_ENDINGS.sub(b"\r\n", data))
+    return body if body.endswith(b"\r\n") else body + b"\r\n"
+
+
+def _expect(reply: tuple[int, bytes], *codes: int) -> None:
+    code, message = reply
+    if code not in codes:
+        raise smtplib.SMTPResponseException(code, message)
+
+
+def _interrupted(smtp: smtplib.SMTP) -> bool:
+    """True when the server spoke or hung up in the middle of DATA: it is no longer waiting for our final dot.
+
+    A server says nothing between 354 and the end of data; anything readable now (its end of the
+    connection, most often) means the message cannot be handed over, so the dot is not written and
+    nothing was delivered (rather than an outcome unknown had the dot gone into a dead connection).
+    """
+    if smtp.sock is None:
+        return True
+    try:
+        readable, _, _ = select.select([smtp.sock], [], [], 0)
+    except (OSError, ValueError):
+        return True
+    return bool(readable)
+
+
+class SmtpConnection:
+    """One SMTP connection (the standard library's :class:`smtplib.SMTP`), opened on first use and kept open.
+
+    Its methods block: call them from one thread at a time (:class:`SmtpSender` gives each
+    connection a thread of its own).
+    """
 
     def __init__(self, config: SmtpConfig) -> None:
         self.config = config
-        self._idle: asyncio.Queue[aiosmtplib.SMTP] | None = None
-        self._slots: asyncio.Semaphore | None = None
-        self._handing: asyncio.Lock | None = None
-        self._open: list[aiosmtplib.SMTP] = []
+        self._smtp: smtplib.SMTP | None = None
+
+    def _open(self) -> smtplib.SMTP:
+        if self._smtp is not None:
+            return self._smtp
+        cfg = self.config
+        context = ssl.create_default_context() if cfg.tls != "none" else None
+        smtp: smtplib.SMTP
+        if cfg.tls == "tls":
+            smtp = smtplib.SMTP_SSL(cfg.host, cfg.port, timeout=cfg.timeout, context=context)
+        else:
+            smtp = smtplib.SMTP(cfg.host, cfg.port, timeout=cfg.timeout)
+        try:
+            smtp.ehlo_or_helo_if_needed()
+            if cfg.tls == "starttls":
+                smtp.starttls(context=context)
+                smtp.ehlo()
+            if cfg.username:
+                smtp.login(cfg.username, cfg.password or "")
+        except BaseException:
+            smtp.close()
+            raise
+        self._smtp = smtp
+        return smtp
+
+    def drop(self) -> None:
+        """Close the connection at once, without QUIT (in the middle of DATA: the server discards the message)."""
+        smtp, self._smtp = self._smtp, None
+        if smtp is not None:
+            smtp.close()
+
+    def send(
+        self, message: EmailMessage | bytes, *, sender: str, recipient: str, hand_off: HandOff | None = None
+    ) -> str:
+        """Send one message (or its bytes); return the server's reply to DATA. Raises a :class:`DeliveryError`.
+
+        With ``hand_off``, its :meth:`~HandOff.before` is called right before the final ``.`` of DATA
+        (False withdraws the message: :class:`Withdrawn`) and its :meth:`~HandOff.after` right after
+        the outcome is known, with the reply or the error (for every outcome from that point on).
+        """
+        data = message if isinstance(message, bytes) else message.as_bytes()
+        stage = "connect"
+        try:
+            smtp = self._open()
+            stage = "mail"
+            try:
+                _expect(smtp.mail(sender), 250)
+            except smtplib.SMTPServerDisconnected:
+                # An idle connection the server closed: one fresh try before anything was sent.
+                self.drop()
+                smtp = self._open()
+                _expect(smtp.mail(sender), 250)
+            stage = "rcpt"
+            _expect(smtp.rcpt(recipient), 250, 251)
+            stage = "data"
+            _expect(smtp.docmd("DATA"), 354)
+            smtp.send(wire_body(data))
+            if hand_off is not None and not hand_off.before():
+                self.drop()
+                raise Withdrawn("withdrawn before the end of data: the step stopped meanwhile")
+        except Exception as exc:
+            error = _map(exc, stage)
+            if stage in ("mail", "rcpt") and isinstance(exc, smtplib.SMTPResponseException) and self._smtp is not None:
+                try:
+                    self._smtp.rset()
+                except Exception:
+                    self.drop()
+            else:
+                self.drop()
+            raise error from exc
+        return self._finish(smtp, hand_off)
+
+    def _finish(self, smtp: smtplib.SMTP, hand_off: HandOff | None) -> str:
+        """The final dot, the reply, and the hand-off's :meth:`~HandOff.after` with the outcome."""
+        outcome: str | DeliveryError
+        try:
+            if _interrupted(smtp):
+                raise smtplib.SMTPServerDisconnected("the server ended the connection in the middle of data")
+            smtp.send(b".\r\n")
+        except Exception as exc:  # not all of the dot was written: nothing was delivered
+            self.drop()
+            outcome = _map(exc, "data")
+        else:
+            try:
+                code, message = smtp.getreply()
+                if code == 421:
+                    self.drop()  # the server closes the connection
+                if code != 250:
+                    raise smtplib.SMTPDataError(code, message)
+                outcome = f"{code} {message.decode(errors='replace')}"
+            except Exception as exc:
+                if not isinstance(exc, smtplib.SMTPResponseException):
+                    self.drop()
+                outcome = _map(exc, "dot")
+        if hand_off is not None:
+            try:
+                hand_off.after(outcome)
+            except Exception as exc:  # not recorded: what happened to the message must be taken as unknown
+                raise _map(exc, "dot") from exc
+        if isinstance(outcome, DeliveryError):
+            raise outcome
+        return outcome
+
+    def close(self) -> None:
+        """Say QUIT and close the connection (if open)."""
+        smtp, self._smtp = self._smtp, None
+        if smtp is None:
+            return
+        try:
+            smtp.quit()
+        except Exception:
+            smtp.close()
+
+
+class SmtpSender:
+    """A few SMTP connections (``config.connections``), each driven from a thread of its own.
+
+    :meth:`send` sends one message over whichever connection is free; :attr:`connections` and
+    :meth:`call` let a dispatcher drive each connection itself (one consumer per connection).
+    """
+
+    def __init__(self, config: SmtpConfig) -> None:
+        self.config = config
+        self.connections = [SmtpConnection(config) for _ in range(max(1, config.connections))]
+        self._threads: ThreadPoolExecutor | None = None
+        self._idle: asyncio.Queue[SmtpConnection] | None = None
 
     async def __aenter__(self) -> SmtpSender:
+        self._threads = ThreadPoolExecutor(max_workers=len(self.connections), thread_name_prefix="smtp")
         self._idle = asyncio.Queue()
-        self._slots = asyncio.Semaphore(max(1, self.config.connections))
-        self._handing = asyncio.Lock()
+        for connection in self.connections:
+            self._idle.put_nowait(connection)
         return self
 
     async def __aexit__(self, *_exc: object) -> None:
         await self.close()
 
-    async def _connect(self) -> aiosmtplib.SMTP:
-        cfg = self.config
-        client = aiosmtplib.SMTP(
-            hostname=cfg.host,
-            port=cfg.port,
-            timeout=cfg.timeout,
-            use_tls=cfg.tls == "tls",
-            start_tls=cfg.tls == "starttls",
-            tls_context=ssl.create_default_context() if cfg.tls != "none" else None,
-        )
-        try:
-            await client.connect()
-            if cfg.username:
-                await client.login(cfg.username, cfg.password or "")
-        except Exception as exc:
-            raise _map(exc, "connect") from exc
-        self._open.append(client)
-        return client
-
-    async def _checkout(self) -> aiosmtplib.SMTP:
-        assert self._idle is not None, "use SmtpSender as an async context manager"
-        while not self._idle.empty():
-            client = self._idle.get_nowait()
-            if client.is_connected:
-                return client
-        return await self._connect()
-
-    def _discard(self, client: aiosmtplib.SMTP) -> None:
-        client.close()
-        if client in self._open:
-            self._open.remove(client)
+    async def call(self, work: Callable[[], _T]) -> _T:
+        """Run ``work`` (what one connection does) in one of the sender's threads."""
+        assert self._threads is not None, "use SmtpSender as an async context manager"
+        return await asyncio.get_running_loop().run_in_executor(self._threads, work)
 
     async def send(
         self, message: EmailMessage | bytes, *, sender: str, recipient: str, hand_off: HandOff | None = None
     ) -> str:
-        """Send one message (or its bytes); return the server's reply to DATA. Raises a :class:`DeliveryError`.
-
-        With ``hand_off``, its :meth:`~HandOff.before` is awaited right before the final ``.`` of DATA
-        (False withdraws the message: :class:`Withdrawn`) and its :meth:`~HandOff.after` right after
-        the outcome is known, with the reply or the error (for every outcome from that point on).
-        """
-        assert self._slots is not None, "use SmtpSender as an async context manager"
+        """Send one message over a free connection (see :meth:`SmtpConnection.send`)."""
         assert self._idle is not None, "use SmtpSender as an async context manager"
-        async with self._slots:
-            client = await self._checkout()
-            stage = "mail"
-            try:
-                try:
-                    await client.mail(sender)
-                except aiosmtplib.SMTPServerDisconnected:
-                    # An idle connection the server closed: one fresh try before anything was sent.
-                    self._discard(client)
-                    client = await self._connect()
-                    await client.mail(sender)
-                stage = "rcpt"
-                await client.rcpt(recipient)
-                stage = "data"
-                data = message if isinstance(message, bytes) else message.as_bytes()
-                response = await self._data(client, data, hand_off)
-            except Exception as exc:
-                if isinstance(exc, _AfterDot):
-                    stage, exc = "dot", exc.cause
-                error = _map(exc, stage)
-                if (
-                    stage in ("mail", "rcpt")
-                    and isinstance(exc, aiosmtplib.SMTPResponseException)
-                    and client.is_connected
-                ):
-                    try:
-                        await client.rset()
-                        self._idle.put_nowait(client)
-                    except Exception:
-                        self._discard(client)
-                else:
-                    self._discard(client)
-                raise error from exc
-            self._idle.put_nowait(client)
-            return f"{response.code} {response.message}"
-
-    async def _data(self, client: aiosmtplib.SMTP, data: bytes, hand_off: HandOff | None) -> aiosmtplib.SMTPResponse:
-        """DATA, the message, then (one message of this sender at a time) the final dot and the reply.
-
-        An error raised once the final dot may have been written is wrapped in :class:`_AfterDot`.
-        """
-        assert self._handing is not None, "use SmtpSender as an async context manager"
-        start = await client.execute_command(b"DATA")
-        if start.code != 354:
-            raise aiosmtplib.SMTPDataError(start.code, start.message)
-        protocol = client.protocol
-        if protocol is None:
-            raise aiosmtplib.SMTPServerDisconnected("connection lost")
-        protocol.write(PERIOD_REGEX.sub(b"..", normalize_message_line_endings(data)))
-        async with self._handing:
-            if hand_off is not None and not await hand_off.before():
-                raise Withdrawn("withdrawn before the end of data: the step stopped meanwhile")
-            try:
-                if client.protocol is not protocol:  # dropped while the body was being written
-                    raise aiosmtplib.SMTPServerDisconnected("connection lost before the end of data")
-                protocol.write(b".\r\n")
-            except Exception as exc:  # the dot was not written: nothing was delivered
-                error = _map(exc, "data")
-                if hand_off is not None:
-                    await hand_off.after(error)
-                raise error from exc
-            outcome: aiosmtplib.SMTPResponse | Exception
-            try:
-                outcome = await protocol.read_response(timeout=client.timeout)
-                if outcome.code != 250:
-                    raise aiosmtplib.SMTPDataError(outcome.code, outcome.message)
-            except Exception as exc:
-                outcome = exc
-            try:
-                if hand_off is not None:
-                    await hand_off.after(
-                        _map(outcome, "dot") if isinstance(outcome, Exception) else f"{outcome.code} {outcome.message}"
-                    )
-            except Exception as exc:  # not recorded: what happened to the message must be taken as unknown
-                raise _AfterDot(exc) from exc
-            if isinstance(outcome, Exception):
-                raise _AfterDot(outcome) from outcome
-            return outcome
+        connection = await self._idle.get()
+        try:
+            return await self.call(
+                functools.partial(connection.send, message, sender=sender, recipient=recipient, hand_off=hand_off)
+            )
+        finally:
+            self._idle.put_nowait(connection)
 
     async def close(self) -> None:
-        """Say QUIT on every open connection."""
-        for client in list(self._open):
-            try:
-                if client.is_connected:
-                    await client.quit()
-            except Exception:
-                client.close()
-        self._open.clear()
+        """Say QUIT on every open connection, and let the threads go."""
+        threads, self._threads = self._threads, None
+        if threads is None:
+            return
+        loop = asyncio.get_running_loop()
+        for connection in self.connections:
+            await loop.run_in_executor(threads, connection.close)
+        threads.shutdown(wait=False)

@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from cadence.adapters.db import DatabaseUnavailable, busy_message, locked, make_engine, session_factory
 from cadence.adapters.files import load_cadences, load_rules
 from cadence.adapters.schema import current_revision, head_revision
+from cadence.adapters.templates import Templates
 from cadence.core.cadences import Cadence
 from cadence.core.qualification import Rules
 from cadence.errors import CadenceError, ConfigurationError, NotFound, database_problem
@@ -41,6 +42,8 @@ class Context:
     sessions: sessionmaker[Session] = field(init=False)
     pinned_cadences: dict[tuple[str, str], Cadence] = field(init=False, default_factory=dict)
     """The cadence versions enrollments pinned, by (name, version), as read once from the database."""
+    cadence_problems: dict[tuple[str, ...], list[str]] = field(init=False, default_factory=dict)
+    """What is wrong with each cadence's templates, by cadence and template versions (checked once each)."""
 
     def __post_init__(self) -> None:
         self.engine = make_engine(
@@ -64,6 +67,11 @@ class Context:
     def template_checks(self) -> dict[str, tuple[Fingerprint, CheckReport]]:
         """The last ``cadence templates check`` report of each folder, with the fingerprint of the files it saw."""
         return {}
+
+    @cached_property
+    def templates(self) -> Templates:
+        """The templates folder's templates, compiled once for the life of the context."""
+        return Templates(self.settings.templates_dir)
 
     def cadence(self, name: str) -> Cadence:
         """The current version of cadence ``name``."""
