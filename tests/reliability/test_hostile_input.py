@@ -643,7 +643,7 @@ def hostile_cadence_bytes() -> st.SearchStrategy[bytes]:
 
 def check_cadence_file(path: Path) -> str | None:
     """Load a cadence file: a cadence, or a short error naming the file; never anything else, never slowly."""
-    started = time.monotonic()
+    started = time.thread_time()  # this thread's CPU time: the parser's work, not the machine's load
     try:
         load_cadence_file(path)
     except ConfigurationError as exc:
@@ -652,7 +652,7 @@ def check_cadence_file(path: Path) -> str | None:
         assert len(message) < 600, message[:1000]
         return message
     finally:
-        assert time.monotonic() - started < 5, "loading a cadence file took more than 5 seconds"
+        assert time.thread_time() - started < 5, "loading a cadence file took more than 5 seconds of CPU"
     return None
 
 
@@ -769,13 +769,13 @@ def test_hostile_qualification_rules_are_refused_with_their_file(content: str) -
     with tempfile.TemporaryDirectory() as folder:
         path = Path(folder) / "qualification.yaml"
         path.write_text(content, encoding="utf-8")
-        started = time.monotonic()
+        started = time.thread_time()  # this thread's CPU time: the parser's work, not the machine's load
         message = ""
         try:
             load_rules(Path(folder))
         except ConfigurationError as exc:
             message = str(exc)
-        assert time.monotonic() - started < 5
+        assert time.thread_time() - started < 5
         if message:
             assert message.startswith(str(path)), message[:500]
             assert len(message) < 600, message[:1000]
