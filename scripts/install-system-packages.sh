@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Install the Debian packages that cadence's tests run for real: Dovecot's IMAP server, Chromium
+# Install the Debian packages that cadence's tests need: python3-venv (Debian's python3 makes no
+# virtualenv without it), and what they run for real: Dovecot's IMAP server, Chromium
 # for the browser tests (driven by Playwright with executable_path=/usr/bin/chromium), PostgreSQL,
 # and openssl (the IMAP-over-TLS test makes its certificate with it).
 #
@@ -14,7 +15,7 @@
 # packaged one would only hold ports 143 and 993.
 set -euo pipefail
 
-PACKAGES=(dovecot-imapd chromium postgresql openssl)
+PACKAGES=(python3-venv dovecot-imapd chromium postgresql openssl)
 
 is_installed() {
     [ "$(dpkg-query -W -f='${db:Status-Status}' "$1" 2>/dev/null)" = "installed" ]
