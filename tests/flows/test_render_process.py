@@ -111,6 +111,7 @@ def parsed(built: Built) -> email.message.EmailMessage:
     return message
 
 
+@pytest.mark.one_database
 def test_the_render_process_builds_the_messages_the_sending_process_builds(
     flow_env: SmtpSink, render_process: RenderProcess
 ) -> None:
@@ -137,6 +138,7 @@ def test_the_render_process_builds_the_messages_the_sending_process_builds(
     assert "Lead0" in parsed(there[0]).get_body(preferencelist=("plain",)).get_content()  # type: ignore[union-attr]
 
 
+@pytest.mark.one_database
 def test_a_template_fault_is_answered_with_its_reason_and_the_process_keeps_serving(
     flow_env: SmtpSink, render_process: RenderProcess, tmp_path: Path
 ) -> None:

@@ -443,6 +443,7 @@ def test_a_database_error_in_the_middle_of_an_import_leaves_the_database_exactly
     assert seeded("leads", "import", str(without), "--json", "--now", NOW, expect=3).json()["imported"] == 26
 
 
+@pytest.mark.one_database
 def test_an_unwritable_rejects_file_fails_the_import_before_anything_is_kept(
     seeded: Cli, snapshots: Snapshots, tmp_path: Path
 ) -> None:
@@ -456,6 +457,7 @@ def test_an_unwritable_rejects_file_fails_the_import_before_anything_is_kept(
     assert differences(before, snapshots.take()) == {}
 
 
+@pytest.mark.one_database
 def test_the_rejects_file_cannot_be_the_imported_file(seeded: Cli, snapshots: Snapshots, tmp_path: Path) -> None:
     source = import_file(tmp_path, ["new1@acme.example"])
     before = snapshots.take()
@@ -952,6 +954,7 @@ class CommandTrial:
         return result
 
 
+@pytest.mark.one_database
 def test_every_command_survives_the_nastiest_arguments(quick_cli: QuickCli, snapshots: Snapshots) -> None:
     trial = CommandTrial(quick_cli, snapshots)
     for command in COMMANDS:
@@ -959,6 +962,7 @@ def test_every_command_survives_the_nastiest_arguments(quick_cli: QuickCli, snap
             trial(command, value)
 
 
+@pytest.mark.one_database
 def test_hostile_arguments_get_a_clear_message_and_a_failed_command_writes_nothing(
     quick_cli: QuickCli, snapshots: Snapshots, tmp_path: Path
 ) -> None:
@@ -1015,6 +1019,7 @@ ANSWERS = st.one_of(
 )
 
 
+@pytest.mark.one_database
 def test_a_hostile_answers_file_is_refused_with_its_name_and_records_nothing(
     quick_cli: QuickCli, snapshots: Snapshots, tmp_path: Path
 ) -> None:

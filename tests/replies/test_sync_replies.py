@@ -400,6 +400,7 @@ def test_a_changed_uidvalidity_does_not_process_anything_twice(
         assert (state.folder, state.uidvalidity, state.last_uid) == ("Cadence Replies", after["uidvalidity"], 2)
 
 
+@pytest.mark.one_database
 def test_without_an_imap_host_the_flow_warns_and_does_nothing(flow_env: SmtpSink) -> None:
     assert asyncio.run(sync_replies_flow(now=SYNC)) == {"skipped": "CADENCE_IMAP_HOST is not set"}
 
