@@ -1,5 +1,9 @@
 """Shared fixtures: a real database per test, on SQLite and on PostgreSQL, and the CLI.
 
+A test with no SQL of its own (a page, an argument, a message, a parser) is marked
+``one_database`` and runs on SQLite only; a test of a query, a lock, a claim, a report, a race, a
+migration or anything concurrent keeps both.
+
 PostgreSQL is the local server (``CADENCE_TEST_POSTGRESQL_URL``, default
 ``postgresql+psycopg://127.0.0.1:5432/test`` as the current user). Under ``CI=true`` an unreachable
 server fails the run; elsewhere its tests are skipped with the reason.
