@@ -44,7 +44,8 @@ typecheck: $(STAMP)
 # Prefect server, IMAP server and ports. `make test TEST_WORKERS=0` runs it in one process.
 TEST_WORKERS ?= 2
 
-test: $(STAMP) system-deps postgres lint typecheck
+# The system packages first: on a fresh Debian machine the virtualenv needs python3-venv.
+test: system-deps postgres $(STAMP) lint typecheck
 	$(BIN)/pytest -n $(TEST_WORKERS) --dist worksteal
 
 demo: $(STAMP)

@@ -1,7 +1,14 @@
 #!/usr/bin/env bash
-# Install the Debian packages that cadence's tests run for real: Dovecot's IMAP server, dnsmasq as a
-# DNS server (the binary only, dnsmasq-base: no packaged service to stop), and Chromium for the
-# browser tests (driven by Playwright with executable_path=/usr/bin/chromium).
+# Install the Debian packages that cadence's tests need: python3-venv (Debian's python3 makes no
+# virtualenv without it), and what they run for real: Dovecot's IMAP server, dnsmasq as a DNS
+# server (the binary only, dnsmasq-base: no packaged service to stop), Chromium
+# for the browser tests (driven by Playwright with executable_path=/usr/bin/chromium), PostgreSQL,
+# and openssl (the IMAP-over-TLS test makes its certificate with it).
+#
+# PostgreSQL, when this script installs it (a fresh machine), is set up as the tests expect it
+# (DEVELOPERS.md): a superuser role for the user running the tests (${PGUSER:-root}) that logs in
+# over 127.0.0.1 without a password, and a database `test`. A PostgreSQL that was there already is
+# left as it is.
 #
 # Idempotent and non-interactive: installs only what is missing, runs `apt-get update` only when it
 # has something to install, and leaves the packaged Dovecot service stopped and disabled, because the
@@ -9,10 +16,35 @@
 # packaged one would only hold ports 143 and 993.
 set -euo pipefail
 
-PACKAGES=(dovecot-imapd dnsmasq-base chromium)
+PACKAGES=(python3-venv dovecot-imapd dnsmasq-base chromium postgresql openssl)
 
 is_installed() {
     [ "$(dpkg-query -W -f='${db:Status-Status}' "$1" 2>/dev/null)" = "installed" ]
+}
+
+# The freshly installed cluster: trust for the tests' role over 127.0.0.1 (first, as the first
+# matching line wins), the cluster started, the role and the database `test` created.
+set_up_postgresql() {
+    local version role hba
+    version="$(ls /etc/postgresql | sort -V | tail -n 1)"
+    role="${PGUSER:-root}"
+    hba="/etc/postgresql/$version/main/pg_hba.conf"
+    sed -i "1i host all $role 127.0.0.1/32 trust  # cadence's tests (scripts/install-system-packages.sh)" "$hba"
+    pg_ctlcluster --skip-systemctl-redirect "$version" main start 2>/dev/null ||
+        pg_ctlcluster --skip-systemctl-redirect "$version" main reload
+    for _ in $(seq 1 30); do
+        pg_isready -q -h 127.0.0.1 -p 5432 && break
+        sleep 1
+    done
+    cd /
+    if ! runuser -u postgres -- psql -Atqc "SELECT 1 FROM pg_roles WHERE rolname = '$role'" | grep -q 1; then
+        runuser -u postgres -- createuser --superuser "$role"
+    fi
+    if ! runuser -u postgres -- psql -Atqc "SELECT 1 FROM pg_database WHERE datname = 'test'" | grep -q 1; then
+        runuser -u postgres -- createdb --owner "$role" test
+    fi
+    cd - >/dev/null
+    echo "install-system-packages: PostgreSQL $version set up for role $role on 127.0.0.1:5432"
 }
 
 missing=()
@@ -30,6 +62,9 @@ if [ "${#missing[@]}" -gt 0 ]; then
     export DEBIAN_FRONTEND=noninteractive
     apt-get update -q
     apt-get install -q -y --no-install-recommends "${missing[@]}"
+    if [[ " ${missing[*]} " == *" postgresql "* ]]; then
+        set_up_postgresql
+    fi
 else
     echo "install-system-packages: already installed: ${PACKAGES[*]}"
 fi

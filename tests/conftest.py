@@ -1,5 +1,9 @@
 """Shared fixtures: a real database per test, on SQLite and on PostgreSQL, and the CLI.
 
+A test with no SQL of its own (a page, an argument, a message, a parser) is marked
+``one_database`` and runs on SQLite only; a test of a query, a lock, a claim, a report, a race, a
+migration or anything concurrent keeps both.
+
 PostgreSQL is the local server (``CADENCE_TEST_POSTGRESQL_URL``, default
 ``postgresql+psycopg://127.0.0.1:5432/test`` as the current user). Under ``CI=true`` an unreachable
 server fails the run; elsewhere its tests are skipped with the reason.
@@ -68,6 +72,29 @@ def _websockets_with_their_own_random() -> None:
 
 
 _websockets_with_their_own_random()
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Register the ``one_database`` marker (see :func:`pytest_generate_tests`)."""
+    config.addinivalue_line(
+        "markers",
+        "one_database: the test exercises no SQL of its own (pages, arguments, messages, parsers): "
+        "its database is SQLite only, not SQLite and PostgreSQL",
+    )
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """Give the tests marked ``one_database`` the SQLite ``database_url`` only.
+
+    A test that runs a query, a lock, a claim, a report, a race, a migration or anything
+    concurrent runs on both backends, as the ``database_url`` fixture does by default: that is
+    where they differ. A test whose subject is something else (a page, an argument, an error
+    message, a parser) would only run the same SQL a second time. The mark is a ``parametrize``
+    of the fixture, which takes precedence over the fixture's own parameters.
+    """
+    if metafunc.definition.get_closest_marker("one_database") and "database_url" in metafunc.fixturenames:
+        metafunc.definition.add_marker(pytest.mark.parametrize("database_url", ["sqlite"], indirect=True))
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -148,7 +175,10 @@ def _truncate_postgresql(url: str) -> None:
 
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgresql)])
 def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    """A fresh, migrated cadence database: the test runs once on SQLite and once on PostgreSQL."""
+    """A fresh, migrated cadence database: the test runs once on SQLite and once on PostgreSQL.
+
+    Marked ``one_database``, the test runs on SQLite only (:func:`pytest_generate_tests`).
+    """
     if request.param == "sqlite":
         path = tmp_path / "cadence.db"
         shutil.copy(request.getfixturevalue("sqlite_template"), path)

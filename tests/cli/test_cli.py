@@ -135,6 +135,7 @@ def test_a_repeated_email_in_one_file_is_an_update(with_reps: Cli, tmp_path: Pat
     assert lead["interactions"] == 3
 
 
+@pytest.mark.one_database
 def test_import_reads_bom_quoted_newlines_and_unicode(with_reps: Cli, tmp_path: Path) -> None:
     text = (
         "EMAIL , First Name,Last Name,Company,Interactions,Notes\n"
@@ -183,6 +184,7 @@ def test_unknown_owner_and_default_owner(with_reps: Cli, tmp_path: Path) -> None
     assert "no rep" in missing.stderr
 
 
+@pytest.mark.one_database
 def test_import_of_a_missing_or_broken_file_is_a_clear_error(with_reps: Cli, tmp_path: Path) -> None:
     assert "no such file" in with_reps("leads", "import", str(tmp_path / "nope.csv"), expect=1).stderr
     no_email = with_reps("leads", "import", str(write(tmp_path, "name,company\nA,B\n")), expect=1)
@@ -202,6 +204,7 @@ def test_leads_list_filters_by_status_and_owner(with_reps: Cli, tmp_path: Path) 
         assert {"email", "status", "class", "owner", "cadence"} <= set(item)
 
 
+@pytest.mark.one_database
 def test_plan_shows_local_times_and_writes_nothing(with_reps: Cli, tmp_path: Path) -> None:
     with_reps("leads", "import", str(write(tmp_path, LEADS_CSV)), "--now", NOW, expect=3)
     planned = with_reps("plan", "ada@acme.example", "--json").json()
@@ -264,6 +267,7 @@ def test_suppressed_addresses_are_not_enrolled(with_reps: Cli, tmp_path: Path) -
     assert "not a domain" in with_reps("suppress", "add", "@nodot", expect=1).stderr
 
 
+@pytest.mark.one_database
 def test_cadences_list_and_show(run_cli: Cli) -> None:
     cadences = {c["name"]: c for c in run_cli("cadences", "list", "--json").json()}
     assert set(cadences) >= {"default", "inbound", "nurture"}
@@ -278,12 +282,14 @@ def test_cadences_list_and_show(run_cli: Cli) -> None:
     assert "no cadence named" in run_cli("cadences", "show", "nope", expect=1).stderr
 
 
+@pytest.mark.one_database
 def test_bad_now_and_usage_errors(run_cli: Cli) -> None:
     assert "ISO-8601" in run_cli("due", "--now", "yesterday", expect=1).stderr
     assert run_cli("frobnicate", expect=2).exit_code == 2
     assert run_cli("leads", "import", expect=2).exit_code == 2
 
 
+@pytest.mark.one_database
 def test_a_broken_cadence_file_names_file_and_line(run_cli: Cli, tmp_path: Path) -> None:
     templates = tmp_path / "templates"
     (templates / "cadences").mkdir(parents=True)
@@ -297,6 +303,7 @@ def test_a_broken_cadence_file_names_file_and_line(run_cli: Cli, tmp_path: Path)
     assert "not valid YAML" in run_cli("cadences", "list", expect=1).stderr
 
 
+@pytest.mark.one_database
 def test_cli_json_is_valid_for_every_listing(with_reps: Cli, tmp_path: Path) -> None:
     with_reps("leads", "import", str(write(tmp_path, LEADS_CSV)), "--now", NOW, expect=3)
     for args in (("reps", "list"), ("leads", "list"), ("cadences", "list"), ("due", "--now", NOW)):

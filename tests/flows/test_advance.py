@@ -215,6 +215,7 @@ def test_follow_up_lead_runs_only_that_leads_due_steps(flow_env: SmtpSink) -> No
     assert [m["To"] for m in flow_env.messages()] == ["Lead1 Tester <lead1@acme.example>"]
 
 
+@pytest.mark.one_database
 @pytest.mark.parametrize("hostile", ["Evil\r\nBcc: victim@else.example", "<script>alert(1)</script>"])
 def test_hostile_lead_fields_cannot_inject_headers(flow_env: SmtpSink, hostile: str) -> None:
     ctx = context()

@@ -68,6 +68,7 @@ def test_an_email_marked_sending_whose_runner_died_before_handing_it_over_is_sen
         assert s.get_one(Enrollment, claim.enrollment_id).next_step == 1
 
 
+@pytest.mark.one_database
 def test_the_smtp_password_can_come_from_a_prefect_secret_block(
     flow_env: SmtpSink, monkeypatch: pytest.MonkeyPatch
 ) -> None:

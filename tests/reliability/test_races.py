@@ -131,13 +131,14 @@ def test_a_stop_that_locks_its_lead_does_not_deadlock_with_a_runner_claiming_the
         while time.monotonic() < deadline and not waiting:
             time.sleep(0.01)
             waiting = bool(conn.execute(WAITING_ON_A_LOCK).scalar())
+            conn.rollback()  # pg_stat_activity is read once a transaction: the next poll must see it anew
     go_on.set()
     claimer.join(30)
     stopper.join(30)
     runner.close()
     other.close()
+    assert errors == []  # first: a claim or a stop that failed is why the stop never waited, if it did not
     assert waiting, "the stop never waited for the claimed enrollment: the race was not set up"
-    assert errors == []
     check_ctx = Context(settings)
     with check_ctx.sessions() as s:
         touch = s.scalars(select(Touch).join(Lead, Lead.id == Touch.lead_id).where(Lead.email == email)).one()

@@ -519,6 +519,7 @@ def test_the_cli_prints_readable_text_by_default(cli_history: Cli) -> None:
     assert "on time = completed_at <= due_at + 1 day" in out
 
 
+@pytest.mark.one_database
 def test_the_cli_refuses_two_formats_and_an_empty_period(report_cli: Cli) -> None:
     both = report_cli("report", "--json", "--csv", expect=2)
     assert "choose one of --json, --csv and --md" in both.stderr
@@ -584,6 +585,7 @@ def test_the_weekly_report_without_recipients_is_only_published(flow_env: SmtpSi
     assert "| enrolled | 1 |" in asyncio.run(latest_artifact_markdown("weekly-report"))
 
 
+@pytest.mark.one_database
 def test_a_bad_recipient_fails_the_weekly_report_before_any_work(
     flow_env: SmtpSink, monkeypatch: pytest.MonkeyPatch
 ) -> None:

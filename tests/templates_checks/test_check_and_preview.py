@@ -320,6 +320,7 @@ def with_lead(run_cli: Cli, tmp_path: Path) -> Cli:
     return run_cli
 
 
+@pytest.mark.one_database
 def test_preview_shows_the_headers_and_the_text_of_the_email(with_lead: Cli) -> None:
     result = with_lead("templates", "preview", "email/introduction", "--lead", "ada@acme.example", "--now", NOW)
     headers, _, rest = result.stdout.partition("\n\n")
@@ -336,6 +337,7 @@ def test_preview_shows_the_headers_and_the_text_of_the_email(with_lead: Cli) -> 
     assert "write it to a file with --html FILE" in rest
 
 
+@pytest.mark.one_database
 def test_preview_writes_the_html_part_with_inlined_styles(with_lead: Cli, tmp_path: Path) -> None:
     out = tmp_path / "preview.html"
     result = with_lead(
@@ -349,6 +351,7 @@ def test_preview_writes_the_html_part_with_inlined_styles(with_lead: Cli, tmp_pa
     assert f"written to {out}" in result.stdout
 
 
+@pytest.mark.one_database
 def test_preview_as_json_gives_headers_text_and_html(with_lead: Cli) -> None:
     data = with_lead("templates", "preview", "email/final", "--lead", "ada@acme.example", "--json", "--now", NOW).json()
     assert data["template"] == "email/final"
@@ -363,16 +366,19 @@ def test_preview_sends_and_records_nothing(with_lead: Cli) -> None:
     assert with_lead("leads", "show", "ada@acme.example", "--json").json() == before
 
 
+@pytest.mark.one_database
 def test_preview_of_an_unknown_lead_is_an_error(with_lead: Cli) -> None:
     result = with_lead("templates", "preview", "email/introduction", "--lead", "nobody@x.example", expect=1)
     assert "no lead with email nobody@x.example" in result.stderr
 
 
+@pytest.mark.one_database
 def test_preview_of_an_unknown_template_is_an_error(with_lead: Cli) -> None:
     result = with_lead("templates", "preview", "email/nope", "--lead", "ada@acme.example", expect=1)
     assert "no template named 'email/nope'" in result.stderr
 
 
+@pytest.mark.one_database
 def test_preview_of_a_broken_template_names_the_file_and_line(with_lead: Cli, folder: Path) -> None:
     template = folder / "email" / "introduction.j2"
     line = inject(template, "{% block text %}", "{{ lead.frist_name }}")
@@ -382,6 +388,7 @@ def test_preview_of_a_broken_template_names_the_file_and_line(with_lead: Cli, fo
     assert "frist_name" in result.stderr
 
 
+@pytest.mark.one_database
 def test_preview_of_a_task_template_says_it_is_not_an_email(with_lead: Cli) -> None:
     result = with_lead("templates", "preview", "calls/discovery", "--lead", "ada@acme.example", expect=1)
     assert "needs {% block subject %}" in result.stderr

@@ -39,6 +39,7 @@ def assert_secure(response: httpx.Response) -> None:
     assert "server" not in headers
 
 
+@pytest.mark.one_database
 def test_every_response_carries_the_security_headers(http: httpx.Client, ctx: Context) -> None:
     seed(ctx, [lead_row(0)], now=MONDAY)
     url = f"/unsubscribe/{sign_unsubscribe('lead0@acme.example', SECRET)}"
@@ -60,6 +61,7 @@ def test_every_response_carries_the_security_headers(http: httpx.Client, ctx: Co
         assert_secure(response)
 
 
+@pytest.mark.one_database
 def test_unknown_routes_get_a_plain_404_and_no_api_docs(http: httpx.Client) -> None:
     for path in ("/no/such/page", "/unsubscribe", "/docs", "/redoc", "/openapi.json", "/static/x.css", "/tasks/x/y"):
         response = http.get(path)
@@ -81,16 +83,19 @@ def test_a_browser_gets_the_workspaces_own_404_page(http: httpx.Client) -> None:
     assert_secure(response)
 
 
+@pytest.mark.one_database
 def test_the_front_door_leads_to_the_login_page(http: httpx.Client) -> None:
     response = http.get("/")
     assert (response.status_code, response.headers["location"]) == (303, "/login")
 
 
+@pytest.mark.one_database
 def test_a_wrong_method_gets_a_plain_405(http: httpx.Client) -> None:
     response = http.put("/unsubscribe/anything")
     assert (response.status_code, response.text) == (405, "Method Not Allowed")
 
 
+@pytest.mark.one_database
 def test_healthz_says_ok(http: httpx.Client) -> None:
     response = http.get("/healthz")
     assert response.status_code == 200
@@ -130,6 +135,7 @@ def test_a_database_failure_gets_a_plain_503_and_no_traceback(
     assert any(r.name == "cadence.web" and "database unavailable" in r.getMessage() for r in caplog.records)
 
 
+@pytest.mark.one_database
 def test_an_unexpected_error_gets_a_plain_500_with_the_headers(
     app: FastAPI, serve: Callable[[FastAPI], str], caplog: pytest.LogCaptureFixture
 ) -> None:
@@ -160,6 +166,7 @@ def test_a_browser_gets_the_workspaces_own_500_page_without_the_internals(
     assert_secure(response)
 
 
+@pytest.mark.one_database
 def test_the_access_log_never_shows_an_unsubscribe_token(http: httpx.Client, caplog: pytest.LogCaptureFixture) -> None:
     token = sign_unsubscribe("lead0@acme.example", SECRET)
     with caplog.at_level(logging.INFO, logger="cadence.web.access"):
@@ -202,6 +209,7 @@ def test_serve_checks_the_schema_then_runs_uvicorn(
     call["app"].state.context.close()
 
 
+@pytest.mark.one_database
 def test_cadence_web_now_starts_the_apps_clock_there_and_it_runs_on(
     run_cli: Cli, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -221,6 +229,7 @@ def test_cadence_web_now_starts_the_apps_clock_there_and_it_runs_on(
     assert len(calls) == 1
 
 
+@pytest.mark.one_database
 def test_cadence_web_runs_on_the_wall_clock_by_default(run_cli: Cli, monkeypatch: pytest.MonkeyPatch) -> None:
     calls: list[FastAPI] = []
     monkeypatch.setattr(server.uvicorn, "run", lambda app, **options: calls.append(app))

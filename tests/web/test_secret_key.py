@@ -61,6 +61,7 @@ def run_logged(caplog: pytest.LogCaptureFixture, **flow_args: Any) -> list[str]:
     return [r.getMessage() for r in caplog.records if r.name == "prefect.flow_runs" and r.levelno == logging.WARNING]
 
 
+@pytest.mark.one_database
 def test_a_run_signing_links_with_the_demo_key_for_elsewhere_warns_in_its_log(
     flow_env: SmtpSink, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:

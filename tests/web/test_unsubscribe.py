@@ -72,6 +72,7 @@ def forms_of(page: str) -> list[dict[str, object]]:
 # ------------------------------------------------------------------------------------------- GET
 
 
+@pytest.mark.one_database
 def test_the_link_shows_a_confirmation_page_with_the_address_partly_masked(
     http: httpx.Client, ctx: Context, web_settings: Settings
 ) -> None:
@@ -91,6 +92,7 @@ def test_the_link_shows_a_confirmation_page_with_the_address_partly_masked(
     assert form == {"method": "post", "action": None, "fields": {"List-Unsubscribe": "One-Click"}, "buttons": 1}
 
 
+@pytest.mark.one_database
 def test_showing_the_page_changes_nothing(http: httpx.Client, ctx: Context) -> None:
     seed(ctx, [lead_row(0)], now=MONDAY)
     for _ in range(3):  # link scanners and mail previews fetch links
@@ -260,6 +262,7 @@ def _forged() -> dict[str, Callable[[], str]]:
 FORGED = _forged()
 
 
+@pytest.mark.one_database
 def test_every_kind_of_forged_token_gets_the_same_plain_400_and_changes_nothing(
     app: FastAPI, serve: Callable[[FastAPI], str], ctx: Context, subtests: pytest.Subtests
 ) -> None:

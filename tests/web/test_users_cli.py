@@ -61,6 +61,7 @@ def test_an_account_is_added_with_the_password_from_standard_input(users_cli: Us
     assert CHEAP.verify(stored, PASSWORD)
 
 
+@pytest.mark.one_database
 def test_at_a_terminal_the_password_is_asked_twice(
     users_cli: UsersCli, ctx: Context, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -71,6 +72,7 @@ def test_at_a_terminal_the_password_is_asked_twice(
     assert accounts(ctx)[0][:3] == ("mia@cadence.example", "mia", "marketer")
 
 
+@pytest.mark.one_database
 def test_without_a_terminal_the_password_must_come_on_standard_input(users_cli: UsersCli, ctx: Context) -> None:
     _, err = users_cli("add", "mia@cadence.example", "--role", "marketer", expect=1)
     assert "give the password on standard input with --password-stdin, or run at a terminal" in err
@@ -79,6 +81,7 @@ def test_without_a_terminal_the_password_must_come_on_standard_input(users_cli: 
     assert accounts(ctx) == []
 
 
+@pytest.mark.one_database
 def test_the_password_is_never_a_command_line_argument(users_cli: UsersCli) -> None:
     _, err = users_cli("add", "mia@cadence.example", "--role", "marketer", "--password", PASSWORD, expect=2)
     assert "No such option: --password" in err
@@ -144,6 +147,7 @@ def test_a_new_password_replaces_the_old_one_and_ends_the_sessions(users_cli: Us
     assert "no account for nobody@cadence.example" in err
 
 
+@pytest.mark.one_database
 def test_cadence_help_lists_the_users_commands(run_cli: Cli) -> None:
     assert "users" in run_cli("--help").stdout
     out = run_cli("users", "--help").stdout
@@ -151,6 +155,7 @@ def test_cadence_help_lists_the_users_commands(run_cli: Cli) -> None:
         assert command in out
 
 
+@pytest.mark.one_database
 def test_the_installed_cadence_command_adds_an_account(database_url: str, ctx: Context, tmp_path: Path) -> None:
     """The console script itself (a separate process, the production hasher), as an administrator runs it."""
     script = Path(sys.executable).parent / "cadence"

@@ -5,6 +5,8 @@ from __future__ import annotations
 import re
 from datetime import timedelta
 
+import pytest
+
 from cadence.adapters.files import load_cadences
 from cadence.adapters.models import Task
 from cadence.core.decisions import Outcome
@@ -86,6 +88,7 @@ def test_each_reps_open_overdue_and_on_time_tasks_are_counted(ctx: Context, seed
     assert reps[1].on_time_rate is None
 
 
+@pytest.mark.one_database
 def test_the_dashboard_draws_its_charts_as_inline_svg_and_loads_nothing_else(site: str) -> None:
     with signed_in(site, MAX) as http:
         page = http.get("/dashboard")
@@ -111,6 +114,7 @@ def test_the_dashboard_draws_its_charts_as_inline_svg_and_loads_nothing_else(sit
     assert '<th class="num">Sent</th><th class="num">Replied</th><th class="num">Meetings</th>' in text
 
 
+@pytest.mark.one_database
 def test_only_managers_open_the_dashboard(site: str) -> None:
     for email in (RITA, MIA):
         with signed_in(site, email) as http:

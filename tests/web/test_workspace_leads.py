@@ -24,6 +24,7 @@ def post_forms(html: str) -> list[str]:
     return [a for a in re.findall(r'<form method="post" action="([^"]+)"', html) if a != "/logout"]
 
 
+@pytest.mark.one_database
 def test_a_lead_page_shows_who_they_are_their_cadence_every_touch_and_the_emails_sent(site: str) -> None:
     with signed_in(site, RITA) as http:
         page = http.get(f"/leads/{ADA}")
@@ -54,6 +55,7 @@ def timeline_rows(html: str) -> list[list[str]]:
     return [[re.sub(r"<[^>]+>", "", cell).strip() for cell in row] for row in cells]
 
 
+@pytest.mark.one_database
 def test_the_timeline_shows_each_task_steps_task_as_the_rep_left_it(site: str, seeded: Seeded) -> None:
     with signed_in(site, RITA) as http:
         text = http.get(f"/leads/{ADA}").text
@@ -70,6 +72,7 @@ def test_the_timeline_shows_each_task_steps_task_as_the_rep_left_it(site: str, s
         assert f'href="/tasks/{seeded.ada_call}"' not in http.get(f"/leads/{ADA}").text  # marketers have no tasks
 
 
+@pytest.mark.one_database
 def test_a_decided_lead_shows_the_decision_with_its_qualifying_answers_and_no_decision_form(site: str) -> None:
     with signed_in(site, SAM) as http:
         text = http.get(f"/leads/{EVE}").text
@@ -96,6 +99,7 @@ def test_a_rep_pauses_their_lead_until_a_day_and_resumes_it(site: str, ctx: Cont
     assert resumed.next_due_at is not None
 
 
+@pytest.mark.one_database
 def test_a_pause_must_end_on_a_day_to_come(site: str, ctx: Context) -> None:
     with signed_in(site, RITA) as http:
         past = post_form(http, f"/leads/{ADA}/pause", {"until": "2026-11-01"})
@@ -161,6 +165,7 @@ def test_a_rep_lists_only_their_own_leads_and_a_manager_every_leads_by_owner(sit
     assert ADA not in decided
 
 
+@pytest.mark.one_database
 def test_a_marketer_sees_any_lead_read_only_and_no_tasks(site: str, ctx: Context, seeded: Seeded) -> None:
     with signed_in(site, MIA) as http:
         page = http.get(f"/leads/{DEE}")
@@ -178,6 +183,7 @@ def test_a_marketer_sees_any_lead_read_only_and_no_tasks(site: str, ctx: Context
     assert enrollment_of(ctx, DEE).state == "responded"
 
 
+@pytest.mark.one_database
 def test_what_a_lead_says_about_itself_is_escaped_and_a_non_web_link_is_not_a_link(site: str, ctx: Context) -> None:
     with ctx.sessions() as s, s.begin():
         lead = s.scalars(select(Lead).where(Lead.email == ADA)).one()
@@ -194,6 +200,7 @@ def test_what_a_lead_says_about_itself_is_escaped_and_a_non_web_link_is_not_a_li
     assert "<img src=x" not in pages[0]
 
 
+@pytest.mark.one_database
 def test_the_access_log_never_shows_a_leads_address(site: str, caplog: pytest.LogCaptureFixture) -> None:
     with signed_in(site, RITA) as http, caplog.at_level(logging.INFO, logger="cadence.web.access"):
         http.get(f"/leads/{ADA}")

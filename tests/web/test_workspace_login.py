@@ -56,6 +56,7 @@ def set_cookies(response: httpx.Response) -> dict[str, str]:
     return {h.split("=", 1)[0]: h.lower() for h in response.headers.get_list("set-cookie")}
 
 
+@pytest.mark.one_database
 def test_the_login_page_has_a_form_with_a_csrf_token_and_opens_no_session(site: str) -> None:
     with client(site) as http:
         page = http.get("/login")
@@ -69,6 +70,7 @@ def test_the_login_page_has_a_form_with_a_csrf_token_and_opens_no_session(site: 
     assert "samesite=lax" in cookies["cadence_login"]
 
 
+@pytest.mark.one_database
 def test_each_role_lands_on_its_own_page_and_the_front_door_leads_there(site: str) -> None:
     for email, landing in ((RITA, "/tasks"), (MIA, "/cadences"), (MAX, "/dashboard")):
         with client(site) as http:
@@ -81,6 +83,7 @@ def test_each_role_lands_on_its_own_page_and_the_front_door_leads_there(site: st
         assert http.get("/").headers["location"] == "/login"
 
 
+@pytest.mark.one_database
 def test_the_session_cookie_is_httponly_and_samesite_and_not_secure_over_plain_http(site: str) -> None:
     with client(site) as http:
         response = log_in(http, RITA)
@@ -95,6 +98,7 @@ def test_the_session_cookie_is_httponly_and_samesite_and_not_secure_over_plain_h
     assert "max-age=0" in cookies["cadence_login"]
 
 
+@pytest.mark.one_database
 def test_over_https_the_cookies_are_secure_and_host_prefixed(
     workspace_settings: Settings, clock: Clock, seeded: Seeded, serve: Callable[[FastAPI], str]
 ) -> None:
@@ -118,6 +122,7 @@ def test_over_https_the_cookies_are_secure_and_host_prefixed(
         assert http.get("/tasks", headers={"Cookie": f"cadence_session={token}"}).status_code == 303
 
 
+@pytest.mark.one_database
 def test_a_wrong_password_and_an_unknown_address_get_the_same_answer(site: str, ctx: Context) -> None:
     with client(site) as http:
         wrong = log_in(http, RITA, "not the password at all")
@@ -142,6 +147,7 @@ class CountingHasher(PasswordHasher):
         return super().verify(hash, password)
 
 
+@pytest.mark.one_database
 def test_an_unknown_address_costs_a_password_verification_like_a_known_one(
     site: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -154,6 +160,7 @@ def test_an_unknown_address_costs_a_password_verification_like_a_known_one(
         assert counting.verified == 2
 
 
+@pytest.mark.one_database
 def test_a_login_without_the_forms_token_or_cookie_is_refused(site: str, ctx: Context) -> None:
     with client(site) as http:
         form = http.get("/login")
@@ -208,6 +215,7 @@ def test_failures_from_one_client_are_limited_across_addresses_whichever_worker_
         assert log_in(http, MAX).status_code == 429
 
 
+@pytest.mark.one_database
 def test_an_oversized_or_overlong_form_is_refused_before_it_is_read_whole(site: str) -> None:
     with client(site) as http:
         token = csrf_of(http.get("/login").text)
@@ -281,6 +289,7 @@ def test_a_disabled_account_is_logged_out_and_cannot_log_in(site: str, ctx: Cont
         assert (again.status_code, WRONG in again.text) == (401, True)
 
 
+@pytest.mark.one_database
 def test_a_page_asked_for_before_logging_in_is_shown_after_it(site: str) -> None:
     wanted = f"/leads/{ADA}?x=1"
     with client(site) as http:
@@ -294,6 +303,7 @@ def test_a_page_asked_for_before_logging_in_is_shown_after_it(site: str) -> None
         assert http.get(wanted).status_code == 200
 
 
+@pytest.mark.one_database
 def test_after_login_the_user_never_leaves_the_site(site: str) -> None:
     for target in ("//evil.example/x", "https://evil.example/", "/\\evil.example", "javascript:alert(1)", " /tasks"):
         with client(site) as http:
@@ -315,6 +325,7 @@ def test_every_router_with_a_post_checks_csrf_but_the_login_and_unsubscribe_ones
     assert [r.path for r in _posts(unsubscribe.router)] == ["/unsubscribe/{token:path}"]  # the link is the token
 
 
+@pytest.mark.one_database
 def test_every_workspace_form_is_refused_without_the_sessions_csrf_token(
     site: str, seeded: Seeded, ctx: Context
 ) -> None:
@@ -351,6 +362,7 @@ def test_the_production_hasher_is_argon2id_with_at_least_owasps_parameters() -> 
     assert PRODUCTION_HASHER.memory_cost >= 19 * 1024  # KiB
 
 
+@pytest.mark.one_database
 def test_passwords_are_stored_as_argon2id_hashes_and_upgraded_when_the_parameters_change(
     site: str, ctx: Context
 ) -> None:

@@ -9,6 +9,7 @@ from collections.abc import Callable
 from html.parser import HTMLParser
 from pathlib import Path
 
+import pytest
 from fastapi import FastAPI
 from sqlalchemy import func, select
 
@@ -18,6 +19,9 @@ from cadence.settings import Settings
 from cadence.web.app import create_app
 from tests.conftest import TEMPLATES
 from tests.web.workspace import ADA, DEE, MAX, MIA, RITA, Clock, Seeded, signed_in
+
+# Pages and previews: no SQL of their own, so SQLite only (see tests/conftest.py).
+pytestmark = pytest.mark.one_database
 
 SVG = "{http://www.w3.org/2000/svg}"
 

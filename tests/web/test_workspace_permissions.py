@@ -29,6 +29,7 @@ def expectations(seeded: Seeded) -> dict[str, tuple[int, int, int, int]]:
     }
 
 
+@pytest.mark.one_database
 def test_every_page_answers_each_role_as_the_rules_say(site: str, seeded: Seeded, subtests: pytest.Subtests) -> None:
     pages = expectations(seeded)
     for index, (role, email) in enumerate(ROLES.items()):
@@ -38,6 +39,7 @@ def test_every_page_answers_each_role_as_the_rules_say(site: str, seeded: Seeded
                     assert http.get(path).status_code == statuses[index]
 
 
+@pytest.mark.one_database
 def test_nobody_signed_in_is_sent_to_the_login_page_from_every_page(site: str, seeded: Seeded) -> None:
     with httpx.Client(base_url=site, timeout=10) as http:
         for path in expectations(seeded):
@@ -49,6 +51,7 @@ def test_nobody_signed_in_is_sent_to_the_login_page_from_every_page(site: str, s
             assert (response.status_code, response.headers["location"]) == (303, "/login"), path
 
 
+@pytest.mark.one_database
 def test_every_post_form_on_every_page_carries_the_sessions_csrf_token(site: str, seeded: Seeded) -> None:
     forms_seen = 0
     for email in ROLES.values():

@@ -5,6 +5,7 @@ from __future__ import annotations
 import html
 import re
 
+import pytest
 from sqlalchemy import func, select
 
 from cadence.adapters.models import Decision, Enrollment, Response, Task
@@ -50,6 +51,7 @@ def test_a_rep_sees_their_open_tasks_overdue_first_then_today_then_upcoming(site
     assert "Connect with Ada Lovelace" not in text  # done already
 
 
+@pytest.mark.one_database
 def test_each_task_shows_its_leads_class_source_interactions_and_the_emails_sent(site: str, seeded: Seeded) -> None:
     with signed_in(site, RITA) as http:
         listing = http.get("/tasks").text
