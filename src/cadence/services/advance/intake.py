@@ -115,8 +115,7 @@ def defer_outside_slot(
     kept: list[WorkItem] = []
     for item in items:
         enrollment = snapshots[item.claim.enrollment_id]
-        facts = settle.facts(session, ctx, enrollment, item.claim.step_index, TouchState.CLAIMED, now=now,
-                             decided=False)  # fmt: skip
+        facts = settle.step_facts(session, ctx, enrollment, item.claim.step_index, TouchState.CLAIMED, now=now)
         found = consequences(events.StepDue(), facts)
         if found.deferred_to is None:
             kept.append(item)
@@ -155,8 +154,7 @@ def hold(session: Session, ctx: Context, item: WorkItem, now: datetime, reason: 
     """A template is broken: the step waits (due again at the lead's slot after an hour, the core's recheck time)."""
     touch = session.get_one(Touch, item.claim.touch_id)
     enrollment = session.get_one(Enrollment, item.claim.enrollment_id)
-    facts = settle.facts(session, ctx, enrollment, item.claim.step_index, TouchState(touch.state), now=now,
-                         decided=False)  # fmt: skip
+    facts = settle.step_facts(session, ctx, enrollment, item.claim.step_index, TouchState(touch.state), now=now)
     found = consequences(events.StepHeld(reason=reason[:2000]), facts)
     touch.state = TouchState.HELD
     touch.error = reason[:2000]

@@ -17,20 +17,17 @@ from collections.abc import Mapping
 from datetime import datetime, timedelta
 from typing import Any, cast
 
-from sqlalchemy import Table, bindparam, func, or_, select, update
+from sqlalchemy import Table, bindparam, func, select, update
 from sqlalchemy.orm import Session
 
 from cadence.adapters.mail import DeliveryError, PermanentFailure, TransientFailure, UnknownOutcome, Withdrawn
-from cadence.adapters.models import Decision, Enrollment, Touch
+from cadence.adapters.models import Enrollment, Touch
 from cadence.core import events
-from cadence.core.decisions import Outcome
-from cadence.core.enrollment import State
 from cadence.core.events import TouchState, consequences
 from cadence.services.advance.ledger import claim_tokens
 from cadence.services.advance.work import RunReport, WorkItem
 from cadence.services.context import Context
-from cadence.services.enrollments import calendar_for, decide, pinned_cadence
-from cadence.services.suppression import suppress
+from cadence.services.enrollments import calendar_for, handle, pinned_cadence, policy_of, position_of, write_position
 
 SendResult = str | BaseException
 """The server's reply to an email (``"250 ..."``), or what went wrong (a :class:`DeliveryError`, mostly)."""
@@ -119,32 +116,23 @@ def apply_outcome(
     now: datetime,
     report: RunReport,
 ) -> None:
-    """What an email that did not simply go out means for its touch, its enrollment and its lead (the core's rule)."""
+    """What an email that did not simply go out means for its touch, its enrollment and its lead.
+
+    The core's rule decides and :func:`cadence.services.enrollments.handle` applies it, as on every
+    other path; what is left here is the touch's own bookkeeping as a send attempt.
+    """
     event = send_event(ctx, result, touch.attempts)
-    found = consequences(event, facts(session, ctx, enrollment, touch.step_index, TouchState(touch.state), now=now,
-                                      lead_name=item.lead_name))  # fmt: skip
-    if found.release_claim:
-        session.delete(touch)  # the claim is given back untouched
-    else:
+    found = handle(session, enrollment.lead, event, at=now, settings=ctx.settings, enrollment=enrollment,
+                   touch=touch).consequences  # fmt: skip
+    if not found.release_claim:
         touch.lease_until = None
-        if found.touch is not None:
-            touch.state = found.touch.value
-            touch.error = found.touch_error[:2000] if found.touch_error else None
-            touch.executed_at = touch.executed_at or now
+        touch.executed_at = touch.executed_at or now
         if found.touch == TouchState.RETRY:  # claimed again later, as a new attempt
             touch.message_id = None
             touch.executed_at = None
             touch.claim_token = None
         if isinstance(result, PermanentFailure):
             touch.outcome = str(result.code) if result.code else None
-    if found.suppress is not None:
-        suppress(session, item.lead_email, now=now, reason=found.suppress)
-    if found.decision is not None:
-        decision = found.decision
-        decide(session, enrollment.lead, decision.outcome, now=now, reason=decision.reason,
-               decided_by=decision.decided_by)  # fmt: skip
-    elif found.enrollment is not None:
-        _write_position(enrollment, found.enrollment)
     failure = {"lead": item.lead_email, "step": item.claim.step_index + 1}
     match event:
         case events.Withdrawn():
@@ -172,71 +160,23 @@ def send_event(ctx: Context, result: BaseException, attempts: int) -> events.Sen
     return events.Retry(error=str(error)[:2000], backoff=backoff(ctx, attempts))
 
 
-def facts(
-    session: Session,
-    ctx: Context,
-    enrollment: Enrollment,
-    step_index: int,
-    state: TouchState,
-    *,
-    now: datetime,
-    lead_name: str = "",
-    decided: bool = True,
+def step_facts(
+    session: Session, ctx: Context, enrollment: Enrollment, step_index: int, state: TouchState, *, now: datetime
 ) -> events.Facts:
-    """What the core's rule reads about an email's enrollment, lead and touch (``decided``: look the decision up)."""
+    """What the core's rule reads about a step being run (due, held, sent): no decision or response look-up.
+
+    Only events about a step of an active enrollment use these facts; the others read the whole
+    facts through :func:`cadence.services.enrollments.read_facts`.
+    """
     cadence = pinned_cadence(session, enrollment.cadence_name, enrollment.cadence_version)
     return events.Facts(
         at=now,
-        enrollment=position(enrollment),
+        enrollment=position_of(enrollment),
         cadence=cadence,
         calendar=calendar_for(enrollment.lead, cadence, ctx.settings),
-        decided=decided_since_enrolled(session, enrollment) if decided else None,
         touch=events.TouchFacts(step_index=step_index, state=state),
-        lead_name=lead_name,
-        policy=events.Policy(reply_grace_days=ctx.settings.reply_grace_days),
+        policy=policy_of(ctx.settings),
     )
-
-
-def position(enrollment: Enrollment) -> events.Position:
-    """An enrollment row as the core's rule reads it."""
-    return events.Position(
-        state=State(enrollment.state),
-        enrolled_at=enrollment.enrolled_at,
-        anchor_at=enrollment.anchor_at,
-        next_step=enrollment.next_step,
-        next_due_at=enrollment.next_due_at,
-        last_touch_at=enrollment.last_touch_at,
-        last_touch_day=enrollment.last_touch_day,
-        paused_at=enrollment.paused_at,
-        paused_until=enrollment.paused_until,
-        ended_at=enrollment.ended_at,
-    )
-
-
-def _write_position(enrollment: Enrollment, moved: events.Position) -> None:
-    """Copy the core's new position onto the enrollment row (the names are the columns')."""
-    enrollment.state = moved.state.value
-    enrollment.next_step = moved.next_step
-    enrollment.next_due_at = moved.next_due_at
-    enrollment.last_touch_at = moved.last_touch_at
-    enrollment.last_touch_day = moved.last_touch_day
-    enrollment.paused_at = moved.paused_at
-    enrollment.paused_until = moved.paused_until
-    enrollment.ended_at = moved.ended_at
-
-
-def decided_since_enrolled(session: Session, enrollment: Enrollment) -> Outcome | None:
-    """The decision on the lead on this enrollment or since it began (an automatic one never replaces it)."""
-    found = session.scalar(
-        select(Decision.outcome)
-        .where(
-            Decision.lead_id == enrollment.lead_id,
-            or_(Decision.enrollment_id == enrollment.id, Decision.decided_at >= enrollment.enrolled_at),
-        )
-        .order_by(Decision.decided_at.desc())
-        .limit(1)
-    )
-    return Outcome(found) if found is not None else None
 
 
 def backoff(ctx: Context, attempts: int) -> timedelta:
@@ -280,7 +220,7 @@ def _record_sent(
             enrollment = enrollments[item.claim.enrollment_id]
             moved = _sent(session, ctx, enrollment, item, reply, now)
             if moved is not None:
-                _write_position(enrollment, moved)
+                write_position(enrollment, moved)
         session.flush()
     rows = [{"touch_id": item.claim.touch_id, "token": item.claim.token, "reply": reply[:50]} for item, reply in sent]
     session.connection().execute(_RECORD_SENT, rows)
@@ -290,8 +230,8 @@ def _sent(
     session: Session, ctx: Context, enrollment: Enrollment, item: WorkItem, reply: str, now: datetime
 ) -> events.Position | None:
     """The enrollment's position once ``item``'s email went out (None: it does not move, stopped or moved since)."""
-    found = consequences(events.Sent(reply=reply), facts(session, ctx, enrollment, item.claim.step_index,
-                                                         TouchState.SENT, now=now, decided=False))  # fmt: skip
+    facts = step_facts(session, ctx, enrollment, item.claim.step_index, TouchState.SENT, now=now)
+    found = consequences(events.Sent(reply=reply), facts)
     return found.enrollment
 
 
