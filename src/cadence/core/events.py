@@ -19,7 +19,8 @@ event              enrollment                                 touch           al
 ``ClaimLapsed``    by the touch's state: ``handing`` becomes ``uncertain``; ``sent``, ``uncertain``, ``done``,
                    ``skipped``: the step is done; ``bounced``: as ``Bounced``; the others are claimed again
 ``GraceOver``      completed                                                  decision ``no_response``
-``Responded``      open or completed: responded [3]_                          response; a task for the owner
+``Responded``      open or completed: responded [3]_                          response; a task for the owner;
+                                                                              a reply read by intent: [4]_
 ``AutoReply``      active: paused until the return date                       response ``auto_reply``
 ``BounceNotice``   permanent: decided ``bounced`` [2]_                        response ``bounce``; permanent:
                                                                               address suppressed
@@ -29,6 +30,7 @@ event              enrollment                                 touch           al
                                                                               earlier kept as history; open
                                                                               tasks cancelled; a meeting or
                                                                               hand-off counts as a response
+``SnoozeOver``     responded: completed (no decision)                         enrolled anew by the shell [5]_
 ``Paused``         paused (only an active one)
 ``Resumed``        active, moved later by the time paused
 =================  =========================================  ==============  =====================================
@@ -39,6 +41,28 @@ event              enrollment                                 touch           al
    (the suppression still happens). The enrollment stops, its open tasks are cancelled.
 .. [3] A response on a decided enrollment, or from a lead never enrolled, is recorded on its own;
    the owner gets the task all the same.
+.. [4] What a reply says (``Responded.reading``, :mod:`cadence.core.intent`) decides what follows:
+
+   ======================  ======================================================================
+   intent                  consequence
+   ======================  ======================================================================
+   ``interested``          the owner's task "answer and book", due within the response SLA
+                           (``Policy.response_sla_hours`` business hours in the lead's calendar)
+   ``not_now``, a date     snoozed until that date, then re-enrolled in ``Policy.reengage_cadence``
+   ``not_now``, no date    the owner's task to confirm a date
+   ``referral``            a new lead for the person named (email needed), enrolled in
+                           ``Policy.referral_cadence``; without an email, the owner's task to add them
+   ``wrong_person``        the owner's task to find the right person
+   ``not_interested``      decided ``not_interested``, the address suppressed, the reply the reason
+   ``unsubscribe_request`` decided ``unsubscribed``, the address suppressed, the reply the reason
+   ``unclear``, or below   a review task for the owner; nothing automatic
+   ``REVIEW_BELOW``
+   ======================  ======================================================================
+
+   An ``out_of_office`` or ``bounce`` reading keeps its own rule (``AutoReply``, ``BounceNotice``):
+   the shell sends those events instead.
+.. [5] Only when the lead was not decided since and the cadence's re-enrollment rules allow it
+   (:meth:`cadence.core.cadences.Reenrollment.refusal`); otherwise the snooze ends with the owner's task.
 """
 
 from __future__ import annotations
@@ -51,7 +75,8 @@ from typing import assert_never
 from cadence.core.cadences import Cadence
 from cadence.core.decisions import NEEDS_QUALIFICATION, Outcome, require_qualification
 from cadence.core.enrollment import OPEN_STATES, Event, State, transition
-from cadence.core.schedule import LeadCalendar, add_business_days, local_instant, step_due_at
+from cadence.core.intent import REVIEW_BELOW, Reading
+from cadence.core.schedule import LeadCalendar, add_business_days, add_business_hours, local_instant, step_due_at
 from cadence.errors import InvalidTransition, ValidationError
 
 DECIDED_BY_CADENCE = "cadence"
@@ -132,6 +157,12 @@ class Policy:
     """How long an automatic reply naming no return date pauses the lead."""
     hold_recheck: timedelta = timedelta(hours=1)
     """How soon a held step is looked at again (moved to the next slot)."""
+    response_sla_hours: int = 4
+    """Business hours within which the owner answers an interested reply."""
+    reengage_cadence: str = "re-engage"
+    """The cadence a lead snoozed by "not now" is enrolled in when its date comes."""
+    referral_cadence: str = "referral"
+    """The cadence a lead named in a referral is enrolled in."""
 
 
 @dataclass(frozen=True)
@@ -225,6 +256,8 @@ class Responded:
     note: str | None = None
     subject: str | None = None
     """The subject of a reply, for the owner's task when it has no text."""
+    reading: Reading | None = None
+    """What a reply says (:func:`cadence.core.intent.read_message`): it decides what follows (table note 4)."""
 
 
 @dataclass(frozen=True)
@@ -273,6 +306,13 @@ class TaskDone:
 
 
 @dataclass(frozen=True)
+class SnoozeOver:
+    """The date a snoozed lead named came: its answered enrollment closes, a new one starts (the shell's)."""
+
+    cadence: str
+
+
+@dataclass(frozen=True)
 class Paused:
     """Pause the enrollment, until ``until`` or until it is resumed."""
 
@@ -298,6 +338,7 @@ AnyEvent = (
     | Unsubscribed
     | Decided
     | TaskDone
+    | SnoozeOver
     | Paused
     | Resumed
 )
@@ -340,6 +381,24 @@ class NewTask:
 
 
 @dataclass(frozen=True)
+class NewSnooze:
+    """Snooze the lead until ``until``, then enroll it in ``cadence``."""
+
+    until: datetime
+    cadence: str
+
+
+@dataclass(frozen=True)
+class NewReferral:
+    """A new lead for the person a reply named: ``referred_by`` the lead, same owner, enrolled in ``cadence``."""
+
+    email: str
+    name: str | None
+    phone: str | None
+    cadence: str
+
+
+@dataclass(frozen=True)
 class Consequences:
     """What an event means, as data; the shell applies every field that is set."""
 
@@ -362,6 +421,8 @@ class Consequences:
     cancel_open_tasks: bool = False
     response: NewResponse | None = None
     task: NewTask | None = None
+    snooze: NewSnooze | None = None
+    referral: NewReferral | None = None
     note: str = ""
     """Why, in a few words: for the timeline and the reports."""
 
@@ -439,6 +500,8 @@ def consequences(event: AnyEvent, facts: Facts) -> Consequences:
             return _lapsed(facts)
         case GraceOver():
             return _grace_over(facts)
+        case Responded(reading=Reading() as reading):
+            return _answered(facts, event, reading)
         case Responded():
             return _responded(facts, event, with_task=True)
         case AutoReply():
@@ -451,6 +514,8 @@ def consequences(event: AnyEvent, facts: Facts) -> Consequences:
             return _decided(facts, event)
         case TaskDone():
             return _task_done(facts, event)
+        case SnoozeOver(cadence=cadence):
+            return _snooze_over(facts, cadence)
         case Paused(until=until):
             return _paused(facts, until)
         case Resumed():
@@ -630,6 +695,8 @@ def _decided(facts: Facts, event: Decided) -> Consequences:
 
 def _grace_over(facts: Facts) -> Consequences:
     enrollment = _require_enrollment(facts, "complete")
+    if enrollment.state != State.ACTIVE:  # only a snooze closes a responded one (SnoozeOver)
+        raise InvalidTransition(f"cannot complete an enrollment that is {enrollment.state.value}: no step ran out")
     state = transition(enrollment.state, Event.COMPLETE)
     moved = replace(enrollment, state=state, next_due_at=None, ended_at=facts.at)
     decision = NewDecision(outcome=Outcome.NO_RESPONSE, reason=NO_RESPONSE_REASON, decided_by=DECIDED_BY_CADENCE)
@@ -662,6 +729,75 @@ def _responded(facts: Facts, event: Responded, *, with_task: bool) -> Consequenc
         task=task,
         note=f"{event.kind}: automated steps stopped; the owner decides" if moved else f"{event.kind} recorded",
     )
+
+
+_ANSWER_TITLES = {
+    "interested": "Answer {name} and book a meeting",
+    "not_now": "Ask {name} when to get back in touch",
+    "referral": "Add the person {name} named, then record a decision",
+    "referral_made": "Thank {name} for the referral and record a decision",
+    "wrong_person": "Find the right person: {name} says it is not them",
+    "unclear": "Review {name}'s reply: what it says is unclear",
+}
+
+
+def _answered(facts: Facts, event: Responded, reading: Reading) -> Consequences:
+    """A reply read by intent (table note 4): it stops the cadence as any response; the intent decides what follows."""
+    base = _responded(facts, replace(event, reading=None), with_task=False)
+    text = _reason(event.note) or (f"(no text) Subject: {event.subject}" if event.subject else "(no text)")
+    said = f"{reading.intent}, confidence {reading.confidence:.2f}: {'; '.join(reading.evidence) or 'no evidence'}"
+    intent = reading.intent if reading.confidence >= REVIEW_BELOW else "unclear"
+
+    def task(kind: str, due: datetime | None = None, note: str | None = None) -> Consequences:
+        title = _ANSWER_TITLES[kind].format(name=facts.lead_name or "the lead")[:MAX_TITLE]
+        new = NewTask(channel="reply", title=title, instructions=f"Read as {said}\n\n{text}", due_at=due or facts.at)
+        return replace(base, task=new, note=note or f"{reading.intent}: {title[:1].lower()}{title[1:]}")
+
+    if intent == "interested":
+        sla = facts.policy.response_sla_hours
+        due = add_business_hours(facts.calendar, facts.at, sla) if facts.calendar else facts.at + timedelta(hours=sla)
+        return task("interested", due)
+    if intent == "not_now":
+        until = _snooze_until(facts, reading.date) if reading.date is not None else None
+        if until is None:
+            return task("not_now")
+        snooze = NewSnooze(until=until, cadence=facts.policy.reengage_cadence)
+        return replace(base, snooze=snooze, note=f"not now: snoozed until {until.isoformat()}")
+    if intent == "referral":
+        named = reading.referral
+        if named is None or not named.email:
+            return task("referral")
+        referral = NewReferral(
+            email=named.email, name=named.name, phone=named.phone, cadence=facts.policy.referral_cadence
+        )
+        return replace(task("referral_made", note=f"referral: {named.email} added"), referral=referral)
+    if intent == "wrong_person":
+        return task("wrong_person")
+    if intent in ("not_interested", "unsubscribe_request"):
+        outcome = Outcome.NOT_INTERESTED if intent == "not_interested" else Outcome.UNSUBSCRIBED
+        after = replace(facts, enrollment=base.enrollment or facts.enrollment, responded=True)
+        decided = _automatic_decision(after, outcome, text, "reply", suppress=f"{intent} (reply): {text}")
+        return replace(decided, enrollment=decided.enrollment or base.enrollment, response=base.response)
+    return task("unclear", note=f"{reading.intent}: for review, nothing automatic")
+
+
+def _snooze_until(facts: Facts, day: date) -> datetime | None:
+    """The start of the send window on ``day`` in the lead's time zone (UTC midnight without a calendar);
+    None when that is not in the future."""
+    if facts.calendar is not None:
+        until = local_instant(day, facts.calendar.settings.window_start, facts.calendar.tz)
+    else:
+        until = datetime.combine(day, time(0, 0), tzinfo=facts.at.tzinfo)
+    return until if until > facts.at else None
+
+
+def _snooze_over(facts: Facts, cadence: str) -> Consequences:
+    enrollment = facts.enrollment
+    if enrollment is None or enrollment.state != State.RESPONDED:
+        return Consequences(note=f"snooze over: enrolled in {cadence}")
+    state = transition(enrollment.state, Event.COMPLETE)
+    moved = replace(enrollment, state=state, next_due_at=None, ended_at=facts.at)
+    return Consequences(enrollment=moved, note=f"snooze over: enrolled in {cadence}")
 
 
 def pause_until(facts: Facts, return_date: date | None) -> datetime | None:

@@ -275,7 +275,13 @@ def position_of(enrollment: Enrollment) -> Position:
 
 def policy_of(settings: Settings) -> Policy:
     """The settings the rule reads."""
-    return Policy(reply_grace_days=settings.reply_grace_days, auto_reply_pause_days=settings.auto_reply_pause_days)
+    return Policy(
+        reply_grace_days=settings.reply_grace_days,
+        auto_reply_pause_days=settings.auto_reply_pause_days,
+        response_sla_hours=settings.response_sla_hours,
+        reengage_cadence=settings.reengage_cadence,
+        referral_cadence=settings.referral_cadence,
+    )
 
 
 def current_decision(session: Session, lead_id: int) -> Decision | None:
