@@ -30,7 +30,8 @@ event              enrollment                                 touch           al
                                                                               earlier kept as history; open
                                                                               tasks cancelled; a meeting or
                                                                               hand-off counts as a response
-``SnoozeOver``     responded: completed (no decision)                         enrolled anew by the shell [5]_
+``SnoozeOver``     responded: completed (no decision)                         enrolled anew by the shell [5]_;
+                                                                              refused: a task for the owner
 ``Paused``         paused (only an active one)
 ``Resumed``        active, moved later by the time paused
 =================  =========================================  ==============  =====================================
@@ -307,9 +308,14 @@ class TaskDone:
 
 @dataclass(frozen=True)
 class SnoozeOver:
-    """The date a snoozed lead named came: its answered enrollment closes, a new one starts (the shell's)."""
+    """The date a snoozed lead named came: its answered enrollment closes, a new one starts (the shell's).
+
+    ``refused``: why the lead may not be enrolled again (a cadence's re-enrollment rule, a missing
+    cadence): then the owner gets the task to re-engage by hand and nothing closes.
+    """
 
     cadence: str
+    refused: str | None = None
 
 
 @dataclass(frozen=True)
@@ -514,8 +520,8 @@ def consequences(event: AnyEvent, facts: Facts) -> Consequences:
             return _decided(facts, event)
         case TaskDone():
             return _task_done(facts, event)
-        case SnoozeOver(cadence=cadence):
-            return _snooze_over(facts, cadence)
+        case SnoozeOver(cadence=cadence, refused=refused):
+            return _snooze_over(facts, cadence, refused)
         case Paused(until=until):
             return _paused(facts, until)
         case Resumed():
@@ -791,7 +797,14 @@ def _snooze_until(facts: Facts, day: date) -> datetime | None:
     return until if until > facts.at else None
 
 
-def _snooze_over(facts: Facts, cadence: str) -> Consequences:
+def _snooze_over(facts: Facts, cadence: str, refused: str | None) -> Consequences:
+    if refused is not None:
+        name = facts.lead_name or "the lead"
+        title = f"Re-engage {name} by hand: the snooze is over"[:MAX_TITLE]
+        task = NewTask(
+            channel="task", title=title, instructions=f"Not enrolled in {cadence}: {refused}", due_at=facts.at
+        )
+        return Consequences(task=task, note=f"snooze over, not enrolled in {cadence}: {refused}")
     enrollment = facts.enrollment
     if enrollment is None or enrollment.state != State.RESPONDED:
         return Consequences(note=f"snooze over: enrolled in {cadence}")

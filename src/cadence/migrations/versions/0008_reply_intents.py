@@ -23,28 +23,33 @@ depends_on = None
 
 
 def upgrade() -> None:
-    with op.batch_alter_table("inbound_messages", schema=None) as batch_op:
-        batch_op.add_column(sa.Column("intent", sa.String(length=30), nullable=True))
-        batch_op.add_column(sa.Column("confidence", sa.Float(), nullable=True))
-        batch_op.add_column(sa.Column("evidence", sa.JSON(), nullable=True))
-        batch_op.add_column(sa.Column("named_date", sa.Date(), nullable=True))
-    with op.batch_alter_table("leads", schema=None) as batch_op:
-        batch_op.add_column(sa.Column("referred_by_id", sa.Integer(), nullable=True))
-        batch_op.add_column(sa.Column("snoozed_until", sa.DateTime(), nullable=True))
-        batch_op.add_column(sa.Column("snooze_cadence", sa.String(length=63), nullable=True))
-        batch_op.create_foreign_key("fk_leads_referred_by_id_leads", "leads", ["referred_by_id"], ["id"])
-        batch_op.create_index("ix_leads_snoozed_until", ["snoozed_until"], unique=False)
+    # Plain ADD COLUMN, no batch: rebuilding ``leads`` on SQLite would drop a table that every other
+    # one references, which its foreign keys refuse once there are rows.
+    for column in (
+        sa.Column("intent", sa.String(length=30), nullable=True),
+        sa.Column("confidence", sa.Float(), nullable=True),
+        sa.Column("evidence", sa.JSON(), nullable=True),
+        sa.Column("named_date", sa.Date(), nullable=True),
+    ):
+        op.add_column("inbound_messages", column)
+    if op.get_bind().dialect.name == "sqlite":
+        op.execute(
+            "ALTER TABLE leads ADD COLUMN referred_by_id INTEGER "
+            "CONSTRAINT fk_leads_referred_by_id_leads REFERENCES leads (id)"
+        )
+    else:
+        op.add_column("leads", sa.Column("referred_by_id", sa.Integer(), nullable=True))
+        op.create_foreign_key("fk_leads_referred_by_id_leads", "leads", "leads", ["referred_by_id"], ["id"])
+    op.add_column("leads", sa.Column("snoozed_until", sa.DateTime(), nullable=True))
+    op.add_column("leads", sa.Column("snooze_cadence", sa.String(length=63), nullable=True))
+    op.create_index("ix_leads_snoozed_until", "leads", ["snoozed_until"], unique=False)
 
 
 def downgrade() -> None:
-    with op.batch_alter_table("leads", schema=None) as batch_op:
-        batch_op.drop_index("ix_leads_snoozed_until")
-        batch_op.drop_constraint("fk_leads_referred_by_id_leads", type_="foreignkey")
-        batch_op.drop_column("snooze_cadence")
-        batch_op.drop_column("snoozed_until")
-        batch_op.drop_column("referred_by_id")
-    with op.batch_alter_table("inbound_messages", schema=None) as batch_op:
-        batch_op.drop_column("named_date")
-        batch_op.drop_column("evidence")
-        batch_op.drop_column("confidence")
-        batch_op.drop_column("intent")
+    op.drop_index("ix_leads_snoozed_until", table_name="leads")
+    if op.get_bind().dialect.name != "sqlite":  # SQLite drops the column's constraint with it
+        op.drop_constraint("fk_leads_referred_by_id_leads", "leads", type_="foreignkey")
+    for name in ("snooze_cadence", "snoozed_until", "referred_by_id"):
+        op.drop_column("leads", name)
+    for name in ("named_date", "evidence", "confidence", "intent"):
+        op.drop_column("inbound_messages", name)
