@@ -782,7 +782,9 @@ def _answered(facts: Facts, event: Responded, reading: Reading) -> Consequences:
     if intent in ("not_interested", "unsubscribe_request"):
         outcome = Outcome.NOT_INTERESTED if intent == "not_interested" else Outcome.UNSUBSCRIBED
         after = replace(facts, enrollment=base.enrollment or facts.enrollment, responded=True)
-        decided = _automatic_decision(after, outcome, text, "reply", suppress=f"{intent} (reply): {text}")
+        # a suppression's reason is one line (it is refused with line breaks); the decision keeps the reply as written
+        one_line = " ".join(text.split())
+        decided = _automatic_decision(after, outcome, text, "reply", suppress=f"{intent} (reply): {one_line}")
         return replace(decided, enrollment=decided.enrollment or base.enrollment, response=base.response)
     return task("unclear", note=f"{reading.intent}: for review, nothing automatic")
 
