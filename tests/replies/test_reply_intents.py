@@ -257,3 +257,16 @@ def test_a_lead_that_answered_and_whose_task_is_done_without_a_decision_is_stuck
         "responded",
         "answered: no open task and no decision",
     )
+
+
+def test_an_automatic_reply_saying_the_lead_left_refers_to_the_person_it_names(service: Service) -> None:
+    ctx = service.ctx
+    report = read_one(service, "079-en-referral.eml")  # Auto-Submitted: "I have left Acme ... contact Grace Liu"
+    assert (report["intents"], report["referred"], report["paused"]) == ({"referral": 1}, 1, 0)
+    with ctx.sessions() as s:
+        named = s.scalars(select(Lead).where(Lead.email == "grace.liu@acme.example")).one()
+        assert (named.first_name, named.last_name, named.cadence) == ("Grace", "Liu", "referral")
+        enrollment = s.scalars(select(Enrollment).join(Lead).where(Lead.email == LEAD)).one()
+        assert (enrollment.state, enrollment.paused_until) == ("responded", None)
+    [task] = lead_tasks(ctx)
+    assert task.title == "Thank Lead0 Tester for the referral and record a decision"

@@ -19,8 +19,9 @@ to leads:
   kept on the message's row and shown on the lead's timeline) decides what follows: the owner's
   task to answer and book, a snooze until the date named, a referred lead, a decision and a
   suppression, or a review task (the table of :mod:`cadence.core.events`). A reply read as an
-  out-of-office follows the automatic reply's rule. A reply nobody can be matched to is recorded
-  and reported as unmatched; nothing else changes.
+  out-of-office follows the automatic reply's rule; an automatic reply saying the person left and
+  naming who to contact instead is taken as a referral (or ``wrong_person``), not as an absence.
+  A reply nobody can be matched to is recorded and reported as unmatched; nothing else changes.
 * **auto_reply** (:class:`~cadence.core.events.AutoReply`): an active enrollment is paused until the
   return date the message names (at the start of the cadence's send window, in the lead's time
   zone), else for ``auto_reply_pause_days``. The note goes on the lead's timeline.
@@ -331,6 +332,10 @@ def _apply(
     if inbound.kind in ("reply", "auto_reply", "unsubscribe") and _from_us(session, settings, inbound.sender):
         row.detail = "sent by us (a rep or the replies mailbox itself)"
         return _Effects(kind="ignored")
+    if inbound.kind == "auto_reply" and reading.intent in ("referral", "wrong_person"):
+        # "I have left the company, please contact ...": nobody comes back to this address, so pausing
+        # would only resume the cadence on an empty desk; it is answered as the person it names
+        return _reply(session, settings, inbound, reading, row, now=now)
     if inbound.kind == "reply" and reading.intent == "out_of_office":
         return _auto_reply(session, settings, inbound, row, now=now, return_date=reading.date)
     if inbound.kind == "reply":
