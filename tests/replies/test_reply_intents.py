@@ -28,7 +28,7 @@ from cadence.services.template_preview import preview_template
 from cadence.settings import Settings
 from tests.conftest import TEMPLATES
 from tests.flows.conftest import lead_row, seed
-from tests.replies.test_sync_replies import MONDAY, Service, count, new_mailbox
+from tests.replies.test_sync_replies import MONDAY, Service, count, new_mailbox, plain
 from tests.support.dovecot import DovecotServer
 
 CORPUS = Path(__file__).parents[1] / "fixtures" / "replies"
@@ -270,3 +270,12 @@ def test_an_automatic_reply_saying_the_lead_left_refers_to_the_person_it_names(s
         assert (enrollment.state, enrollment.paused_until) == ("responded", None)
     [task] = lead_tasks(ctx)
     assert task.title == "Thank Lead0 Tester for the referral and record a decision"
+
+
+def test_a_referral_to_one_of_our_reps_adds_no_lead(service: Service) -> None:
+    text = "I'm not the right person for this. Please contact Rita Alvarez: rita@cadence.example"
+    service.box.put(plain(f"Lead0 Tester <{LEAD}>", "Re: hello", text))
+    report = asyncio.run(sync_replies(service.ctx, now=AT))
+    assert (report.intents, report.referred, report.errors) == ({"referral": 1}, 0, [])
+    assert count(service.ctx, Lead, Lead.email == "rita@cadence.example") == 0
+    assert "one of our reps, not a lead" in (kept(service.ctx).detail or "")

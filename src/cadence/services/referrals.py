@@ -4,7 +4,7 @@ The new lead is ``referred_by`` the lead who answered, has its owner, company, t
 (colleagues, most often), and keeps who named it in ``custom.referred_by`` (the referrer's name) and
 ``custom.referred_by_email``: the referral cadence's first email says who sent us
 (``{{ lead.custom.referred_by }}``). An address that is a lead already is left as it is: it is
-never enrolled twice, and the referrer's timeline says so.
+never enrolled twice, and the referrer's timeline says so; nor is one of our reps' addresses.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from cadence.adapters.files import load_cadences
-from cadence.adapters.models import Lead
+from cadence.adapters.models import Lead, Rep
 from cadence.core.events import NewReferral
 from cadence.core.leads import normalize_email
 from cadence.core.qualification import Kind
@@ -48,6 +48,8 @@ def add_referral(
         return Referred(None, created=False, enrolled=False, note=f"referral to {referral.email!r}: not an address")
     if address == referrer.email:
         return Referred(None, created=False, enrolled=False, note="referral to the lead itself: nothing added")
+    if session.scalar(select(Rep.id).where(Rep.email == address)) is not None:
+        return Referred(None, created=False, enrolled=False, note=f"referral to {address}: one of our reps, not a lead")
     found = session.scalar(select(Lead).where(Lead.email == address))
     if found is not None:
         return Referred(found, created=False, enrolled=False, note=f"referral to {address}: a lead already, left as is")
