@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from cadence.adapters.models import Decision, Enrollment, InboundMessage, Lead, Suppression, Task
+from cadence.adapters.models import Decision, Enrollment, InboundMessage, Lead, Suppression, Task, Touch
 from cadence.services.context import Context
 from cadence.services.leads import show_lead
 from cadence.services.replies import sync_replies
@@ -279,3 +279,23 @@ def test_a_referral_to_one_of_our_reps_adds_no_lead(service: Service) -> None:
     assert (report.intents, report.referred, report.errors) == ({"referral": 1}, 0, [])
     assert count(service.ctx, Lead, Lead.email == "rita@cadence.example") == 0
     assert "one of our reps, not a lead" in (kept(service.ctx).detail or "")
+
+
+def test_a_snoozed_lead_touched_within_the_cooldown_waits_until_it_is_over(service: Service) -> None:
+    ctx = service.ctx
+    read_one(service, "035-en-not-now.eml")
+    until = datetime(2027, 3, 1, 14, 0, tzinfo=UTC)
+    touched = until - timedelta(days=10)  # re-engage's cooldown is 30 days: not before March 21st
+    with ctx.sessions() as s, s.begin():
+        enrollment = s.scalars(select(Enrollment)).one()
+        s.add(
+            Touch(
+                enrollment_id=enrollment.id, lead_id=enrollment.lead_id, step_index=0, day=0, channel="call",
+                state="done", due_at=touched, executed_at=touched, attempts=1,
+            )
+        )  # fmt: skip
+    woken = wake_snoozed(ctx, now=until)
+    assert (woken.enrolled, woken.postponed, woken.refused) == ([], [LEAD], [])
+    with ctx.sessions() as s:
+        assert s.scalars(select(Lead.snoozed_until).where(Lead.email == LEAD)).one() == touched + timedelta(days=30)
+    assert wake_snoozed(ctx, now=touched + timedelta(days=30)).enrolled == [LEAD]
