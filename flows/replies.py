@@ -1,7 +1,9 @@
 """The sync-replies flow: read the replies mailbox over IMAP and act on each new message, once.
 
 Thin on purpose: the work is in :mod:`cadence.services.replies`; the flow runs it as one Prefect
-task and publishes what it did as a table artifact (key ``sync-replies-report``).
+task and publishes what it did as a table artifact (key ``sync-replies-report``). Then it wakes the
+leads whose snooze is over (:func:`cadence.services.snoozes.wake_snoozed`): a "not now, in March"
+read today, or months ago, is enrolled again when March comes.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from prefect.artifacts import acreate_table_artifact
 from prefect.cache_policies import NONE
 
 from cadence.services.replies import SyncReport, sync_replies
+from cadence.services.snoozes import WakeReport, wake_snoozed
 from flows.advance import flow_context
 
 REPORT_KEY = "sync-replies-report"
@@ -23,6 +26,12 @@ REPORT_KEY = "sync-replies-report"
 async def read_mailbox(now: datetime) -> SyncReport:
     """Read the new messages of the replies folder and act on each."""
     return await sync_replies(flow_context(), now=now)
+
+
+@task(name="wake-snoozed-leads", cache_policy=NONE, retries=0)
+def wake_leads(now: datetime) -> WakeReport:
+    """Enroll again the leads whose snooze is over."""
+    return wake_snoozed(flow_context(), now=now)
 
 
 async def publish(report: SyncReport, now: datetime) -> None:
@@ -64,4 +73,7 @@ async def sync_replies_flow(now: datetime | None = None) -> dict[str, Any]:
     logger.info("sync-replies as of %s: %s", at.isoformat(), report.as_dict())
     if report.errors:
         logger.warning("%d message(s) failed and will be read again: %s", len(report.errors), report.errors[:5])
-    return report.as_dict()
+    woken = wake_leads(at)
+    if woken.errors:
+        logger.warning("%d snoozed lead(s) failed and will be tried again: %s", len(woken.errors), woken.errors[:5])
+    return {**report.as_dict(), "snoozes": woken.as_dict()}

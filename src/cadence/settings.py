@@ -85,6 +85,13 @@ class Settings(BaseSettings):
     auto_reply_pause_days: int = Field(
         default=7, ge=1, le=90, description="How long an out-of-office pauses a lead when it names no return date."
     )
+    response_sla_hours: int = Field(
+        default=4, ge=1, le=80, description="Business hours within which an interested reply is answered."
+    )
+    reengage_cadence: str = Field(
+        default="re-engage", description="The cadence a lead that said 'not now, in March' is enrolled in then."
+    )
+    referral_cadence: str = Field(default="referral", description="The cadence a lead named in a referral gets.")
     unsubscribe_address: str | None = Field(
         default=None, description="The mailto: address of List-Unsubscribe (default: the Reply-To mailbox)."
     )

@@ -378,3 +378,30 @@ def test_a_run_without_a_prefect_server_waits_for_prefects_own_long_enough(monke
     os.environ["PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS"] = "300"  # an operator's own is kept
     quiet_prefect()
     assert os.environ["PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS"] == "300"
+
+
+def test_leads_list_stuck_shows_every_lead_with_neither_a_decision_nor_a_next_step(
+    with_reps: Cli, tmp_path: Path
+) -> None:
+    with_reps("leads", "import", str(write(tmp_path, LEADS_CSV)), "--no-enroll", "--now", NOW, expect=3)
+    leads = {x["email"]: x for x in with_reps("leads", "list", "--json").json()}
+    waiting = sorted(email for email, lead in leads.items() if lead["kind"] == "lead")
+    assert "ada@acme.example" in waiting
+    stuck = {x["email"]: x for x in with_reps("leads", "list", "--stuck", "--json").json()}
+    assert sorted(stuck) == waiting  # names and unfit contacts are stored on purpose, not stuck
+    assert stuck["ada@acme.example"]["reason"] == "never enrolled, no task, no decision"
+
+    with_reps("enroll", "ada@acme.example", "--now", NOW)  # a step is due: not stuck
+    with_reps("reply", "ada@acme.example", "--note", "call me", "--now", "2026-11-24T15:00:00Z")  # a task: not stuck
+    assert "ada@acme.example" not in {x["email"] for x in with_reps("leads", "list", "--stuck", "--json").json()}
+    [task] = [t for t in with_reps("tasks", "list", "--json").json() if t["lead_email"] == "ada@acme.example"]
+    with_reps("tasks", "done", str(task["id"]), "--outcome", "done", "--now", "2026-11-24T16:00:00Z")
+    again = {x["email"]: x for x in with_reps("leads", "list", "--stuck", "--json").json()}
+    assert again["ada@acme.example"]["reason"] == "answered: no open task and no decision"
+    text = with_reps("leads", "list", "--stuck").stdout
+    assert "answered: no open task and no decision" in text
+    assert f"{len(again)} lead(s) with neither a decision nor a next step" in text
+
+    with_reps("decide", "ada@acme.example", "--outcome", "not_interested", "--reason", "no budget")
+    assert "ada@acme.example" not in {x["email"] for x in with_reps("leads", "list", "--stuck", "--json").json()}
+    assert "leave out --status" in with_reps("leads", "list", "--stuck", "--status", "active", expect=1).stderr

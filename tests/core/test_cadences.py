@@ -6,12 +6,12 @@ import copy
 import json
 import re
 from collections.abc import Callable
-from datetime import time
+from datetime import UTC, datetime, time, timedelta
 from typing import Any
 
 import pytest
 
-from cadence.core.cadences import Cadence, CadenceSettings, Channel, Step, parse_cadence
+from cadence.core.cadences import Cadence, CadenceSettings, Channel, Reenrollment, Step, parse_cadence
 from cadence.errors import ConfigurationError
 
 # A cadence that uses every field a file can hold.
@@ -536,3 +536,54 @@ class TestToDict:
     def test_to_dict_writes_times_as_hours_and_minutes(self) -> None:
         data = parse_cadence(with_settings(send_window={"start": "9:05", "end": "17:30"})).to_dict()
         assert data["settings"]["send_window"] == {"start": "09:05", "end": "17:30"}
+
+
+class TestReenrollmentRules:
+    """``reenroll``: a cooldown after the last touch and a cap of enrollments a year."""
+
+    def test_the_rules_are_read(self) -> None:
+        cadence = parse_cadence(full(reenroll={"cooldown_days": 30, "max_per_year": 2}))
+        assert cadence.reenroll == Reenrollment(cooldown_days=30, max_per_year=2)
+
+    def test_without_rules_anything_goes_and_the_version_is_that_of_a_file_without_them(self) -> None:
+        assert parse_cadence(full()).reenroll == Reenrollment()
+        assert parse_cadence(full()).version == parse_cadence(full(reenroll={})).version
+        assert "reenroll" not in parse_cadence(full()).to_dict()
+
+    def test_the_rules_are_part_of_the_definition(self) -> None:
+        ruled = parse_cadence(full(reenroll={"cooldown_days": 30}))
+        assert ruled.version != parse_cadence(full()).version
+        assert parse_cadence(ruled.to_dict()) == ruled
+
+    @pytest.mark.parametrize(
+        ("rules", "message"),
+        [
+            ([30], "reenroll must be a mapping with cooldown_days and max_per_year"),
+            ({"cooldown": 3, "__line__": 7}, "reenroll (line 7): unknown key(s) cooldown"),
+            ({"cooldown_days": -1, "__line__": 7}, "reenroll.cooldown_days (line 7) must be a whole number from 0"),
+            ({"cooldown_days": "30"}, "reenroll.cooldown_days must be a whole number from 0 to 3650, not '30'"),
+            ({"cooldown_days": True}, "reenroll.cooldown_days must be a whole number"),
+            ({"max_per_year": 0, "__line__": 9}, "reenroll.max_per_year (line 9) must be a whole number from 1 to 52"),
+            ({"max_per_year": 1.5}, "reenroll.max_per_year must be a whole number from 1 to 52, not 1.5"),
+        ],
+    )
+    def test_bad_rules_are_refused_with_the_line_and_the_reason(self, rules: Any, message: str) -> None:
+        with pytest.raises(ConfigurationError, match=re.escape(message)):
+            parse_cadence(full(reenroll=rules))
+
+    def test_the_cooldown_refuses_within_n_days_of_the_last_touch(self) -> None:
+        rules = Reenrollment(cooldown_days=30)
+        last = datetime(2026, 12, 1, 10, tzinfo=UTC)
+        assert rules.refusal(at=last + timedelta(days=29), last_touch_at=last, enrollments_past_year=0) == (
+            "last touched less than 30 days ago (cooldown until 2026-12-31T10:00:00+00:00)"
+        )
+        assert rules.refusal(at=last + timedelta(days=30), last_touch_at=last, enrollments_past_year=0) is None
+        assert rules.refusal(at=last, last_touch_at=None, enrollments_past_year=0) is None
+
+    def test_the_cap_refuses_the_kth_enrollment_of_a_year(self) -> None:
+        rules = Reenrollment(max_per_year=2)
+        at = datetime(2026, 12, 1, tzinfo=UTC)
+        assert rules.refusal(at=at, last_touch_at=None, enrollments_past_year=1) is None
+        assert rules.refusal(at=at, last_touch_at=None, enrollments_past_year=2) == (
+            "enrolled 2 times in the past year (at most 2)"
+        )

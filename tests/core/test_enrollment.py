@@ -20,6 +20,7 @@ ALLOWED: dict[tuple[State, Event], State] = {
     (State.PAUSED, Event.DECIDE): State.DECIDED,
     (State.RESPONDED, Event.RESPOND): State.RESPONDED,  # a second reply changes nothing
     (State.RESPONDED, Event.DECIDE): State.DECIDED,
+    (State.RESPONDED, Event.COMPLETE): State.COMPLETED,  # a snoozed lead, enrolled again
     (State.COMPLETED, Event.RESPOND): State.RESPONDED,  # a late answer reopens the conversation
     (State.COMPLETED, Event.DECIDE): State.DECIDED,  # a later decision replaces no_response
 }
@@ -28,7 +29,7 @@ WHY: dict[Event, str] = {
     Event.PAUSE: "only an active enrollment can be paused",
     Event.RESUME: "only a paused enrollment can be resumed",
     Event.RESPOND: "a decided enrollment cannot take a response; enroll the lead again",
-    Event.COMPLETE: "only an active enrollment can complete",
+    Event.COMPLETE: "only an active enrollment (or a snoozed one that answered) can complete",
     Event.DECIDE: "the enrollment is decided already",
 }
 

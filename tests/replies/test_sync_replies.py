@@ -18,7 +18,7 @@ import subprocess
 import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from email.message import EmailMessage
 from email.utils import format_datetime
 from pathlib import Path
@@ -53,6 +53,7 @@ from cadence.adapters.models import (
 )
 from cadence.adapters.smtp_sink import SmtpSink
 from cadence.core.inbound import Inbound
+from cadence.core.intent import Reading
 from cadence.services import replies
 from cadence.services.context import Context
 from cadence.services.replies import sync_replies
@@ -309,8 +310,9 @@ def test_each_kind_of_inbound_mail_does_what_it_should_and_nothing_twice(flow_en
     result = asyncio.run(sync_replies_flow(now=SYNC))
 
     assert result["kinds"] == {"reply": 3, "auto_reply": 2, "bounce": 1, "unsubscribe": 1}
-    assert (result["unmatched"], result["replies"], result["tasks_created"], result["paused"]) == (1, 2, 2, 2)
+    assert (result["unmatched"], result["replies"], result["tasks_created"], result["paused"]) == (1, 2, 1, 2)
     assert result["decisions"] == {"bounced": 1, "unsubscribed": 1}
+    assert (result["intents"]["interested"], result["intents"]["not_now"], result["snoozed"]) == (1, 1, 1)
     assert result["errors"] == []
     with ctx.sessions() as s:
         # A threaded reply: matched by In-Reply-To, the automated steps stop, the owner answers it.
@@ -324,13 +326,23 @@ def test_each_kind_of_inbound_mail_does_what_it_should_and_nothing_twice(flow_en
         )
         assert response.note == "Hi Rita,\n\nYes, a short call makes sense. Tuesday at 10 works for me."
         task = s.scalars(select(Task).where(Task.lead_id == touch0.lead_id, Task.channel == "reply")).one()
-        assert task.title == "Answer Lead0 Tester's reply"
+        # It says yes: the owner answers and books within the response SLA, 4 business hours (12:00 in
+        # New York, the window closes at 16:00).
+        assert task.title == "Answer Lead0 Tester and book a meeting"
         assert task.owner is not None
         assert task.owner.email == "rita@cadence.example"
-        assert (task.status, task.due_at, task.instructions) == ("open", SYNC, response.note)
-        # The reply whose threading headers were stripped is matched by its sender.
-        lead1_task = s.scalars(select(Task).join(Lead).where(Lead.email == "lead1@acme.example")).one()
-        assert lead1_task.instructions == "Not now, check back in Q2."
+        assert (task.status, task.due_at) == ("open", datetime(2026, 12, 1, 21, 0, tzinfo=UTC))
+        assert task.instructions is not None
+        assert task.instructions.startswith("Read as interested, confidence 0.95: Yes, a short call makes sense.")
+        assert task.instructions.endswith(response.note)
+        # The reply whose threading headers were stripped is matched by its sender; "not now, in Q2"
+        # snoozes the lead until April 1st, 09:00 in New York, with no task for anyone.
+        lead1 = s.scalars(select(Lead).where(Lead.email == "lead1@acme.example")).one()
+        assert s.scalars(select(Task).where(Task.lead_id == lead1.id)).all() == []
+        assert (lead1.snoozed_until, lead1.snooze_cadence) == (datetime(2027, 4, 1, 13, 0, tzinfo=UTC), "re-engage")
+        kept = s.scalars(select(InboundMessage).where(InboundMessage.lead_id == lead1.id)).one()
+        assert (kept.intent, kept.confidence, kept.named_date) == ("not_now", 0.95, date(2027, 4, 1))
+        assert kept.evidence == ["Not now, check back in Q2.", "date: Q2"]
         # The stranger's reply is recorded, matched to nobody, and changes nothing.
         stranger = s.scalars(select(InboundMessage).where(InboundMessage.sender == "sam@elsewhere.example")).one()
         assert (stranger.kind, stranger.lead_id) == ("reply", None)
@@ -442,10 +454,12 @@ def test_a_message_that_fails_is_reported_and_read_again_next_time(
     box.put(plain("lead1@acme.example", "Re: hello", "Second."))
     real_reply = replies._reply
 
-    def failing_for_lead0(session: Session, inbound: Inbound, row: InboundMessage, *, now: datetime) -> Any:
+    def failing_for_lead0(
+        session: Session, settings: Settings, inbound: Inbound, reading: Reading, row: InboundMessage, *, now: datetime
+    ) -> Any:
         if inbound.sender == "lead0@acme.example":
             raise RuntimeError("the database went away")
-        return real_reply(session, inbound, row, now=now)
+        return real_reply(session, settings, inbound, reading, row, now=now)
 
     monkeypatch.setattr(replies, "_reply", failing_for_lead0)
     first = asyncio.run(sync_replies(ctx, now=SYNC))

@@ -54,7 +54,10 @@ def test_the_cadences_page_draws_each_cadence_from_day_0_to_its_last_step_by_cha
         page = http.get("/cadences")
     assert page.status_code == 200
     charts = {chart.findtext(f"{SVG}title"): chart for chart in svgs(page.text)}
-    assert set(charts) == {f"Cadence {name}: steps by day and channel" for name in ("default", "inbound", "nurture")}
+    assert set(charts) == {
+        f"Cadence {name}: steps by day and channel"
+        for name in ("default", "inbound", "nurture", "re-engage", "referral")
+    }
     default = charts["Cadence default: steps by day and channel"]
     assert default.get("role") == "img"
     texts = [t.text for t in default.iter(f"{SVG}text")]
@@ -75,10 +78,10 @@ def test_the_templates_page_lists_every_template_with_its_check_result(site: str
     with signed_in(site, MIA) as http:
         page = http.get("/templates").text
     names = re.findall(r'<tr id="t-([^"]+)">', page)
-    assert len(names) == 19
-    assert {"email/introduction", "calls/discovery", "email/_layout.html", "digest/rep"} <= set(names)
-    assert "All 19 templates and 3 cadences pass their checks." in page
-    assert page.count('<span class="chip ok">OK</span>') == 19
+    assert len(names) == 22
+    assert {"email/introduction", "calls/discovery", "email/_layout.html", "digest/rep", "email/referral"} <= set(names)
+    assert "All 22 templates and 5 cadences pass their checks." in page
+    assert page.count('<span class="chip ok">OK</span>') == 22
     row = page[page.index('<tr id="t-email/introduction">') :].split("</tr>", 1)[0]
     assert "<td>email</td>" in row
     assert "default, step 2 (day 2); nurture, step 1 (day 1)" in row

@@ -6,7 +6,7 @@ Times are stored as UTC. ``touches`` holds every contact attempt; its unique key
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any, ClassVar
 
 from sqlalchemy import (
@@ -14,7 +14,9 @@ from sqlalchemy import (
     BigInteger,
     Boolean,
     CheckConstraint,
+    Date,
     DateTime,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -115,6 +117,11 @@ class Lead(Base):
     lead_class: Mapped[str | None] = mapped_column(String(50))
     priority: Mapped[int | None] = mapped_column(Integer)
     cadence: Mapped[str | None] = mapped_column(String(63))
+    referred_by_id: Mapped[int | None] = mapped_column(ForeignKey("leads.id"))
+    """The lead whose reply named this one (a referral)."""
+    snoozed_until: Mapped[datetime | None] = mapped_column(index=True)
+    """The lead said "not now": it is enrolled in ``snooze_cadence`` at this instant (``wake_snoozed``)."""
+    snooze_cadence: Mapped[str | None] = mapped_column(String(63))
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]
 
@@ -344,6 +351,12 @@ class InboundMessage(Base):
     touch_id: Mapped[int | None] = mapped_column(ForeignKey("touches.id"))
     received_at: Mapped[datetime | None]
     processed_at: Mapped[datetime]
+    intent: Mapped[str | None] = mapped_column(String(30))
+    """What the message says (:mod:`cadence.core.intent`), with how sure and the words that decided."""
+    confidence: Mapped[float | None] = mapped_column(Float)
+    evidence: Mapped[list[str] | None] = mapped_column(JSON)
+    named_date: Mapped[date | None] = mapped_column(Date)
+    """The date the message names (not now: until when; out of office: the return date)."""
 
 
 # -- The web workspace (cadence web): accounts, their sessions, failed logins ------------------------

@@ -70,6 +70,9 @@ def leads_import(
 def leads_list(
     status: Annotated[str | None, typer.Option(help="name, unfit, lead, active, paused, responded, ...")] = None,
     owner: Annotated[str | None, typer.Option(help="Only this rep's leads.")] = None,
+    stuck: Annotated[
+        bool, typer.Option("--stuck", help="Only leads with neither a decision nor a next step, and why.")
+    ] = False,
     as_json: JsonOption = False,
 ) -> None:
     """List leads with their status, class, owner and cadence."""
@@ -77,6 +80,9 @@ def leads_list(
     def go() -> None:
         from cadence.services.leads import list_leads
 
+        if stuck:
+            show_stuck()
+            return
         with session() as s:
             leads = list_leads(s, status=status, owner=owner)
         if as_json:
@@ -85,6 +91,22 @@ def leads_list(
             rows = [(x["email"], x["name"], x["status"], x["class"], x["owner"], x["cadence"]) for x in leads]
             typer.echo(table(rows, ["email", "name", "status", "class", "owner", "cadence"]))
             typer.echo(f"{len(leads)} lead(s)")
+
+    def show_stuck() -> None:
+        from cadence.errors import ValidationError
+        from cadence.services.leads import rep_id
+        from cadence.services.stuck import stuck_leads
+
+        if status is not None:
+            raise ValidationError("--stuck lists leads of every status: leave out --status")
+        with session() as s:
+            leads = stuck_leads(s, owner_id=rep_id(s, owner) if owner else None)
+        if as_json:
+            emit_json(leads)
+            return
+        rows = [(x["email"], x["name"], x["status"], x["owner"], x["reason"]) for x in leads]
+        typer.echo(table(rows, ["email", "name", "status", "owner", "why stuck"]))
+        typer.echo(f"{len(leads)} lead(s) with neither a decision nor a next step")
 
     run(go)
 
@@ -116,10 +138,18 @@ def leads_show(email: str, as_json: JsonOption = False) -> None:
         if data["decision"]:
             d = data["decision"]
             typer.echo(f"  decision {d['outcome']} at {d['at']}: {d['reason'] or ''}")
+        if data["snoozed_until"]:
+            typer.echo(f"  snoozed until {data['snoozed_until']}, then cadence {data['snooze_cadence']}")
+        if data["referred_by"]:
+            typer.echo(f"  referred by {data['referred_by']}")
         if data["timeline"]:
             rows = [
                 (t["at"], t["day"], t["channel"], t["state"], t["template"], t["subject"]) for t in data["timeline"]
             ]
             typer.echo(table(rows, ["at", "day", "channel", "state", "template", "subject"]))
+            for t in data["timeline"]:
+                if t["intent"]:
+                    evidence = "; ".join(t["evidence"] or [])
+                    typer.echo(f"  {t['at']}: reads as {t['intent']} ({t['confidence']:.2f}): {evidence}")
 
     run(go)

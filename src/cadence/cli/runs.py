@@ -51,18 +51,24 @@ def run_once(
     now: NowOption = None,
     batch_size: Annotated[int | None, typer.Option(min=1, max=10_000, help="Due steps per batch.")] = None,
 ) -> None:
-    """Run the advance flow once: every due step becomes an email or a rep task."""
+    """Run the advance flow once: every due step becomes an email or a rep task.
+
+    Leads whose snooze is over are enrolled again first, so that their first step runs in this pass.
+    """
 
     def go() -> None:
         quiet_prefect()
         import asyncio
 
+        from cadence.services.snoozes import wake_snoozed
         from flows.advance import advance_cadences
 
         instant = parse_instant(now)
-        context().require_schema()
+        ctx = context()
+        ctx.require_schema()
+        woken = wake_snoozed(ctx, now=instant)
         result = asyncio.run(advance_cadences(now=instant, batch_size=batch_size))
-        emit_json(result)
+        emit_json({**result, "snoozes": woken.as_dict()})
 
     run(go)
 

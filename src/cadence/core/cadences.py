@@ -6,7 +6,7 @@ import hashlib
 import json
 import re
 from dataclasses import dataclass, field
-from datetime import time
+from datetime import datetime, time, timedelta
 from enum import StrEnum
 from typing import Any
 
@@ -65,6 +65,33 @@ class CadenceSettings:
 
 
 @dataclass(frozen=True)
+class Reenrollment:
+    """When a lead may be enrolled in a cadence again (the file's ``reenroll`` mapping).
+
+    ``cooldown_days``: never within that many days of the lead's last touch; ``max_per_year``: at
+    most that many enrollments of the lead (in any cadence) in the 365 days before, None for no cap.
+    """
+
+    cooldown_days: int = 0
+    max_per_year: int | None = None
+
+    def not_before(self, last_touch_at: datetime | None) -> datetime | None:
+        """The earliest instant the cooldown allows, or None when it allows any."""
+        if last_touch_at is None or self.cooldown_days == 0:
+            return None
+        return last_touch_at + timedelta(days=self.cooldown_days)
+
+    def refusal(self, *, at: datetime, last_touch_at: datetime | None, enrollments_past_year: int) -> str | None:
+        """Why the lead may not be enrolled at ``at``, or None when it may."""
+        earliest = self.not_before(last_touch_at)
+        if earliest is not None and at < earliest:
+            return f"last touched less than {self.cooldown_days} days ago (cooldown until {earliest.isoformat()})"
+        if self.max_per_year is not None and enrollments_past_year >= self.max_per_year:
+            return f"enrolled {enrollments_past_year} times in the past year (at most {self.max_per_year})"
+        return None
+
+
+@dataclass(frozen=True)
 class Cadence:
     """A named, versioned contact plan."""
 
@@ -72,6 +99,7 @@ class Cadence:
     steps: tuple[Step, ...]
     settings: CadenceSettings = field(default_factory=CadenceSettings)
     description: str | None = None
+    reenroll: Reenrollment = field(default_factory=Reenrollment)
 
     @property
     def version(self) -> str:
@@ -82,7 +110,14 @@ class Cadence:
     def to_dict(self) -> dict[str, Any]:
         """The definition as plain data (the inverse of :func:`parse_cadence`)."""
         settings = self.settings
+        rules = {}
+        if self.reenroll != Reenrollment():  # absent by default, so that older files keep their version
+            rules["reenroll"] = {
+                "cooldown_days": self.reenroll.cooldown_days,
+                "max_per_year": self.reenroll.max_per_year,
+            }
         return {
+            **rules,
             "name": self.name,
             "description": self.description,
             "settings": {
@@ -214,6 +249,31 @@ def _parse_settings(raw: Any) -> CadenceSettings:
     )
 
 
+_MAX_COOLDOWN = 3650
+
+
+def _parse_reenroll(raw: Any) -> Reenrollment:
+    if raw is None:
+        return Reenrollment()
+    if not isinstance(raw, dict):
+        raise ConfigurationError(f"reenroll{_where(raw)} must be a mapping with cooldown_days and max_per_year")
+    unknown = set(raw) - {"cooldown_days", "max_per_year", "__line__"}
+    if unknown:
+        raise ConfigurationError(f"reenroll{_where(raw)}: unknown key(s) {shown_keys(unknown)}")
+    cooldown = raw.get("cooldown_days", 0)
+    if not isinstance(cooldown, int) or isinstance(cooldown, bool) or not 0 <= cooldown <= _MAX_COOLDOWN:
+        raise ConfigurationError(
+            f"reenroll.cooldown_days{_where(raw)} must be a whole number from 0 to {_MAX_COOLDOWN}, "
+            f"not {shown(cooldown)}"
+        )
+    cap = raw.get("max_per_year")
+    if cap is not None and (not isinstance(cap, int) or isinstance(cap, bool) or not 1 <= cap <= 52):
+        raise ConfigurationError(
+            f"reenroll.max_per_year{_where(raw)} must be a whole number from 1 to 52, not {shown(cap)}"
+        )
+    return Reenrollment(cooldown_days=cooldown, max_per_year=cap)
+
+
 def parse_cadence(data: Any, *, default_name: str | None = None) -> Cadence:
     """Build a :class:`Cadence` from plain data (parsed YAML), or raise :class:`ConfigurationError`.
 
@@ -221,7 +281,7 @@ def parse_cadence(data: Any, *, default_name: str | None = None) -> Cadence:
     """
     if not isinstance(data, dict):
         raise ConfigurationError("a cadence file must be a mapping with name, settings and steps")
-    unknown = set(data) - {"name", "description", "settings", "steps", "__line__"}
+    unknown = set(data) - {"name", "description", "settings", "steps", "reenroll", "__line__"}
     if unknown:
         raise ConfigurationError(f"unknown key(s) {shown_keys(unknown)}")
     name = data.get("name", default_name)
@@ -247,4 +307,5 @@ def parse_cadence(data: Any, *, default_name: str | None = None) -> Cadence:
         steps=steps,
         settings=_parse_settings(data.get("settings")),
         description=description.strip() if description else None,
+        reenroll=_parse_reenroll(data.get("reenroll")),
     )

@@ -40,6 +40,9 @@ _TRANSITIONS: dict[tuple[State, Event], State] = {
     (State.PAUSED, Event.DECIDE): State.DECIDED,
     (State.RESPONDED, Event.RESPOND): State.RESPONDED,
     (State.RESPONDED, Event.DECIDE): State.DECIDED,
+    # A lead that answered "not now, try me in March" was snoozed: its conversation closes, with no
+    # decision, when the snooze is over and it is enrolled again.
+    (State.RESPONDED, Event.COMPLETE): State.COMPLETED,
     # A late answer after the cadence ran out reopens the conversation; a later decision replaces
     # the automatic no_response.
     (State.COMPLETED, Event.RESPOND): State.RESPONDED,
@@ -50,7 +53,7 @@ _WHY = {
     Event.PAUSE: "only an active enrollment can be paused",
     Event.RESUME: "only a paused enrollment can be resumed",
     Event.RESPOND: "a decided enrollment cannot take a response; enroll the lead again",
-    Event.COMPLETE: "only an active enrollment can complete",
+    Event.COMPLETE: "only an active enrollment (or a snoozed one that answered) can complete",
     Event.DECIDE: "the enrollment is decided already",
 }
 

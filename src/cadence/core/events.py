@@ -19,7 +19,8 @@ event              enrollment                                 touch           al
 ``ClaimLapsed``    by the touch's state: ``handing`` becomes ``uncertain``; ``sent``, ``uncertain``, ``done``,
                    ``skipped``: the step is done; ``bounced``: as ``Bounced``; the others are claimed again
 ``GraceOver``      completed                                                  decision ``no_response``
-``Responded``      open or completed: responded [3]_                          response; a task for the owner
+``Responded``      open or completed: responded [3]_                          response; a task for the owner;
+                                                                              a reply read by intent: [4]_
 ``AutoReply``      active: paused until the return date                       response ``auto_reply``
 ``BounceNotice``   permanent: decided ``bounced`` [2]_                        response ``bounce``; permanent:
                                                                               address suppressed
@@ -29,6 +30,8 @@ event              enrollment                                 touch           al
                                                                               earlier kept as history; open
                                                                               tasks cancelled; a meeting or
                                                                               hand-off counts as a response
+``SnoozeOver``     responded: completed (no decision)                         enrolled anew by the shell [5]_;
+                                                                              refused: a task for the owner
 ``Paused``         paused (only an active one)
 ``Resumed``        active, moved later by the time paused
 =================  =========================================  ==============  =====================================
@@ -39,19 +42,78 @@ event              enrollment                                 touch           al
    (the suppression still happens). The enrollment stops, its open tasks are cancelled.
 .. [3] A response on a decided enrollment, or from a lead never enrolled, is recorded on its own;
    the owner gets the task all the same.
+.. [4] What a reply says (``Responded.reading``, :mod:`cadence.core.intent`) decides what follows:
+
+   ======================  ======================================================================
+   intent                  consequence
+   ======================  ======================================================================
+   ``interested``          the owner's task "answer and book", due within the response SLA
+                           (``Policy.response_sla_hours`` business hours in the lead's calendar)
+   ``not_now``, a date     snoozed until that date, then re-enrolled in ``Policy.reengage_cadence``
+   ``not_now``, no date    the owner's task to confirm a date
+   ``referral``            a new lead for the person named (email needed), enrolled in
+                           ``Policy.referral_cadence``; without an email, the owner's task to add them
+   ``wrong_person``        the owner's task to find the right person
+   ``not_interested``      decided ``not_interested``, the address suppressed, the reply the reason
+   ``unsubscribe_request`` decided ``unsubscribed``, the address suppressed, the reply the reason
+   ``unclear``, or below   a review task for the owner; nothing automatic
+   ``REVIEW_BELOW``
+   ======================  ======================================================================
+
+   An ``out_of_office`` or ``bounce`` reading keeps its own rule (``AutoReply``, ``BounceNotice``):
+   the shell sends those events instead.
+.. [5] Only when the lead was not decided since and the cadence's re-enrollment rules allow it
+   (:meth:`cadence.core.cadences.Reenrollment.refusal`); otherwise the snooze ends with the owner's task.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from datetime import date, datetime, time, timedelta
-from enum import StrEnum
 from typing import assert_never
 
 from cadence.core.cadences import Cadence
 from cadence.core.decisions import NEEDS_QUALIFICATION, Outcome, require_qualification
 from cadence.core.enrollment import OPEN_STATES, Event, State, transition
-from cadence.core.schedule import LeadCalendar, add_business_days, local_instant, step_due_at
+from cadence.core.event_data import (
+    MEETING_RESPONSE_NOTE,
+    RECLAIMABLE,
+    RESPONSE_KINDS,
+    STEP_DONE,
+    AnyEvent,
+    AutoReply,
+    Bounced,
+    BounceNotice,
+    ClaimLapsed,
+    Consequences,
+    Decided,
+    Facts,
+    GraceOver,
+    NewDecision,
+    NewReferral,
+    NewResponse,
+    NewSnooze,
+    NewTask,
+    Paused,
+    Policy,
+    Position,
+    Responded,
+    Resumed,
+    Retry,
+    SendOutcome,
+    Sent,
+    SnoozeOver,
+    StepDue,
+    StepHeld,
+    TaskDone,
+    TouchFacts,
+    TouchState,
+    Uncertain,
+    Unsubscribed,
+    Withdrawn,
+)
+from cadence.core.intent import REVIEW_BELOW, Reading
+from cadence.core.schedule import LeadCalendar, add_business_days, add_business_hours, local_instant, step_due_at
 from cadence.errors import InvalidTransition, ValidationError
 
 DECIDED_BY_CADENCE = "cadence"
@@ -60,318 +122,51 @@ NO_RESPONSE_REASON = "every step of the cadence ran with no response"
 MAX_REASON = 1000
 MAX_TITLE = 300
 
-
-class TouchState(StrEnum):
-    """The states of a touch (one step's execution), as stored."""
-
-    CLAIMED = "claimed"  # taken by a runner, nothing done yet
-    SENDING = "sending"  # marked to go out in the current wave; not handed to SMTP yet
-    HANDING = "handing"  # the final "." of DATA is being written: from here on a crash leaves the outcome unknown
-    SENT = "sent"  # the SMTP server accepted the email
-    DONE = "done"  # a task was created for the owner
-    RETRY = "retry"  # a transient failure: due again later
-    UNCERTAIN = "uncertain"  # possibly sent, not recorded: never re-sent automatically
-    BOUNCED = "bounced"  # permanently refused by the recipient's server
-    SKIPPED = "skipped"  # not executed (suppressed address, cap, ...)
-    HELD = "held"  # waiting for a template fix
-
-
-RECLAIMABLE: frozenset[TouchState] = frozenset(
-    {TouchState.CLAIMED, TouchState.SENDING, TouchState.RETRY, TouchState.HELD}
-)
-"""Nothing of these reached an SMTP server: a lapsed claim on one is simply claimed again."""
-STEP_DONE: frozenset[TouchState] = frozenset(
-    {TouchState.SENT, TouchState.UNCERTAIN, TouchState.DONE, TouchState.SKIPPED}
-)
-"""A lapsed claim on one of these had its outcome recorded but the enrollment not moved on."""
-
-RESPONSE_KINDS: frozenset[str] = frozenset({"reply", "call", "manual"})
-"""Responses that count as the lead answering (an automatic reply or a bounce does not)."""
-MEETING_RESPONSE_NOTE = "{outcome} recorded with the decision"
-
-
-# -- the facts the shell reads ----------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Position:
-    """Where an enrollment stands: the fields the rules read, and write back in :class:`Consequences`.
-
-    The names are those of the ``enrollments`` table's columns, so that the shell copies them both ways.
-    """
-
-    state: State
-    enrolled_at: datetime
-    anchor_at: datetime
-    """Day 0 for scheduling: the enrollment time, moved later by the time spent paused."""
-    next_step: int = 0
-    next_due_at: datetime | None = None
-    last_touch_at: datetime | None = None
-    last_touch_day: int | None = None
-    paused_at: datetime | None = None
-    paused_until: datetime | None = None
-    ended_at: datetime | None = None
-
-
-@dataclass(frozen=True)
-class TouchFacts:
-    """The touch an event is about (a send outcome, a held or due step, a lapsed claim)."""
-
-    step_index: int
-    state: TouchState
-    error: str | None = None
-
-
-@dataclass(frozen=True)
-class Policy:
-    """The settings the rules read."""
-
-    reply_grace_days: int = 3
-    """Business days to wait for a reply after the last step."""
-    auto_reply_pause_days: int = 7
-    """How long an automatic reply naming no return date pauses the lead."""
-    hold_recheck: timedelta = timedelta(hours=1)
-    """How soon a held step is looked at again (moved to the next slot)."""
-
-
-@dataclass(frozen=True)
-class Facts:
-    """What the shell read before the event: everything the rule may look at, and the time."""
-
-    at: datetime
-    """When the event happened (or, for a lapsed claim, when its recorded outcome did)."""
-    enrollment: Position | None = None
-    """The lead's latest enrollment, whatever its state; None for a lead never enrolled."""
-    cadence: Cadence | None = None
-    """The cadence version that enrollment pinned."""
-    calendar: LeadCalendar | None = None
-    """The lead's calendar under that cadence's settings."""
-    decided: Outcome | None = None
-    """The decision taken on the lead since its latest enrollment began (ever, if never enrolled)."""
-    responded: bool = False
-    """True when the latest enrollment has a response of one of :data:`RESPONSE_KINDS`."""
-    touch: TouchFacts | None = None
-    lead_name: str = ""
-    """The lead's name (or address), for the titles of the tasks it gets."""
-    policy: Policy = field(default_factory=Policy)
-
-
-# -- the events -------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Sent:
-    """The SMTP server accepted the touch's email."""
-
-    reply: str = ""
-
-
-@dataclass(frozen=True)
-class Retry:
-    """A transient failure: the email goes again after ``backoff`` (then at the next allowed slot)."""
-
-    error: str
-    backoff: timedelta
-
-
-@dataclass(frozen=True)
-class Bounced:
-    """The recipient's server refused the touch's email for good."""
-
-    error: str
-
-
-@dataclass(frozen=True)
-class Uncertain:
-    """The email may have gone out (the connection broke after the final dot): never sent again."""
-
-    error: str
-
-
-@dataclass(frozen=True)
-class Withdrawn:
-    """The email was not handed over: the lead stopped or was suppressed after the wave was marked."""
-
-
-@dataclass(frozen=True)
-class StepHeld:
-    """The step cannot run now (a broken template): it waits, due again later."""
-
-    reason: str
-
-
-@dataclass(frozen=True)
-class StepDue:
-    """A runner got to a due step: it runs now only inside the lead's slot (window, open day)."""
-
-
-@dataclass(frozen=True)
-class ClaimLapsed:
-    """A runner's claim on the touch lapsed: finish what it left, from the touch's recorded state."""
-
-
-@dataclass(frozen=True)
-class GraceOver:
-    """Every step ran and the grace period for replies passed with no response."""
-
-
-@dataclass(frozen=True)
-class Responded:
-    """The lead answered: a reply (by email or recorded by hand), a connected call, ..."""
-
-    kind: str = "manual"
-    """One of :data:`RESPONSE_KINDS`."""
-    channel: str = "other"
-    note: str | None = None
-    subject: str | None = None
-    """The subject of a reply, for the owner's task when it has no text."""
-
-
-@dataclass(frozen=True)
-class AutoReply:
-    """An automatic reply (out of office), naming the day the lead is back or not."""
-
-    return_date: date | None = None
-    note: str | None = None
-
-
-@dataclass(frozen=True)
-class BounceNotice:
-    """A delivery status notification about the lead's address, read from the replies mailbox."""
-
-    permanent: bool
-    status: str = "undelivered"
-
-
-@dataclass(frozen=True)
-class Unsubscribed:
-    """The lead asked to get no more email (by email or by the link)."""
-
-    reason: str
-    by: str | None = None
-
-
-@dataclass(frozen=True)
-class Decided:
-    """A decision on the lead, by a person (or by the cadence)."""
-
-    outcome: Outcome
-    reason: str | None = None
-    decided_by: str | None = None
-    answers: dict[str, str] | None = None
-    qualification_skipped: bool = False
-
-
-@dataclass(frozen=True)
-class TaskDone:
-    """A rep recorded a task's outcome, possibly with a decision in the same step."""
-
-    channel: str
-    outcome: str
-    note: str | None = None
-    decision: Decided | None = None
-
-
-@dataclass(frozen=True)
-class Paused:
-    """Pause the enrollment, until ``until`` or until it is resumed."""
-
-    until: datetime | None = None
-
-
-@dataclass(frozen=True)
-class Resumed:
-    """Resume a paused enrollment."""
-
-
-SendOutcome = Sent | Retry | Bounced | Uncertain | Withdrawn
-"""What SMTP said about a touch's email."""
-AnyEvent = (
-    SendOutcome
-    | StepHeld
-    | StepDue
-    | ClaimLapsed
-    | GraceOver
-    | Responded
-    | AutoReply
-    | BounceNotice
-    | Unsubscribed
-    | Decided
-    | TaskDone
-    | Paused
-    | Resumed
-)
-"""Every event the rule knows."""
-
-
-# -- the consequences the shell applies --------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class NewDecision:
-    """A decision to record: it becomes the lead's current one; the one it replaces stays as history."""
-
-    outcome: Outcome
-    reason: str | None = None
-    decided_by: str | None = None
-    answers: dict[str, str] | None = None
-    qualification_skipped: bool = False
-
-
-@dataclass(frozen=True)
-class NewResponse:
-    """A response to put on the lead's timeline."""
-
-    kind: str
-    channel: str
-    note: str | None = None
-    on_enrollment: bool = True
-    """True: recorded on the facts' enrollment; False: on the lead only."""
-
-
-@dataclass(frozen=True)
-class NewTask:
-    """A task to create for the lead's owner."""
-
-    channel: str
-    title: str
-    instructions: str | None
-    due_at: datetime
-
-
-@dataclass(frozen=True)
-class Consequences:
-    """What an event means, as data; the shell applies every field that is set."""
-
-    enrollment: Position | None = None
-    """The enrollment's new values; None when it does not change."""
-    touch: TouchState | None = None
-    """The touch's new state; None when it does not change."""
-    touch_error: str | None = None
-    release_claim: bool = False
-    """Give the claim back: a touch this claim created goes; one that was waiting keeps waiting."""
-    reclaim: bool = False
-    """Nothing of the lapsed claim reached SMTP: the step is simply claimed again."""
-    deferred_to: datetime | None = None
-    """The step is not run now but at this instant (the next allowed slot)."""
-    uncertain: bool = False
-    """The email may have gone out: report it, never send it again."""
-    suppress: str | None = None
-    """Suppress the lead's address (and the bounced ones) with this reason."""
-    decision: NewDecision | None = None
-    cancel_open_tasks: bool = False
-    response: NewResponse | None = None
-    task: NewTask | None = None
-    note: str = ""
-    """Why, in a few words: for the timeline and the reports."""
-
-    @property
-    def lead_status(self) -> str | None:
-        """The lead's new status: its enrollment's new state, else ``decided`` with a decision (no_response
-        leaves the lead ``completed``)."""
-        if self.enrollment is not None:
-            return self.enrollment.state.value
-        return State.DECIDED.value if self.decision is not None else None
+__all__ = [
+    "DECIDED_BY_CADENCE",
+    "MAX_REASON",
+    "MAX_TITLE",
+    "MEETING_RESPONSE_NOTE",
+    "NO_RESPONSE_REASON",
+    "RECLAIMABLE",
+    "RESPONSE_KINDS",
+    "STEP_DONE",
+    "AnyEvent",
+    "AutoReply",
+    "BounceNotice",
+    "Bounced",
+    "ClaimLapsed",
+    "Consequences",
+    "Decided",
+    "Facts",
+    "GraceOver",
+    "NewDecision",
+    "NewReferral",
+    "NewResponse",
+    "NewSnooze",
+    "NewTask",
+    "Paused",
+    "Policy",
+    "Position",
+    "Responded",
+    "Resumed",
+    "Retry",
+    "SendOutcome",
+    "Sent",
+    "SnoozeOver",
+    "StepDue",
+    "StepHeld",
+    "TaskDone",
+    "TouchFacts",
+    "TouchState",
+    "Uncertain",
+    "Unsubscribed",
+    "Withdrawn",
+    "consequences",
+    "next_due_at",
+    "pause_until",
+    "step_done",
+]
 
 
 # -- scheduling ----------------------------------------------------------------------------------------
@@ -439,6 +234,8 @@ def consequences(event: AnyEvent, facts: Facts) -> Consequences:
             return _lapsed(facts)
         case GraceOver():
             return _grace_over(facts)
+        case Responded(reading=Reading() as reading):
+            return _answered(facts, event, reading)
         case Responded():
             return _responded(facts, event, with_task=True)
         case AutoReply():
@@ -451,6 +248,8 @@ def consequences(event: AnyEvent, facts: Facts) -> Consequences:
             return _decided(facts, event)
         case TaskDone():
             return _task_done(facts, event)
+        case SnoozeOver(cadence=cadence, refused=refused):
+            return _snooze_over(facts, cadence, refused)
         case Paused(until=until):
             return _paused(facts, until)
         case Resumed():
@@ -630,6 +429,8 @@ def _decided(facts: Facts, event: Decided) -> Consequences:
 
 def _grace_over(facts: Facts) -> Consequences:
     enrollment = _require_enrollment(facts, "complete")
+    if enrollment.state != State.ACTIVE:  # only a snooze closes a responded one (SnoozeOver)
+        raise InvalidTransition(f"cannot complete an enrollment that is {enrollment.state.value}: no step ran out")
     state = transition(enrollment.state, Event.COMPLETE)
     moved = replace(enrollment, state=state, next_due_at=None, ended_at=facts.at)
     decision = NewDecision(outcome=Outcome.NO_RESPONSE, reason=NO_RESPONSE_REASON, decided_by=DECIDED_BY_CADENCE)
@@ -662,6 +463,84 @@ def _responded(facts: Facts, event: Responded, *, with_task: bool) -> Consequenc
         task=task,
         note=f"{event.kind}: automated steps stopped; the owner decides" if moved else f"{event.kind} recorded",
     )
+
+
+_ANSWER_TITLES = {
+    "interested": "Answer {name} and book a meeting",
+    "not_now": "Ask {name} when to get back in touch",
+    "referral": "Add the person {name} named, then record a decision",
+    "referral_made": "Thank {name} for the referral and record a decision",
+    "wrong_person": "Find the right person: {name} says it is not them",
+    "unclear": "Review {name}'s reply: what it says is unclear",
+}
+
+
+def _answered(facts: Facts, event: Responded, reading: Reading) -> Consequences:
+    """A reply read by intent (table note 4): it stops the cadence as any response; the intent decides what follows."""
+    base = _responded(facts, replace(event, reading=None), with_task=False)
+    text = _reason(event.note) or (f"(no text) Subject: {event.subject}" if event.subject else "(no text)")
+    said = f"{reading.intent}, confidence {reading.confidence:.2f}: {'; '.join(reading.evidence) or 'no evidence'}"
+    intent = reading.intent if reading.confidence >= REVIEW_BELOW else "unclear"
+
+    def task(kind: str, due: datetime | None = None, note: str | None = None) -> Consequences:
+        title = _ANSWER_TITLES[kind].format(name=facts.lead_name or "the lead")[:MAX_TITLE]
+        new = NewTask(channel="reply", title=title, instructions=f"Read as {said}\n\n{text}", due_at=due or facts.at)
+        return replace(base, task=new, note=note or f"{reading.intent}: {title[:1].lower()}{title[1:]}")
+
+    if intent == "interested":
+        sla = facts.policy.response_sla_hours
+        due = add_business_hours(facts.calendar, facts.at, sla) if facts.calendar else facts.at + timedelta(hours=sla)
+        return task("interested", due)
+    if intent == "not_now":
+        until = _snooze_until(facts, reading.date) if reading.date is not None else None
+        if until is None:
+            return task("not_now")
+        snooze = NewSnooze(until=until, cadence=facts.policy.reengage_cadence)
+        return replace(base, snooze=snooze, note=f"not now: snoozed until {until.isoformat()}")
+    if intent == "referral":
+        named = reading.referral
+        if named is None or not named.email:
+            return task("referral")
+        referral = NewReferral(
+            email=named.email, name=named.name, phone=named.phone, cadence=facts.policy.referral_cadence
+        )
+        return replace(task("referral_made", note=f"referral: {named.email} added"), referral=referral)
+    if intent == "wrong_person":
+        return task("wrong_person")
+    if intent in ("not_interested", "unsubscribe_request"):
+        outcome = Outcome.NOT_INTERESTED if intent == "not_interested" else Outcome.UNSUBSCRIBED
+        after = replace(facts, enrollment=base.enrollment or facts.enrollment, responded=True)
+        # a suppression's reason is one line (it is refused with line breaks); the decision keeps the reply as written
+        one_line = " ".join(text.split())
+        decided = _automatic_decision(after, outcome, text, "reply", suppress=f"{intent} (reply): {one_line}")
+        return replace(decided, enrollment=decided.enrollment or base.enrollment, response=base.response)
+    return task("unclear", note=f"{reading.intent}: for review, nothing automatic")
+
+
+def _snooze_until(facts: Facts, day: date) -> datetime | None:
+    """The start of the send window on ``day`` in the lead's time zone (UTC midnight without a calendar);
+    None when that is not in the future."""
+    if facts.calendar is not None:
+        until = local_instant(day, facts.calendar.settings.window_start, facts.calendar.tz)
+    else:
+        until = datetime.combine(day, time(0, 0), tzinfo=facts.at.tzinfo)
+    return until if until > facts.at else None
+
+
+def _snooze_over(facts: Facts, cadence: str, refused: str | None) -> Consequences:
+    if refused is not None:
+        name = facts.lead_name or "the lead"
+        title = f"Re-engage {name} by hand: the snooze is over"[:MAX_TITLE]
+        task = NewTask(
+            channel="task", title=title, instructions=f"Not enrolled in {cadence}: {refused}", due_at=facts.at
+        )
+        return Consequences(task=task, note=f"snooze over, not enrolled in {cadence}: {refused}")
+    enrollment = facts.enrollment
+    if enrollment is None or enrollment.state != State.RESPONDED:
+        return Consequences(note=f"snooze over: enrolled in {cadence}")
+    state = transition(enrollment.state, Event.COMPLETE)
+    moved = replace(enrollment, state=state, next_due_at=None, ended_at=facts.at)
+    return Consequences(enrollment=moved, note=f"snooze over: enrolled in {cadence}")
 
 
 def pause_until(facts: Facts, return_date: date | None) -> datetime | None:

@@ -155,3 +155,21 @@ def add_business_days(calendar: LeadCalendar, start: datetime, days: int) -> dat
         if calendar.is_open_day(day):
             remaining -= 1
     return local_instant(day, local.time().replace(tzinfo=None), calendar.tz)
+
+
+def add_business_hours(calendar: LeadCalendar, start: datetime, hours: float) -> datetime:
+    """The instant ``hours`` working hours after ``start``: only time inside the send window of open days counts.
+
+    A response SLA of 4 business hours from a reply at 16:00 (window 08:00-17:00) ends at 11:00 the
+    next open day.
+    """
+    _require_aware(start, "start")
+    remaining = timedelta(hours=hours)
+    at = calendar.next_slot(start)
+    for _ in range(_SEARCH_DAYS):
+        closes = local_instant(calendar.local_date(at), calendar.settings.window_end, calendar.tz)
+        if at + remaining <= closes:
+            return at + remaining
+        remaining -= closes - at
+        at = calendar.next_slot(closes)
+    raise ConfigurationError(f"no open day within {_SEARCH_DAYS} days; check the cadence's settings")

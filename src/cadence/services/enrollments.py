@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from sqlalchemy import exists, select
 from sqlalchemy.exc import IntegrityError
@@ -36,6 +37,9 @@ from cadence.core.schedule import LeadCalendar
 from cadence.errors import AlreadyExists, CadenceError, NotFound, ValidationError
 from cadence.services.context import PINNED_CADENCES
 from cadence.settings import Settings
+
+if TYPE_CHECKING:
+    from cadence.services.referrals import Referred
 
 
 class Suppressed(CadenceError):
@@ -275,7 +279,13 @@ def position_of(enrollment: Enrollment) -> Position:
 
 def policy_of(settings: Settings) -> Policy:
     """The settings the rule reads."""
-    return Policy(reply_grace_days=settings.reply_grace_days, auto_reply_pause_days=settings.auto_reply_pause_days)
+    return Policy(
+        reply_grace_days=settings.reply_grace_days,
+        auto_reply_pause_days=settings.auto_reply_pause_days,
+        response_sla_hours=settings.response_sla_hours,
+        reengage_cadence=settings.reengage_cadence,
+        referral_cadence=settings.referral_cadence,
+    )
 
 
 def current_decision(session: Session, lead_id: int) -> Decision | None:
@@ -356,6 +366,8 @@ class Applied:
     task: Task | None = None
     suppressed: int = 0
     """Addresses suppressed (or found suppressed already)."""
+    referred: Referred | None = None
+    """The lead a referral added (or found)."""
 
 
 def handle(
@@ -393,6 +405,7 @@ def handle(
         suppress_also=suppress_also,
         message_id=message_id,
         touch_id=touch_id,
+        settings=settings,
     )
 
 
@@ -407,8 +420,12 @@ def apply_consequences(
     suppress_also: Iterable[str] = (),
     message_id: str | None = None,
     touch_id: int | None = None,
+    settings: Settings | None = None,
 ) -> Applied:
-    """Write ``result`` to the rows: enrollment, touch, suppressions, decision, tasks, response."""
+    """Write ``result`` to the rows: enrollment, touch, suppressions, decision, tasks, response, snooze, referral.
+
+    A referral needs ``settings`` (its cadence and the new lead's calendar).
+    """
     applied = Applied(consequences=result, enrollment=enrollment)
     if result.enrollment is not None:
         if enrollment is None:
@@ -458,7 +475,17 @@ def apply_consequences(
             created_at=at,
         )
         session.add(applied.task)
+    if result.snooze is not None:
+        lead.snoozed_until, lead.snooze_cadence = result.snooze.until, result.snooze.cadence
+    elif result.decision is not None:  # a decision ends the conversation: nothing wakes it up
+        lead.snoozed_until = lead.snooze_cadence = None
     session.flush()
+    if result.referral is not None:
+        from cadence.services.referrals import add_referral
+
+        if settings is None:
+            raise ValueError("a referral is applied with the settings (its cadence, the new lead's calendar)")
+        applied.referred = add_referral(session, lead, result.referral, at=at, settings=settings)
     return applied
 
 

@@ -12,7 +12,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
-from cadence.adapters.models import Decision, Enrollment, Lead, Rep, Response, Touch
+from cadence.adapters.models import Decision, Enrollment, InboundMessage, Lead, Rep, Response, Touch
 from cadence.core.cadences import Cadence
 from cadence.core.leads import LeadData, normalize_email
 from cadence.core.qualification import Kind, Qualification, Rules, qualify
@@ -262,6 +262,11 @@ def _reschedule_if_moved(session: Session, lead: Lead, settings: Settings) -> No
         schedule_next(enrollment, cadence, settings)
 
 
+def rep_id(session: Session, email: str) -> int:
+    """The id of the rep with ``email``, or :class:`NotFound`."""
+    return _rep_by_email(session, email).id
+
+
 def _rep_by_email(session: Session, email: str) -> Rep:
     from cadence.services.reps import get_rep
 
@@ -332,6 +337,11 @@ def show_lead(session: Session, email: str, *, settings: Settings) -> dict[str, 
             "source_rank": lead.source_rank,
             "priority": lead.priority,
             "custom": lead.custom or {},
+            "snoozed_until": _iso(lead.snoozed_until),
+            "snooze_cadence": lead.snooze_cadence,
+            "referred_by": session.scalar(select(Lead.email).where(Lead.id == lead.referred_by_id))
+            if lead.referred_by_id is not None
+            else None,
             "enrollment": None,
             "decision": None,
             "timeline": [],
@@ -384,8 +394,17 @@ def show_lead(session: Session, email: str, *, settings: Settings) -> dict[str, 
                 "subject": touch.subject,
                 "message_id": touch.message_id,
                 "outcome": touch.outcome,
+                "intent": None,
+                "confidence": None,
+                "evidence": None,
             }
         )
+    readings = {
+        m.message_id: m
+        for m in session.scalars(
+            select(InboundMessage).where(InboundMessage.lead_id == lead.id, InboundMessage.message_id.is_not(None))
+        )
+    }
     for response in session.scalars(select(Response).where(Response.lead_id == lead.id)):
         anchor = anchors.get(response.enrollment_id) if response.enrollment_id else None
         timeline.append(
@@ -398,11 +417,19 @@ def show_lead(session: Session, email: str, *, settings: Settings) -> dict[str, 
                 "subject": None,
                 "message_id": response.message_id,
                 "outcome": response.note,
+                **_reading(readings.get(response.message_id) if response.message_id else None),
             }
         )
     timeline.sort(key=lambda item: item["at"] or "")
     data["timeline"] = timeline
     return data
+
+
+def _reading(message: InboundMessage | None) -> dict[str, Any]:
+    """What a reply said, as the timeline shows it (all None for a response that came another way)."""
+    if message is None or message.intent is None:
+        return {"intent": None, "confidence": None, "evidence": None}
+    return {"intent": message.intent, "confidence": message.confidence, "evidence": list(message.evidence or [])}
 
 
 def due_items(session: Session, *, now: datetime, limit: int | None = None) -> list[dict[str, Any]]:

@@ -14,9 +14,14 @@ What each message means is the rule of :mod:`cadence.core.events`, applied by
 to leads:
 
 * **reply** (:class:`~cadence.core.events.Responded`): matched to its lead by In-Reply-To/References
-  against our Message-IDs, else by the sender's address. The lead's automated steps stop and its
-  owner gets a ``reply`` task to answer it and record a decision. A reply nobody can be matched to
-  is recorded and reported as unmatched; nothing else changes.
+  against our Message-IDs, else by the sender's address. The lead's automated steps stop, and what
+  the reply says (:func:`cadence.core.intent.read_message`: its intent, confidence and evidence,
+  kept on the message's row and shown on the lead's timeline) decides what follows: the owner's
+  task to answer and book, a snooze until the date named, a referred lead, a decision and a
+  suppression, or a review task (the table of :mod:`cadence.core.events`). A reply read as an
+  out-of-office follows the automatic reply's rule; an automatic reply saying the person left and
+  naming who to contact instead is taken as a referral (or ``wrong_person``), not as an absence.
+  A reply nobody can be matched to is recorded and reported as unmatched; nothing else changes.
 * **auto_reply** (:class:`~cadence.core.events.AutoReply`): an active enrollment is paused until the
   return date the message names (at the start of the cadence's send window, in the lead's time
   zone), else for ``auto_reply_pause_days``. The note goes on the lead's timeline.
@@ -33,7 +38,7 @@ import email.policy
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
 from email.message import EmailMessage
 from typing import Any
 
@@ -46,6 +51,7 @@ from cadence.adapters.models import InboundMessage, Lead, MailboxState, Rep, Tou
 from cadence.core.enrollment import State
 from cadence.core.events import AutoReply, BounceNotice, Responded, Unsubscribed
 from cadence.core.inbound import Inbound, classify
+from cadence.core.intent import Reading, read_message
 from cadence.core.leads import normalize_email
 from cadence.errors import ConfigurationError, ValidationError
 from cadence.services.context import Context
@@ -77,6 +83,11 @@ class SyncReport:
     paused: int = 0
     suppressed: int = 0
     decisions: Counter[str] = field(default_factory=Counter)
+    intents: Counter[str] = field(default_factory=Counter)
+    """Messages processed, by what they say (:data:`cadence.core.intent.INTENTS`)."""
+    snoozed: int = 0
+    referred: int = 0
+    """Leads added from referrals."""
     errors: list[str] = field(default_factory=list)
     unmatched_senders: list[str] = field(default_factory=list)
 
@@ -101,6 +112,9 @@ class SyncReport:
             "paused": self.paused,
             "suppressed": self.suppressed,
             "decisions": dict(sorted(self.decisions.items())),
+            "intents": dict(sorted(self.intents.items())),
+            "snoozed": self.snoozed,
+            "referred": self.referred,
             "errors": list(self.errors),
         }
 
@@ -116,6 +130,8 @@ class _Effects:
     paused: int = 0
     suppressed: int = 0
     decisions: list[str] = field(default_factory=list)
+    snoozed: int = 0
+    referred: int = 0
 
 
 def imap_config(settings: Settings) -> ImapConfig:
@@ -251,6 +267,7 @@ def _process(
     except Exception:  # the parser is lenient; should it ever give up, the message is recorded as ignored
         message = EmailMessage()
     inbound = classify(message, now=now, unsubscribe_addresses=wanted)
+    reading = read_message(message, at=now)
     try:
         with ctx.sessions() as session, session.begin():
             row = InboundMessage(
@@ -264,6 +281,10 @@ def _process(
                 detail=inbound.reason or None,
                 received_at=inbound.sent_at,
                 processed_at=now,
+                intent=reading.intent,
+                confidence=round(reading.confidence, 3),
+                evidence=list(reading.evidence),
+                named_date=reading.date,
             )
             try:
                 with session.begin_nested():
@@ -271,7 +292,7 @@ def _process(
                     session.flush()
             except IntegrityError:
                 return True  # another run processed it in the meantime
-            effects = _apply(session, ctx.settings, inbound, row, now=now)
+            effects = _apply(session, ctx.settings, inbound, reading, row, now=now)
             row.kind = effects.kind
     except Exception as exc:  # reported, and the message is read again by the next run
         report.errors.append(f"UID {uid} ({inbound.message_id or 'no Message-ID'}): {type(exc).__name__}: {exc}"[:500])
@@ -282,6 +303,9 @@ def _process(
     report.paused += effects.paused
     report.suppressed += effects.suppressed
     report.decisions.update(effects.decisions)
+    report.intents[reading.intent] += 1
+    report.snoozed += effects.snoozed
+    report.referred += effects.referred
     if effects.unmatched:
         report.unmatched += 1
         if inbound.sender and len(report.unmatched_senders) < 50:
@@ -289,7 +313,9 @@ def _process(
     return True
 
 
-def _apply(session: Session, settings: Settings, inbound: Inbound, row: InboundMessage, *, now: datetime) -> _Effects:
+def _apply(
+    session: Session, settings: Settings, inbound: Inbound, reading: Reading, row: InboundMessage, *, now: datetime
+) -> _Effects:
     if inbound.message_id is not None:
         earlier = session.scalar(
             select(InboundMessage.id)
@@ -306,8 +332,14 @@ def _apply(session: Session, settings: Settings, inbound: Inbound, row: InboundM
     if inbound.kind in ("reply", "auto_reply", "unsubscribe") and _from_us(session, settings, inbound.sender):
         row.detail = "sent by us (a rep or the replies mailbox itself)"
         return _Effects(kind="ignored")
+    if inbound.kind == "auto_reply" and reading.intent in ("referral", "wrong_person"):
+        # "I have left the company, please contact ...": nobody comes back to this address, so pausing
+        # would only resume the cadence on an empty desk; it is answered as the person it names
+        return _reply(session, settings, inbound, reading, row, now=now)
+    if inbound.kind == "reply" and reading.intent == "out_of_office":
+        return _auto_reply(session, settings, inbound, row, now=now, return_date=reading.date)
     if inbound.kind == "reply":
-        return _reply(session, inbound, row, now=now)
+        return _reply(session, settings, inbound, reading, row, now=now)
     if inbound.kind == "auto_reply":
         return _auto_reply(session, settings, inbound, row, now=now)
     if inbound.kind == "bounce":
@@ -362,16 +394,31 @@ def _match(session: Session, inbound: Inbound, *, by_sender: bool = True) -> tup
     return (_lead_by_address(session, inbound.sender) if by_sender else None), None
 
 
-def _reply(session: Session, inbound: Inbound, row: InboundMessage, *, now: datetime) -> _Effects:
+def _reply(
+    session: Session, settings: Settings, inbound: Inbound, reading: Reading, row: InboundMessage, *, now: datetime
+) -> _Effects:
     lead, touch = _match(session, inbound)
     if lead is None:
         row.detail = "a reply from an address that is no lead, in no thread of ours"
         return _Effects(kind="reply", unmatched=True)
     row.lead_id, row.touch_id = lead.id, touch.id if touch else None
-    row.detail = "matched by thread" if touch else "matched by sender"
-    event = Responded(kind="reply", channel="email", note=inbound.note, subject=inbound.subject)
-    applied = handle(session, lead, event, at=now, message_id=inbound.message_id, touch_id=_touch_id(touch))
-    return _Effects(kind="reply", replies=1, tasks=int(applied.task is not None))
+    event = Responded(kind="reply", channel="email", note=inbound.note, subject=inbound.subject, reading=reading)
+    applied = handle(
+        session, lead, event, at=now, settings=settings, message_id=inbound.message_id, touch_id=_touch_id(touch)
+    )
+    done = applied.consequences
+    row.detail = f"{'matched by thread' if touch else 'matched by sender'}; {done.note}"
+    if applied.referred is not None:
+        row.detail += f"; {applied.referred.note}"
+    return _Effects(
+        kind="reply",
+        replies=1,
+        tasks=int(applied.task is not None),
+        suppressed=applied.suppressed,
+        decisions=[applied.decision.outcome] if applied.decision is not None else [],
+        snoozed=int(done.snooze is not None),
+        referred=int(applied.referred is not None and applied.referred.created),
+    )
 
 
 def _touch_id(touch: Touch | None) -> int | None:
@@ -379,18 +426,25 @@ def _touch_id(touch: Touch | None) -> int | None:
 
 
 def _auto_reply(
-    session: Session, settings: Settings, inbound: Inbound, row: InboundMessage, *, now: datetime
+    session: Session,
+    settings: Settings,
+    inbound: Inbound,
+    row: InboundMessage,
+    *,
+    now: datetime,
+    return_date: date | None = None,
 ) -> _Effects:
     lead, touch = _match(session, inbound)
+    reason = inbound.reason or "a reply read as an out-of-office"
     if lead is None:
-        row.detail = f"{inbound.reason}; no lead matches"
+        row.detail = f"{reason}; no lead matches"
         return _Effects(kind="auto_reply", unmatched=True)
     row.lead_id, row.touch_id = lead.id, _touch_id(touch)
-    event = AutoReply(return_date=inbound.return_date, note=inbound.note or inbound.subject)
+    event = AutoReply(return_date=inbound.return_date or return_date, note=inbound.note or inbound.subject)
     applied = handle(
         session, lead, event, at=now, settings=settings, message_id=inbound.message_id, touch_id=_touch_id(touch)
     )
-    row.detail = f"{inbound.reason}; {applied.consequences.note}"
+    row.detail = f"{reason}; {applied.consequences.note}"
     moved = applied.consequences.enrollment
     return _Effects(kind="auto_reply", paused=int(moved is not None and moved.state == State.PAUSED))
 

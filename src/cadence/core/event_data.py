@@ -1,0 +1,371 @@
+"""The data of the one rule (:mod:`cadence.core.events`): the facts it reads, the events, the consequences (pure).
+
+Data only: what each event means is :func:`cadence.core.events.consequences`, whose module re-exports
+every name here.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from enum import StrEnum
+
+from cadence.core.cadences import Cadence
+from cadence.core.decisions import Outcome
+from cadence.core.enrollment import State
+from cadence.core.intent import Reading
+from cadence.core.schedule import LeadCalendar
+
+
+class TouchState(StrEnum):
+    """The states of a touch (one step's execution), as stored."""
+
+    CLAIMED = "claimed"  # taken by a runner, nothing done yet
+    SENDING = "sending"  # marked to go out in the current wave; not handed to SMTP yet
+    HANDING = "handing"  # the final "." of DATA is being written: from here on a crash leaves the outcome unknown
+    SENT = "sent"  # the SMTP server accepted the email
+    DONE = "done"  # a task was created for the owner
+    RETRY = "retry"  # a transient failure: due again later
+    UNCERTAIN = "uncertain"  # possibly sent, not recorded: never re-sent automatically
+    BOUNCED = "bounced"  # permanently refused by the recipient's server
+    SKIPPED = "skipped"  # not executed (suppressed address, cap, ...)
+    HELD = "held"  # waiting for a template fix
+
+
+RECLAIMABLE: frozenset[TouchState] = frozenset(
+    {TouchState.CLAIMED, TouchState.SENDING, TouchState.RETRY, TouchState.HELD}
+)
+"""Nothing of these reached an SMTP server: a lapsed claim on one is simply claimed again."""
+STEP_DONE: frozenset[TouchState] = frozenset(
+    {TouchState.SENT, TouchState.UNCERTAIN, TouchState.DONE, TouchState.SKIPPED}
+)
+"""A lapsed claim on one of these had its outcome recorded but the enrollment not moved on."""
+
+RESPONSE_KINDS: frozenset[str] = frozenset({"reply", "call", "manual"})
+"""Responses that count as the lead answering (an automatic reply or a bounce does not)."""
+MEETING_RESPONSE_NOTE = "{outcome} recorded with the decision"
+
+
+# -- the facts the shell reads ----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Position:
+    """Where an enrollment stands: the fields the rules read, and write back in :class:`Consequences`.
+
+    The names are those of the ``enrollments`` table's columns, so that the shell copies them both ways.
+    """
+
+    state: State
+    enrolled_at: datetime
+    anchor_at: datetime
+    """Day 0 for scheduling: the enrollment time, moved later by the time spent paused."""
+    next_step: int = 0
+    next_due_at: datetime | None = None
+    last_touch_at: datetime | None = None
+    last_touch_day: int | None = None
+    paused_at: datetime | None = None
+    paused_until: datetime | None = None
+    ended_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class TouchFacts:
+    """The touch an event is about (a send outcome, a held or due step, a lapsed claim)."""
+
+    step_index: int
+    state: TouchState
+    error: str | None = None
+
+
+@dataclass(frozen=True)
+class Policy:
+    """The settings the rules read."""
+
+    reply_grace_days: int = 3
+    """Business days to wait for a reply after the last step."""
+    auto_reply_pause_days: int = 7
+    """How long an automatic reply naming no return date pauses the lead."""
+    hold_recheck: timedelta = timedelta(hours=1)
+    """How soon a held step is looked at again (moved to the next slot)."""
+    response_sla_hours: int = 4
+    """Business hours within which the owner answers an interested reply."""
+    reengage_cadence: str = "re-engage"
+    """The cadence a lead snoozed by "not now" is enrolled in when its date comes."""
+    referral_cadence: str = "referral"
+    """The cadence a lead named in a referral is enrolled in."""
+
+
+@dataclass(frozen=True)
+class Facts:
+    """What the shell read before the event: everything the rule may look at, and the time."""
+
+    at: datetime
+    """When the event happened (or, for a lapsed claim, when its recorded outcome did)."""
+    enrollment: Position | None = None
+    """The lead's latest enrollment, whatever its state; None for a lead never enrolled."""
+    cadence: Cadence | None = None
+    """The cadence version that enrollment pinned."""
+    calendar: LeadCalendar | None = None
+    """The lead's calendar under that cadence's settings."""
+    decided: Outcome | None = None
+    """The decision taken on the lead since its latest enrollment began (ever, if never enrolled)."""
+    responded: bool = False
+    """True when the latest enrollment has a response of one of :data:`RESPONSE_KINDS`."""
+    touch: TouchFacts | None = None
+    lead_name: str = ""
+    """The lead's name (or address), for the titles of the tasks it gets."""
+    policy: Policy = field(default_factory=Policy)
+
+
+# -- the events -------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Sent:
+    """The SMTP server accepted the touch's email."""
+
+    reply: str = ""
+
+
+@dataclass(frozen=True)
+class Retry:
+    """A transient failure: the email goes again after ``backoff`` (then at the next allowed slot)."""
+
+    error: str
+    backoff: timedelta
+
+
+@dataclass(frozen=True)
+class Bounced:
+    """The recipient's server refused the touch's email for good."""
+
+    error: str
+
+
+@dataclass(frozen=True)
+class Uncertain:
+    """The email may have gone out (the connection broke after the final dot): never sent again."""
+
+    error: str
+
+
+@dataclass(frozen=True)
+class Withdrawn:
+    """The email was not handed over: the lead stopped or was suppressed after the wave was marked."""
+
+
+@dataclass(frozen=True)
+class StepHeld:
+    """The step cannot run now (a broken template): it waits, due again later."""
+
+    reason: str
+
+
+@dataclass(frozen=True)
+class StepDue:
+    """A runner got to a due step: it runs now only inside the lead's slot (window, open day)."""
+
+
+@dataclass(frozen=True)
+class ClaimLapsed:
+    """A runner's claim on the touch lapsed: finish what it left, from the touch's recorded state."""
+
+
+@dataclass(frozen=True)
+class GraceOver:
+    """Every step ran and the grace period for replies passed with no response."""
+
+
+@dataclass(frozen=True)
+class Responded:
+    """The lead answered: a reply (by email or recorded by hand), a connected call, ..."""
+
+    kind: str = "manual"
+    """One of :data:`RESPONSE_KINDS`."""
+    channel: str = "other"
+    note: str | None = None
+    subject: str | None = None
+    """The subject of a reply, for the owner's task when it has no text."""
+    reading: Reading | None = None
+    """What a reply says (:func:`cadence.core.intent.read_message`): it decides what follows (table note 4)."""
+
+
+@dataclass(frozen=True)
+class AutoReply:
+    """An automatic reply (out of office), naming the day the lead is back or not."""
+
+    return_date: date | None = None
+    note: str | None = None
+
+
+@dataclass(frozen=True)
+class BounceNotice:
+    """A delivery status notification about the lead's address, read from the replies mailbox."""
+
+    permanent: bool
+    status: str = "undelivered"
+
+
+@dataclass(frozen=True)
+class Unsubscribed:
+    """The lead asked to get no more email (by email or by the link)."""
+
+    reason: str
+    by: str | None = None
+
+
+@dataclass(frozen=True)
+class Decided:
+    """A decision on the lead, by a person (or by the cadence)."""
+
+    outcome: Outcome
+    reason: str | None = None
+    decided_by: str | None = None
+    answers: dict[str, str] | None = None
+    qualification_skipped: bool = False
+
+
+@dataclass(frozen=True)
+class TaskDone:
+    """A rep recorded a task's outcome, possibly with a decision in the same step."""
+
+    channel: str
+    outcome: str
+    note: str | None = None
+    decision: Decided | None = None
+
+
+@dataclass(frozen=True)
+class SnoozeOver:
+    """The date a snoozed lead named came: its answered enrollment closes, a new one starts (the shell's).
+
+    ``refused``: why the lead may not be enrolled again (a cadence's re-enrollment rule, a missing
+    cadence): then the owner gets the task to re-engage by hand and nothing closes.
+    """
+
+    cadence: str
+    refused: str | None = None
+
+
+@dataclass(frozen=True)
+class Paused:
+    """Pause the enrollment, until ``until`` or until it is resumed."""
+
+    until: datetime | None = None
+
+
+@dataclass(frozen=True)
+class Resumed:
+    """Resume a paused enrollment."""
+
+
+SendOutcome = Sent | Retry | Bounced | Uncertain | Withdrawn
+"""What SMTP said about a touch's email."""
+AnyEvent = (
+    SendOutcome
+    | StepHeld
+    | StepDue
+    | ClaimLapsed
+    | GraceOver
+    | Responded
+    | AutoReply
+    | BounceNotice
+    | Unsubscribed
+    | Decided
+    | TaskDone
+    | SnoozeOver
+    | Paused
+    | Resumed
+)
+"""Every event the rule knows."""
+
+
+# -- the consequences the shell applies --------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class NewDecision:
+    """A decision to record: it becomes the lead's current one; the one it replaces stays as history."""
+
+    outcome: Outcome
+    reason: str | None = None
+    decided_by: str | None = None
+    answers: dict[str, str] | None = None
+    qualification_skipped: bool = False
+
+
+@dataclass(frozen=True)
+class NewResponse:
+    """A response to put on the lead's timeline."""
+
+    kind: str
+    channel: str
+    note: str | None = None
+    on_enrollment: bool = True
+    """True: recorded on the facts' enrollment; False: on the lead only."""
+
+
+@dataclass(frozen=True)
+class NewTask:
+    """A task to create for the lead's owner."""
+
+    channel: str
+    title: str
+    instructions: str | None
+    due_at: datetime
+
+
+@dataclass(frozen=True)
+class NewSnooze:
+    """Snooze the lead until ``until``, then enroll it in ``cadence``."""
+
+    until: datetime
+    cadence: str
+
+
+@dataclass(frozen=True)
+class NewReferral:
+    """A new lead for the person a reply named: ``referred_by`` the lead, same owner, enrolled in ``cadence``."""
+
+    email: str
+    name: str | None
+    phone: str | None
+    cadence: str
+
+
+@dataclass(frozen=True)
+class Consequences:
+    """What an event means, as data; the shell applies every field that is set."""
+
+    enrollment: Position | None = None
+    """The enrollment's new values; None when it does not change."""
+    touch: TouchState | None = None
+    """The touch's new state; None when it does not change."""
+    touch_error: str | None = None
+    release_claim: bool = False
+    """Give the claim back: a touch this claim created goes; one that was waiting keeps waiting."""
+    reclaim: bool = False
+    """Nothing of the lapsed claim reached SMTP: the step is simply claimed again."""
+    deferred_to: datetime | None = None
+    """The step is not run now but at this instant (the next allowed slot)."""
+    uncertain: bool = False
+    """The email may have gone out: report it, never send it again."""
+    suppress: str | None = None
+    """Suppress the lead's address (and the bounced ones) with this reason."""
+    decision: NewDecision | None = None
+    cancel_open_tasks: bool = False
+    response: NewResponse | None = None
+    task: NewTask | None = None
+    snooze: NewSnooze | None = None
+    referral: NewReferral | None = None
+    note: str = ""
+    """Why, in a few words: for the timeline and the reports."""
+
+    @property
+    def lead_status(self) -> str | None:
+        """The lead's new status: its enrollment's new state, else ``decided`` with a decision (no_response
+        leaves the lead ``completed``)."""
+        if self.enrollment is not None:
+            return self.enrollment.state.value
+        return State.DECIDED.value if self.decision is not None else None
