@@ -12,6 +12,7 @@ to act on, not a bug. The caller of the flow gets the error raised.
 
 from __future__ import annotations
 
+import asyncio
 import json
 from datetime import UTC, datetime, timedelta
 from typing import cast
@@ -27,6 +28,7 @@ from cadence.adapters.mail import SmtpSender
 from cadence.errors import CadenceError
 from cadence.services.advance import RunReport, next_due, run_batch, run_until_idle, smtp_config
 from cadence.services.context import Context
+from cadence.services.snoozes import wake_snoozed
 from cadence.settings import Settings
 
 _CURRENT: list[tuple[str, Context]] = []
@@ -148,10 +150,12 @@ async def advance_cadences(now: datetime | None = None, batch_size: int | None =
         return no_schema
     warn_of_demo_key(ctx)
     at = now or datetime.now(UTC)
+    # Leads whose snooze is over are enrolled again first, so that their first step runs in this run.
+    woken = await asyncio.to_thread(wake_snoozed, ctx, now=at)
     report = await advance_all(at, batch_size or ctx.settings.batch_size)
     await publish(report, at)
-    get_run_logger().info("advance as of %s: %s", at.isoformat(), report.as_dict())
-    return stopped(report) or report.as_dict()
+    get_run_logger().info("advance as of %s: %s; snoozes: %s", at.isoformat(), report.as_dict(), woken.as_dict())
+    return stopped(report) or {**report.as_dict(), "snoozes": woken.as_dict()}
 
 
 @flow(name="follow-up-lead")

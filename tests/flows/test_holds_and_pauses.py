@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlalchemy import select
 
-from cadence.adapters.models import Enrollment, Touch
+from cadence.adapters.models import Enrollment, Lead, Touch
 from cadence.adapters.smtp_sink import SmtpSink
 from cadence.services.enrollments import get_lead, pause
 from flows.advance import advance_cadences, flow_context
@@ -95,3 +95,23 @@ def test_a_pause_with_an_end_resumes_by_itself_and_keeps_the_spacing(flow_env: S
         # Day 7 of nurture comes a week after the (shifted) day 1, not at once.
         assert enrollment.next_due_at is not None
         assert enrollment.next_due_at >= back + timedelta(days=7)
+
+
+def test_an_advance_run_wakes_a_snoozed_lead_and_sends_its_first_re_engage_email(flow_env: SmtpSink) -> None:
+    ctx = flow_context()
+    seed(ctx, [lead_row(0)], now=MONDAY, cadence="nurture")
+    until = datetime(2027, 3, 1, 14, 0, tzinfo=UTC)  # a Monday, inside re-engage's window in New York
+    with ctx.sessions() as s, s.begin():  # what a "not now, try me in March" reply leaves (tests/replies)
+        lead = s.scalars(select(Lead)).one()
+        enrollment = s.scalars(select(Enrollment)).one()
+        enrollment.state, enrollment.next_due_at = "responded", None
+        lead.status, lead.snoozed_until, lead.snooze_cadence = "responded", until, "re-engage"
+
+    assert asyncio.run(advance_cadences(now=until - timedelta(minutes=1)))["snoozes"]["enrolled"] == 0
+    result = asyncio.run(advance_cadences(now=until))
+    assert (result["snoozes"]["enrolled"], result["emails_sent"]) == (1, 1)
+    with ctx.sessions() as s:
+        assert [e.cadence_name for e in s.scalars(select(Enrollment).order_by(Enrollment.id))] == [
+            "nurture",
+            "re-engage",
+        ]

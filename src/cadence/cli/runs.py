@@ -60,15 +60,11 @@ def run_once(
         quiet_prefect()
         import asyncio
 
-        from cadence.services.snoozes import wake_snoozed
         from flows.advance import advance_cadences
 
         instant = parse_instant(now)
-        ctx = context()
-        ctx.require_schema()
-        woken = wake_snoozed(ctx, now=instant)
-        result = asyncio.run(advance_cadences(now=instant, batch_size=batch_size))
-        emit_json({**result, "snoozes": woken.as_dict()})
+        context().require_schema()
+        emit_json(asyncio.run(advance_cadences(now=instant, batch_size=batch_size)))
 
     run(go)
 
