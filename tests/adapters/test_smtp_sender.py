@@ -96,7 +96,7 @@ def test_messages_go_out_over_several_connections_with_at_most_one_in_doubt_on_e
     results, log = asyncio.run(send_all(smtp_sink.port, 24))
     assert all(isinstance(r, str) and r.startswith("250") for r in results), results
     assert smtp_sink.count() == 24
-    assert 1 <= PEAK[0] <= 4
+    assert 0 < PEAK[0] <= 4  # never more messages in doubt at once than connections
     # Each message's outcome comes after its own hand-off.
     for i in range(24):
         assert log.index(("before", i, None)) < next(k for k, entry in enumerate(log) if entry[:2] == ("after", i))
