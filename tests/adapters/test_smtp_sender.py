@@ -7,6 +7,10 @@ import threading
 import time
 from datetime import UTC, datetime
 from email.message import EmailMessage
+from typing import Any
+
+import pytest
+from aiosmtpd.controller import Controller
 
 from cadence.adapters.mail import (
     DeliveryError,
@@ -19,6 +23,7 @@ from cadence.adapters.mail import (
     build_message,
 )
 from cadence.adapters.smtp_sink import SinkFaults, SmtpSink
+from tests.support.ports import free_port
 from tests.support.smtp_faults import FaultyProxy, ProxyFaults
 
 NOW = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
@@ -182,3 +187,40 @@ def test_a_hand_off_that_fails_before_the_dot_delivers_nothing(smtp_sink: SmtpSi
     result = asyncio.run(go())
     assert isinstance(result, TransientFailure)
     assert smtp_sink.count() == 0
+
+
+class RefusingServer:
+    """An SMTP server that refuses our sender (as a relay refuses an unknown account) or the data."""
+
+    def __init__(self, *, mail: str | None = None, data: str | None = None) -> None:
+        self.mail, self.data = mail, data
+
+    async def handle_MAIL(self, server: Any, session: Any, envelope: Any, address: str, options: list[str]) -> str:
+        if self.mail:
+            return self.mail
+        envelope.mail_from = address
+        return "250 OK"
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        return self.data or "250 OK"
+
+
+@pytest.mark.parametrize(
+    ("server", "code"),
+    [
+        (RefusingServer(mail="530 5.7.0 authentication required"), 530),
+        (RefusingServer(mail="553 5.7.1 sender not allowed to relay"), 553),
+    ],
+)
+def test_a_5xx_about_our_side_is_no_bounce_of_the_recipient(server: RefusingServer, code: int) -> None:
+    # A refused sender says nothing about the lead's address: a bounce would decide and suppress every
+    # due lead for a wrong password or relay setting. It is transient: the step waits and goes again.
+    controller = Controller(server, hostname="127.0.0.1", port=free_port())
+    controller.start()
+    try:
+        results, log = asyncio.run(send_all(controller.port, 2, connections=1))
+    finally:
+        controller.stop()
+    assert all(isinstance(r, TransientFailure) and r.code == code for r in results), results
+    assert not any(isinstance(r, PermanentFailure) for r in results)
+    assert log == []  # nothing reached the hand-off

@@ -207,7 +207,11 @@ _T = TypeVar("_T")
 
 
 def _map(exc: BaseException, stage: str) -> DeliveryError:
-    """Our error for an SMTP error at ``stage`` (connect, mail, rcpt, data: before the final dot, dot: after)."""
+    """Our error for an SMTP error at ``stage`` (connect, mail, rcpt, data: before the final dot, dot: after).
+
+    Only a refusal of the recipient (5xx to RCPT) or of the message (5xx to the final dot) is permanent:
+    a bounce, which suppresses the address and decides the lead.
+    """
     if isinstance(exc, DeliveryError):
         return exc
     if isinstance(exc, smtplib.SMTPResponseException):
@@ -218,8 +222,12 @@ def _map(exc: BaseException, stage: str) -> DeliveryError:
             if 400 <= code < 500:
                 return TransientFailure(f"recipient deferred: {text}", code)
             return PermanentFailure(f"recipient refused: {text}", code)
-        if 500 <= code < 600:
+        if 500 <= code < 600 and stage == "dot":  # the recipient's server refused this message
             return PermanentFailure(f"refused at {stage}: {text}", code)
+        if 500 <= code < 600:
+            # Refused before the recipient's part (the greeting, a login, our sender, DATA): about our
+            # account or relay, not the lead's address. No bounce: the step waits and goes again.
+            return TransientFailure(f"refused at {stage} (check the SMTP settings): {text}", code)
         if stage == "dot" and code < 400:  # pragma: no cover - a server answering the end of DATA oddly
             return UnknownOutcome(f"unexpected reply at the end of data: {text}", code)
         return TransientFailure(f"deferred at {stage}: {text}", code)
