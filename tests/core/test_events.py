@@ -142,9 +142,11 @@ SEND_OUTCOMES: list[tuple[str, AnyEvent, State | None, int, TouchState | None, b
     ("uncertain-decided", Uncertain("lost"), State.DECIDED, 1, TouchState.UNCERTAIN, False, False, None),
     ("bounced", Bounced("550 no such user"), State.ACTIVE, 1, TouchState.BOUNCED, False, False, Outcome.BOUNCED),
     ("bounced-paused", Bounced("550"), State.PAUSED, 1, TouchState.BOUNCED, False, False, Outcome.BOUNCED),
-    ("withdrawn-active", Withdrawn(), State.ACTIVE, 1, TouchState.SKIPPED, True, False, None),
-    ("withdrawn-decided", Withdrawn(), State.DECIDED, 1, None, False, True, None),
-    ("withdrawn-paused", Withdrawn(), State.PAUSED, 1, None, False, True, None),
+    ("withdrawn-suppressed", Withdrawn(suppressed=True), State.ACTIVE, 1, TouchState.SKIPPED, True, False, None),
+    # paused, then resumed before the outcome was settled: nothing went out, the step runs again
+    ("withdrawn-active-again", Withdrawn(suppressed=False), State.ACTIVE, 1, None, False, True, None),
+    ("withdrawn-decided", Withdrawn(suppressed=False), State.DECIDED, 1, None, False, True, None),
+    ("withdrawn-paused", Withdrawn(suppressed=False), State.PAUSED, 1, None, False, True, None),
 ]
 
 
@@ -621,7 +623,9 @@ def test_only_a_paused_enrollment_can_be_resumed(state: State) -> None:
 # -- the facts an event needs ------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("event", [Sent(), Uncertain("x"), Bounced("x"), Withdrawn(), StepHeld("x"), ClaimLapsed()])
+@pytest.mark.parametrize(
+    "event", [Sent(), Uncertain("x"), Bounced("x"), Withdrawn(suppressed=True), StepHeld("x"), ClaimLapsed()]
+)
 def test_an_event_about_a_touch_without_its_touch_is_a_bug_of_the_caller(event: AnyEvent) -> None:
     with pytest.raises(ValueError, match="needs the facts of its touch"):
         consequences(event, facts(touch=None))
@@ -655,7 +659,8 @@ EVERY_EVENT: list[AnyEvent] = [
     Retry("421", timedelta(minutes=10)),
     Bounced("550"),
     Uncertain("lost"),
-    Withdrawn(),
+    Withdrawn(suppressed=True),
+    Withdrawn(suppressed=False),
     StepHeld("broken"),
     StepDue(),
     ClaimLapsed(),

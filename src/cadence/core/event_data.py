@@ -152,7 +152,10 @@ class Uncertain:
 
 @dataclass(frozen=True)
 class Withdrawn:
-    """The email was not handed over: the lead stopped or was suppressed after the wave was marked."""
+    """The email was not handed over: the lead stopped or was suppressed after it was claimed."""
+
+    suppressed: bool
+    """Whether the address (or its domain) is suppressed now; else the lead stopped, maybe only for a while."""
 
 
 @dataclass(frozen=True)

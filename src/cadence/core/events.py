@@ -12,7 +12,7 @@ event              enrollment                                 touch           al
 ``Retry``          due again at the next slot after backoff   retry
 ``Bounced``        decided ``bounced`` [2]_                   bounced         address suppressed
 ``Uncertain``      the step is done [1]_                      uncertain       reported, never re-sent
-``Withdrawn``      active: the step is done [1]_              skipped         not active: the claim is given back
+``Withdrawn``      suppressed: the step is done [1]_          skipped         otherwise: the claim is given back
 ``StepHeld``       due again at the next slot after recheck   held
 ``StepDue``        outside its slot: due at the next slot                     the claim is given back (deferred);
                                                                               not active: given back
@@ -224,8 +224,8 @@ def consequences(event: AnyEvent, facts: Facts) -> Consequences:
         case Bounced(error=error):
             _require_touch(facts, "a bounce at send time")
             return replace(_bounce(facts, error), touch=TouchState.BOUNCED, touch_error=error)
-        case Withdrawn():
-            return _withdrawn(facts)
+        case Withdrawn(suppressed=suppressed):
+            return _withdrawn(facts, suppressed)
         case StepHeld(reason=reason):
             return _held(facts, reason)
         case StepDue():
@@ -311,10 +311,12 @@ def _retry(facts: Facts, error: str, backoff: timedelta) -> Consequences:
     return Consequences(enrollment=moved, touch=TouchState.RETRY, touch_error=error, note=f"retry: {error}")
 
 
-def _withdrawn(facts: Facts) -> Consequences:
+def _withdrawn(facts: Facts, suppressed: bool) -> Consequences:
     touch = _require_touch(facts, "a withdrawn email")
     if facts.enrollment is None or facts.enrollment.state != State.ACTIVE:
         return Consequences(release_claim=True, note="withdrawn: the enrollment stopped")
+    if not suppressed:  # paused and resumed meanwhile: nothing was sent, the step runs again
+        return Consequences(release_claim=True, note="withdrawn: the lead stopped meanwhile and is active again")
     return Consequences(
         enrollment=_move_on(facts, touch, "a withdrawn email"),
         touch=TouchState.SKIPPED,

@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass
 from datetime import datetime
+from email.errors import MessageError
 from email.message import EmailMessage
 from typing import Any
 
@@ -221,14 +222,18 @@ def render(templates: Templates, item: WorkItem) -> RenderedEmail:
 
 
 def build(ctx: Context, item: WorkItem, *, now: datetime) -> Built | str:
-    """Render, compose and serialize one email; a string: why it cannot be built (a template's fault)."""
+    """Render, compose and serialize one email; a string: why it cannot be built (a template, or data
+    the email package refuses), for the step to be held and reported instead of failing the batch."""
     item.message_id = item.message_id or make_message_id(item.claim.touch_id, ctx.settings.mail_domain)
     try:
         rendered = render(ctx.templates, item)
     except TemplateError as exc:
         return str(exc)
-    message = compose(MailIdentity.of(ctx), item, rendered, now=now)
-    return Built(str(message["Subject"]), message.as_bytes())
+    try:
+        message = compose(MailIdentity.of(ctx), item, rendered, now=now)
+        return Built(str(message["Subject"]), message.as_bytes())
+    except (ValueError, TypeError, UnicodeError, MessageError) as exc:  # held and reported, not a failed batch
+        return f"the message cannot be built: {type(exc).__name__}: {exc}"[:2000]
 
 
 def preview_email(ctx: Context, session: Session, lead_email: str, template: str, *, now: datetime) -> EmailMessage:

@@ -120,15 +120,23 @@ def defer_outside_slot(
         if found.deferred_to is None:
             kept.append(item)
             continue
-        touch = session.get_one(Touch, item.claim.touch_id)
-        if touch.attempts == 0 and touch.error is None:
-            session.delete(touch)  # a claim that created its touch gives it back
-        else:
-            touch.claim_token = None  # one that was waiting (held, retried) keeps waiting
-            touch.lease_until = None
+        give_back(session, session.get_one(Touch, item.claim.touch_id))
         session.get_one(Enrollment, enrollment.id).next_due_at = found.deferred_to
         report.deferred += 1
     return kept
+
+
+def give_back(session: Session, touch: Touch) -> None:
+    """Give a claim back without running its step: it is claimed again when the step is next due.
+
+    A touch this claim created goes; one that was waiting (held, retried) keeps its attempts and its
+    error, so that its backoff and its history go on.
+    """
+    if touch.attempts == 0 and touch.error is None:
+        session.delete(touch)
+    else:
+        touch.claim_token = None
+        touch.lease_until = None
 
 
 def cadence_problems(ctx: Context, cadence: Cadence) -> list[str]:
@@ -270,7 +278,7 @@ def apply_caps(
         calendar = calendar_for(enrollment.lead, cadence, ctx.settings)
         next_day = calendar.local_date(now) + timedelta(days=1)
         enrollment.next_due_at = calendar.next_slot(calendar.start_of_day(next_day))
-        session.delete(session.get_one(Touch, item.claim.touch_id))
+        give_back(session, session.get_one(Touch, item.claim.touch_id))
         report.capped += 1
     return kept
 

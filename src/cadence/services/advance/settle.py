@@ -28,6 +28,7 @@ from cadence.services.advance.ledger import claim_tokens
 from cadence.services.advance.work import RunReport, WorkItem
 from cadence.services.context import Context
 from cadence.services.enrollments import calendar_for, handle, pinned_cadence, policy_of, position_of, write_position
+from cadence.services.suppression import is_suppressed
 
 SendResult = str | BaseException
 """The server's reply to an email (``"250 ..."``), or what went wrong (a :class:`DeliveryError`, mostly)."""
@@ -121,7 +122,8 @@ def apply_outcome(
     The core's rule decides and :func:`cadence.services.enrollments.handle` applies it, as on every
     other path; what is left here is the touch's own bookkeeping as a send attempt.
     """
-    event = send_event(ctx, result, touch.attempts)
+    suppressed = isinstance(result, Withdrawn) and is_suppressed(session, item.lead_email)
+    event = send_event(ctx, result, touch.attempts, suppressed=suppressed)
     found = handle(session, enrollment.lead, event, at=now, settings=ctx.settings, enrollment=enrollment,
                    touch=touch).consequences  # fmt: skip
     if not found.release_claim:
@@ -148,10 +150,13 @@ def apply_outcome(
             report.failures.append(failure | {"retry": error})
 
 
-def send_event(ctx: Context, result: BaseException, attempts: int) -> events.SendOutcome:
-    """The core's event for what SMTP said about an email that did not simply go out."""
+def send_event(ctx: Context, result: BaseException, attempts: int, *, suppressed: bool = False) -> events.SendOutcome:
+    """The core's event for what SMTP said about an email that did not simply go out.
+
+    ``suppressed``: for a withdrawn email, whether its address is suppressed now (else its lead stopped).
+    """
     if isinstance(result, Withdrawn):
-        return events.Withdrawn()
+        return events.Withdrawn(suppressed=suppressed)
     if isinstance(result, PermanentFailure):
         return events.Bounced(error=str(result)[:2000])
     if isinstance(result, UnknownOutcome):
