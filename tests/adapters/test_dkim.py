@@ -103,7 +103,7 @@ def message(**overrides: object) -> bytes:
 
 
 def through_smtp(sink: SmtpSink, raw: bytes) -> bytes:
-    """Send ``raw`` to the sink over SMTP with aiosmtplib, as cadence sends, and return what it received."""
+    """Send ``raw`` to the sink over SMTP (aiosmtplib, a client other than cadence's) and return what it received."""
     send = aiosmtplib.send(
         raw, sender=f"zoe@{DOMAIN}", recipients=["jane@customer.example"], hostname="127.0.0.1", port=sink.port
     )

@@ -258,7 +258,8 @@ def test_a_qualification_class_naming_an_unknown_cadence_is_reported_at_its_line
     line = line_of(rules, "cadence: nurtur")
     problems = problems_of(check_cli, folder)
     assert problems == [
-        f"{rules}:{line}: class 'C' names cadence 'nurtur', which does not exist; known: default, inbound, nurture, re-engage, referral"
+        f"{rules}:{line}: class 'C' names cadence 'nurtur', which does not exist; "
+        "known: default, inbound, nurture, re-engage, referral"
     ]
 
 

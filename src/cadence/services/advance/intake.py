@@ -1,6 +1,6 @@
 """Taking work: claim due steps, read what they need, and settle what is decided before any email.
 
-One claim (:func:`take`) is: resume pauses whose end has passed; claim up to ``limit`` due steps
+One claim (:func:`take`, after the batch resumed the pauses whose end has passed) is: claim up to ``limit`` due steps
 (:func:`cadence.services.claims.claim_due`, token-fenced) and read their leads, owners, cadences
 and threads in a few bulk queries; give back the steps whose lead is outside its allowed slot now
 (send window, business day, holiday: the step is moved to the next slot, not run); hold the steps
