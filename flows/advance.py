@@ -22,13 +22,14 @@ from prefect.artifacts import acreate_table_artifact
 from prefect.cache_policies import NONE
 from prefect.states import Failed
 from pydantic import SecretStr
+from sqlalchemy.exc import SQLAlchemyError
 
 from cadence.adapters.db import DatabaseUnavailable
 from cadence.adapters.mail import SmtpSender
-from cadence.errors import CadenceError
+from cadence.errors import CadenceError, database_problem
 from cadence.services.advance import RunReport, next_due, run_batch, run_until_idle, smtp_config
 from cadence.services.context import Context
-from cadence.services.snoozes import wake_snoozed
+from cadence.services.snoozes import WakeReport, wake_snoozed
 from cadence.settings import Settings
 
 _CURRENT: list[tuple[str, Context]] = []
@@ -151,7 +152,11 @@ async def advance_cadences(now: datetime | None = None, batch_size: int | None =
     warn_of_demo_key(ctx)
     at = now or datetime.now(UTC)
     # Leads whose snooze is over are enrolled again first, so that their first step runs in this run.
-    woken = await asyncio.to_thread(wake_snoozed, ctx, now=at)
+    try:
+        woken = await asyncio.to_thread(wake_snoozed, ctx, now=at)
+    except (DatabaseUnavailable, SQLAlchemyError) as exc:  # the advance below meets the same and says so
+        get_run_logger().warning("snoozed leads not woken: %s", database_problem(exc))
+        woken = WakeReport(errors=[f"not woken: {database_problem(exc)}"])
     report = await advance_all(at, batch_size or ctx.settings.batch_size)
     await publish(report, at)
     get_run_logger().info("advance as of %s: %s; snoozes: %s", at.isoformat(), report.as_dict(), woken.as_dict())

@@ -40,6 +40,10 @@ STEP_DONE: frozenset[TouchState] = frozenset(
     {TouchState.SENT, TouchState.UNCERTAIN, TouchState.DONE, TouchState.SKIPPED}
 )
 """A lapsed claim on one of these had its outcome recorded but the enrollment not moved on."""
+MAY_HAVE_GONE_OUT: frozenset[TouchState] = frozenset(
+    {TouchState.SENDING, TouchState.HANDING, TouchState.SENT, TouchState.UNCERTAIN}
+)
+"""The emails that may have reached a server: what counts against a daily email cap."""
 
 RESPONSE_KINDS: frozenset[str] = frozenset({"reply", "call", "manual"})
 """Responses that count as the lead answering (an automatic reply or a bounce does not)."""

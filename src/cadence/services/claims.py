@@ -38,29 +38,9 @@ from sqlalchemy.orm.attributes import set_committed_value
 
 from cadence.adapters.models import Enrollment, Touch
 from cadence.core.cadences import Cadence
-from cadence.core.events import ClaimLapsed, step_done
+from cadence.core.events import RECLAIMABLE, ClaimLapsed, TouchState, step_done
 from cadence.services.enrollments import calendar_for, complete, handle, pinned_cadence, position_of, write_position
 from cadence.settings import Settings
-
-
-class TouchState:
-    """The states of a touch (a step's execution)."""
-
-    CLAIMED = "claimed"  # taken by a runner, nothing done yet
-    SENDING = "sending"  # marked to go out in the current wave; not handed to SMTP yet
-    HANDING = "handing"  # the final "." of DATA is being written: from here on a crash leaves the outcome unknown
-    SENT = "sent"  # the SMTP server accepted the email
-    DONE = "done"  # a task was created for the owner
-    RETRY = "retry"  # a transient failure: due again later
-    UNCERTAIN = "uncertain"  # possibly sent, not recorded: never re-sent automatically
-    BOUNCED = "bounced"  # permanently refused by the recipient's server
-    SKIPPED = "skipped"  # not executed (suppressed address, cap, ...)
-    HELD = "held"  # waiting for a template fix
-
-    RECLAIMABLE = (CLAIMED, SENDING, RETRY, HELD)
-    """Nothing of these reached an SMTP server: a lapsed one is simply claimed again."""
-    MAY_HAVE_GONE_OUT = (SENDING, HANDING, SENT, UNCERTAIN)
-    """What counts against a daily email cap."""
 
 
 @dataclass(frozen=True)
@@ -137,7 +117,7 @@ def claim_due(
             continue
         step = cadence.steps[enrollment.next_step]
         touch = existing.get((enrollment.id, enrollment.next_step))
-        if touch is not None and touch.state not in TouchState.RECLAIMABLE:
+        if touch is not None and touch.state not in RECLAIMABLE:
             _recover(session, enrollment, cadence, touch, now=now, settings=settings, grace_days=grace_days,
                      batch=batch)  # fmt: skip
             continue

@@ -86,8 +86,8 @@ def _unsubscribe(session: Session, address: str, *, now: datetime) -> Decision |
     # UPDATE, not FOR UPDATE: a run that claimed the lead's enrollment inserts its touch, whose foreign
     # key needs a key share of this row, while we wait for that enrollment (a deadlock otherwise).
     lead = session.scalar(select(Lead).where(Lead.email == address).with_for_update(of=Lead, key_share=True))
-    suppress(session, address, now=now, reason=REASON)
-    if lead is None:
+    if lead is None:  # an address we never had as a lead: only suppressed
+        suppress(session, address, now=now, reason=REASON)
         return None
     return handle(session, lead, events.Unsubscribed(reason=REASON, by=address), at=now).decision
 

@@ -20,9 +20,9 @@ from cadence.adapters.models import Enrollment, Lead, Rep, Task, Touch
 from cadence.adapters.templates import TemplateError, sample_variables
 from cadence.core import events
 from cadence.core.cadences import Cadence, Channel
+from cadence.core.event_data import MAY_HAVE_GONE_OUT
 from cadence.core.events import TouchState, consequences
 from cadence.core.schedule import local_instant
-from cadence.services import claims
 from cadence.services.advance import settle
 from cadence.services.advance.compose import Versions, render, work_item
 from cadence.services.advance.work import RunReport, WorkItem
@@ -295,7 +295,7 @@ def _sent_today(session: Session, ctx: Context, owner_id: int, now: datetime) ->
         .where(
             Lead.owner_id == owner_id,
             Touch.channel == Channel.EMAIL.value,
-            Touch.state.in_(claims.TouchState.MAY_HAVE_GONE_OUT),
+            Touch.state.in_(sorted(MAY_HAVE_GONE_OUT)),
             Touch.executed_at >= start,
             Touch.executed_at < start + timedelta(days=1),
         )

@@ -32,9 +32,9 @@ from sqlalchemy.orm import Session
 from cadence.adapters.db import is_postgresql
 from cadence.adapters.mail import DeliveryError, PermanentFailure, UnknownOutcome
 from cadence.adapters.models import Enrollment, Suppression, Touch
+from cadence.core.events import TouchState
 from cadence.services.advance.compose import Versions
 from cadence.services.advance.work import Built, WorkItem
-from cadence.services.claims import TouchState
 from cadence.services.context import Context
 
 _TOUCHES = cast(Table, Touch.__table__)
