@@ -90,9 +90,9 @@ class ImportReport:
         }
 
 
-def _apply(lead: Lead, data: LeadData, *, creating: bool) -> bool:
-    """Copy the given fields of ``data`` onto ``lead``; an empty cell keeps what we know. True if anything changed."""
-    values: dict[str, Any] = {
+def lead_columns(data: LeadData) -> dict[str, Any]:
+    """The lead's contact and profile columns as ``data`` (a validated row) gives them; None where empty."""
+    return {
         "first_name": data.first_name,
         "last_name": data.last_name,
         "title": data.title,
@@ -108,8 +108,12 @@ def _apply(lead: Lead, data: LeadData, *, creating: bool) -> bool:
         "postal_code": data.address.postal_code,
         "country": data.address.country,
         "timezone": data.timezone,
-        "source": data.source,
     }
+
+
+def _apply(lead: Lead, data: LeadData, *, creating: bool) -> bool:
+    """Copy the given fields of ``data`` onto ``lead``; an empty cell keeps what we know. True if anything changed."""
+    values = {**lead_columns(data), "source": data.source}
     changed = False
     for name, value in values.items():
         if (value is not None or creating) and getattr(lead, name) != value:

@@ -14,6 +14,7 @@ from typing import Any
 from cadence.adapters.models import Lead
 from cadence.core.leads import make_lead
 from cadence.services.context import Context
+from cadence.services.leads import lead_columns
 from cadence.services.users import Viewer
 from cadence.services.workspace.access import changeable_lead
 
@@ -65,23 +66,7 @@ def edit_lead(ctx: Context, viewer: Viewer, email: str, given: Mapping[str, str]
         values.update({name: given[name] for name, _ in EDITABLE_FIELDS if name in given})
         values["email"] = lead.email
         data = make_lead(values)
-        cleaned: dict[str, Any] = {
-            "first_name": data.first_name,
-            "last_name": data.last_name,
-            "title": data.title,
-            "company": data.company,
-            "industry": data.industry,
-            "company_size": data.company_size,
-            "phone": data.phone,
-            "linkedin_url": data.linkedin_url,
-            "address_line1": data.address.line1,
-            "address_line2": data.address.line2,
-            "postal_code": data.address.postal_code,
-            "city": data.address.city,
-            "region": data.address.region,
-            "country": data.address.country,
-            "timezone": data.timezone,
-        }
+        cleaned = lead_columns(data)
         changed = [label for name, label in EDITABLE_FIELDS if getattr(lead, name) != cleaned[name]]
         if changed:
             for name, value in cleaned.items():
