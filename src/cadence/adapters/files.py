@@ -5,6 +5,7 @@ Errors name the file and, where YAML knows it, the line.
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
@@ -12,6 +13,7 @@ import yaml
 
 from cadence.core.cadences import Cadence, parse_cadence
 from cadence.core.qualification import Rules, parse_rules
+from cadence.core.questions import DEFAULT_QUESTIONS, Question, parse_questions
 from cadence.errors import ConfigurationError, shown
 
 MAX_FILE_BYTES = 1_000_000
@@ -214,3 +216,22 @@ def load_rules(templates_dir: Path, cadence_names: set[str] | None = None) -> Ru
                 known = ", ".join(sorted(cadence_names))
                 raise ConfigurationError(f"{path}: class {rule.name!r} names cadence {rule.cadence!r}; known: {known}")
     return rules
+
+
+def load_questions(templates_dir: Path) -> tuple[Question, ...]:
+    """The qualifying questions in ``templates_dir/questions.yaml`` (seed 001's seven if it is absent).
+
+    A fault is a :class:`ConfigurationError` as ``path:line: reason``.
+    """
+    path = templates_dir / "questions.yaml"
+    if not path.exists():
+        return DEFAULT_QUESTIONS
+    try:
+        return parse_questions(load_yaml(path))
+    except ConfigurationError as exc:
+        message = str(exc)
+        if message.startswith(str(path)):
+            raise
+        line = re.match(r"line (\d+): ", message)
+        where = f"{path}:{line[1]}: {message[line.end() :]}" if line else f"{path}: {message}"
+        raise ConfigurationError(where) from None

@@ -273,6 +273,8 @@ class Decision(Base):
     # The lead's current decision has none; one a later decision replaced keeps its place in the history.
     superseded_at: Mapped[datetime | None]
     superseded_by_id: Mapped[int | None] = mapped_column(ForeignKey("decisions.id"))
+    meeting_at: Mapped[datetime | None]
+    """When the booked meeting starts (a calendar invitation, a booking notification); None when not known."""
 
 
 class Response(Base):
@@ -414,3 +416,17 @@ class LoginFailure(Base):
     email: Mapped[str] = mapped_column(String(320))
     client: Mapped[str] = mapped_column(String(64))
     failed_at: Mapped[datetime]
+
+
+class QualifyingAnswer(Base):
+    """One answer to a qualifying question, as given at a conversation; the lead's latest per question counts."""
+
+    __tablename__ = "qualifying_answers"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    lead_id: Mapped[int] = mapped_column(ForeignKey("leads.id"), index=True)
+    question: Mapped[str] = mapped_column(String(63))
+    answer: Mapped[str] = mapped_column(Text)
+    answered_by: Mapped[str | None] = mapped_column(String(320))
+    task_id: Mapped[int | None] = mapped_column(ForeignKey("tasks.id"))
+    answered_at: Mapped[datetime]

@@ -120,6 +120,8 @@ class Facts:
     lead_name: str = ""
     """The lead's name (or address), for the titles of the tasks it gets."""
     policy: Policy = field(default_factory=Policy)
+    meeting_at: datetime | None = None
+    """When the meeting of the lead's current ``meeting_booked`` decision starts, if it is known."""
 
 
 # -- the events -------------------------------------------------------------------------------------
@@ -267,6 +269,22 @@ class Resumed:
     """Resume a paused enrollment."""
 
 
+@dataclass(frozen=True)
+class MeetingBooked:
+    """The lead booked a meeting (a calendar invitation or acceptance, a booking notification).
+
+    ``questions`` are the qualifying questions as configured, ``answers`` the lead's answers known so
+    far (by question key): the owner's task to qualify before the meeting lists what is missing.
+    """
+
+    start: datetime
+    via: str
+    """How it was booked, in words ("calendar invitation", "booking (Cal.com)"): the decision's author."""
+    evidence: str = ""
+    questions: tuple[tuple[str, str], ...] = ()
+    answers: dict[str, str] = field(default_factory=dict)
+
+
 SendOutcome = Sent | Retry | Bounced | Uncertain | Withdrawn
 """What SMTP said about a touch's email."""
 AnyEvent = (
@@ -284,6 +302,7 @@ AnyEvent = (
     | SnoozeOver
     | Paused
     | Resumed
+    | MeetingBooked
 )
 """Every event the rule knows."""
 
@@ -300,6 +319,8 @@ class NewDecision:
     decided_by: str | None = None
     answers: dict[str, str] | None = None
     qualification_skipped: bool = False
+    meeting_at: datetime | None = None
+    """When the meeting starts (a meeting booked by calendar or booking notification)."""
 
 
 @dataclass(frozen=True)

@@ -34,6 +34,10 @@ event              enrollment                                 touch           al
                                                                               refused: a task for the owner
 ``Paused``         paused (only an active one)
 ``Resumed``        active, moved later by the time paused
+``MeetingBooked``  decided ``meeting_booked`` with the                        the meeting's start on the decision;
+                   meeting's start; stops as ``Decided``                      the owner's task to qualify before
+                                                                              the meeting (the questions still
+                                                                              unanswered) [6]_
 =================  =========================================  ==============  =====================================
 
 .. [1] Only while the enrollment is active and still at the touch's step (a decision, pause or
@@ -62,6 +66,8 @@ event              enrollment                                 touch           al
 
    An ``out_of_office`` or ``bounce`` reading keeps its own rule (``AutoReply``, ``BounceNotice``):
    the shell sends those events instead.
+.. [6] The same meeting seen again (an invitation, then its acceptance) changes nothing; another start
+   time (moved) is a new decision and a new task; a lead handed over already stays so.
 .. [5] Only when the lead was not decided since and the cadence's re-enrollment rules allow it
    (:meth:`cadence.core.cadences.Reenrollment.refusal`); otherwise the snooze ends with the owner's task.
 """
@@ -69,7 +75,7 @@ event              enrollment                                 touch           al
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from typing import assert_never
 
 from cadence.core.cadences import Cadence
@@ -89,6 +95,7 @@ from cadence.core.event_data import (
     Decided,
     Facts,
     GraceOver,
+    MeetingBooked,
     NewDecision,
     NewReferral,
     NewResponse,
@@ -140,6 +147,7 @@ __all__ = [
     "Decided",
     "Facts",
     "GraceOver",
+    "MeetingBooked",
     "NewDecision",
     "NewReferral",
     "NewResponse",
@@ -254,6 +262,8 @@ def consequences(event: AnyEvent, facts: Facts) -> Consequences:
             return _paused(facts, until)
         case Resumed():
             return _resumed(facts)
+        case MeetingBooked():
+            return _meeting(facts, event)
         case _:
             assert_never(event)
 
@@ -621,3 +631,55 @@ def _resumed(facts: Facts) -> Consequences:
     cadence, calendar = _require_schedule(facts, "resuming")
     moved = replace(moved, next_due_at=next_due_at(moved, cadence, calendar, grace_days=facts.policy.reply_grace_days))
     return Consequences(enrollment=moved, note="resumed")
+
+
+def _local(facts: Facts, at: datetime) -> str:
+    """``at`` as the lead reads it: in its time zone when the calendar is known, else in UTC."""
+    if facts.calendar is not None:
+        local = at.astimezone(facts.calendar.tz)
+        return f"{local:%a %d %b %Y %H:%M} ({facts.calendar.tz.key})"
+    return f"{at.astimezone(UTC):%a %d %b %Y %H:%M} UTC"
+
+
+def qualify_instructions(questions: tuple[tuple[str, str], ...], answers: dict[str, str]) -> str:
+    """The body of the task to qualify before a meeting: what is still unanswered, then what is known."""
+    missing = [text for key, text in questions if not (answers.get(key) or "").strip()]
+    known = [f"- {text} {answers[key].strip()}" for key, text in questions if (answers.get(key) or "").strip()]
+    if missing:
+        head = f"Ask before the meeting ({len(missing)} of {len(questions)} unanswered):\n" + "\n".join(
+            f"- {text}" for text in missing
+        )
+    else:
+        head = "Every qualifying question is answered: hand the meeting to sales (qualified_handoff)."
+    return head + ("\n\nKnown:\n" + "\n".join(known) if known else "")
+
+
+def _meeting(facts: Facts, event: MeetingBooked) -> Consequences:
+    """A meeting booked (table note 6): the decision with its start, and the task to qualify before it."""
+    when = _local(facts, event.start)
+    if facts.decided == Outcome.QUALIFIED_HANDOFF:
+        return Consequences(note=f"meeting on {when} seen; the lead was handed over already")
+    if facts.decided == Outcome.MEETING_BOOKED and facts.meeting_at == event.start:
+        return Consequences(note=f"meeting on {when} recorded already")
+    known = {k: v.strip() for k, v in event.answers.items() if v and v.strip()}
+    reason = f"meeting on {when}: {event.evidence}" if event.evidence else f"meeting on {when}"
+    decision = NewDecision(
+        outcome=Outcome.MEETING_BOOKED,
+        reason=_reason(reason),
+        decided_by=event.via[:320],
+        answers=known or None,
+        meeting_at=event.start,
+    )
+    decided = _decide(facts, decision)
+    title = f"Qualify {facts.lead_name or 'the lead'} before the meeting on {when}"[:MAX_TITLE]
+    task = NewTask(
+        channel="task", title=title, instructions=qualify_instructions(event.questions, known), due_at=facts.at
+    )
+    # always on the timeline, with its time: the response _decide adds only when there was none
+    response = NewResponse(
+        kind="manual",
+        channel="other",
+        note=f"meeting booked for {when} ({event.via})",
+        on_enrollment=facts.enrollment is not None,
+    )
+    return replace(decided, task=task, response=response, note=f"meeting booked ({event.via}) on {when}")

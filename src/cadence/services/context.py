@@ -10,11 +10,12 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from cadence.adapters.db import DatabaseUnavailable, busy_message, locked, make_engine, session_factory
-from cadence.adapters.files import load_cadences, load_rules
+from cadence.adapters.files import load_cadences, load_questions, load_rules
 from cadence.adapters.schema import current_revision, head_revision
 from cadence.adapters.templates import Templates
 from cadence.core.cadences import Cadence
 from cadence.core.qualification import Rules
+from cadence.core.questions import Question
 from cadence.errors import CadenceError, ConfigurationError, NotFound, database_problem
 from cadence.settings import Settings
 
@@ -62,6 +63,11 @@ class Context:
     def rules(self) -> Rules:
         """The qualification rules, checked against the cadences they name."""
         return load_rules(self.settings.templates_dir, set(self.cadences))
+
+    @cached_property
+    def questions(self) -> tuple[Question, ...]:
+        """The qualifying questions (``questions.yaml``, else seed 001's seven)."""
+        return load_questions(self.settings.templates_dir)
 
     @cached_property
     def template_checks(self) -> dict[str, tuple[Fingerprint, CheckReport]]:

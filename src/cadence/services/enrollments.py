@@ -334,8 +334,10 @@ def read_facts(
             select(exists().where(Response.enrollment_id == enrollment.id, Response.kind.in_(sorted(RESPONSE_KINDS))))
         )
     )
+    current = current_decision(session, lead.id)
     return Facts(
         at=at,
+        meeting_at=current.meeting_at if current is not None and current.outcome == Outcome.MEETING_BOOKED else None,
         enrollment=position_of(enrollment) if enrollment is not None else None,
         cadence=cadence,
         calendar=calendar,
@@ -533,6 +535,7 @@ def _record_decision(
         qualification_skipped=result.decision.qualification_skipped,
         decided_by=result.decision.decided_by,
         decided_at=at,
+        meeting_at=result.decision.meeting_at,
     )
     session.add(decision)
     session.flush()

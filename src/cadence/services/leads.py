@@ -514,6 +514,7 @@ def _decision_dict(decision: Decision) -> dict[str, Any]:
         "answers": decision.answers,
         "qualification_skipped": decision.qualification_skipped,
         "superseded_at": _iso(decision.superseded_at),
+        "meeting_at": _iso(decision.meeting_at),
     }
 
 

@@ -29,6 +29,13 @@ to leads:
   suppressed and the lead gets the decision ``bounced``, unless it was decided since it was enrolled.
 * **unsubscribe** (:class:`~cadence.core.events.Unsubscribed`): the sender is suppressed and its lead
   gets the decision ``unsubscribed``, unless it was decided since it was enrolled.
+* **meeting** (:class:`~cadence.core.events.MeetingBooked`): a message with a calendar part
+  (``text/calendar``, an ``.ics`` attachment), matched to its lead as a reply is, whose calendar
+  names the lead's own address as :func:`cadence.core.meetings.meeting_with` requires (an invitation
+  it sent or is invited to, an invitation it accepted): the decision ``meeting_booked`` with the
+  meeting's start and the owner's task to qualify before it (:mod:`cadence.services.meetings`). A
+  calendar that books nothing (cancelled, declined, naming someone else) is a reply the owner reads:
+  its intent is not acted on, since "Declined: ..." says nothing of the lead's interest.
 """
 
 from __future__ import annotations
@@ -46,6 +53,7 @@ from sqlalchemy import ColumnElement, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from cadence.adapters.calendar import calendar_events
 from cadence.adapters.imap import FETCH_BATCH, ImapConfig, ImapMailbox
 from cadence.adapters.models import InboundMessage, Lead, MailboxState, Rep, Touch
 from cadence.core.enrollment import State
@@ -53,9 +61,12 @@ from cadence.core.events import AutoReply, BounceNotice, Responded, Unsubscribed
 from cadence.core.inbound import Inbound, classify
 from cadence.core.intent import Reading, read_message
 from cadence.core.leads import normalize_email
+from cadence.core.meetings import CalendarEvent, meeting_with
+from cadence.core.questions import DEFAULT_QUESTIONS, Question
 from cadence.errors import ConfigurationError, ValidationError
 from cadence.services.context import Context
 from cadence.services.enrollments import handle
+from cadence.services.meetings import record_meeting
 from cadence.services.suppression import suppress
 from cadence.settings import Settings
 
@@ -268,6 +279,8 @@ def _process(
         message = EmailMessage()
     inbound = classify(message, now=now, unsubscribe_addresses=wanted)
     reading = read_message(message, at=now)
+    events = calendar_events(message)
+    questions = ctx.questions if events else DEFAULT_QUESTIONS
     try:
         with ctx.sessions() as session, session.begin():
             row = InboundMessage(
@@ -292,7 +305,7 @@ def _process(
                     session.flush()
             except IntegrityError:
                 return True  # another run processed it in the meantime
-            effects = _apply(session, ctx.settings, inbound, reading, row, now=now)
+            effects = _apply(session, ctx.settings, inbound, reading, row, now=now, events=(events, questions))
             row.kind = effects.kind
     except Exception as exc:  # reported, and the message is read again by the next run
         report.errors.append(f"UID {uid} ({inbound.message_id or 'no Message-ID'}): {type(exc).__name__}: {exc}"[:500])
@@ -314,7 +327,14 @@ def _process(
 
 
 def _apply(
-    session: Session, settings: Settings, inbound: Inbound, reading: Reading, row: InboundMessage, *, now: datetime
+    session: Session,
+    settings: Settings,
+    inbound: Inbound,
+    reading: Reading,
+    row: InboundMessage,
+    *,
+    now: datetime,
+    events: tuple[Sequence[CalendarEvent], tuple[Question, ...]] = ((), DEFAULT_QUESTIONS),
 ) -> _Effects:
     if inbound.message_id is not None:
         earlier = session.scalar(
@@ -332,6 +352,8 @@ def _apply(
     if inbound.kind in ("reply", "auto_reply", "unsubscribe") and _from_us(session, settings, inbound.sender):
         row.detail = "sent by us (a rep or the replies mailbox itself)"
         return _Effects(kind="ignored")
+    if events[0] and inbound.kind not in ("bounce", "unsubscribe"):
+        return _calendar(session, settings, inbound, row, events[0], events[1], now=now)
     if inbound.kind == "auto_reply" and reading.intent in ("referral", "wrong_person"):
         # "I have left the company, please contact ...": nobody comes back to this address, so pausing
         # would only resume the cadence on an empty desk; it is answered as the person it names
@@ -419,6 +441,44 @@ def _reply(
         snoozed=int(done.snooze is not None),
         referred=int(applied.referred is not None and applied.referred.created),
     )
+
+
+def _calendar(
+    session: Session,
+    settings: Settings,
+    inbound: Inbound,
+    row: InboundMessage,
+    events: Sequence[CalendarEvent],
+    questions: tuple[Question, ...],
+    *,
+    now: datetime,
+) -> _Effects:
+    """A message with a calendar part: a meeting booked with its lead, else a reply the owner reads."""
+    lead, touch = _match(session, inbound)
+    if lead is None:
+        row.detail = "a calendar from an address that is no lead, in no thread of ours"
+        return _Effects(kind="reply", unmatched=True)
+    row.lead_id, row.touch_id = lead.id, _touch_id(touch)
+    seen = meeting_with(events, lead.email)
+    if seen is not None and seen.booked and seen.start is not None:
+        applied = record_meeting(
+            session, lead, start=seen.start, via="calendar invitation", at=now, evidence=seen.reason,
+            settings=settings, questions=questions, message_id=inbound.message_id,
+        )  # fmt: skip
+        row.detail = f"calendar: {seen.reason}; {applied.consequences.note}"
+        return _Effects(
+            kind="meeting",
+            tasks=int(applied.task is not None),
+            decisions=[applied.decision.outcome] if applied.decision is not None else [],
+        )
+    why = seen.reason if seen is not None else "no meeting in the calendar"
+    note = f"calendar, nothing booked: {why}. {inbound.note or ''}".strip()
+    event = Responded(kind="reply", channel="email", note=note, subject=inbound.subject)
+    applied = handle(
+        session, lead, event, at=now, settings=settings, message_id=inbound.message_id, touch_id=_touch_id(touch)
+    )
+    row.detail = f"calendar, nothing booked: {why}; {applied.consequences.note}"
+    return _Effects(kind="reply", replies=1, tasks=int(applied.task is not None))
 
 
 def _touch_id(touch: Touch | None) -> int | None:
