@@ -1,4 +1,4 @@
-"""``cadence inbound``: what messages in a mailbox say, read from files, without the database."""
+"""``cadence inbound``: what messages in a mailbox say, read from files; booking notifications recorded."""
 
 from __future__ import annotations
 
@@ -10,7 +10,9 @@ import typer
 from cadence.cli.common import JsonOption, NowOption, emit_json, fail, parse_instant, run
 from cadence.errors import shown
 
-inbound_app = typer.Typer(help="What inbound messages say, read from files (no database).", no_args_is_help=True)
+inbound_app = typer.Typer(
+    help="What inbound messages say, read from files (no database); meetings booked elsewhere.", no_args_is_help=True
+)
 
 
 def _describe(result: dict[str, Any]) -> str:
@@ -52,5 +54,49 @@ def classify(
             typer.echo(f"error: {shown(result['file'])}: {result['error']}", err=True)
         if failed:
             fail(f"{len(failed)} of {len(results)} files could not be read")
+
+    run(go)
+
+
+@inbound_app.command("booking")
+def booking(
+    file: Annotated[Path, typer.Argument(help="The JSON body of a Cal.com or Calendly booking notification.")],
+    as_json: JsonOption = False,
+    now: NowOption = None,
+) -> None:
+    """Record the meeting a booking notification announces: the lead's decision meeting_booked with its time,
+    and the owner's task to qualify before the meeting.
+
+    Cal.com (triggerEvent BOOKING_CREATED or BOOKING_RESCHEDULED, payload.startTime,
+    payload.attendees[].email) and Calendly (event invitee.created, payload.email,
+    payload.scheduled_event.start_time) bodies are read; a cancellation books nothing.
+    """
+
+    def go() -> None:
+        import json
+
+        from cadence.cli.common import context, session
+        from cadence.errors import ValidationError
+        from cadence.services.meetings import record_booking
+
+        try:
+            raw = file.read_bytes()
+        except OSError as exc:
+            raise ValidationError(f"{file}: cannot read it ({exc.strerror or exc})") from None
+        if len(raw) > 1_000_000:
+            raise ValidationError(f"{file}: larger than 1000000 bytes; a booking notification is a few kilobytes")
+        try:
+            payload = json.loads(raw)
+        except (UnicodeDecodeError, ValueError) as exc:
+            raise ValidationError(f"{file}: not JSON ({exc})") from None
+        ctx = context()
+        with session() as s:
+            result = record_booking(s, payload, parse_instant(now), settings=ctx.settings, questions=ctx.questions)
+        if as_json:
+            emit_json(result.as_dict())
+        elif result.recorded:
+            typer.echo(f"{result.lead_email}: {result.note}; task {result.task_id}")
+        else:
+            typer.echo(f"{result.lead_email or file}: {result.note}")
 
     run(go)
