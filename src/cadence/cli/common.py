@@ -148,21 +148,45 @@ def run(fn: Callable[[], T]) -> T:
 
 
 def qualifying_answers(outcome: Outcome | None, answers_file: Path | None, skip: bool) -> dict[str, str] | None:
-    """The qualifying answers for a meeting or hand-off: from ``--answers``, else asked at the terminal."""
+    """The qualifying answers for a meeting or hand-off: from ``--answers``, else asked at the terminal.
+
+    Some answers are enough when the lead gave the others at earlier conversations: the service
+    checks the union against the configured questions (``templates/questions.yaml``).
+    """
     from cadence.adapters.files import load_yaml
-    from cadence.core.decisions import NEEDS_QUALIFICATION, QUALIFYING_QUESTIONS, validate_answers
+    from cadence.core.decisions import NEEDS_QUALIFICATION
+    from cadence.core.questions import validate_partial
+
+    questions = context().questions
 
     if answers_file is not None:
         if skip:
             raise ValidationError("give --answers or --skip-qualification, not both")
         try:
-            return validate_answers(load_yaml(answers_file))
+            return validate_partial(_mapping(load_yaml(answers_file)), questions)
         except ValidationError as exc:
             raise ValidationError(f"{answers_file}: {exc}") from None
     if outcome not in NEEDS_QUALIFICATION or skip:
         return None
     if not sys.stdin.isatty():
         return None  # the service refuses, saying what to give
-    typer.echo("Qualifying questions: answer each before the meeting is handed to sales.")
-    given = {key: typer.prompt(f"  {question}") for key, question in QUALIFYING_QUESTIONS}
-    return validate_answers(given)
+    typer.echo("Qualifying questions: answer each before the meeting is handed to sales (empty: known already).")
+    given = {q.key: typer.prompt(f"  {q.text}", default="", show_default=False) for q in questions}
+    return validate_partial(given, questions)
+
+
+@contextmanager
+def from_answers_file(answers_file: Path | None) -> Iterator[None]:
+    """A refusal of the answers (the union with the lead's earlier ones is incomplete) names the file given."""
+    try:
+        yield
+    except ValidationError as exc:
+        if answers_file is None or "qualifying question" not in str(exc):
+            raise
+        raise ValidationError(f"{answers_file}: {exc}") from None
+
+
+def _mapping(data: object) -> dict[str, object]:
+    if not isinstance(data, dict):
+        raise ValidationError("the answers must be a mapping of question keys to answers")
+    return data

@@ -13,6 +13,7 @@ from cadence.cli.common import (
     SkipOption,
     context,
     emit_json,
+    from_answers_file,
     parse_instant,
     qualifying_answers,
     run,
@@ -114,7 +115,7 @@ def decide(
 
         chosen = parse_outcome(outcome)
         given = qualifying_answers(chosen, answers, skip_qualification)
-        with session() as s:
+        with from_answers_file(answers), session() as s:
             lead = get_lead(s, email)
             do_decide(
                 s,

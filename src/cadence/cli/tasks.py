@@ -13,6 +13,7 @@ from cadence.cli.common import (
     SkipOption,
     context,
     emit_json,
+    from_answers_file,
     parse_instant,
     qualifying_answers,
     run,
@@ -62,19 +63,32 @@ def tasks_done(
     reason: Annotated[str | None, typer.Option(help="The decision's reason.")] = None,
     answers: AnswersOption = None,
     skip_qualification: SkipOption = False,
+    answer: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--answer",
+            help="A qualifying answer the conversation gave, KEY=VALUE (repeat it); keys: templates/questions.yaml.",
+        ),
+    ] = None,
     now: NowOption = None,
 ) -> None:
-    """Record a task's outcome (and, for a connected call, the lead's decision)."""
+    """Record a task's outcome (and, for a connected call, the lead's decision).
+
+    A conversation may answer some qualifying questions: --answer committed=yes --answer
+    approves="the CFO". They are kept for the lead; a meeting is handed over when all are known.
+    """
 
     def go() -> None:
         from cadence.core.decisions import parse_outcome
+        from cadence.core.questions import parse_answer_items
         from cadence.services.tasks import complete_task
 
         chosen = parse_outcome(decision) if decision else None
         if (reason or answers or skip_qualification) and not chosen:
             raise ValidationError("--reason, --answers and --skip-qualification go with --decision")
         given = qualifying_answers(chosen, answers, skip_qualification) if chosen else None
-        with session() as s:
+        answered = parse_answer_items(answer, context().questions) if answer else None
+        with from_answers_file(answers), session() as s:
             task = complete_task(
                 s,
                 task_id,
@@ -85,6 +99,7 @@ def tasks_done(
                 reason=reason,
                 answers=given,
                 qualification_skipped=skip_qualification,
+                answered=answered,
             )
             typer.echo(f"task {task.id} done: {task.outcome}" + (f"; decided {chosen.value}" if chosen else ""))
 

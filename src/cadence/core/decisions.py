@@ -73,10 +73,24 @@ def validate_answers(data: object) -> dict[str, str]:
     return answers
 
 
-def require_qualification(outcome: Outcome, answers: dict[str, str] | None, skipped: bool) -> None:
-    """A meeting or hand-off needs the qualifying answers (seed 001), unless skipping is recorded."""
-    if outcome in NEEDS_QUALIFICATION and not answers and not skipped:
+def require_qualification(
+    outcome: Outcome,
+    answers: dict[str, str] | None,
+    skipped: bool,
+    questions: tuple[tuple[str, str], ...] = (),
+) -> None:
+    """A meeting or hand-off needs the qualifying answers (seed 001), unless skipping is recorded.
+
+    With ``questions`` (key, text), every one of them needs an answer: those given with the decision
+    and those the lead gave at earlier conversations (the shell passes their union).
+    """
+    if outcome not in NEEDS_QUALIFICATION or skipped:
+        return
+    if not answers:
         raise ValidationError(
             f"{outcome.value} needs the answers to the qualifying questions: "
             "give them (--answers FILE.yaml, or answer the prompts) or record --skip-qualification"
         )
+    unanswered = [text for key, text in questions if not str(answers.get(key) or "").strip()]
+    if unanswered:
+        raise ValidationError("Answer every qualifying question; missing: " + " ".join(unanswered))

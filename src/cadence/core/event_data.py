@@ -233,6 +233,8 @@ class Decided:
     decided_by: str | None = None
     answers: dict[str, str] | None = None
     qualification_skipped: bool = False
+    questions: tuple[tuple[str, str], ...] = ()
+    """The qualifying questions a meeting or hand-off needs answered (empty: any answers do)."""
 
 
 @dataclass(frozen=True)

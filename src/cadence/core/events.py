@@ -426,7 +426,7 @@ def _decide(facts: Facts, decision: NewDecision) -> Consequences:
 
 
 def _decided(facts: Facts, event: Decided) -> Consequences:
-    require_qualification(event.outcome, event.answers, event.qualification_skipped)
+    require_qualification(event.outcome, event.answers, event.qualification_skipped, event.questions)
     if event.reason is not None and len(event.reason) > 5000:
         raise ValidationError("reason is longer than 5000 characters")
     decision = NewDecision(

@@ -13,7 +13,15 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from cadence.adapters.models import Lead, QualifyingAnswer
-from cadence.core.questions import Question, missing
+from cadence.core.questions import DEFAULT_QUESTIONS, Question, missing
+from cadence.services.context import QUESTIONS
+
+
+def configured_questions(session: Session) -> tuple[Question, ...]:
+    """The qualifying questions of the context ``session`` belongs to (seed 001's seven outside one)."""
+    source = session.info.get(QUESTIONS)
+    questions: tuple[Question, ...] = source() if callable(source) else DEFAULT_QUESTIONS
+    return questions
 
 
 def record_answers(

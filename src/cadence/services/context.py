@@ -32,6 +32,8 @@ class SchemaNotReady(CadenceError):
 
 PINNED_CADENCES = "cadence.pinned_cadences"
 """The key of :attr:`Context.pinned_cadences` in the ``info`` of the context's sessions."""
+QUESTIONS = "cadence.questions"
+"""The key, in the ``info`` of the context's sessions, of a function giving :attr:`Context.questions`."""
 
 
 @dataclass
@@ -52,7 +54,7 @@ class Context:
         )
         self.sessions = session_factory(self.engine)
         # Every session of this context reaches the cache through its info (services.enrollments.pinned_cadence).
-        self.sessions.configure(info={PINNED_CADENCES: self.pinned_cadences})
+        self.sessions.configure(info={PINNED_CADENCES: self.pinned_cadences, QUESTIONS: lambda: self.questions})
 
     @cached_property
     def cadences(self) -> dict[str, Cadence]:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import TYPE_CHECKING
 
@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 
 from cadence.adapters.models import CadenceVersion, Decision, Enrollment, Lead, Response, Task, Touch
 from cadence.core.cadences import Cadence, parse_cadence
-from cadence.core.decisions import Outcome
+from cadence.core.decisions import NEEDS_QUALIFICATION, Outcome
 from cadence.core.enrollment import OPEN_STATES, State
 from cadence.core.events import (
     RESPONSE_KINDS,
@@ -27,6 +27,7 @@ from cadence.core.events import (
     Position,
     Responded,
     Resumed,
+    TaskDone,
     TouchFacts,
     TouchState,
     consequences,
@@ -396,7 +397,14 @@ def handle(
         found = open_enrollment(session, lead) or latest_enrollment(session, lead)
         enrollment = _lock(session, found) if found is not None else None
     facts = read_facts(session, lead, enrollment, at=at, settings=settings, touch=touch)
+    given = _decision_of(event)
+    if given is not None and given.outcome in NEEDS_QUALIFICATION and not given.qualification_skipped:
+        event = _with_known_answers(session, lead, event, given)
     result = consequences(event, facts)
+    if given is not None and given.answers:  # answers given with a decision are captured as any others
+        from cadence.services.answers import record_answers
+
+        record_answers(session, lead, given.answers, at=at, by=given.decided_by)
     return apply_consequences(
         session,
         lead,
@@ -409,6 +417,26 @@ def handle(
         touch_id=touch_id,
         settings=settings,
     )
+
+
+def _decision_of(event: AnyEvent) -> Decided | None:
+    """The decision a person records with ``event``, if any."""
+    if isinstance(event, Decided):
+        return event
+    if isinstance(event, TaskDone):
+        return event.decision
+    return None
+
+
+def _with_known_answers(session: Session, lead: Lead, event: AnyEvent, given: Decided) -> AnyEvent:
+    """``event`` with its decision's answers completed by those the lead gave before: the gate checks the union."""
+    from cadence.services.answers import configured_questions, gate_answers
+
+    questions = configured_questions(session)
+    union, _missing = gate_answers(session, lead, given.answers, questions)
+    pairs = tuple((q.key, q.text) for q in questions)
+    decision = replace(given, answers=union or None, questions=pairs)
+    return replace(event, decision=decision) if isinstance(event, TaskDone) else decision
 
 
 def apply_consequences(

@@ -26,6 +26,8 @@ OUTCOMES: dict[str, frozenset[str]] = {
     "reply": frozenset({"done", "answered"}),
 }
 """The outcomes each channel's task can have; ``skipped`` is allowed for every channel."""
+NO_CONVERSATION: frozenset[str] = frozenset({"voicemail", "no_answer", "wrong_number", "skipped"})
+"""Outcomes that mean nobody talked to the lead: they answer no qualifying question."""
 
 
 def task_dict(task: Task) -> dict[str, Any]:
@@ -116,12 +118,18 @@ def complete_task(
     answers: dict[str, str] | None = None,
     qualification_skipped: bool = False,
     by: Rep | None = None,
+    answered: dict[str, str] | None = None,
+    answered_by: str | None = None,
 ) -> Task:
     """Record a task's outcome. A connected call is a response: the lead's automated steps stop and the
     owner gets a task to record what comes next.
 
     A ``decision`` may be recorded with a connected call (or any task) in the same step: then no
     follow-up task is created (:class:`cadence.core.events.TaskDone`).
+
+    ``answered``: qualifying answers the conversation gave (checked against the configured questions,
+    some of them are enough), kept for the lead with who gave them and when; a meeting's gate checks
+    them together with every earlier answer.
     """
     task = get_task(session, task_id)
     if task.status != "open":
@@ -134,6 +142,14 @@ def complete_task(
         )
     if note is not None and len(note) > 5000:
         raise ValidationError("note is longer than 5000 characters")
+    captured: dict[str, str] = {}
+    if answered:
+        from cadence.core.questions import validate_partial
+        from cadence.services.answers import configured_questions
+
+        if value in NO_CONVERSATION:
+            raise ValidationError(f"a task done as {value} was no conversation: it answers no qualifying question")
+        captured = validate_partial(answered, configured_questions(session))
     task.status = "done"
     task.outcome = value
     task.note = note
@@ -149,6 +165,11 @@ def complete_task(
         if decision is not None
         else None
     )
+    if captured:
+        from cadence.services.answers import record_answers
+
+        who = answered_by or (by.email if by else task.owner.email if task.owner else None)
+        record_answers(session, task.lead, captured, at=now, by=who, task_id=task.id)
     handle(session, task.lead, TaskDone(channel=task.channel, outcome=value, note=note, decision=decided), at=now)
     session.flush()
     return task

@@ -5,6 +5,7 @@ fault with its file, line and reason:
 
 * every cadence file parses and is valid (one broken file does not hide the faults of the others);
 * ``qualification.yaml`` is valid and every class names a cadence that exists;
+* ``questions.yaml`` (the qualifying questions), when present, is valid;
 * every template a cadence step names exists; an email step's template is an email
   (``{% block subject %}`` and ``{% block text %}``) and a task step's template is not;
 * every template parses, every template it includes, imports or extends exists, and every variable it
@@ -29,7 +30,7 @@ from typing import Any
 import yaml
 from jinja2 import nodes
 
-from cadence.adapters.files import cadence_files, load_cadence_file, load_rules
+from cadence.adapters.files import cadence_files, load_cadence_file, load_questions, load_rules
 from cadence.adapters.templates import (
     DIGEST_VARIABLES,
     LAYOUT,
@@ -121,6 +122,7 @@ def run_checks(templates_dir: Path) -> CheckReport:
     cadences, broken_names = _check_cadence_files(folder, add)
     report.cadences = len(cadences)
     _check_rules(folder, set(cadences) | broken_names, add)
+    _check_questions(folder, add)
 
     names = templates.names()
     report.templates = len(names)
@@ -209,6 +211,14 @@ def _check_cadence_files(folder: Path, add: _Add) -> tuple[dict[str, tuple[Path,
             continue
         cadences[cadence.name] = (path, cadence)
     return cadences, broken
+
+
+def _check_questions(folder: Path, add: _Add) -> None:
+    """``questions.yaml`` (the qualifying questions), when present, is valid: the line and the reason otherwise."""
+    try:
+        load_questions(folder)
+    except ConfigurationError as exc:
+        add(_problem_from(exc, folder / "questions.yaml"))
 
 
 def _check_rules(folder: Path, cadence_names: set[str], add: _Add) -> None:

@@ -42,6 +42,6 @@ def decision_form(form: dict[str, str]) -> DecisionForm:
     return DecisionForm(
         decision=form.get("decision", ""),
         reason=form.get("reason", ""),
-        answers={key: form.get(ANSWER_PREFIX + key, "") for key, _ in QUESTIONS},
+        answers={k[len(ANSWER_PREFIX) :]: v for k, v in form.items() if k.startswith(ANSWER_PREFIX) and len(k) < 80},
         skip_qualification=form.get("skip_qualification") == "yes",
     )

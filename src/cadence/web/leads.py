@@ -10,8 +10,8 @@ from typing import Annotated, Any
 
 from fastapi import Query, Request, Response
 
-from cadence.core.decisions import QUALIFYING_QUESTIONS
 from cadence.errors import CadenceError
+from cadence.services.context import Context
 from cadence.services.users import Viewer
 from cadence.services.workspace.access import AccessDenied, can_act
 from cadence.services.workspace.edits import edit_lead
@@ -31,11 +31,11 @@ STATUSES = ["name", "unfit", "lead", "active", "paused", "responded", "completed
 """The statuses the list filters by."""
 
 
-def decision_form_values(form: dict[str, str] | None = None) -> dict[str, Any]:
-    """What the decision form needs: the choices, the questions and what was typed (after an error)."""
+def decision_form_values(form: dict[str, str] | None = None, ctx: Context | None = None) -> dict[str, Any]:
+    """What the decision form needs: the choices, the questions (``ctx``'s, else seed 001's) and what was typed."""
     return {
         "decisions": [(o.value, DECISION_LABELS[o.value]) for o in MANUAL_OUTCOMES],
-        "questions": QUESTIONS,
+        "questions": [(q.key, q.text) for q in ctx.questions] if ctx is not None else QUESTIONS,
         "typed": form or {},
     }
 
@@ -86,8 +86,8 @@ def lead_page(
         lead=data,
         can_act=can_act(viewer),
         error=error,
-        questions_map=dict(QUALIFYING_QUESTIONS),
-        **decision_form_values(form),
+        questions_map={q.key: q.text for q in ctx.questions},
+        **decision_form_values(form, ctx),
     )
 
 

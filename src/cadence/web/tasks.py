@@ -70,7 +70,7 @@ def task_page(
         lead=view.lead,
         outcomes=task_outcomes(view.task["channel"]),
         error=error,
-        **decision_form_values(form),
+        **decision_form_values(form, ctx),
     )
 
 

@@ -21,7 +21,6 @@ from cadence.adapters.mail import build_message, make_message_id
 from cadence.adapters.models import Lead, Rep
 from cadence.adapters.templates import RenderedEmail, TemplateError, Templates
 from cadence.core.cadences import Cadence
-from cadence.core.decisions import QUALIFYING_QUESTIONS
 from cadence.core.tokens import sign_unsubscribe
 from cadence.services.advance.work import Built, WorkItem
 from cadence.services.claims import Claim
@@ -104,7 +103,7 @@ def template_variables(
             "instructions": step.instructions,
         },
         "unsubscribe_url": f"{settings.base_url.rstrip('/')}/unsubscribe/{token}",
-        "qualifying_questions": [question for _, question in QUALIFYING_QUESTIONS],
+        "qualifying_questions": [question.text for question in ctx.questions],
         "today": calendar.local_date(now).isoformat(),
     }
 

@@ -8,7 +8,8 @@ from sqlalchemy import Subquery, func, or_, select, union_all
 from sqlalchemy.orm import Session
 
 from cadence.adapters.models import Decision, Lead, Rep
-from cadence.core.decisions import QUALIFYING_QUESTIONS
+from cadence.core.questions import Question
+from cadence.services.answers import configured_questions
 from cadence.services.reports.rules import MAX_FLAGGED, MEETING_OUTCOMES, TOP_REASONS
 from cadence.services.reports.scope import Scope, between, count_if, to_int
 
@@ -22,12 +23,12 @@ def chosen_decisions(scope: Scope) -> Subquery:
     return union_all(effective, unlinked).subquery("chosen")
 
 
-def _missing_answers(answers: Any, skipped: bool) -> str | None:
+def _missing_answers(answers: Any, skipped: bool, questions: tuple[Question, ...]) -> str | None:
     if skipped:
         return "qualification skipped"
     if not answers or not isinstance(answers, dict):
         return "no answers"
-    missing = [key for key, _ in QUALIFYING_QUESTIONS if not str(answers.get(key) or "").strip()]
+    missing = [q.key for q in questions if not str(answers.get(q.key) or "").strip()]
     return f"unanswered: {', '.join(missing)}" if missing else None
 
 
@@ -66,6 +67,7 @@ def decisions(session: Session, scope: Scope, chosen: Subquery) -> dict[str, Any
         by_reason.append({"outcome": outcome, "reason": f"({groups} other reasons)", "count": count})
     flagged: list[dict[str, Any]] = []
     total_flagged = 0
+    questions = configured_questions(session)
     meetings = session.execute(
         select(
             Decision.id,
@@ -84,7 +86,7 @@ def decisions(session: Session, scope: Scope, chosen: Subquery) -> dict[str, Any
         .execution_options(yield_per=500)
     ).tuples()
     for _id, outcome, decided_at, reason, answers, skipped, lead_email, owner_email in meetings:
-        why = _missing_answers(answers, skipped)
+        why = _missing_answers(answers, skipped, questions)
         if why is None:
             continue
         total_flagged += 1

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date
 
-from cadence.core.decisions import NEEDS_QUALIFICATION, QUALIFYING_QUESTIONS, Outcome, validate_answers
+from cadence.core.decisions import NEEDS_QUALIFICATION, QUALIFYING_QUESTIONS, Outcome
+from cadence.core.questions import DEFAULT_QUESTIONS, Question, validate_partial
 from cadence.errors import ValidationError
 
 MANUAL_OUTCOMES: tuple[Outcome, ...] = (
@@ -52,11 +54,14 @@ class DecisionInput:
     qualification_skipped: bool
 
 
-def check_decision(given: DecisionForm) -> DecisionInput | None:
+def check_decision(
+    given: DecisionForm, known: Mapping[str, str] | None = None, questions: tuple[Question, ...] = DEFAULT_QUESTIONS
+) -> DecisionInput | None:
     """The decision ``given`` stands for, checked; None when none was chosen.
 
-    A meeting or a hand-off needs all seven qualifying answers, or the skip box (which is
-    recorded); for other outcomes the answers are not kept.
+    A meeting or a hand-off needs every qualifying question answered, in the form or at an earlier
+    conversation (``known``: the lead's answers so far), or the skip box (which is recorded); the
+    answers typed are kept. For other outcomes the answers are not kept.
     """
     chosen = given.decision.strip()
     if not chosen:
@@ -71,18 +76,21 @@ def check_decision(given: DecisionForm) -> DecisionInput | None:
         raise ValidationError(f"The reason is longer than {REASON_CHARS} characters.")
     if outcome not in NEEDS_QUALIFICATION:
         return DecisionInput(outcome, reason, None, False)
-    answers = {key: given.answers.get(key, "").strip() for key, _ in QUESTIONS}
-    if not any(answers.values()):
+    typed = validate_partial({k: v for k, v in given.answers.items() if v.strip()}, questions)
+    union = {**(known or {}), **typed}
+    if not any(union.get(q.key) for q in questions):
         if given.skip_qualification:
             return DecisionInput(outcome, reason, None, True)
         raise ValidationError(
             f"{DECISION_LABELS[outcome.value]} needs the answers to the qualifying questions "
             "(or tick “Skip the qualifying questions”, which is recorded)."
         )
-    missing = [question for key, question in QUESTIONS if not answers[key]]
+    if given.skip_qualification and not typed:
+        return DecisionInput(outcome, reason, None, True)
+    missing = [q.text for q in questions if not union.get(q.key)]
     if missing:
         raise ValidationError("Answer every qualifying question; missing: " + " ".join(missing))
-    return DecisionInput(outcome, reason, validate_answers(answers), False)
+    return DecisionInput(outcome, reason, typed or None, False)
 
 
 def parse_day(value: str, what: str) -> date | None:

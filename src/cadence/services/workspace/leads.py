@@ -11,10 +11,10 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from cadence.adapters.models import Lead, Task, Touch
-from cadence.core.decisions import QUALIFYING_QUESTIONS
 from cadence.core.enrollment import OPEN_STATES
 from cadence.core.schedule import local_instant
 from cadence.errors import CadenceError, ValidationError
+from cadence.services.answers import answer_rows, configured_questions, known_answers
 from cadence.services.context import Context
 from cadence.services.enrollments import decide, lead_timezone, pause, resume
 from cadence.services.leads import list_leads, show_lead
@@ -115,6 +115,30 @@ def _with_tasks(session: Session, timeline: list[dict[str, Any]], tasks: list[Ta
             item["outcome"] = None
 
 
+def known_and_missing(session: Session, lead: Lead, decided: dict[str, Any]) -> dict[str, Any]:
+    """The lead's qualifying answers: ``answers`` (question, answer, who, when) known, ``missing_answers`` not.
+
+    Every conversation counts: answers captured at tasks, given with decisions; a decision's
+    answers recorded before answers were kept on their own count too.
+    """
+    questions = configured_questions(session)
+    rows = answer_rows(session, lead.id)
+    known: list[dict[str, Any]] = []
+    missing: list[str] = []
+    for question in questions:
+        row = rows.get(question.key)
+        if row is not None:
+            at = row.answered_at.isoformat()
+            known.append({"key": question.key, "question": question.text, "answer": row.answer, "by": row.answered_by,
+                          "at": at})  # fmt: skip
+        elif str(decided.get(question.key) or "").strip():
+            known.append({"key": question.key, "question": question.text, "answer": decided[question.key], "by": None,
+                          "at": None})  # fmt: skip
+        else:
+            missing.append(question.text)
+    return {"answers": known, "missing_answers": missing}
+
+
 def lead_details(session: Session, lead: Lead, settings: Settings) -> dict[str, Any]:
     """Everything the lead's page shows: ``show_lead`` plus its tasks and the emails sent to it."""
     data = show_lead(session, lead.email, settings=settings)
@@ -127,8 +151,7 @@ def lead_details(session: Session, lead: Lead, settings: Settings) -> dict[str, 
     data["can_resume"] = enrollment is not None and enrollment["state"] == "paused"
     data["open"] = enrollment is not None and enrollment["state"] in {s.value for s in OPEN_STATES}
     data["can_decide"] = data["status"] != "decided"
-    answers = (data.get("decision") or {}).get("answers") or {}
-    data["missing_answers"] = [question for key, question in QUALIFYING_QUESTIONS if not answers.get(key)]
+    data.update(known_and_missing(session, lead, (data.get("decision") or {}).get("answers") or {}))
     data["dial"] = _dial(data.get("phone"))
     data["safe_linkedin"] = (
         data["linkedin_url"] if (data["linkedin_url"] or "").lower().startswith(("https://", "http://")) else None
@@ -233,7 +256,7 @@ def decide_lead(ctx: Context, viewer: Viewer, email: str, given: DecisionForm, *
     """
     with ctx.sessions() as session, session.begin():
         lead = changeable_lead(session, email, viewer)
-        chosen = check_decision(given)
+        chosen = check_decision(given, known_answers(session, lead.id), configured_questions(session))
         if chosen is None:
             raise ValidationError("Choose the decision.")
         decide(

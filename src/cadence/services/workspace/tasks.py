@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session
 
 from cadence.adapters.models import Task
 from cadence.errors import ValidationError
+from cadence.services.answers import configured_questions, known_answers
 from cadence.services.context import Context
 from cadence.services.enrollments import decide
 from cadence.services.reps import list_reps
@@ -120,8 +121,11 @@ def finish_task(
             raise ValidationError("Choose the task's outcome.")
         if note is not None and len(note) > NOTE_CHARS:
             raise ValidationError(f"The note is longer than {NOTE_CHARS} characters.")
-        chosen = check_decision(decision)
-        complete_task(session, task.id, outcome, now=now, note=note)
+        questions = configured_questions(session)
+        chosen = check_decision(decision, known_answers(session, task.lead_id), questions)
+        # answers typed with no decision are what this conversation told: kept for the lead
+        answered = {k: v for k, v in decision.answers.items() if v.strip()} if chosen is None else None
+        complete_task(session, task.id, outcome, now=now, note=note, answered=answered, answered_by=viewer.email)
         if chosen is not None:
             decide(
                 session,

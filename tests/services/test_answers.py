@@ -1,0 +1,73 @@
+"""Qualifying answers captured at every conversation (``cadence tasks done --answer``), on SQLite and PostgreSQL;
+a meeting booked afterwards asks only for what is missing, and the gate checks the union."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import sqlalchemy as sa
+
+from cadence.adapters.models import Decision, QualifyingAnswer, Task
+from cadence.core.questions import DEFAULT_QUESTIONS
+from cadence.services.context import Context
+from cadence.services.meetings import record_booking
+from tests.conftest import Cli
+from tests.services.test_events_applied import ADA, LATER, NOW, RITA, add_call_task, seed
+
+
+def test_a_connected_call_answers_some_questions_and_the_meeting_task_lists_the_rest(
+    ctx: Context, run_cli: Cli
+) -> None:
+    seed(ctx)
+    call = add_call_task(ctx)
+    run_cli("tasks", "done", str(call), "--outcome", "connected", "--answer", "committed=yes",
+            "--answer", "approves=the CFO", "--answer", "decides=Ada", "--now", NOW.isoformat())  # fmt: skip
+    with ctx.sessions() as s:
+        rows = s.scalars(sa.select(QualifyingAnswer).order_by(QualifyingAnswer.id)).all()
+        assert [(r.question, r.answer, r.answered_by, r.task_id) for r in rows] == [
+            ("committed", "yes", RITA, call), ("approves", "the CFO", RITA, call), ("decides", "Ada", RITA, call),
+        ]  # fmt: skip
+    body = {
+        "event": "invitee.created",
+        "payload": {"email": ADA, "scheduled_event": {"start_time": "2026-12-10T14:00:00Z"}},
+    }
+    with ctx.sessions() as s, s.begin():
+        booked = record_booking(s, body, LATER)
+        task = s.get(Task, booked.task_id)
+        assert task is not None
+        assert task.instructions is not None
+        assert task.instructions.startswith("Ask before the meeting (4 of 7 unanswered):")
+        assert "Who approves the purchase? the CFO" in task.instructions
+
+
+def test_the_hand_off_passes_on_the_union_of_every_answer_and_names_what_is_missing(
+    ctx: Context, run_cli: Cli, tmp_path: Path
+) -> None:
+    seed(ctx)
+    call = add_call_task(ctx)
+    first = [f"--answer={q.key}=from the call" for q in DEFAULT_QUESTIONS[:4]]
+    run_cli("tasks", "done", str(call), "--outcome", "connected", *first, "--now", NOW.isoformat())
+    rest = tmp_path / "rest.yaml"
+    rest.write_text("".join(f"{q.key}: later\n" for q in DEFAULT_QUESTIONS[4:6]))
+    refused = run_cli("decide", ADA, "--outcome", "qualified_handoff", "--answers", str(rest), expect=1)
+    assert refused.stderr.startswith(f"error: {rest}: Answer every qualifying question; missing: Do we have a solution")
+    rest.write_text("".join(f"{q.key}: later\n" for q in DEFAULT_QUESTIONS[4:]))
+    run_cli("decide", ADA, "--outcome", "qualified_handoff", "--answers", str(rest), "--now", LATER.isoformat())
+    with ctx.sessions() as s:
+        decision = s.scalars(sa.select(Decision)).one()
+        assert decision.answers == {q.key: "from the call" for q in DEFAULT_QUESTIONS[:4]} | {
+            q.key: "later" for q in DEFAULT_QUESTIONS[4:]
+        }
+
+
+def test_a_call_nobody_answered_answers_nothing(ctx: Context, run_cli: Cli) -> None:
+    seed(ctx)
+    call = add_call_task(ctx)
+    refused = run_cli("tasks", "done", str(call), "--outcome", "no_answer", "--answer", "committed=yes", expect=1)
+    assert "no conversation" in refused.stderr
+    unknown = run_cli("tasks", "done", str(call), "--outcome", "connected", "--answer", "budget=yes", expect=1)
+    assert "unknown question key(s): budget" in unknown.stderr
+    with ctx.sessions() as s:
+        assert s.scalars(sa.select(QualifyingAnswer)).all() == []
+        assert s.get(Task, call) is not None
+        assert s.get(Task, call).status == "open"  # type: ignore[union-attr]
