@@ -280,8 +280,9 @@ def _process(
     inbound = classify(message, now=now, unsubscribe_addresses=wanted)
     reading = read_message(message, at=now)
     events = calendar_events(message)
-    questions = ctx.questions if events else DEFAULT_QUESTIONS
     try:
+        # a broken questions.yaml fails this message only (reported, read again once it is fixed)
+        questions = ctx.questions if events else DEFAULT_QUESTIONS
         with ctx.sessions() as session, session.begin():
             row = InboundMessage(
                 folder=folder,

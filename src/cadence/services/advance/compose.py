@@ -21,7 +21,9 @@ from cadence.adapters.mail import build_message, make_message_id
 from cadence.adapters.models import Lead, Rep
 from cadence.adapters.templates import RenderedEmail, TemplateError, Templates
 from cadence.core.cadences import Cadence
+from cadence.core.questions import DEFAULT_QUESTIONS, Question
 from cadence.core.tokens import sign_unsubscribe
+from cadence.errors import ConfigurationError
 from cadence.services.advance.work import Built, WorkItem
 from cadence.services.claims import Claim
 from cadence.services.context import Context
@@ -77,6 +79,18 @@ def owner_variables(owner: Rep | None) -> dict[str, Any]:
     }
 
 
+def _questions(ctx: Context) -> tuple[Question, ...]:
+    """The configured qualifying questions; seed 001's while ``questions.yaml`` is broken.
+
+    A call script is no reason to hold a cadence: the fault is reported by ``cadence templates
+    check`` and refused wherever a decision needs the questions.
+    """
+    try:
+        return ctx.questions
+    except ConfigurationError:
+        return DEFAULT_QUESTIONS
+
+
 def template_variables(
     ctx: Context, lead: Lead, cadence: Cadence, step_index: int, *, now: datetime, previous_subject: str | None = None
 ) -> dict[str, Any]:
@@ -103,7 +117,7 @@ def template_variables(
             "instructions": step.instructions,
         },
         "unsubscribe_url": f"{settings.base_url.rstrip('/')}/unsubscribe/{token}",
-        "qualifying_questions": [question.text for question in ctx.questions],
+        "qualifying_questions": [question.text for question in _questions(ctx)],
         "today": calendar.local_date(now).isoformat(),
     }
 
