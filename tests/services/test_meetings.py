@@ -114,3 +114,29 @@ def test_cadence_inbound_booking_records_it_from_a_file(ctx: Context, run_cli: C
     path.write_text("{not json")
     failed = run_cli("inbound", "booking", str(path), expect=1)
     assert failed.stderr.startswith(f"error: {path}: not JSON")
+
+
+def test_the_task_asks_the_questions_ops_configured(database_url: str, tmp_path: Path) -> None:
+    import shutil
+
+    from cadence.settings import Settings
+    from tests.conftest import TEMPLATES
+
+    folder = tmp_path / "templates"
+    shutil.copytree(TEMPLATES, folder)
+    (folder / "questions.yaml").write_text(
+        "questions:\n  - key: budget\n    question: Is there a budget this year?\n"
+        "  - key: timing\n    question: When do they need it?\n"
+    )
+    ctx = Context(Settings(database_url=database_url, templates_dir=folder, default_timezone="UTC"))
+    try:
+        seed(ctx)
+        with ctx.sessions() as s, s.begin():
+            booked = record_booking(s, calendly(), NOW, settings=ctx.settings)
+            task = s.get(Task, booked.task_id)
+            assert task is not None
+            assert task.instructions == (
+                "Ask before the meeting (2 of 2 unanswered):\n- Is there a budget this year?\n- When do they need it?"
+            )
+    finally:
+        ctx.close()

@@ -28,13 +28,12 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from cadence.adapters.files import load_questions
 from cadence.adapters.models import Lead
 from cadence.core.events import MeetingBooked
 from cadence.core.leads import normalize_email
 from cadence.core.questions import DEFAULT_QUESTIONS, Question, pairs
 from cadence.errors import NotFound, ValidationError, shown
-from cadence.services.answers import known_answers
+from cadence.services.answers import configured_questions, known_answers
 from cadence.services.enrollments import Applied, handle
 from cadence.settings import Settings
 
@@ -185,15 +184,15 @@ def record_booking(
 
     ``payload`` is the parsed JSON body. Raises :class:`ValidationError` when it is not a booking
     notification or misses what one needs, :class:`NotFound` when no attendee is a lead. The
-    caller commits. ``settings`` gives the lead's calendar (task titles in its time zone) and, without
-    ``questions``, the questions of its templates folder; with neither, seed 001's seven.
+    caller commits. ``settings`` gives the lead's calendar (task titles in its time zone);
+    ``questions`` default to those of the session's context (seed 001's seven outside one).
     """
     via, start, attendees = parse_booking(payload)
     if start is None:
         return Booked(False, None, None, via, "a cancellation: nothing booked")
     lead = _lead_of(session, attendees)
     if questions is None:
-        questions = load_questions(settings.templates_dir) if settings is not None else DEFAULT_QUESTIONS
+        questions = configured_questions(session)
     applied = record_meeting(
         session, lead, start=start, via=via, at=now, evidence="booking notification", settings=settings,
         questions=questions,
