@@ -5,6 +5,7 @@ Errors name the file and, where YAML knows it, the line.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -12,6 +13,7 @@ import yaml
 
 from cadence.core.cadences import Cadence, parse_cadence
 from cadence.core.qualification import Rules, parse_rules
+from cadence.core.stages import DEFAULT_STAGES, Stages, parse_stages
 from cadence.errors import ConfigurationError, shown
 
 MAX_FILE_BYTES = 1_000_000
@@ -214,3 +216,18 @@ def load_rules(templates_dir: Path, cadence_names: set[str] | None = None) -> Ru
                 known = ", ".join(sorted(cadence_names))
                 raise ConfigurationError(f"{path}: class {rule.name!r} names cadence {rule.cadence!r}; known: {known}")
     return rules
+
+
+def load_stages(templates_dir: Path, task_outcomes: Mapping[str, frozenset[str]]) -> Stages:
+    """The stages of maturation in ``templates_dir/stages.yaml`` (seed 001's if the file is absent).
+
+    ``task_outcomes``: the outcomes each task channel can have, which its rules must name.
+    """
+    path = templates_dir / "stages.yaml"
+    if not path.exists():
+        return DEFAULT_STAGES
+    try:
+        return parse_stages(load_yaml(path), task_outcomes=task_outcomes)
+    except ConfigurationError as exc:
+        message = str(exc)
+        raise ConfigurationError(message if message.startswith(str(path)) else f"{path}: {message}") from None

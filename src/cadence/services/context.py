@@ -10,11 +10,12 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from cadence.adapters.db import DatabaseUnavailable, busy_message, locked, make_engine, session_factory
-from cadence.adapters.files import load_cadences, load_rules
+from cadence.adapters.files import load_cadences, load_rules, load_stages
 from cadence.adapters.schema import current_revision, head_revision
 from cadence.adapters.templates import Templates
 from cadence.core.cadences import Cadence
 from cadence.core.qualification import Rules
+from cadence.core.stages import Stages
 from cadence.errors import CadenceError, ConfigurationError, NotFound, database_problem
 from cadence.settings import Settings
 
@@ -31,6 +32,8 @@ class SchemaNotReady(CadenceError):
 
 PINNED_CADENCES = "cadence.pinned_cadences"
 """The key of :attr:`Context.pinned_cadences` in the ``info`` of the context's sessions."""
+CONTEXT = "cadence.context"
+"""The key of the :class:`Context` itself in the ``info`` of its sessions (the stages, the development cadence)."""
 
 
 @dataclass
@@ -51,7 +54,7 @@ class Context:
         )
         self.sessions = session_factory(self.engine)
         # Every session of this context reaches the cache through its info (services.enrollments.pinned_cadence).
-        self.sessions.configure(info={PINNED_CADENCES: self.pinned_cadences})
+        self.sessions.configure(info={PINNED_CADENCES: self.pinned_cadences, CONTEXT: self})
 
     @cached_property
     def cadences(self) -> dict[str, Cadence]:
@@ -62,6 +65,13 @@ class Context:
     def rules(self) -> Rules:
         """The qualification rules, checked against the cadences they name."""
         return load_rules(self.settings.templates_dir, set(self.cadences))
+
+    @cached_property
+    def stages(self) -> Stages:
+        """The stages of maturation and their rules (``stages.yaml``; seed 001's when it is absent)."""
+        from cadence.services.tasks import OUTCOMES
+
+        return load_stages(self.settings.templates_dir, OUTCOMES)
 
     @cached_property
     def template_checks(self) -> dict[str, tuple[Fingerprint, CheckReport]]:

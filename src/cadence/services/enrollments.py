@@ -11,7 +11,7 @@ from sqlalchemy import exists, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from cadence.adapters.models import CadenceVersion, Decision, Enrollment, Lead, Response, Task, Touch
+from cadence.adapters.models import CadenceVersion, Decision, Enrollment, Lead, Response, StageChange, Task, Touch
 from cadence.core.cadences import Cadence, parse_cadence
 from cadence.core.decisions import Outcome
 from cadence.core.enrollment import OPEN_STATES, State
@@ -368,6 +368,8 @@ class Applied:
     """Addresses suppressed (or found suppressed already)."""
     referred: Referred | None = None
     """The lead a referral added (or found)."""
+    stage: StageChange | None = None
+    """The lead's move to another stage of maturation, if the rules of ``stages.yaml`` made one."""
 
 
 def handle(
@@ -395,7 +397,7 @@ def handle(
         enrollment = _lock(session, found) if found is not None else None
     facts = read_facts(session, lead, enrollment, at=at, settings=settings, touch=touch)
     result = consequences(event, facts)
-    return apply_consequences(
+    applied = apply_consequences(
         session,
         lead,
         enrollment,
@@ -407,6 +409,10 @@ def handle(
         touch_id=touch_id,
         settings=settings,
     )
+    from cadence.services.stages import apply_rules, fired_by
+
+    applied.stage = apply_rules(session, lead, fired_by(event, result), at=at)
+    return applied
 
 
 def apply_consequences(
