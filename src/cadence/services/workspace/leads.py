@@ -247,3 +247,17 @@ def decide_lead(ctx: Context, viewer: Viewer, email: str, given: DecisionForm, *
             decided_by=viewer.email,
         )
         return Decided(email=lead.email, decision=chosen)
+
+
+def move_lead_stage(ctx: Context, viewer: Viewer, email: str, stage: str, reason: str, *, now: datetime) -> str:
+    """Move the lead to ``stage`` by the viewer's hand, with ``reason``; returns the new stage's name.
+
+    Raises :class:`~cadence.services.workspace.access.AccessDenied` unless the viewer may change the
+    lead, :class:`~cadence.errors.ValidationError` for an unknown stage or a missing reason.
+    """
+    from cadence.services.stages import move_by_hand, stages_of
+
+    with ctx.sessions() as session, session.begin():
+        lead = changeable_lead(session, email, viewer)
+        change = move_by_hand(session, lead, stage, reason=reason, by=viewer.email, now=now)
+        return stages_of(session).name(change.stage)
