@@ -120,6 +120,8 @@ class Facts:
     lead_name: str = ""
     """The lead's name (or address), for the titles of the tasks it gets."""
     policy: Policy = field(default_factory=Policy)
+    snoozed_until: datetime | None = None
+    """The lead said "not now" and waits until then to be enrolled again (a new answer ends the wait)."""
 
 
 # -- the events -------------------------------------------------------------------------------------
@@ -366,6 +368,8 @@ class Consequences:
     task: NewTask | None = None
     snooze: NewSnooze | None = None
     referral: NewReferral | None = None
+    unsnooze: bool = False
+    """The lead answered again while snoozed: the snooze ends, nothing re-enrolls it (its owner has the answer)."""
     note: str = ""
     """Why, in a few words: for the timeline and the reports."""
 

@@ -346,6 +346,7 @@ def read_facts(
         else None,
         lead_name=full_name(lead),
         policy=policy_of(settings) if settings is not None else Policy(),
+        snoozed_until=lead.snoozed_until,
     )
 
 
@@ -483,7 +484,7 @@ def apply_consequences(
         session.add(applied.task)
     if result.snooze is not None:
         lead.snoozed_until, lead.snooze_cadence = result.snooze.until, result.snooze.cadence
-    elif result.decision is not None:  # a decision ends the conversation: nothing wakes it up
+    elif result.decision is not None or result.unsnooze:  # a decision or a new answer: nothing wakes it up
         lead.snoozed_until = lead.snooze_cadence = None
     session.flush()
     if result.referral is not None:
