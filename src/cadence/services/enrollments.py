@@ -39,7 +39,11 @@ from cadence.services.context import PINNED_CADENCES
 from cadence.settings import Settings
 
 if TYPE_CHECKING:
+    from cadence.services.passback import PassBack
     from cadence.services.referrals import Referred
+
+QUALIFIED_AGAIN = frozenset({Outcome.QUALIFIED, Outcome.MEETING_BOOKED, Outcome.QUALIFIED_HANDOFF})
+"""The decisions that bring a passed-back lead back to its owner (so does an ``interested`` reply)."""
 
 
 class Suppressed(CadenceError):
@@ -306,7 +310,7 @@ def decided_since_enrolled(session: Session, lead: Lead, enrollment: Enrollment 
     if (
         enrollment is not None
         and decision.enrollment_id != enrollment.id
-        and decision.decided_at < enrollment.enrolled_at
+        and decision.decided_at <= enrollment.enrolled_at  # a pass-back decides one and enrolls the next at once
     ):
         return None
     return Outcome(decision.outcome)
@@ -371,6 +375,10 @@ class Applied:
     """The lead a referral added (or found)."""
     stage: StageChange | None = None
     """The lead's move to another stage of maturation, if the rules of ``stages.yaml`` made one."""
+    passed_back: PassBack | None = None
+    """A decision ``passed_back``: who develops the lead now and its development cadence."""
+    came_back_to: str | None = None
+    """A passed-back lead qualified again: the owner it returned to."""
 
 
 def handle(
@@ -410,9 +418,17 @@ def handle(
         touch_id=touch_id,
         settings=settings,
     )
+    from cadence.services.passback import come_back, pass_back
     from cadence.services.stages import apply_rules, fired_by
 
-    applied.stage = apply_rules(session, lead, fired_by(event, result), at=at)
+    fired = fired_by(event, result)
+    applied.stage = apply_rules(session, lead, fired, at=at)
+    decided = result.decision.outcome if result.decision is not None else None
+    if result.decision is not None and decided is Outcome.PASSED_BACK:
+        applied.passed_back = pass_back(session, lead, reason=result.decision.reason, at=at)
+    elif lead.home_owner_id is not None and (decided in QUALIFIED_AGAIN or "intent interested" in fired):
+        why = f"decision {decided.value}" if decided is not None else "the lead wrote back with interest"
+        applied.came_back_to = come_back(session, lead, why=why, at=at)
     return applied
 
 
