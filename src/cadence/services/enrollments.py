@@ -420,7 +420,10 @@ def handle(
     )
     from cadence.services.passback import come_back, pass_back
     from cadence.services.stages import apply_rules, fired_by
+    from cadence.services.undo import record_intent_actions
 
+    if isinstance(event, Responded) and event.reading is not None:
+        record_intent_actions(session, lead, event.reading, result, applied, at=at)
     fired = fired_by(event, result)
     applied.stage = apply_rules(session, lead, fired, at=at)
     decided = result.decision.outcome if result.decision is not None else None
