@@ -91,7 +91,8 @@ def test_a_referral_lead_created_by_a_reply_is_stopped_when_undone(seeded: Conte
         jo = s.scalars(select(Lead).where(Lead.email == "jo@acme.example")).one()
         assert jo.status == "decided"
         decision = s.scalars(select(Decision).where(Decision.lead_id == jo.id)).one()
-        assert (decision.outcome, decision.reason) == ("wrong_contact", "the referral was undone by rita@cadence.example")
+        assert decision.outcome == "wrong_contact"
+        assert decision.reason == "the referral was undone by rita@cadence.example"
 
 
 def test_an_action_of_another_lead_or_none_is_refused(seeded: Context, run_cli: Cli) -> None:

@@ -48,3 +48,55 @@ def test_neither_another_rep_nor_a_marketer_moves_someone_elses_lead(site: str, 
             response = post_form(http, f"/leads/{ADA}/stage", {"stage": "vetting", "reason": "mine now"})
             assert response.status_code in (403, 404)
     assert stage_of(ctx, ADA) == (None, [])
+
+
+# -- what replies did on their own, and undoing it -----------------------------------------------------
+
+
+def test_the_owner_undoes_a_snooze_from_the_lead_page_and_the_undo_is_shown(site: str, ctx: Context) -> None:
+    from datetime import date
+
+    from cadence.adapters.models import LeadAction
+    from tests.stages.conftest import reply
+
+    reply(ctx, "not_now", at=NOW, named=date(2027, 3, 1), email=ADA)
+    with ctx.sessions() as s:
+        action = s.scalars(select(LeadAction)).one()
+    with signed_in(site, RITA) as http:
+        page = http.get(f"/leads/{ADA}").text
+        assert '<h2 id="actions-heading">What replies did on their own</h2>' in page
+        assert "read as not_now, confidence 0.95<br>words of not_now" in page
+        assert f'<input type="hidden" name="action_id" value="{action.id}">' in page
+        done = post_form(http, f"/leads/{ADA}/undo", {"action_id": str(action.id)})
+        assert (done.status_code, done.headers["location"]) == (303, f"/leads/{ADA}")
+        page = http.get(f"/leads/{ADA}").text
+        again = post_form(http, f"/leads/{ADA}/undo", {"action_id": str(action.id)})
+    assert "Undone: snoozed until 2027-03-01" in page
+    assert '<span class="chip">undone</span>' in page
+    assert 'name="action_id"' not in page
+    assert again.status_code == 422
+    assert "was undone already" in again.text
+    with ctx.sessions() as s:
+        lead = s.scalars(select(Lead).where(Lead.email == ADA)).one()
+        assert lead.snoozed_until is None
+        assert s.scalars(select(LeadAction)).one().undone_by == RITA
+
+
+@pytest.mark.one_database
+def test_another_rep_cannot_undo_and_a_marketer_sees_no_undo_button(site: str, ctx: Context) -> None:
+    from datetime import date
+
+    from cadence.adapters.models import LeadAction
+    from tests.stages.conftest import reply
+
+    reply(ctx, "not_now", at=NOW, named=date(2027, 3, 1), email=ADA)
+    with ctx.sessions() as s:
+        action = s.scalars(select(LeadAction)).one()
+    with signed_in(site, SAM) as http:
+        assert post_form(http, f"/leads/{ADA}/undo", {"action_id": str(action.id)}).status_code in (403, 404)
+    with signed_in(site, MIA) as http:
+        page = http.get(f"/leads/{ADA}").text
+    assert "What replies did on their own" in page
+    assert 'name="action_id"' not in page
+    with ctx.sessions() as s:
+        assert s.scalars(select(LeadAction)).one().undone_at is None

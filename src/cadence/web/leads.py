@@ -22,6 +22,7 @@ from cadence.services.workspace.leads import (
     move_lead_stage,
     pause_lead,
     resume_lead,
+    undo_lead_action,
 )
 from cadence.services.workspace.sessions import flash
 from cadence.web.auth import FormDep, ViewerDep, guarded_router, redirect, safe_next
@@ -193,5 +194,17 @@ def lead_stage(
     def go() -> tuple[str, str]:
         name = move_lead_stage(ctx, viewer, email, form.get("stage", ""), form.get("reason", ""), now=clock())
         return email, f"Moved to {name}."
+
+    return _act(request, ctx, viewer, email, form, go)
+
+
+@router.post("/leads/{email:path}/undo")
+def lead_undo(
+    request: Request, ctx: ContextDep, clock: ClockDep, viewer: ViewerDep, form: FormDep, email: str
+) -> Response:
+    """Undo what a reply did on its own (a snooze, a referral, a decision, a suppression); the undo is recorded."""
+
+    def go() -> tuple[str, str]:
+        return email, undo_lead_action(ctx, viewer, email, form.get("action_id", ""), now=clock())
 
     return _act(request, ctx, viewer, email, form, go)
