@@ -139,3 +139,16 @@ def test_developers_get_no_new_leads_and_are_listed_with_their_role(seeded: Cont
     Path("more.csv").write_text("email,first_name,source,interactions\nnew@acme.example,New,webinar,3\n")
     run_cli("leads", "import", "more.csv")
     assert [x["owner"] for x in run_cli("leads", "list", "--json").json() if x["email"] == "new@acme.example"] == [RITA]
+
+
+def test_a_refusal_during_development_is_decided_over_the_pass_back(seeded: Context) -> None:
+    add_developer(seeded)
+    pass_it_back(seeded)
+    reply(seeded, "not_interested", at=MONDAY + timedelta(days=10), note="We chose another vendor")
+    assert enrollments(seeded) == [("default", "decided"), ("development", "decided")]
+    with seeded.sessions() as s:
+        from cadence.services.enrollments import current_decision
+
+        decision = current_decision(s, lead_of(s).id)
+        assert decision is not None
+        assert (decision.outcome, decision.reason) == ("not_interested", "We chose another vendor")
