@@ -92,6 +92,9 @@ class Settings(BaseSettings):
         default="re-engage", description="The cadence a lead that said 'not now, in March' is enrolled in then."
     )
     referral_cadence: str = Field(default="referral", description="The cadence a lead named in a referral gets.")
+    development_cadence: str = Field(
+        default="development", description="The cadence a passed-back lead gets in the lead-development queue."
+    )
     unsubscribe_address: str | None = Field(
         default=None, description="The mailto: address of List-Unsubscribe (default: the Reply-To mailbox)."
     )

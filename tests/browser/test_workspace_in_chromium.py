@@ -52,7 +52,7 @@ def test_a_rep_logs_in_completes_a_call_task_and_sees_the_next_one(page: Any, wo
 
 def test_a_marketer_previews_a_template_for_a_lead(page: Any, workspace: Workspace) -> None:
     log_in(page, MIA, "/cadences")
-    assert page.locator("svg.chart").count() == 5  # one timeline per cadence (5 ship)
+    assert page.locator("svg.chart").count() == 6  # one timeline per cadence (6 ship)
     screenshot(page, "marketer-cadences")
 
     page.get_by_role("link", name="Templates", exact=True).click()

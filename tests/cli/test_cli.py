@@ -350,10 +350,21 @@ def test_a_meeting_needs_the_qualifying_answers_or_a_recorded_skip(with_reps: Cl
 
 def test_a_decision_stops_the_enrollment_and_is_listed_with_its_reason(with_reps: Cli, tmp_path: Path) -> None:
     with_reps("leads", "import", str(write(tmp_path, LEADS_CSV)), "--now", NOW, expect=3)
-    with_reps("decide", "ada@acme.example", "--outcome", "passed_back", "--reason", "project next year")
+    with_reps("decide", "ada@acme.example", "--outcome", "bad_fit", "--reason", "no team to equip")
     shown = with_reps("leads", "show", "ada@acme.example", "--json").json()
     assert shown["enrollment"]["state"] == "decided"
     assert shown["enrollment"]["next_due_at"] is None
+    assert "no team to equip" in with_reps("decisions", "list").stdout
+
+
+def test_a_passed_back_lead_is_listed_with_its_reason_and_starts_its_development(
+    with_reps: Cli, tmp_path: Path
+) -> None:
+    with_reps("leads", "import", str(write(tmp_path, LEADS_CSV)), "--now", NOW, expect=3)
+    with_reps("decide", "ada@acme.example", "--outcome", "passed_back", "--reason", "project next year")
+    shown = with_reps("leads", "show", "ada@acme.example", "--json").json()
+    assert (shown["enrollment"]["cadence"], shown["enrollment"]["state"]) == ("development", "active")
+    assert shown["decision"]["outcome"] == "passed_back"
     assert "passed_back" in with_reps("decisions", "list").stdout
 
 

@@ -183,9 +183,12 @@ def test_an_email_template_without_a_subject_block_is_reported(check_cli: Cli, f
     template.write_text(source[:start] + source[end:])
     cadence = folder / "cadences" / "default.yaml"
     problems = problems_of(check_cli, folder)
+    development = folder / "cadences" / "development.yaml"
     assert problems == [
         f"{cadence}:{line_of(cadence, 'email/check-in')}: step 7 (email, day 12) sends 'email/check-in' as an email, "
         "but it has no {% block subject %}",
+        f"{development}:{line_of(development, 'email/check-in')}: step 4 (email, day 20) sends 'email/check-in' as "
+        "an email, but it has no {% block subject %}",
         f"{template}: an email template needs {{% block subject %}} and {{% block text %}}",
     ]
 
@@ -259,7 +262,7 @@ def test_a_qualification_class_naming_an_unknown_cadence_is_reported_at_its_line
     problems = problems_of(check_cli, folder)
     assert problems == [
         f"{rules}:{line}: class 'C' names cadence 'nurtur', which does not exist; "
-        "known: default, inbound, nurture, re-engage, referral"
+        "known: default, development, inbound, nurture, re-engage, referral"
     ]
 
 

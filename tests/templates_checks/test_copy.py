@@ -92,7 +92,7 @@ def test_no_shipped_template_says_seed_or_none(shipped: Templates, name: str, sa
 
 
 def test_no_cadence_or_rule_file_says_seed_where_a_user_reads_it() -> None:
-    for path in [*(TEMPLATES / "cadences").glob("*.yaml"), TEMPLATES / "qualification.yaml"]:
+    for path in [*(TEMPLATES / "cadences").glob("*.yaml"), TEMPLATES / "qualification.yaml", TEMPLATES / "stages.yaml"]:
         assert not re.search(r"\bseeds?\b", path.read_text(encoding="utf-8"), re.IGNORECASE), path
         data = yaml.safe_load(path.read_text(encoding="utf-8"))
         assert "seed" not in str(data.get("description", "")).lower()

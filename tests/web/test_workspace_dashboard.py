@@ -40,7 +40,7 @@ def test_each_cadence_step_counts_the_leads_it_reached_the_replies_and_the_meeti
 ) -> None:
     with ctx.sessions() as s:
         funnels = {f.cadence: f for f in cadence_funnels(s, load_cadences(TEMPLATES))}
-    assert set(funnels) == {"default", "inbound", "nurture", "re-engage", "referral"}
+    assert set(funnels) == {"default", "development", "inbound", "nurture", "re-engage", "referral"}
     default = funnels["default"]
     rows = [(step.index, step.channel, step.reached, step.replied, step.meetings) for step in default.steps[:7]]
     assert rows == [

@@ -56,7 +56,7 @@ def test_the_cadences_page_draws_each_cadence_from_day_0_to_its_last_step_by_cha
     charts = {chart.findtext(f"{SVG}title"): chart for chart in svgs(page.text)}
     assert set(charts) == {
         f"Cadence {name}: steps by day and channel"
-        for name in ("default", "inbound", "nurture", "re-engage", "referral")
+        for name in ("default", "development", "inbound", "nurture", "re-engage", "referral")
     }
     default = charts["Cadence default: steps by day and channel"]
     assert default.get("role") == "img"
@@ -80,7 +80,7 @@ def test_the_templates_page_lists_every_template_with_its_check_result(site: str
     names = re.findall(r'<tr id="t-([^"]+)">', page)
     assert len(names) == 22
     assert {"email/introduction", "calls/discovery", "email/_layout.html", "digest/rep", "email/referral"} <= set(names)
-    assert "All 22 templates and 5 cadences pass their checks." in page
+    assert "All 22 templates and 6 cadences pass their checks." in page
     assert page.count('<span class="chip ok">OK</span>') == 22
     row = page[page.index('<tr id="t-email/introduction">') :].split("</tr>", 1)[0]
     assert "<td>email</td>" in row

@@ -6,6 +6,7 @@ Errors name the file and, where YAML knows it, the line.
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +15,7 @@ import yaml
 from cadence.core.cadences import Cadence, parse_cadence
 from cadence.core.qualification import Rules, parse_rules
 from cadence.core.questions import DEFAULT_QUESTIONS, Question, parse_questions
+from cadence.core.stages import DEFAULT_STAGES, Stages, parse_stages
 from cadence.errors import ConfigurationError, shown
 
 MAX_FILE_BYTES = 1_000_000
@@ -235,3 +237,18 @@ def load_questions(templates_dir: Path) -> tuple[Question, ...]:
         line = re.match(r"line (\d+): ", message)
         where = f"{path}:{line[1]}: {message[line.end() :]}" if line else f"{path}: {message}"
         raise ConfigurationError(where) from None
+
+
+def load_stages(templates_dir: Path, task_outcomes: Mapping[str, frozenset[str]]) -> Stages:
+    """The stages of maturation in ``templates_dir/stages.yaml`` (seed 001's if the file is absent).
+
+    ``task_outcomes``: the outcomes each task channel can have, which its rules must name.
+    """
+    path = templates_dir / "stages.yaml"
+    if not path.exists():
+        return DEFAULT_STAGES
+    try:
+        return parse_stages(load_yaml(path), task_outcomes=task_outcomes)
+    except ConfigurationError as exc:
+        message = str(exc)
+        raise ConfigurationError(message if message.startswith(str(path)) else f"{path}: {message}") from None

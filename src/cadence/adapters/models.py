@@ -81,6 +81,8 @@ class Rep(Base):
     daily_email_cap: Mapped[int | None] = mapped_column(Integer)
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime]
+    role: Mapped[str | None] = mapped_column(String(20))
+    """None: a rep who owns leads; ``developer``: works the lead-development queue (passed-back leads)."""
 
 
 class Lead(Base):
@@ -124,8 +126,13 @@ class Lead(Base):
     snooze_cadence: Mapped[str | None] = mapped_column(String(63))
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]
+    stage: Mapped[str | None] = mapped_column(String(63), index=True)
+    """The stage of maturation (``templates/stages.yaml``); None: the first stage."""
+    stage_entered_at: Mapped[datetime | None]
+    home_owner_id: Mapped[int | None] = mapped_column(ForeignKey("reps.id"))
+    """While the lead is passed back to lead development: the owner it returns to when qualified again."""
 
-    owner: Mapped[Rep | None] = relationship(lazy="joined")
+    owner: Mapped[Rep | None] = relationship(lazy="joined", foreign_keys=[owner_id])
 
 
 class CadenceVersion(Base):
@@ -430,3 +437,38 @@ class QualifyingAnswer(Base):
     answered_by: Mapped[str | None] = mapped_column(String(320))
     task_id: Mapped[int | None] = mapped_column(ForeignKey("tasks.id"))
     answered_at: Mapped[datetime]
+
+
+# -- Stages of maturation, and what an intent did automatically ---------------------------------------
+
+
+class StageChange(Base):
+    """A lead's move to a stage: when, by whom (a person's address, or ``rule: ...``), and why."""
+
+    __tablename__ = "stage_changes"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    lead_id: Mapped[int] = mapped_column(ForeignKey("leads.id"), index=True)
+    stage: Mapped[str] = mapped_column(String(63))
+    previous: Mapped[str | None] = mapped_column(String(63))
+    entered_at: Mapped[datetime]
+    by: Mapped[str] = mapped_column(String(320))
+    reason: Mapped[str] = mapped_column(Text)
+
+
+class LeadAction(Base):
+    """Something a reply's intent did on its own (a snooze, a referral, a decision, a suppression), with the
+    evidence and what undoing it needs (``undo``); ``undone_at`` once its owner undid it."""
+
+    __tablename__ = "lead_actions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    lead_id: Mapped[int] = mapped_column(ForeignKey("leads.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(30))
+    summary: Mapped[str] = mapped_column(Text)
+    evidence: Mapped[list[str] | None] = mapped_column(JSON)
+    undo: Mapped[dict[str, Any]] = mapped_column(JSON)
+    created_at: Mapped[datetime]
+    undone_at: Mapped[datetime | None]
+    undone_by: Mapped[str | None] = mapped_column(String(320))
+    undo_note: Mapped[str | None] = mapped_column(Text)

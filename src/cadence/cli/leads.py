@@ -142,6 +142,12 @@ def leads_show(email: str, as_json: JsonOption = False) -> None:
             typer.echo(f"  snoozed until {data['snoozed_until']}, then cadence {data['snooze_cadence']}")
         if data["referred_by"]:
             typer.echo(f"  referred by {data['referred_by']}")
+        stage = data["stage"]
+        typer.echo(f"  stage {stage['name']} since {stage['since'][:16]}")
+        for action in data["actions"]:
+            undone = f" (undone by {action['undone_by']}: {action['undo_note']})" if action["undone_at"] else ""
+            typer.echo(f"  action {action['id']} at {action['at'][:16]}: {action['summary']}{undone}")
+            typer.echo(f"    evidence: {'; '.join(action['evidence'])}")
         if data["timeline"]:
             rows = [
                 (t["at"], t["day"], t["channel"], t["state"], t["template"], t["subject"]) for t in data["timeline"]
@@ -151,5 +157,68 @@ def leads_show(email: str, as_json: JsonOption = False) -> None:
                 if t["intent"]:
                     evidence = "; ".join(t["evidence"] or [])
                     typer.echo(f"  {t['at']}: reads as {t['intent']} ({t['confidence']:.2f}): {evidence}")
+
+    run(go)
+
+
+@leads_app.command("stage")
+def leads_stage(
+    email: str,
+    stage: Annotated[str, typer.Argument(help="The stage's key or name (see templates/stages.yaml).")],
+    reason: Annotated[str, typer.Option("--reason", help="Why the lead moves: kept in its stage history.")],
+    by: Annotated[str, typer.Option("--by", help="Who moves it (default: the operator).")] = "operator",
+    as_json: JsonOption = False,
+    now: NowOption = None,
+) -> None:
+    """Move a lead to a stage of maturation by hand (forward or back), with a reason."""
+
+    def go() -> None:
+        from cadence.services.enrollments import get_lead
+        from cadence.services.stages import move_by_hand, stages_of
+
+        instant = parse_instant(now)
+        with session() as s:
+            lead = get_lead(s, email)
+            change = move_by_hand(s, lead, stage, reason=reason, by=by, now=instant)
+            stages = stages_of(s)
+            result = {
+                "email": lead.email,
+                "stage": change.stage,
+                "name": stages.name(change.stage),
+                "previous": change.previous or stages.first.key,
+                "at": change.entered_at.isoformat(),
+                "by": change.by,
+                "reason": change.reason,
+            }
+        if as_json:
+            emit_json(result)
+        else:
+            typer.echo(f"{result['email']}: {stages.name(result['previous'])} -> {result['name']}")
+
+    run(go)
+
+
+@leads_app.command("undo")
+def leads_undo(
+    email: str,
+    action_id: Annotated[int, typer.Argument(help="The action's number, as `cadence leads show EMAIL` lists it.")],
+    by: Annotated[str, typer.Option("--by", help="Who undoes it (default: the operator).")] = "operator",
+    as_json: JsonOption = False,
+    now: NowOption = None,
+) -> None:
+    """Undo what a reply's intent did on its own (a snooze, a referral, a decision, a suppression)."""
+
+    def go() -> None:
+        from cadence.services.enrollments import get_lead
+        from cadence.services.undo import undo_action
+
+        instant = parse_instant(now)
+        with session() as s:
+            action = undo_action(s, get_lead(s, email), action_id, by=by, now=instant)
+            result = {"id": action.id, "kind": action.kind, "summary": action.summary, "undone": action.undo_note}
+        if as_json:
+            emit_json(result)
+        else:
+            typer.echo(f"undone: {result['summary']} ({result['undone']})")
 
     run(go)

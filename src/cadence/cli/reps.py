@@ -18,6 +18,7 @@ def reps_add(
     signature: Annotated[str | None, typer.Option(help="Email signature.")] = None,
     timezone: Annotated[str | None, typer.Option(help="IANA time zone, e.g. Europe/Paris.")] = None,
     daily_email_cap: Annotated[int | None, typer.Option(help="At most this many emails a day.", min=1)] = None,
+    role: Annotated[str, typer.Option(help="rep (owns new leads) or developer (works the passed-back leads).")] = "rep",
     now: NowOption = None,
 ) -> None:
     """Add a sales rep."""
@@ -34,8 +35,10 @@ def reps_add(
                 signature=signature,
                 timezone=timezone,
                 daily_email_cap=daily_email_cap,
+                role=role.strip().lower(),
             )
-            typer.echo(f"added rep {rep.name} <{rep.email}>")
+            what = "developer" if rep.role else "rep"
+            typer.echo(f"added {what} {rep.name} <{rep.email}>")
 
     run(go)
 
@@ -54,7 +57,7 @@ def reps_list(as_json: JsonOption = False) -> None:
         elif not reps:
             typer.echo("no reps yet: add one with `cadence reps add EMAIL --name NAME`")
         else:
-            rows = [(r["email"], r["name"], r["timezone"], r["daily_email_cap"], r["leads"]) for r in reps]
-            typer.echo(table(rows, ["email", "name", "timezone", "cap", "leads"]))
+            rows = [(r["email"], r["name"], r["role"], r["timezone"], r["daily_email_cap"], r["leads"]) for r in reps]
+            typer.echo(table(rows, ["email", "name", "role", "timezone", "cap", "leads"]))
 
     run(go)

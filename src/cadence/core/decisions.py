@@ -19,6 +19,8 @@ class Outcome(StrEnum):
     BOUNCED = "bounced"
     WRONG_CONTACT = "wrong_contact"
     PASSED_BACK = "passed_back"
+    QUALIFIED = "qualified"
+    """A passed-back lead is ready again: it returns from lead development to its owner."""
 
 
 QUALIFYING_QUESTIONS: tuple[tuple[str, str], ...] = (

@@ -122,6 +122,8 @@ class Facts:
     policy: Policy = field(default_factory=Policy)
     meeting_at: datetime | None = None
     """When the meeting of the lead's current ``meeting_booked`` decision starts, if it is known."""
+    snoozed_until: datetime | None = None
+    """The lead said "not now" and waits until then to be enrolled again (a new answer ends the wait)."""
 
 
 # -- the events -------------------------------------------------------------------------------------
@@ -389,6 +391,8 @@ class Consequences:
     task: NewTask | None = None
     snooze: NewSnooze | None = None
     referral: NewReferral | None = None
+    unsnooze: bool = False
+    """The lead answered again while snoozed: the snooze ends, nothing re-enrolls it (its owner has the answer)."""
     note: str = ""
     """Why, in a few words: for the timeline and the reports."""
 

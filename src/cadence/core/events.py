@@ -45,7 +45,9 @@ event              enrollment                                 touch           al
 .. [2] Unless the lead was decided since it was enrolled: an automatic decision never replaces one
    (the suppression still happens). The enrollment stops, its open tasks are cancelled.
 .. [3] A response on a decided enrollment, or from a lead never enrolled, is recorded on its own;
-   the owner gets the task all the same.
+   the owner gets the task all the same. A response from a snoozed lead ends the snooze
+   (``Consequences.unsnooze``): its owner has the new answer, and nothing re-enrolls the lead at the
+   snooze's date; a new "not now" with a date snoozes it again until that date.
 .. [4] What a reply says (``Responded.reading``, :mod:`cadence.core.intent`) decides what follows:
 
    ======================  ======================================================================
@@ -469,11 +471,13 @@ def _responded(facts: Facts, event: Responded, *, with_task: bool) -> Consequenc
         title = _TASK_TITLES[event.kind].format(name=facts.lead_name or "the lead")[:MAX_TITLE]
         instructions = event.note or (f"(no text) Subject: {event.subject}" if event.subject else "(no text)")
         task = NewTask(channel="reply", title=title, instructions=instructions, due_at=facts.at)
+    note = f"{event.kind}: automated steps stopped; the owner decides" if moved else f"{event.kind} recorded"
     return Consequences(
         enrollment=moved,
         response=NewResponse(kind=event.kind, channel=event.channel, note=event.note, on_enrollment=moved is not None),
         task=task,
-        note=f"{event.kind}: automated steps stopped; the owner decides" if moved else f"{event.kind} recorded",
+        unsnooze=facts.snoozed_until is not None,
+        note=f"{note}; the snooze ends" if facts.snoozed_until is not None else note,
     )
 
 

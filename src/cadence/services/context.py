@@ -10,12 +10,13 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from cadence.adapters.db import DatabaseUnavailable, busy_message, locked, make_engine, session_factory
-from cadence.adapters.files import load_cadences, load_questions, load_rules
+from cadence.adapters.files import load_cadences, load_questions, load_rules, load_stages
 from cadence.adapters.schema import current_revision, head_revision
 from cadence.adapters.templates import Templates
 from cadence.core.cadences import Cadence
 from cadence.core.qualification import Rules
 from cadence.core.questions import Question
+from cadence.core.stages import Stages
 from cadence.errors import CadenceError, ConfigurationError, NotFound, database_problem
 from cadence.settings import Settings
 
@@ -34,6 +35,8 @@ PINNED_CADENCES = "cadence.pinned_cadences"
 """The key of :attr:`Context.pinned_cadences` in the ``info`` of the context's sessions."""
 QUESTIONS = "cadence.questions"
 """The key, in the ``info`` of the context's sessions, of a function giving :attr:`Context.questions`."""
+CONTEXT = "cadence.context"
+"""The key of the :class:`Context` itself in the ``info`` of its sessions (the stages, the development cadence)."""
 
 
 @dataclass
@@ -54,7 +57,9 @@ class Context:
         )
         self.sessions = session_factory(self.engine)
         # Every session of this context reaches the cache through its info (services.enrollments.pinned_cadence).
-        self.sessions.configure(info={PINNED_CADENCES: self.pinned_cadences, QUESTIONS: lambda: self.questions})
+        self.sessions.configure(
+            info={PINNED_CADENCES: self.pinned_cadences, QUESTIONS: lambda: self.questions, CONTEXT: self}
+        )
 
     @cached_property
     def cadences(self) -> dict[str, Cadence]:
@@ -70,6 +75,13 @@ class Context:
     def questions(self) -> tuple[Question, ...]:
         """The qualifying questions (``questions.yaml``, else seed 001's seven)."""
         return load_questions(self.settings.templates_dir)
+
+    @cached_property
+    def stages(self) -> Stages:
+        """The stages of maturation and their rules (``stages.yaml``; seed 001's when it is absent)."""
+        from cadence.services.tasks import OUTCOMES
+
+        return load_stages(self.settings.templates_dir, OUTCOMES)
 
     @cached_property
     def template_checks(self) -> dict[str, tuple[Fingerprint, CheckReport]]:

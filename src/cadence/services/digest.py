@@ -1,13 +1,15 @@
 """The rep digest: each morning, in the rep's time zone, today's and overdue tasks, overdue first.
 
 Tasks overdue by more than ``escalate_after_days`` also go to the manager address, if one is set
-(seed 003: people are held to account). Each recipient gets at most one digest per local date:
+(seed 003: people are held to account), and so do answers left past the response SLA
+(:mod:`cadence.services.response_sla`) the same morning; a rep's digest lists its own late answers first.
+Each recipient gets at most one digest per local date:
 the ``digests`` row is claimed before the email is sent.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -19,6 +21,7 @@ from sqlalchemy.orm import Session
 from cadence.adapters.mail import SmtpSender, build_message, make_message_id
 from cadence.adapters.models import Digest, Rep, Task
 from cadence.services.context import Context
+from cadence.services.response_sla import late_answers
 
 
 @dataclass(frozen=True)
@@ -30,6 +33,8 @@ class DigestMail:
     local_date: str
     overdue: list[dict[str, Any]]
     today: list[dict[str, Any]]
+    late_answers: list[dict[str, Any]] = field(default_factory=list)
+    """Answers whose owner task is open past the response SLA (also among ``overdue`` or ``today`` for a rep)."""
 
 
 def _task_line(task: Task, tz: ZoneInfo) -> dict[str, Any]:
@@ -73,26 +78,39 @@ def due_digests(session: Session, ctx: Context, *, now: datetime) -> list[Digest
         )
         overdue = [_task_line(t, tz) for t in tasks if t.due_at < start]
         today = [_task_line(t, tz) for t in tasks if t.due_at >= start]
+        by_id = {t.id: t for t in tasks}
+        late_lines = [
+            _task_line(by_id[a.task_id], tz)
+            for a in late_answers(session, now=now, settings=settings, owner_id=rep.id)
+            if a.task_id in by_id
+        ]
         if overdue or today:
-            result.append(DigestMail(rep.email, rep.name, local.date().isoformat(), overdue, today))
+            result.append(DigestMail(rep.email, rep.name, local.date().isoformat(), overdue, today, late_lines))
     if settings.manager_email:
         tz = ZoneInfo(settings.default_timezone)
         local = now.astimezone(tz)
         if local.hour == settings.digest_hour and (settings.manager_email, local.date().isoformat()) not in sent:
             cutoff = now - timedelta(days=settings.escalate_after_days)
+            answers = {a.task_id for a in late_answers(session, now=now, settings=settings)}
             late = list(
                 session.scalars(
                     select(Task).where(Task.status == "open", Task.due_at < cutoff).order_by(Task.due_at, Task.id)
                 )
             )
-            if late:
+            unanswered = (
+                list(session.scalars(select(Task).where(Task.id.in_(answers)).order_by(Task.created_at, Task.id)))
+                if answers
+                else []
+            )
+            if late or unanswered:
                 result.append(
                     DigestMail(
                         settings.manager_email,
                         "Manager",
                         local.date().isoformat(),
-                        [_task_line(t, tz) for t in late],
+                        [_task_line(t, tz) for t in late if t.id not in answers],
                         [],
+                        [_task_line(t, tz) for t in unanswered],
                     )
                 )
     return result
@@ -126,6 +144,7 @@ async def send_digests(ctx: Context, sender: SmtpSender, *, now: datetime) -> di
             "rep": {"name": mail.name, "email": mail.recipient},
             "overdue": mail.overdue,
             "today": mail.today,
+            "late_answers": mail.late_answers,
             "date": mail.local_date,
             "escalation": mail.recipient == ctx.settings.manager_email,
             "company": {"name": ctx.settings.company_name},

@@ -11,7 +11,7 @@ from sqlalchemy import exists, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from cadence.adapters.models import CadenceVersion, Decision, Enrollment, Lead, Response, Task, Touch
+from cadence.adapters.models import CadenceVersion, Decision, Enrollment, Lead, Response, StageChange, Task, Touch
 from cadence.core.cadences import Cadence, parse_cadence
 from cadence.core.decisions import NEEDS_QUALIFICATION, Outcome
 from cadence.core.enrollment import OPEN_STATES, State
@@ -40,7 +40,11 @@ from cadence.services.context import PINNED_CADENCES
 from cadence.settings import Settings
 
 if TYPE_CHECKING:
+    from cadence.services.passback import PassBack
     from cadence.services.referrals import Referred
+
+QUALIFIED_AGAIN = frozenset({Outcome.QUALIFIED, Outcome.MEETING_BOOKED, Outcome.QUALIFIED_HANDOFF})
+"""The decisions that bring a passed-back lead back to its owner (so does an ``interested`` reply)."""
 
 
 class Suppressed(CadenceError):
@@ -307,7 +311,7 @@ def decided_since_enrolled(session: Session, lead: Lead, enrollment: Enrollment 
     if (
         enrollment is not None
         and decision.enrollment_id != enrollment.id
-        and decision.decided_at < enrollment.enrolled_at
+        and decision.decided_at <= enrollment.enrolled_at  # a pass-back decides one and enrolls the next at once
     ):
         return None
     return Outcome(decision.outcome)
@@ -349,6 +353,7 @@ def read_facts(
         else None,
         lead_name=full_name(lead),
         policy=policy_of(settings) if settings is not None else Policy(),
+        snoozed_until=lead.snoozed_until,
     )
 
 
@@ -371,6 +376,12 @@ class Applied:
     """Addresses suppressed (or found suppressed already)."""
     referred: Referred | None = None
     """The lead a referral added (or found)."""
+    stage: StageChange | None = None
+    """The lead's move to another stage of maturation, if the rules of ``stages.yaml`` made one."""
+    passed_back: PassBack | None = None
+    """A decision ``passed_back``: who develops the lead now and its development cadence."""
+    came_back_to: str | None = None
+    """A passed-back lead qualified again: the owner it returned to."""
 
 
 def handle(
@@ -405,7 +416,7 @@ def handle(
         from cadence.services.answers import record_answers
 
         record_answers(session, lead, given.answers, at=at, by=given.decided_by)
-    return apply_consequences(
+    applied = apply_consequences(
         session,
         lead,
         enrollment,
@@ -417,6 +428,21 @@ def handle(
         touch_id=touch_id,
         settings=settings,
     )
+    from cadence.services.passback import come_back, pass_back
+    from cadence.services.stages import apply_rules, fired_by
+    from cadence.services.undo import record_intent_actions
+
+    if isinstance(event, Responded) and event.reading is not None:
+        record_intent_actions(session, lead, event.reading, result, applied, at=at)
+    fired = fired_by(event, result)
+    applied.stage = apply_rules(session, lead, fired, at=at)
+    decided = result.decision.outcome if result.decision is not None else None
+    if result.decision is not None and decided is Outcome.PASSED_BACK:
+        applied.passed_back = pass_back(session, lead, reason=result.decision.reason, at=at)
+    elif lead.home_owner_id is not None and (decided in QUALIFIED_AGAIN or "intent interested" in fired):
+        why = f"decision {decided.value}" if decided is not None else "the lead wrote back with interest"
+        applied.came_back_to = come_back(session, lead, why=why, at=at)
+    return applied
 
 
 def _decision_of(event: AnyEvent) -> Decided | None:
@@ -507,7 +533,7 @@ def apply_consequences(
         session.add(applied.task)
     if result.snooze is not None:
         lead.snoozed_until, lead.snooze_cadence = result.snooze.until, result.snooze.cadence
-    elif result.decision is not None:  # a decision ends the conversation: nothing wakes it up
+    elif result.decision is not None or result.unsnooze:  # a decision or a new answer: nothing wakes it up
         lead.snoozed_until = lead.snooze_cadence = None
     session.flush()
     if result.referral is not None:

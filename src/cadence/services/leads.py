@@ -426,6 +426,11 @@ def show_lead(session: Session, email: str, *, settings: Settings) -> dict[str, 
         )
     timeline.sort(key=lambda item: item["at"] or "")
     data["timeline"] = timeline
+    from cadence.services.stages import stage_of
+    from cadence.services.undo import actions_of
+
+    data["stage"] = stage_of(session, lead)
+    data["actions"] = actions_of(session, lead)
     return data
 
 

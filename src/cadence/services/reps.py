@@ -9,10 +9,13 @@ from sqlalchemy.orm import Session
 
 from cadence.adapters.models import Lead, Rep
 from cadence.core.leads import clean_text, normalize_email, validate_timezone
-from cadence.errors import AlreadyExists, NotFound, ValidationError
+from cadence.errors import AlreadyExists, NotFound, ValidationError, shown
 
 MAX_DAILY_EMAIL_CAP = 100_000
 """The largest daily email cap a rep can have (far beyond what one mailbox may send)."""
+DEVELOPER = "developer"
+ROLES = ("rep", DEVELOPER)
+"""A rep owns leads dealt out to them; a developer works the lead-development queue (passed-back leads)."""
 
 
 def add_rep(
@@ -24,8 +27,13 @@ def add_rep(
     signature: str | None = None,
     timezone: str | None = None,
     daily_email_cap: int | None = None,
+    role: str = "rep",
 ) -> Rep:
-    """Create a rep; raises :class:`AlreadyExists` if the address is taken."""
+    """Create a rep; raises :class:`AlreadyExists` if the address is taken.
+
+    ``role``: ``rep`` (owns leads dealt out to them) or ``developer`` (gets the passed-back leads, never
+    the new ones).
+    """
     address = normalize_email(email)
     display = clean_text("name", name, max_length=200)
     if not display:
@@ -34,6 +42,8 @@ def add_rep(
         raise ValidationError("signature is longer than 2000 characters")
     if daily_email_cap is not None and not 1 <= daily_email_cap <= MAX_DAILY_EMAIL_CAP:
         raise ValidationError(f"daily email cap must be from 1 to {MAX_DAILY_EMAIL_CAP:,}")
+    if role not in ROLES:
+        raise ValidationError(f"a rep's role is {' or '.join(ROLES)}, not {shown(role)}")
     if session.scalar(select(Rep.id).where(Rep.email == address)) is not None:
         raise AlreadyExists(f"a rep with email {address} exists already")
     rep = Rep(
@@ -44,6 +54,7 @@ def add_rep(
         daily_email_cap=daily_email_cap,
         active=True,
         created_at=now,
+        role=DEVELOPER if role == DEVELOPER else None,
     )
     session.add(rep)
     session.flush()
@@ -73,6 +84,7 @@ def list_reps(session: Session) -> list[dict[str, object]]:
             "timezone": rep.timezone,
             "daily_email_cap": rep.daily_email_cap,
             "signature": rep.signature,
+            "role": rep.role or "rep",
             "leads": counts.get(rep.id, 0),
         }
         for rep in session.scalars(select(Rep).order_by(Rep.email))
@@ -82,13 +94,15 @@ def list_reps(session: Session) -> list[dict[str, object]]:
 class RoundRobin:
     """Assigns leads without an owner to the active rep with the fewest leads (ties: oldest rep first).
 
-    Over an import this deals leads out in turn, and it evens out the load across imports.
+    Over an import this deals leads out in turn, and it evens out the load across imports. Developers
+    (the lead-development queue) get no new leads.
     """
 
     def __init__(self, session: Session) -> None:
         counts = dict(session.execute(select(Lead.owner_id, func.count()).group_by(Lead.owner_id)).tuples().all())
         self._load = {
-            rep: counts.get(rep.id, 0) for rep in session.scalars(select(Rep).where(Rep.active).order_by(Rep.id))
+            rep: counts.get(rep.id, 0)
+            for rep in session.scalars(select(Rep).where(Rep.active, Rep.role.is_(None)).order_by(Rep.id))
         }
 
     def next(self) -> Rep | None:

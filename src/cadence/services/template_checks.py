@@ -6,6 +6,7 @@ fault with its file, line and reason:
 * every cadence file parses and is valid (one broken file does not hide the faults of the others);
 * ``qualification.yaml`` is valid and every class names a cadence that exists;
 * ``questions.yaml`` (the qualifying questions), when present, is valid;
+* ``stages.yaml``, when present, is valid (stages, and rules naming known intents, task outcomes, decisions);
 * every template a cadence step names exists; an email step's template is an email
   (``{% block subject %}`` and ``{% block text %}``) and a task step's template is not;
 * every template parses, every template it includes, imports or extends exists, and every variable it
@@ -30,7 +31,7 @@ from typing import Any
 import yaml
 from jinja2 import nodes
 
-from cadence.adapters.files import cadence_files, load_cadence_file, load_questions, load_rules
+from cadence.adapters.files import cadence_files, load_cadence_file, load_questions, load_rules, load_stages
 from cadence.adapters.templates import (
     DIGEST_VARIABLES,
     LAYOUT,
@@ -123,6 +124,7 @@ def run_checks(templates_dir: Path) -> CheckReport:
     report.cadences = len(cadences)
     _check_rules(folder, set(cadences) | broken_names, add)
     _check_questions(folder, add)
+    _check_stages(folder, add)
 
     names = templates.names()
     report.templates = len(names)
@@ -251,6 +253,16 @@ def _check_rules(folder: Path, cadence_names: set[str], add: _Add) -> None:
                     f"named {rule.cadence!r}, which does not exist; known: {known}",
                 )
             )
+
+
+def _check_stages(folder: Path, add: _Add) -> None:
+    """``stages.yaml``, when present, is valid: its stages and the rules that move leads between them."""
+    from cadence.services.tasks import OUTCOMES
+
+    try:
+        load_stages(folder, OUTCOMES)
+    except ConfigurationError as exc:
+        add(_problem_from(exc, folder / "stages.yaml"))
 
 
 def _cadence_reference_line(path: Path, cadence: str) -> int | None:

@@ -76,4 +76,7 @@ def dashboard_page(request: Request, ctx: ContextDep, clock: ClockDep, viewer: M
         reps=reps,
         tasks_chart=tasks_chart,
         done_window=DONE_WINDOW_DAYS,
+        late_answers=numbers.late_answers,
+        now=clock(),
+        sla_hours=ctx.settings.response_sla_hours,
     )

@@ -15,7 +15,15 @@ from cadence.services.context import Context
 from cadence.services.users import Viewer
 from cadence.services.workspace.access import AccessDenied, can_act
 from cadence.services.workspace.edits import edit_lead
-from cadence.services.workspace.leads import decide_lead, lead_for, leads_for, pause_lead, resume_lead
+from cadence.services.workspace.leads import (
+    decide_lead,
+    lead_for,
+    leads_for,
+    move_lead_stage,
+    pause_lead,
+    resume_lead,
+    undo_lead_action,
+)
 from cadence.services.workspace.sessions import flash
 from cadence.web.auth import FormDep, ViewerDep, guarded_router, redirect, safe_next
 from cadence.web.deps import ClockDep, ContextDep
@@ -175,3 +183,28 @@ def lead_edit(
 
     back = safe_next(form.get("return_to"), "") or None
     return _act(request, ctx, viewer, email, form, go, back)
+
+
+@router.post("/leads/{email:path}/stage")
+def lead_stage(
+    request: Request, ctx: ContextDep, clock: ClockDep, viewer: ViewerDep, form: FormDep, email: str
+) -> Response:
+    """Move the lead to another stage of maturation, with the reason kept in its stage history."""
+
+    def go() -> tuple[str, str]:
+        name = move_lead_stage(ctx, viewer, email, form.get("stage", ""), form.get("reason", ""), now=clock())
+        return email, f"Moved to {name}."
+
+    return _act(request, ctx, viewer, email, form, go)
+
+
+@router.post("/leads/{email:path}/undo")
+def lead_undo(
+    request: Request, ctx: ContextDep, clock: ClockDep, viewer: ViewerDep, form: FormDep, email: str
+) -> Response:
+    """Undo what a reply did on its own (a snooze, a referral, a decision, a suppression); the undo is recorded."""
+
+    def go() -> tuple[str, str]:
+        return email, undo_lead_action(ctx, viewer, email, form.get("action_id", ""), now=clock())
+
+    return _act(request, ctx, viewer, email, form, go)

@@ -72,8 +72,9 @@ The variables (the contract between cadence and the people who write templates)
     ``digest/rep`` receives ``rep`` (the rep's name, or a mapping with ``name``), ``overdue`` and
     ``today``: lists of tasks, each a mapping with ``lead_name``, ``lead_email``, ``company``,
     ``channel``, ``due_at``, ``instructions_first_line``, ``class`` (and optionally ``title`` and
-    ``owner``); optionally ``date`` (the rep's local date) and ``escalation`` (true for the copy
-    that goes to the manager).
+    ``owner``); optionally ``date`` (the rep's local date), ``escalation`` (true for the copy
+    that goes to the manager) and ``late_answers`` (tasks of the same shape: leads that answered and
+    wait past the response SLA).
 
 The sandbox
     Templates run in Jinja's immutable sandbox with strict undefined variables: no access to

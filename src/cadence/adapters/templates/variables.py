@@ -36,7 +36,7 @@ _STEP_KEYS = ("number", "day", "channel", "total_steps", "previous_subject", "in
 MESSAGE_VARIABLES = frozenset({"lead", "owner", "company", "step", "unsubscribe_url", "qualifying_questions", "today"})
 """The variables every email and task template receives (see the module documentation)."""
 
-DIGEST_VARIABLES = frozenset({"rep", "overdue", "today", "date", "escalation", "company"})
+DIGEST_VARIABLES = frozenset({"rep", "overdue", "today", "date", "escalation", "company", "late_answers"})
 """The variables the rep digest (``digest/`` templates) receives instead."""
 
 LAYOUT_VARIABLES = frozenset({"body"})
@@ -170,6 +170,7 @@ def sample_variables() -> list[dict[str, Any]]:
         "today": "2025-03-14",
         "rep": "Dana Reyes",
         "overdue": tasks,
+        "late_answers": tasks[:1],
     }
     missing = {
         "lead": {
@@ -261,5 +262,6 @@ def sample_variables() -> list[dict[str, Any]]:
         "today": "2025-03-14",
         "rep": {"name": evil},
         "overdue": [{**tasks[0], "lead_name": evil, "company": "A\r\nB", "instructions_first_line": long_text}],
+        "late_answers": [{**tasks[0], "lead_name": evil}],
     }
     return [complete, missing, hostile]

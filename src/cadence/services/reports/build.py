@@ -15,6 +15,7 @@ from cadence.services.reports.owners import owners
 from cadence.services.reports.rules import RULES
 from cadence.services.reports.scope import drop_facts, make_scope
 from cadence.services.reports.steps import attributed, cohort_touches, steps, variants
+from cadence.services.stages import leads_per_stage
 
 
 def build_report(session: Session, *, since: datetime | None, until: datetime | None, now: datetime) -> dict[str, Any]:
@@ -44,6 +45,7 @@ def build_report(session: Session, *, since: datetime | None, until: datetime | 
         },
         "decisions": decisions(session, scope, chosen),
         "owners": owners(session, scope, chosen),
+        "stages": leads_per_stage(session, now=now),
     }
     drop_facts(session, scope.facts)
     return report

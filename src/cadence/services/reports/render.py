@@ -113,6 +113,11 @@ def _tables(report: dict[str, Any]) -> Iterator[_Table]:
             for o in report["owners"]
         ],
     )  # fmt: skip
+    yield _Table(
+        "Stages of maturation (every lead now, whatever the period)",
+        ("stage", "leads", "median days in stage"),
+        [(s["name"], s["leads"], s["median_days"]) for s in report.get("stages", [])],
+    )
 
 
 def _cell(value: Any) -> str:
@@ -210,6 +215,9 @@ def _csv_rows(report: dict[str, Any]) -> Iterable[tuple[str, str, str, Any]]:
                     yield "owners", o["owner"], f"outcome_{outcome}", count
             elif key != "owner":
                 yield "owners", o["owner"], key, value
+    for s in report.get("stages", []):
+        yield "stages", s["stage"], "leads", s["leads"]
+        yield "stages", s["stage"], "median_days", s["median_days"]
     for i, rule in enumerate(report["rules"], 1):
         yield "rules", str(i), "rule", rule
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from cadence.adapters.files import load_cadences
@@ -18,6 +18,7 @@ from cadence.services.dashboard import (
     leads_by_status_and_class,
     tasks_by_rep,
 )
+from cadence.services.response_sla import LateAnswer, late_answers
 
 
 @dataclass(frozen=True)
@@ -28,6 +29,8 @@ class Overview:
     funnels: list[Funnel]
     decisions: list[OutcomeCount]
     reps: list[RepTasks]
+    late_answers: list[LateAnswer] = field(default_factory=list)
+    """Leads that answered and wait past the response SLA (:mod:`cadence.services.response_sla`)."""
 
 
 def overview(ctx: Context, *, now: datetime) -> Overview:
@@ -45,4 +48,5 @@ def overview(ctx: Context, *, now: datetime) -> Overview:
             funnels=cadence_funnels(session, cadences),
             decisions=decisions_by_outcome(session),
             reps=tasks_by_rep(session, now=now, default_timezone=ctx.settings.default_timezone),
+            late_answers=late_answers(session, now=now, settings=ctx.settings),
         )

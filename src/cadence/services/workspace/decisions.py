@@ -17,6 +17,7 @@ MANUAL_OUTCOMES: tuple[Outcome, ...] = (
     Outcome.BAD_FIT,
     Outcome.WRONG_CONTACT,
     Outcome.PASSED_BACK,
+    Outcome.QUALIFIED,
 )
 """The decisions a person records in the workspace. ``no_response`` is the cadence's own; an unsubscribe
 or a bounce goes through suppression (the unsubscribe link, ``cadence suppress add``), not through a form."""
@@ -28,6 +29,7 @@ DECISION_LABELS: dict[str, str] = {
     "bad_fit": "Bad fit",
     "wrong_contact": "Wrong contact",
     "passed_back": "Passed back to lead generation",
+    "qualified": "Qualified again: back to its owner",
 }
 
 QUESTIONS = QUALIFYING_QUESTIONS

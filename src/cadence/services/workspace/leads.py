@@ -270,3 +270,33 @@ def decide_lead(ctx: Context, viewer: Viewer, email: str, given: DecisionForm, *
             decided_by=viewer.email,
         )
         return Decided(email=lead.email, decision=chosen)
+
+
+def move_lead_stage(ctx: Context, viewer: Viewer, email: str, stage: str, reason: str, *, now: datetime) -> str:
+    """Move the lead to ``stage`` by the viewer's hand, with ``reason``; returns the new stage's name.
+
+    Raises :class:`~cadence.services.workspace.access.AccessDenied` unless the viewer may change the
+    lead, :class:`~cadence.errors.ValidationError` for an unknown stage or a missing reason.
+    """
+    from cadence.services.stages import move_by_hand, stages_of
+
+    with ctx.sessions() as session, session.begin():
+        lead = changeable_lead(session, email, viewer)
+        change = move_by_hand(session, lead, stage, reason=reason, by=viewer.email, now=now)
+        return stages_of(session).name(change.stage)
+
+
+def undo_lead_action(ctx: Context, viewer: Viewer, email: str, action_id: str, *, now: datetime) -> str:
+    """Undo the lead's automatic action ``action_id`` (a number, as a form sends it); returns what was done.
+
+    Raises :class:`~cadence.services.workspace.access.AccessDenied` unless the viewer may change the
+    lead, :class:`~cadence.errors.ValidationError` for an action that is not a number or undone already.
+    """
+    from cadence.services.undo import undo_action
+
+    if not action_id.strip().isdigit() or len(action_id.strip()) > 9:
+        raise ValidationError("Choose the action to undo.")
+    with ctx.sessions() as session, session.begin():
+        lead = changeable_lead(session, email, viewer)
+        action = undo_action(session, lead, int(action_id), by=viewer.email, now=now)
+        return f"Undone: {action.summary} ({action.undo_note})."
