@@ -128,6 +128,12 @@ class Settings(BaseSettings):
         default=3, ge=1, le=1000, description="Contact form posts taken per email address per hour."
     )
 
+    follow_up_deployment: str | None = Field(
+        default=None,
+        description="With Prefect deployments and workers: the deployment `cadence web` starts for each lead the"
+        " API or the form enrolls (follow-up-lead/follow-up-lead), so that its first steps run at once.",
+    )
+
     def contact_origins(self) -> frozenset[str]:
         """The origins allowed to post the contact form, lower-cased, without a trailing slash."""
         raw = self.contact_form_origins or ""

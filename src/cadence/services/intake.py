@@ -9,7 +9,7 @@ name that crosses the threshold becomes a lead and is enrolled at once.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
@@ -25,6 +25,7 @@ from cadence.errors import NotFound, ValidationError
 from cadence.services.context import Context
 from cadence.services.enrollments import open_enrollment
 from cadence.services.leads import ImportRow, import_leads, lead_data
+from cadence.services.wake import announce
 
 
 class InteractionKind(StrEnum):
@@ -73,10 +74,6 @@ class Intake:
         }
 
 
-Wake = Callable[[str], None]
-"""Called with a lead's email after the transaction that enrolled it commits (speed to lead)."""
-
-
 def _intake(ctx: Context, session: Session, data: LeadData, *, now: datetime) -> Intake:
     """Import ``data`` as a one-row import; raises :class:`ValidationError` for what the import rejects."""
     existed = session.scalar(select(Lead.id).where(Lead.email == data.email)) is not None
@@ -92,6 +89,8 @@ def _intake(ctx: Context, session: Session, data: LeadData, *, now: datetime) ->
         raise ValidationError(str(report.errors[0]["reason"]))
     lead = session.scalar(select(Lead).where(Lead.email == data.email))
     assert lead is not None, "the import wrote the lead"
+    if report.enrolled:
+        announce(session, lead.email)  # speed to lead: the runners hear of it when this commits
     return describe(
         ctx, session, lead, created=not existed, enrolled=report.enrolled > 0, suppressed=report.suppressed > 0
     )

@@ -127,7 +127,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
     app.state.clock = clock or wall_clock
     app.state.api_limiter = RateLimiter()
     app.state.form_limiter = RateLimiter(timedelta(hours=1))
-    app.state.intake_wakers = []  # called with a lead's email once its enrollment is committed (speed to lead)
+    app.state.intake_wakers = []  # called with (email, first step's ISO time) once an enrollment is committed
     app.add_middleware(BodyLimit, limit=context.settings.api_max_body_bytes)
     app.add_middleware(Edge)  # outermost: its headers go on every answer, the body limit's too
     app.add_exception_handler(StarletteHTTPException, _http_error)

@@ -55,7 +55,7 @@ def wake(request: Request, answer: dict[str, Any]) -> None:
     """After the commit: tell the runners that a lead was just enrolled, so its first step runs now (speed to lead)."""
     if answer.get("enrolled") and answer.get("email"):
         for waker in getattr(request.app.state, "intake_wakers", ()):
-            waker(answer["email"])
+            waker(answer["email"], answer.get("first_step_at"))
 
 
 def posted(request: Request, caller: Caller, body: BaseModel, work: Work) -> JSONResponse:
