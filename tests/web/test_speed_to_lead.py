@@ -124,3 +124,27 @@ def test_an_inbound_lead_posted_after_hours_goes_at_the_window_s_opening(
     assert runs[0] == MONDAY_20_NY
     assert len(runs) == 2
     assert runs[1] >= TUESDAY_08_NY
+
+
+def test_a_lead_enrolled_while_nobody_listened_is_followed_up_when_the_listener_starts(
+    mail_settings: Settings, runner_ctx: Context, smtp_sink: SmtpSink, serve: Callable[[FastAPI], str], ctx: Context
+) -> None:
+    keys: Keys = seed_api(ctx)
+    clock = MovableClock(MONDAY_10_NY)
+    base = serve(create_app(mail_settings, clock=clock))
+    answer = httpx.post(f"{base}/api/v1/leads", json=LEE, headers=keys.header("intake"), timeout=10)
+    assert answer.json()["enrolled"] is True
+    runs: list[datetime] = []
+
+    def run(_email: str) -> None:
+        asyncio.run(run_until_idle(runner_ctx, now=clock()))
+        runs.append(clock())
+
+    listener = Listener(runner_ctx, run, clock=clock)
+    listener.start()  # after the lead was enrolled: the announcement went by unheard
+    try:
+        [message] = smtp_sink.wait_for(1, timeout=60)
+    finally:
+        listener.stop()
+    assert message["To"] == "Lee <lee@prospect.example>"
+    assert runs == [MONDAY_10_NY]

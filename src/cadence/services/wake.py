@@ -5,7 +5,9 @@ The intake announces each enrollment in its own transaction (:func:`announce`): 
 runner never looks for a lead that is not there yet). A :class:`Listener` (run by ``cadence
 serve``) takes the announcements and runs that lead's due steps right away. On SQLite, which has
 no ``NOTIFY``, the listener looks for enrollments newer than the last it saw, every
-:data:`SQLITE_POLL_SECONDS`: one indexed query on the primary key.
+:data:`SQLITE_POLL_SECONDS`: one indexed query on the primary key. When the listener starts
+listening (at its start, after a reconnection), it wakes the leads whose first step is due
+already: those enrolled while nobody listened.
 
 A lead enrolled outside its send window is not due yet: the listener sets a timer for its first
 step's time, so that it goes at the window's opening, not up to five minutes later at the next
@@ -31,6 +33,8 @@ CHANNEL = "cadence_lead_enrolled"
 SQLITE_POLL_SECONDS = 1.0
 LISTEN_TIMEOUT_SECONDS = 1.0
 """How often the PostgreSQL listener looks up from waiting, to see whether it must stop."""
+CATCH_UP_LIMIT = 1000
+"""At most this many leads due at their first step are woken when the listener starts (the advance takes the rest)."""
 
 
 def announce(session: Session, email: str) -> None:
@@ -136,6 +140,7 @@ class Listener:
             try:
                 with psycopg.connect(url, autocommit=True, connect_timeout=10) as conn:
                     conn.execute(f"LISTEN {CHANNEL}")
+                    self._catch_up()
                     while not self.stopping.is_set():
                         for note in conn.notifies(timeout=LISTEN_TIMEOUT_SECONDS):
                             self.wake(note.payload)
@@ -143,9 +148,23 @@ class Listener:
                 logger.warning("speed to lead: listening again after %s", str(exc).strip().splitlines()[0:1])
                 self.stopping.wait(5)
 
+    def _catch_up(self) -> None:
+        """Wake the leads whose first step is due now: enrolled while nobody listened (a restart, the start)."""
+        with self.ctx.sessions() as session:
+            emails = session.scalars(
+                select(Lead.email)
+                .join(Enrollment, Enrollment.lead_id == Lead.id)
+                .where(Enrollment.state == "active", Enrollment.next_step == 0, Enrollment.next_due_at <= self.clock())
+                .order_by(Enrollment.next_due_at)
+                .limit(CATCH_UP_LIMIT)
+            ).all()
+        for email in emails:
+            self.wake(email)
+
     def _poll_sqlite(self) -> None:
         with self.ctx.sessions() as session:
             seen = session.scalar(select(func.max(Enrollment.id))) or 0
+        self._catch_up()
         while not self.stopping.wait(SQLITE_POLL_SECONDS):
             with self.ctx.sessions() as session:
                 rows = session.execute(
