@@ -10,6 +10,7 @@ for Prefect, and a Prefect server away costs only the speed (the scheduled advan
 
 from __future__ import annotations
 
+import contextvars
 import logging
 import threading
 from collections.abc import Callable
@@ -47,6 +48,11 @@ def deployment_waker(name: str) -> Callable[[str, str | None], None]:
             logger.exception("speed to lead: no %s run could be started for a lead just enrolled", name)
 
     def wake(email: str, first_step_at: str | None) -> None:
-        threading.Thread(target=start, args=(email, first_step_at), name="cadence-follow-up", daemon=True).start()
+        # The thread runs in a copy of this context: Prefect's settings (its API URL) come along.
+        context = contextvars.copy_context()
+        thread = threading.Thread(
+            target=context.run, args=(start, email, first_step_at), name="cadence-follow-up", daemon=True
+        )
+        thread.start()
 
     return wake
