@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime
 
+import httpx
 import pytest
+from fastapi import FastAPI
 
 from cadence.services.api_keys import Scope, create_key
 from cadence.services.context import Context
+from cadence.settings import Settings
+from cadence.web.app import create_app
 from tests.conftest import Cli
 from tests.web.workspace import ADA, MAX, Seeded, signed_in
 
@@ -68,3 +73,15 @@ def test_the_access_log_does_not_show_a_lead_s_address_in_an_api_path() -> None:
     from cadence.web.edge import redact
 
     assert redact("/api/v1/leads/ada@analytical.example/decision") == "/api/v1/leads/…"
+
+
+@pytest.mark.one_database
+def test_a_database_that_cannot_be_reached_is_a_json_503_with_retry_after(
+    web_settings: Settings, serve: Callable[[FastAPI], str]
+) -> None:
+    away = web_settings.model_copy(update={"database_url": "postgresql+psycopg://127.0.0.1:1/cadence"})
+    base = serve(create_app(away))
+    answer = httpx.get(f"{base}/api/v1/tasks", headers={"Authorization": "Bearer cad_x"}, timeout=30)
+    assert answer.status_code == 503
+    assert answer.json()["error"]["code"] == "unavailable"
+    assert answer.headers["retry-after"] == "60"

@@ -32,20 +32,23 @@ def no_unexpected_server_error(
 def test_no_generated_request_gets_a_server_error(web_settings: Settings, ctx: Context) -> None:
     key = seed_api(ctx).write
     app = create_app(web_settings.model_copy(update={"api_requests_per_minute": 100_000}), clock=lambda: MONDAY_10_NY)
-    schema = schemathesis.openapi.from_asgi("/api/v1/openapi.json", app)
-    operations = [result.ok() for result in schema.get_all_operations()]
-    assert len(operations) == OPERATIONS
-    for operation in operations:
+    try:
+        schema = schemathesis.openapi.from_asgi("/api/v1/openapi.json", app)
+        operations = [result.ok() for result in schema.get_all_operations()]
+        assert len(operations) == OPERATIONS
+        for operation in operations:
 
-        @given(case=operation.as_strategy())
-        @settings(
-            max_examples=40,
-            deadline=None,
-            suppress_health_check=list(HealthCheck),
-            database=None,
-            phases=[Phase.explicit, Phase.generate],
-        )
-        def generated(case: schemathesis.Case) -> None:
-            case.call_and_validate(headers={"Authorization": f"Bearer {key}"}, checks=[no_unexpected_server_error])
+            @given(case=operation.as_strategy())
+            @settings(
+                max_examples=40,
+                deadline=None,
+                suppress_health_check=list(HealthCheck),
+                database=None,
+                phases=[Phase.explicit, Phase.generate],
+            )
+            def generated(case: schemathesis.Case) -> None:
+                case.call_and_validate(headers={"Authorization": f"Bearer {key}"}, checks=[no_unexpected_server_error])
 
-        generated()
+            generated()
+    finally:
+        app.state.context.close()  # no lifespan runs over ASGI here: close its engine ourselves
