@@ -333,3 +333,24 @@ def test_the_schema_and_the_docs_page_are_served(api: httpx.Client) -> None:
     page = api.get("/api/v1/docs")
     assert page.status_code == 200
     assert "POST /api/v1/leads" in page.text
+
+
+def test_requests_racing_with_one_idempotency_key_do_the_work_once(api: httpx.Client, keys: Keys, ctx: Context) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    interaction = {"email": "nia@acme.example", "kind": "page_visited", "topic": "Pricing"}
+    api.post("/api/v1/interactions", json={**interaction, "topic": "Home"}, headers=keys.header("intake"))
+    headers = {**keys.header("intake"), "Idempotency-Key": "race-1"}
+
+    def post(_: int) -> httpx.Response:
+        return api.post("/api/v1/interactions", json=interaction, headers=headers)
+
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        answers = list(pool.map(post, range(4)))
+    outcomes = sorted("done" if a.status_code == 201 else a.json()["error"]["code"] for a in answers)
+    assert set(outcomes) <= {"done", "idempotency_in_progress"}, outcomes
+    assert "done" in outcomes
+    with ctx.sessions() as s:
+        topics = s.scalars(select(Interaction.topic).order_by(Interaction.id)).all()
+        assert topics == ["Home", "Pricing"]
+        assert s.scalar(select(Lead.interactions)) == 2
