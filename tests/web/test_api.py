@@ -114,10 +114,27 @@ def test_a_name_and_an_unfit_person_are_answered_with_their_reasons(api: httpx.C
     assert all(r.startswith("persona:") for r in unfit.json()["reasons"])
 
 
-def test_a_field_the_import_refuses_is_refused_with_the_import_s_reason(api: httpx.Client, keys: Keys) -> None:
-    response = api.post("/api/v1/leads", json={**PRIYA, "country": "USA"}, headers=keys.header("intake"))
-    message = _error(response, 422, "invalid_lead")
-    assert "two-letter ISO code" in message
+def test_an_optional_field_that_cannot_be_used_is_left_empty_with_a_warning_and_the_lead_kept(
+    api: httpx.Client, keys: Keys, ctx: Context
+) -> None:
+    response = api.post(
+        "/api/v1/leads", json={**PRIYA, "country": "USA", "phone": "call me"}, headers=keys.header("intake")
+    )
+    assert response.status_code == 201, response.text
+    assert response.json()["enrolled"] is True
+    warnings = response.json()["warnings"]
+    assert len(warnings) == 2
+    assert any("two-letter ISO code" in w for w in warnings), warnings
+    assert any("is not a phone number" in w for w in warnings), warnings
+    with ctx.sessions() as s:
+        assert s.execute(select(Lead.country, Lead.phone, Lead.company)).one() == (None, None, "Northwind")
+
+
+def test_a_person_without_a_usable_address_or_with_an_unknown_owner_is_refused(api: httpx.Client, keys: Keys) -> None:
+    bad_address = api.post(
+        "/api/v1/leads", json={**PRIYA, "email": "priya@", "country": "USA"}, headers=keys.header("intake")
+    )
+    assert "email" in _error(bad_address, 422, "invalid_lead")
     unknown_owner = api.post(
         "/api/v1/leads", json={**PRIYA, "owner": "nobody@yourco.example"}, headers=keys.header("intake")
     )

@@ -168,3 +168,13 @@ def test_the_form_is_off_until_origins_are_set(http: httpx.Client) -> None:
     answer = http.post("/forms/contact", data={"email": "lee@prospect.example"}, headers={"Origin": SITE})
     assert answer.status_code == 404
     assert answer.json()["error"]["code"] == "form_disabled"
+
+
+def test_a_phone_number_that_cannot_be_used_does_not_lose_the_person(
+    form: httpx.Client, form_clock: Clock, ctx: Context
+) -> None:
+    answer = form.post("/forms/contact", data=_fields(form_clock, phone="call me!"), headers={"Origin": SITE})
+    assert answer.status_code == 303
+    with ctx.sessions() as s:
+        assert s.execute(select(Lead.email, Lead.phone)).one() == ("lee@prospect.example", None)
+        assert s.scalar(select(func.count()).select_from(Enrollment)) == 1

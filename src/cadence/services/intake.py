@@ -124,15 +124,55 @@ def describe(
     )
 
 
+REQUIRED = frozenset({"email", "owner", "interactions"})
+"""The fields a person is refused for: no usable address, an owner who is no rep, a count that is no count."""
+
+
+def usable_lead(values: Mapping[str, Any], custom: Mapping[str, Any]) -> tuple[LeadData, list[str]]:
+    """Validate a person as the import does; an optional field that cannot be used is left empty, with a warning.
+
+    A lead is never refused for a cosmetic problem (a country spelled ``USA``, a phone number with
+    letters): only an unusable ``email``, ``owner`` or ``interactions`` raises :class:`ValidationError`.
+    Returns the person and the warnings (one per field left empty).
+    """
+    given = dict(values)
+    extra = dict(custom)
+    try:
+        return make_lead(given, extra), []
+    except ValidationError:
+        pass
+    warnings: list[str] = []
+    for name in [k for k in given if k not in REQUIRED]:
+        try:
+            make_lead({"email": given.get("email"), name: given[name]})
+        except ValidationError as exc:
+            if str(exc).startswith("email"):
+                raise
+            warnings.append(f"{exc}: left empty")
+            del given[name]
+    for key in list(extra):
+        try:
+            make_lead({"email": given.get("email")}, {key: extra[key]})
+        except ValidationError as exc:
+            if str(exc).startswith("email"):
+                raise
+            warnings.append(f"{exc}: left empty")
+            del extra[key]
+    return make_lead(given, extra), warnings
+
+
 def upsert_lead(
     ctx: Context, session: Session, values: Mapping[str, Any], custom: Mapping[str, Any], *, now: datetime
 ) -> Intake:
     """Create or update the person ``values`` describes (the import's fields and rules); the caller commits.
 
-    Raises :class:`ValidationError` naming the first field that is wrong, or an unknown owner.
+    An optional field that cannot be used is left empty and named in the answer's ``warnings``.
+    Raises :class:`ValidationError` for an unusable email or interactions count, or an unknown owner.
     """
-    data = make_lead(dict(values), dict(custom))
-    return _intake(ctx, session, data, now=now)
+    data, warnings = usable_lead(values, custom)
+    intake = _intake(ctx, session, data, now=now)
+    intake.extra["warnings"] = warnings
+    return intake
 
 
 def record_interaction(
@@ -160,8 +200,9 @@ def record_interaction(
     values["email"] = address
     values["interactions"] = count
     custom = values.pop("custom", None) or {}
-    data = make_lead(values, custom)
+    data, warnings = usable_lead(values, custom)
     intake = _intake(ctx, session, data, now=now)
+    intake.extra["warnings"] = warnings
     lead = session.scalar(select(Lead).where(Lead.email == address))
     assert lead is not None
     session.add(

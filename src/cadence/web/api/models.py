@@ -93,6 +93,7 @@ class LeadOut(BaseModel):
     first_step_at: datetime | None
     suppressed: bool
     interactions: int
+    warnings: list[str] = Field(description="Optional fields that could not be used, left empty: the person is kept.")
 
 
 class InteractionIn(Strict):
