@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import cast
 
 from prefect import serve
 from prefect.deployments.runner import RunnerDeployment
 from prefect.schedules import Cron
 
-from flows.advance import advance_cadences, follow_up_lead, rep_digest
+from cadence.services.wake import Listener
+from flows.advance import advance_cadences, flow_context, follow_up_lead, rep_digest
 from flows.replies import sync_replies_flow
 from flows.reports import weekly_report
 
@@ -30,6 +32,21 @@ def deployments() -> list[RunnerDeployment]:
     return [cast(RunnerDeployment, d) for d in made]
 
 
+def follow_up_now(email: str) -> None:
+    """Run the ``follow-up-lead`` flow for ``email`` in this process, now (speed to lead)."""
+    asyncio.run(follow_up_lead(email=email))
+
+
 def serve_all() -> None:
-    """Serve every deployment on this machine until interrupted."""
-    serve(*deployments())
+    """Serve every deployment on this machine until interrupted; a lead the intake enrolls is followed up at once.
+
+    The intake (the API, the contact form, in `cadence web`) announces each enrollment; the
+    listener (:mod:`cadence.services.wake`) runs that lead's ``follow-up-lead`` flow in this process
+    within seconds, instead of at the next 5-minute advance.
+    """
+    listener = Listener(flow_context(), follow_up_now)
+    listener.start()
+    try:
+        serve(*deployments())
+    finally:
+        listener.stop()

@@ -109,6 +109,39 @@ class Settings(BaseSettings):
         default=SecretStr(DEMO_SECRET_KEY), description="Signs unsubscribe links and the login form."
     )
 
+    # The API (/api/v1) and the public contact form (/forms/contact).
+    api_requests_per_minute: int = Field(
+        default=120, ge=1, le=100_000, description="Requests each API key may make per minute (then 429)."
+    )
+    api_max_body_bytes: int = Field(
+        default=65_536, ge=1_024, le=10_485_760, description="The largest request body the API and the form take."
+    )
+    contact_form_origins: str | None = Field(
+        default=None,
+        description="Comma-separated origins (https://www.yourco.example) whose pages may post the contact form;"
+        " none: the form is off.",
+    )
+    contact_form_thanks_url: str | None = Field(
+        default=None, description="Where the contact form sends the visitor after a post (default: a short page)."
+    )
+    contact_form_min_seconds: int = Field(
+        default=3, ge=0, le=3600, description="A form posted sooner after it was shown is taken for a bot's."
+    )
+    contact_form_per_address_per_hour: int = Field(
+        default=3, ge=1, le=1000, description="Contact form posts taken per email address per hour."
+    )
+
+    follow_up_deployment: str | None = Field(
+        default=None,
+        description="With Prefect deployments and workers: the deployment `cadence web` starts for each lead the"
+        " API or the form enrolls (follow-up-lead/follow-up-lead), so that its first steps run at once.",
+    )
+
+    def contact_origins(self) -> frozenset[str]:
+        """The origins allowed to post the contact form, lower-cased, without a trailing slash."""
+        raw = self.contact_form_origins or ""
+        return frozenset(o.strip().rstrip("/").lower() for o in raw.split(",") if o.strip())
+
     def demo_key_exposed(self, *, listen_host: str | None = None) -> bool:
         """Whether the public demo key signs links or forms that reach beyond this machine.
 

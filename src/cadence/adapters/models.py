@@ -425,6 +425,56 @@ class LoginFailure(Base):
     failed_at: Mapped[datetime]
 
 
+# -- The API (/api/v1): its keys, the answers to idempotent requests, interactions -------------------
+
+
+class ApiKey(Base):
+    """A key of the API: the SHA-256 of the key (never the key), its name and scope; revoked keys are kept."""
+
+    __tablename__ = "api_keys"
+    __table_args__ = (CheckConstraint("scope IN ('intake', 'read', 'write')", name="scope"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(100), unique=True)
+    prefix: Mapped[str] = mapped_column(String(16))
+    """The key's first characters, shown in listings so that a person can tell keys apart."""
+    key_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    scope: Mapped[str] = mapped_column(String(10))
+    created_at: Mapped[datetime]
+    last_used_at: Mapped[datetime | None]
+    revoked_at: Mapped[datetime | None]
+
+
+class ApiIdempotency(Base):
+    """The answer given to a request with an ``Idempotency-Key``: replayed for 24 hours to the same key."""
+
+    __tablename__ = "api_idempotency"
+    __table_args__ = (UniqueConstraint("api_key_id", "idempotency_key"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    api_key_id: Mapped[int] = mapped_column(ForeignKey("api_keys.id", ondelete="CASCADE"))
+    idempotency_key: Mapped[str] = mapped_column(String(200))
+    request_hash: Mapped[str] = mapped_column(String(64))
+    status: Mapped[int] = mapped_column(Integer)
+    body: Mapped[dict[str, Any]] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column(index=True)
+
+
+class Interaction(Base):
+    """One interaction of a person (webinar attended, ebook downloaded, page visited, form filled): the history."""
+
+    __tablename__ = "interactions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    lead_id: Mapped[int] = mapped_column(ForeignKey("leads.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(30))
+    topic: Mapped[str | None] = mapped_column(String(300))
+    occurred_at: Mapped[datetime]
+    recorded_at: Mapped[datetime]
+    recorded_by: Mapped[str | None] = mapped_column(String(100))
+    """The API key's name, or ``contact form``."""
+
+
 class QualifyingAnswer(Base):
     """One answer to a qualifying question, as given at a conversation; the lead's latest per question counts."""
 

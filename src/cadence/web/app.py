@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from datetime import timedelta
 
 from fastapi import FastAPI, Request, Response
 from fastapi.exceptions import RequestValidationError
@@ -19,7 +20,9 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from cadence.services.context import Context
 from cadence.services.workspace.access import AccessDenied, Forbidden
 from cadence.settings import Settings
-from cadence.web import auth, dashboard, leads, marketing, tasks, unsubscribe
+from cadence.web import api, auth, contact_form, dashboard, leads, marketing, tasks, unsubscribe
+from cadence.web.api.errors import ApiError, api_error_response, code_for_status, error_json, is_api
+from cadence.web.api.limits import BodyLimit, RateLimiter
 from cadence.web.deps import Clock, wall_clock
 from cadence.web.edge import Edge
 from cadence.web.errors import error_response
@@ -37,11 +40,20 @@ def _settings(request: Request) -> Settings:
 async def _http_error(request: Request, exc: Exception) -> Response:
     """404, 405 and the like: our error page for a browser, else the status phrase in plain text (never JSON)."""
     assert isinstance(exc, StarletteHTTPException)
+    if is_api(request.url.path):
+        return error_json(exc.status_code, code_for_status(exc.status_code), str(exc.detail), exc.headers)
     return error_response(request, _settings(request), exc.status_code, str(exc.detail), exc.headers)
 
 
 async def _bad_request(request: Request, exc: Exception) -> Response:
-    """A request the routes cannot read: a 400 that does not echo the input back."""
+    """A request the routes cannot read: a 400 that does not echo the input back (the API: 422 naming the fields)."""
+    if is_api(request.url.path) and isinstance(exc, RequestValidationError):
+        problems = [
+            {"field": ".".join(str(part) for part in error.get("loc", ())), "problem": str(error.get("msg", ""))}
+            for error in exc.errors()[:20]
+        ]
+        listed = "; ".join(f"{p['field']}: {p['problem']}" for p in problems)
+        return error_json(422, "invalid_request", f"the request cannot be used: {listed}", problems=problems)
     return error_response(request, _settings(request), 400, "Bad Request")
 
 
@@ -50,6 +62,8 @@ async def _database_error(request: Request, exc: Exception) -> Response:
     cause = exc.orig if isinstance(exc, DBAPIError) and exc.orig is not None else exc
     first_line = (str(cause).strip().splitlines() or [""])[0]
     logger.error("database unavailable (%s): %s", type(cause).__name__, first_line)
+    if is_api(request.url.path):
+        return error_json(503, "unavailable", UNAVAILABLE, {"Retry-After": "60"})
     return error_response(request, _settings(request), 503, UNAVAILABLE, {"Retry-After": "60"})
 
 
@@ -58,6 +72,12 @@ WORKSPACE_ROUTERS = (auth.session_router, tasks.router, leads.router, marketing.
 
 The other two are the unsubscribe links (token in the link, no session) and the login form (its own token).
 """
+
+
+async def _api_error(request: Request, exc: Exception) -> Response:
+    """An error of the API: JSON with a stable code."""
+    assert isinstance(exc, ApiError)
+    return api_error_response(exc)
 
 
 async def _login_required(request: Request, exc: Exception) -> Response:
@@ -105,13 +125,18 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
     )
     app.state.context = context
     app.state.clock = clock or wall_clock
-    app.add_middleware(Edge)
+    app.state.api_limiter = RateLimiter()
+    app.state.form_limiter = RateLimiter(timedelta(hours=1))
+    app.state.intake_wakers = []  # called with (email, first step's ISO time) once an enrollment is committed
+    app.add_middleware(BodyLimit, limit=context.settings.api_max_body_bytes)
+    app.add_middleware(Edge)  # outermost: its headers go on every answer, the body limit's too
     app.add_exception_handler(StarletteHTTPException, _http_error)
     app.add_exception_handler(RequestValidationError, _bad_request)
     app.add_exception_handler(SQLAlchemyError, _database_error)
     app.add_exception_handler(auth.LoginRequired, _login_required)
     app.add_exception_handler(auth.CsrfFailed, _csrf_failed)
     app.add_exception_handler(AccessDenied, _access_denied)
+    app.add_exception_handler(ApiError, _api_error)
 
     @app.get("/healthz")
     def healthz() -> dict[str, str]:
@@ -119,6 +144,9 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
         return {"status": "ok"}
 
     app.include_router(unsubscribe.router)
+    for router in api.routers:
+        app.include_router(router)
+    app.include_router(contact_form.router)
     app.include_router(auth.router)
     for router in WORKSPACE_ROUTERS:
         app.include_router(router)

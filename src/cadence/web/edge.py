@@ -12,7 +12,7 @@ import time
 
 from starlette.datastructures import MutableHeaders
 from starlette.requests import HTTPConnection
-from starlette.responses import PlainTextResponse, Response
+from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from cadence.web.errors import error_response
@@ -39,7 +39,7 @@ DEFAULT_CACHE_CONTROL = "no-store"  # unless a response says otherwise
 
 # Paths whose rest is a secret or personal: the token of an unsubscribe link (it spells the address),
 # a lead's address in the workspace's lead pages.
-REDACTED_PREFIXES = ("/unsubscribe/", "/leads/")
+REDACTED_PREFIXES = ("/unsubscribe/", "/leads/", "/api/v1/leads/")
 
 
 def redact(path: str) -> str:
@@ -52,6 +52,8 @@ def redact(path: str) -> str:
 
 def _server_error(scope: Scope) -> Response:
     """The 500 answer: our error page for a browser (with the app's settings), else plain text."""
+    if str(scope.get("path", "")).startswith("/api/"):
+        return JSONResponse({"error": {"code": "internal_error", "message": "Internal Server Error"}}, status_code=500)
     app = scope.get("app")
     context = getattr(getattr(app, "state", None), "context", None)
     settings = getattr(context, "settings", None)

@@ -52,6 +52,10 @@ def serve(host: str = "127.0.0.1", port: int = 8000, now: datetime | None = None
             'e.g. the output of: python -c "import secrets; print(secrets.token_urlsafe(32))"'
         )
     app = create_app(settings, clock=running_from(now) if now is not None else None)
+    if settings.follow_up_deployment:
+        from cadence.web.speed import deployment_waker
+
+        app.state.intake_wakers.append(deployment_waker(settings.follow_up_deployment))
     context = app.state.context
     try:
         context.require_schema()
