@@ -105,6 +105,10 @@ class Settings(BaseSettings):
     secret_key: SecretStr = Field(
         default=SecretStr(DEMO_SECRET_KEY), description="Signs unsubscribe links and the login form."
     )
+    max_send_attempts: int = Field(
+        default=8, ge=1, le=100,
+        description="Attempts at one step's email before the step fails (recorded, reported, a task for its owner).",
+    )  # fmt: skip
 
     def demo_key_exposed(self, *, listen_host: str | None = None) -> bool:
         """Whether the public demo key signs links or forms that reach beyond this machine.

@@ -20,7 +20,7 @@ from datetime import datetime
 from typing import TypeVar
 
 from cadence.adapters.db import retry_while_unavailable
-from cadence.adapters.mail import DeliveryError, SmtpConnection, SmtpSender, TransientFailure, Withdrawn
+from cadence.adapters.mail import DeliveryError, SmtpConnection, SmtpSender, TransientFailure, Unsendable, Withdrawn
 from cadence.errors import database_problem
 from cadence.services.advance import compose, intake
 from cadence.services.advance.compose import Versions
@@ -112,7 +112,8 @@ async def dispatch(
 ) -> list[tuple[WorkItem, SendResult]]:
     """Send ``emails`` over the sender's connections; what came of each (withdrawn ones included).
 
-    Emails held by a template that fails to render are held (:func:`~cadence.services.advance.intake.hold`).
+    Emails held by a template that fails to render are held (:func:`~cadence.services.advance.intake.hold`);
+    those that cannot be built safely from the lead's data come back as :class:`Unsendable`.
     """
     connections = sender.connections
     queue: asyncio.Queue[tuple[WorkItem, Built] | None] = asyncio.Queue(len(connections) * QUEUE_PER_CONNECTION)
@@ -128,7 +129,12 @@ async def dispatch(
                 broken: list[tuple[WorkItem, str]] = []
                 for item in emails[start : start + chunk]:
                     made = compose.build(ctx, item, now=now)
-                    (broken.append((item, made)) if isinstance(made, str) else built.append((item, made)))
+                    if isinstance(made, Unsendable):  # settled as a failed step, never marked nor sent
+                        results.append((item, made))
+                    elif isinstance(made, str):
+                        broken.append((item, made))
+                    else:
+                        built.append((item, made))
                     await asyncio.sleep(0)  # the consumers' replies are taken in between
 
                 def mark(
