@@ -23,6 +23,7 @@ from cadence.web import auth, dashboard, leads, marketing, tasks, unsubscribe
 from cadence.web.deps import Clock, wall_clock
 from cadence.web.edge import Edge
 from cadence.web.errors import error_response
+from cadence.web.nul_guard import RefuseNul
 
 logger = logging.getLogger("cadence.web")
 
@@ -105,6 +106,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
     )
     app.state.context = context
     app.state.clock = clock or wall_clock
+    app.add_middleware(RefuseNul)  # inside the edge: its answer gets the security headers and the log line
     app.add_middleware(Edge)
     app.add_exception_handler(StarletteHTTPException, _http_error)
     app.add_exception_handler(RequestValidationError, _bad_request)
