@@ -109,6 +109,14 @@ class Settings(BaseSettings):
         default=8, ge=1, le=100,
         description="Attempts at one step's email before the step fails (recorded, reported, a task for its owner).",
     )  # fmt: skip
+    auto_reply_max_days: int = Field(
+        default=30, ge=1, le=365, description="The longest an out-of-office pauses a lead, whatever date it names.",
+    )  # fmt: skip
+    trusted_authserv_id: str | None = Field(
+        default=None,
+        description="The authserv-id of the Authentication-Results header our receiving mail server adds "
+        "(e.g. mx.yourco.example): a reply, out-of-office or unsubscribe it did not authenticate is kept for review.",
+    )
 
     def demo_key_exposed(self, *, listen_host: str | None = None) -> bool:
         """Whether the public demo key signs links or forms that reach beyond this machine.

@@ -10,7 +10,9 @@ import typer
 from cadence.cli.common import JsonOption, NowOption, emit_json, fail, parse_instant, run
 from cadence.errors import shown
 
-inbound_app = typer.Typer(help="What inbound messages say, read from files (no database).", no_args_is_help=True)
+inbound_app = typer.Typer(
+    help="What inbound messages say (read from files), and the mail kept for review.", no_args_is_help=True
+)
 
 
 def _describe(result: dict[str, Any]) -> str:
@@ -52,5 +54,31 @@ def classify(
             typer.echo(f"error: {shown(result['file'])}: {result['error']}", err=True)
         if failed:
             fail(f"{len(failed)} of {len(results)} files could not be read")
+
+    run(go)
+
+
+@inbound_app.command("review")
+def review(as_json: JsonOption = False) -> None:
+    """List the inbound mail kept for review, not acted on (reads the database).
+
+    A reply, out-of-office or unsubscribe that does not come from the lead's own address, or that
+    our mail server did not authenticate, and a bounce that returns no message of ours: each is kept
+    here with why, so that a person decides. Newest first, at most 200.
+    """
+
+    def go() -> None:
+        from cadence.cli.common import session, table
+        from cadence.services.replies import for_review
+
+        with session() as s:
+            items = for_review(s)
+        if as_json:
+            emit_json(items)
+        elif not items:
+            typer.echo("no inbound mail is waiting for review")
+        else:
+            rows = [((i["received"] or "")[:16], i["sender"] or "", (i["subject"] or "")[:40], i["why"]) for i in items]
+            typer.echo(table(rows, ["received", "from", "subject", "why"]))
 
     run(go)

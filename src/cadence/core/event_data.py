@@ -101,6 +101,9 @@ class Policy:
     """The cadence a lead named in a referral is enrolled in."""
     max_send_attempts: int = 8
     """Attempts at sending one step's email before the step fails (its owner gets a task)."""
+    auto_reply_max_days: int = 30
+    """The longest an automatic reply pauses a lead, whatever return date it names."""
+    """Attempts at sending one step's email before the step fails (its owner gets a task)."""
 
 
 @dataclass(frozen=True)

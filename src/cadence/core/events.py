@@ -574,14 +574,16 @@ def _snooze_over(facts: Facts, cadence: str, refused: str | None) -> Consequence
 
 def pause_until(facts: Facts, return_date: date | None) -> datetime | None:
     """Until when an automatic reply pauses the lead: its return date at the start of the send window, in the
-    lead's time zone, else ``auto_reply_pause_days`` from now. None when the return date has passed."""
+    lead's time zone, else ``auto_reply_pause_days`` from now; never more than ``auto_reply_max_days`` from
+    now (anyone can write "back next year"). None when the return date has passed."""
+    longest = facts.at + timedelta(days=facts.policy.auto_reply_max_days)
     if return_date is None:
-        return facts.at + timedelta(days=facts.policy.auto_reply_pause_days)
+        return min(facts.at + timedelta(days=facts.policy.auto_reply_pause_days), longest)
     if facts.calendar is None:
         raise ValueError("an automatic reply naming a return date needs the lead's calendar")
     window_start = facts.calendar.settings.window_start if facts.cadence is not None else time(0, 0)
     until = local_instant(return_date, window_start, facts.calendar.tz)
-    return until if until > facts.at else None
+    return min(until, longest) if until > facts.at else None
 
 
 def _auto_reply(facts: Facts, event: AutoReply) -> Consequences:

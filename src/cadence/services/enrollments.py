@@ -286,6 +286,7 @@ def policy_of(settings: Settings) -> Policy:
         reengage_cadence=settings.reengage_cadence,
         referral_cadence=settings.referral_cadence,
         max_send_attempts=settings.max_send_attempts,
+        auto_reply_max_days=settings.auto_reply_max_days,
     )
 
 

@@ -42,7 +42,7 @@ from datetime import date, datetime
 from email.message import EmailMessage
 from typing import Any
 
-from sqlalchemy import ColumnElement, select
+from sqlalchemy import ColumnElement, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -51,6 +51,7 @@ from cadence.adapters.models import InboundMessage, Lead, MailboxState, Rep, Tou
 from cadence.core.enrollment import State
 from cadence.core.events import AutoReply, BounceNotice, Responded, Unsubscribed
 from cadence.core.inbound import Inbound, classify
+from cadence.core.inbound.authentication import Verdict, verdict
 from cadence.core.intent import Reading, read_message
 from cadence.core.leads import normalize_email
 from cadence.errors import ConfigurationError, ValidationError
@@ -268,6 +269,7 @@ def _process(
         message = EmailMessage()
     inbound = classify(message, now=now, unsubscribe_addresses=wanted)
     reading = read_message(message, at=now)
+    vouched = verdict(message, inbound.sender, ctx.settings.trusted_authserv_id)
     try:
         with ctx.sessions() as session, session.begin():
             row = InboundMessage(
@@ -292,7 +294,7 @@ def _process(
                     session.flush()
             except IntegrityError:
                 return True  # another run processed it in the meantime
-            effects = _apply(session, ctx.settings, inbound, reading, row, now=now)
+            effects = _apply(session, ctx.settings, inbound, reading, row, now=now, vouched=vouched)
             row.kind = effects.kind
     except Exception as exc:  # reported, and the message is read again by the next run
         report.errors.append(f"UID {uid} ({inbound.message_id or 'no Message-ID'}): {type(exc).__name__}: {exc}"[:500])
@@ -313,8 +315,35 @@ def _process(
     return True
 
 
+REVIEW = "review"
+"""The kind of an inbound message kept for a person to read, not acted on (``cadence inbound review``)."""
+
+
+def _review(row: InboundMessage, why: str, lead: Lead | None = None) -> _Effects:
+    """Keep the message for review: recorded with why, nothing acted on."""
+    row.detail = f"for review, not acted on: {why}"[:2000]
+    if lead is not None:
+        row.lead_id = lead.id
+    return _Effects(kind=REVIEW)
+
+
+def _own_address(lead: Lead, sender: str | None) -> bool:
+    """Whether ``sender`` is the lead's own address (inbound mail from anyone else is not the lead's word)."""
+    try:
+        return sender is not None and normalize_email(sender) == lead.email
+    except ValidationError:
+        return False
+
+
 def _apply(
-    session: Session, settings: Settings, inbound: Inbound, reading: Reading, row: InboundMessage, *, now: datetime
+    session: Session,
+    settings: Settings,
+    inbound: Inbound,
+    reading: Reading,
+    row: InboundMessage,
+    *,
+    now: datetime,
+    vouched: Verdict | None = None,
 ) -> _Effects:
     if inbound.message_id is not None:
         earlier = session.scalar(
@@ -332,6 +361,8 @@ def _apply(
     if inbound.kind in ("reply", "auto_reply", "unsubscribe") and _from_us(session, settings, inbound.sender):
         row.detail = "sent by us (a rep or the replies mailbox itself)"
         return _Effects(kind="ignored")
+    if inbound.kind in ("reply", "auto_reply", "unsubscribe") and vouched is not None and vouched.passed is False:
+        return _review(row, f"{inbound.kind} from {inbound.sender}: {vouched.reason}")
     if inbound.kind == "auto_reply" and reading.intent in ("referral", "wrong_person"):
         # "I have left the company, please contact ...": nobody comes back to this address, so pausing
         # would only resume the cadence on an empty desk; it is answered as the person it names
@@ -401,6 +432,8 @@ def _reply(
     if lead is None:
         row.detail = "a reply from an address that is no lead, in no thread of ours"
         return _Effects(kind="reply", unmatched=True)
+    if not _own_address(lead, inbound.sender):
+        return _review(row, f"a reply in {lead.email}'s thread from another address ({inbound.sender})", lead)
     row.lead_id, row.touch_id = lead.id, touch.id if touch else None
     event = Responded(kind="reply", channel="email", note=inbound.note, subject=inbound.subject, reading=reading)
     applied = handle(
@@ -439,6 +472,8 @@ def _auto_reply(
     if lead is None:
         row.detail = f"{reason}; no lead matches"
         return _Effects(kind="auto_reply", unmatched=True)
+    if not _own_address(lead, inbound.sender):
+        return _review(row, f"an out-of-office in {lead.email}'s thread from another address ({inbound.sender})", lead)
     row.lead_id, row.touch_id = lead.id, _touch_id(touch)
     event = AutoReply(return_date=inbound.return_date or return_date, note=inbound.note or inbound.subject)
     applied = handle(
@@ -458,39 +493,27 @@ def _suppress(session: Session, address: str, *, now: datetime, reason: str) -> 
 
 
 def _bounce(session: Session, settings: Settings, inbound: Inbound, row: InboundMessage, *, now: datetime) -> _Effects:
+    """A bounce counts only when it returns a message we sent (our Message-ID in it) to the address it names:
+    then that lead, and only its address, bounces. Any other is kept for review (anyone can write a DSN)."""
     status = inbound.bounce_status or "undelivered"
-    leads: list[Lead] = []
-    for address in inbound.bounced_recipients:
-        lead = _lead_by_address(session, address)
-        if lead is not None and lead not in leads:
-            leads.append(lead)
     touch = _touch_by_references(session, inbound.references)
-    if not leads and touch is not None:
-        lead = _locked_lead(session, Lead.id == touch.lead_id)
-        if lead is not None:
-            leads.append(lead)
-    if not leads:
-        row.detail = f"bounce for no lead of ours: {status}"[:2000]
-        return _Effects(kind="bounce", unmatched=True)
-    row.lead_id = leads[0].id
-    row.touch_id = touch.id if touch is not None and touch.lead_id == leads[0].id else None
+    if touch is None:
+        named = ", ".join(inbound.bounced_recipients[:5]) or "no address"
+        return _review(row, f"a bounce ({named}: {status}) that returns no message of ours (no Message-ID we sent)")
+    lead = _locked_lead(session, Lead.id == touch.lead_id)
+    if lead is None:  # pragma: no cover - a touch's lead is never deleted
+        return _review(row, f"a bounce of touch {touch.id}, whose lead is gone")
+    others = [a for a in inbound.bounced_recipients if a != lead.email]
+    if others:
+        return _review(row, f"a bounce of our message to {lead.email} naming other addresses ({', '.join(others[:5])})",
+                       lead)  # fmt: skip
+    row.lead_id, row.touch_id = lead.id, touch.id
     effects = _Effects(kind="bounce")
-    event = BounceNotice(permanent=inbound.bounce_permanent, status=status)
-    for index, lead in enumerate(leads):
-        applied = handle(
-            session,
-            lead,
-            event,
-            at=now,
-            settings=settings,
-            suppress_also=inbound.bounced_recipients if index == 0 else (),
-            message_id=inbound.message_id,
-            touch_id=touch.id if touch is not None and touch.lead_id == lead.id else None,
-        )
-        if index == 0:  # the first suppressed every address of the notice (the others' are among them)
-            effects.suppressed = applied.suppressed
-        if applied.decision is not None:
-            effects.decisions.append(applied.decision.outcome)
+    applied = handle(session, lead, BounceNotice(permanent=inbound.bounce_permanent, status=status), at=now,
+                     settings=settings, message_id=inbound.message_id, touch_id=touch.id)  # fmt: skip
+    effects.suppressed = applied.suppressed
+    if applied.decision is not None:
+        effects.decisions.append(applied.decision.outcome)
     if inbound.bounce_permanent:
         row.detail = f"bounced: {status}"[:2000]
     else:
@@ -507,14 +530,13 @@ def _unsubscribe(
     if lead is None:
         lead, touch = _match(session, inbound, by_sender=False)
     effects = _Effects(kind="unsubscribe")
-    if lead is None:
-        effects.suppressed = int(_suppress(session, inbound.sender, now=now, reason=UNSUBSCRIBE_REASON))
-        row.detail = "unsubscribe from an address that is no lead: the address is suppressed"
-        effects.unmatched = True
-        return effects
+    if lead is None:  # a suppression never lands on an address we never emailed because a stranger asked
+        return _review(row, f"an unsubscribe from {inbound.sender}, which is no lead's address")
+    if not _own_address(lead, inbound.sender):
+        return _review(row, f"an unsubscribe for {lead.email} from another address ({inbound.sender})", lead)
     row.lead_id, row.touch_id = lead.id, _touch_id(touch)
     event = Unsubscribed(reason=UNSUBSCRIBE_REASON, by=inbound.sender)
-    applied = handle(session, lead, event, at=now, settings=settings, suppress_also=[inbound.sender])
+    applied = handle(session, lead, event, at=now, settings=settings)
     effects.suppressed = applied.suppressed
     if applied.decision is None:
         row.detail = "unsubscribe: suppressed; the lead was decided already"
@@ -522,3 +544,31 @@ def _unsubscribe(
         effects.decisions.append(applied.decision.outcome)
         row.detail = "unsubscribe: suppressed and decided"
     return effects
+
+
+def for_review(session: Session, *, limit: int = 200) -> list[dict[str, Any]]:
+    """The inbound messages kept for review (newest first): mail that was not trusted enough to act on."""
+    rows = session.scalars(
+        select(InboundMessage)
+        .where(InboundMessage.kind == REVIEW)
+        .order_by(InboundMessage.processed_at.desc(), InboundMessage.id.desc())
+        .limit(limit)
+    )
+    return [
+        {
+            "id": row.id,
+            "received": row.processed_at.isoformat() if row.processed_at else None,
+            "sender": row.sender,
+            "subject": row.subject,
+            "lead_id": row.lead_id,
+            "why": row.detail,
+        }
+        for row in rows
+    ]
+
+
+def review_count(session: Session) -> int:
+    """How many inbound messages are kept for review."""
+    return int(
+        session.scalar(select(func.count()).select_from(InboundMessage).where(InboundMessage.kind == REVIEW)) or 0
+    )
