@@ -112,6 +112,11 @@ class Settings(BaseSettings):
     auto_reply_max_days: int = Field(
         default=30, ge=1, le=365, description="The longest an out-of-office pauses a lead, whatever date it names.",
     )  # fmt: skip
+    trusted_proxies: str | None = Field(
+        default=None,
+        description="Comma-separated addresses (or networks) of the reverse proxies whose X-Forwarded-For is "
+        "believed; by default none: the client address is the connection's.",
+    )
     trusted_authserv_id: str | None = Field(
         default=None,
         description="The authserv-id of the Authentication-Results header our receiving mail server adds "
