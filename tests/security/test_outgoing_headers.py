@@ -21,6 +21,7 @@ from cadence.adapters.mail import SmtpConfig, SmtpSender, Unsendable, build_mess
 from cadence.adapters.models import Enrollment, Lead, Task, Touch
 from cadence.adapters.smtp_sink import SmtpSink
 from cadence.services.advance import run_until_idle
+from cadence.services.enrollments import get_lead
 from flows.advance import flow_context
 from tests.flows.conftest import lead_row, seed, templates_with_subject
 from tests.flows.test_advance import MONDAY, SEND
@@ -133,3 +134,20 @@ def test_a_lead_whose_name_would_inject_a_header_gets_no_email_and_its_owner_a_t
 
     again = asyncio.run(run_until_idle(ctx, now=SEND, batch_size=10))
     assert (again.emails_sent, again.failed) == (0, 0)  # never tried again
+
+
+# Moved from tests/flows/test_advance.py: the earlier header test (a raw CR LF in a lead's field).
+@pytest.mark.one_database
+@pytest.mark.parametrize("hostile", ["Evil\r\nBcc: victim@else.example", "<script>alert(1)</script>"])
+def test_hostile_lead_fields_cannot_inject_headers(flow_env: SmtpSink, hostile: str) -> None:
+    ctx = flow_context()
+    seed(ctx, [lead_row(0, company="Acme")], now=MONDAY, cadence="nurture")
+    with ctx.sessions() as s, s.begin():
+        get_lead(s, "lead0@acme.example").first_name = hostile  # as if it had slipped past validation
+    asyncio.run(run_until_idle(ctx, now=SEND, batch_size=10))
+    message = flow_env.messages()[0]
+    assert message["Bcc"] is None
+    assert flow_env.envelopes[0].rcpt_tos == ("lead0@acme.example",)
+    html = message.get_body(preferencelist=("html",))
+    if html is not None:
+        assert "<script>" not in html.get_content()

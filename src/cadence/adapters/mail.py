@@ -80,6 +80,8 @@ def _header_registry() -> HeaderRegistry:
 
 _POLICY = email.policy.default.clone(header_factory=_header_registry())
 """``email.policy.default`` (what messages are built, serialized and checked with), with the RFC 2369 headers."""
+_UTF8_POLICY = _POLICY.clone(utf8=True)
+"""For a message to an internationalised address (sent with SMTPUTF8)."""
 _WIRE_POLICY = _POLICY.clone(linesep="\r\n")
 """The same, with the line endings of the wire."""
 
@@ -215,7 +217,9 @@ def build_message(
     Names and the subject are reduced to one line, and addresses are built with
     :class:`email.headerregistry.Address`, so that no field can inject a header.
     """
-    message = EmailMessage(policy=_POLICY)
+    # An internationalised address is written as UTF-8 in the headers (RFC 6532): only a server that
+    # offers SMTPUTF8 takes it, which :meth:`SmtpConnection.send` checks.
+    message = EmailMessage(policy=_POLICY if (to_address + from_address).isascii() else _UTF8_POLICY)
     from_user, _, from_domain = from_address.partition("@")
     message["From"] = Address(display_name=one_line(from_name, limit=100), username=from_user, domain=from_domain)
     to_user, _, to_domain = to_address.partition("@")
@@ -320,6 +324,22 @@ def _expect(reply: tuple[int, bytes], *codes: int) -> None:
         raise smtplib.SMTPResponseException(code, message)
 
 
+def _mail_options(smtp: smtplib.SMTP, sender: str, recipient: str) -> list[str]:
+    """MAIL FROM's options: SMTPUTF8 for an internationalised address, when the server offers it (RFC 6531).
+
+    Raises :class:`Unsendable` when it does not: such a message cannot be delivered through this server.
+    """
+    if sender.isascii() and recipient.isascii():
+        return []
+    if not smtp.has_extn("smtputf8"):
+        raise Unsendable(
+            f"the address {recipient if not recipient.isascii() else sender} is not ASCII and the SMTP server "
+            "does not offer SMTPUTF8: it cannot take it. Use an ASCII address for this lead, or a server that "
+            "offers SMTPUTF8."
+        )
+    return ["SMTPUTF8"]
+
+
 def _interrupted(smtp: smtplib.SMTP) -> bool:
     """True when the server spoke or hung up in the middle of DATA: it is no longer waiting for our final dot.
 
@@ -396,12 +416,12 @@ class SmtpConnection:
             smtp = self._open()
             stage = "mail"
             try:
-                _expect(smtp.mail(sender), 250)
+                _expect(smtp.mail(sender, _mail_options(smtp, sender, recipient)), 250)
             except smtplib.SMTPServerDisconnected:
                 # An idle connection the server closed: one fresh try before anything was sent.
                 self.drop()
                 smtp = self._open()
-                _expect(smtp.mail(sender), 250)
+                _expect(smtp.mail(sender, _mail_options(smtp, sender, recipient)), 250)
             stage = "rcpt"
             _expect(smtp.rcpt(recipient), 250, 251)
             stage = "data"
