@@ -117,6 +117,11 @@ class Settings(BaseSettings):
         description="Comma-separated addresses (or networks) of the reverse proxies whose X-Forwarded-For is "
         "believed; by default none: the client address is the connection's.",
     )
+    bounce_domain: str | None = Field(
+        default=None,
+        description="A domain whose mail reaches the replies mailbox: each email's envelope sender is then "
+        "bounce+TOKEN@ this domain (VERP), so that a bounce is matched to the email it returns.",
+    )
     trusted_authserv_id: str | None = Field(
         default=None,
         description="The authserv-id of the Authentication-Results header our receiving mail server adds "

@@ -157,3 +157,29 @@ def test_a_reply_in_a_leads_thread_from_another_address_does_not_stop_the_cadenc
     assert result["kinds"] == {"review": 1}
     assert enrollment_of(ctx, "lead0@acme.example").state == "active"
     assert count(ctx, Suppression) == 0
+
+
+def test_a_bounce_without_our_headers_is_matched_by_its_signed_verp_address_and_a_forged_one_is_not(
+    flow_env: SmtpSink, mailbox: Mailbox, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("CADENCE_BOUNCE_DOMAIN", "bounces.cadence.example")
+    ctx = flow_context()
+    sent_emails(flow_env, 2)
+    verp = {e.rcpt_tos[0]: e.mail_from for e in flow_env.envelopes}
+    assert all(v.startswith("bounce+") and v.endswith("@bounces.cadence.example") for v in verp.values())
+    daemon, bounce, unknown = (
+        "MAILER-DAEMON@mx.acme.example",
+        "Undelivered Mail Returned to Sender",
+        "550 5.1.1 unknown",
+    )
+    mailbox.put(plain(daemon, bounce, f"<lead0@acme.example>: {unknown}", Delivered_To=verp["lead0@acme.example"]))
+    forged = verp["lead1@acme.example"].replace("bounce+", "bounce+9").replace("-", "-0", 1)  # another touch, guessed
+    mailbox.put(plain(daemon, bounce, f"<lead1@acme.example>: {unknown}", Delivered_To=forged))
+
+    result = asyncio.run(sync_replies_flow(now=SYNC))
+
+    assert result["kinds"] == {"bounce": 1, "review": 1}
+    assert result["decisions"] == {"bounced": 1}
+    with ctx.sessions() as s:
+        assert list(s.scalars(select(Suppression.value))) == ["lead0@acme.example"]
+    assert enrollment_of(ctx, "lead1@acme.example").state == "active"

@@ -50,10 +50,11 @@ from cadence.adapters.imap import FETCH_BATCH, ImapConfig, ImapMailbox
 from cadence.adapters.models import InboundMessage, Lead, MailboxState, Rep, Touch
 from cadence.core.enrollment import State
 from cadence.core.events import AutoReply, BounceNotice, Responded, Unsubscribed
-from cadence.core.inbound import Inbound, classify
+from cadence.core.inbound import Inbound, addresses, classify, headers
 from cadence.core.inbound.authentication import Verdict, verdict
 from cadence.core.intent import Reading, read_message
 from cadence.core.leads import normalize_email
+from cadence.core.tokens import touch_of_bounce_token
 from cadence.errors import ConfigurationError, ValidationError
 from cadence.services.context import Context
 from cadence.services.enrollments import handle
@@ -270,6 +271,7 @@ def _process(
     inbound = classify(message, now=now, unsubscribe_addresses=wanted)
     reading = read_message(message, at=now)
     vouched = verdict(message, inbound.sender, ctx.settings.trusted_authserv_id)
+    returned = verp_touch(message, ctx.settings)
     try:
         with ctx.sessions() as session, session.begin():
             row = InboundMessage(
@@ -294,7 +296,8 @@ def _process(
                     session.flush()
             except IntegrityError:
                 return True  # another run processed it in the meantime
-            effects = _apply(session, ctx.settings, inbound, reading, row, now=now, vouched=vouched)
+            effects = _apply(session, ctx.settings, inbound, reading, row, now=now, vouched=vouched,
+                             returned=returned)  # fmt: skip
             row.kind = effects.kind
     except Exception as exc:  # reported, and the message is read again by the next run
         report.errors.append(f"UID {uid} ({inbound.message_id or 'no Message-ID'}): {type(exc).__name__}: {exc}"[:500])
@@ -344,6 +347,7 @@ def _apply(
     *,
     now: datetime,
     vouched: Verdict | None = None,
+    returned: int | None = None,
 ) -> _Effects:
     if inbound.message_id is not None:
         earlier = session.scalar(
@@ -374,7 +378,7 @@ def _apply(
     if inbound.kind == "auto_reply":
         return _auto_reply(session, settings, inbound, row, now=now)
     if inbound.kind == "bounce":
-        return _bounce(session, settings, inbound, row, now=now)
+        return _bounce(session, settings, inbound, row, now=now, returned=returned)
     if inbound.kind == "unsubscribe":
         return _unsubscribe(session, settings, inbound, row, now=now)
     return _Effects(kind="ignored")
@@ -492,11 +496,38 @@ def _suppress(session: Session, address: str, *, now: datetime, reason: str) -> 
     return True
 
 
-def _bounce(session: Session, settings: Settings, inbound: Inbound, row: InboundMessage, *, now: datetime) -> _Effects:
-    """A bounce counts only when it returns a message we sent (our Message-ID in it) to the address it names:
-    then that lead, and only its address, bounces. Any other is kept for review (anyone can write a DSN)."""
+def verp_touch(message: EmailMessage, settings: Settings) -> int | None:
+    """The touch a message was sent back for, by its VERP address (``bounce+TOKEN@`` the bounce domain), if signed."""
+    if not settings.bounce_domain:
+        return None
+    domain = settings.bounce_domain.lower()
+    secret = settings.secret_key.get_secret_value()
+    for name in ("Delivered-To", "X-Original-To", "Envelope-To", "To"):
+        for address in addresses(headers(message, name)):
+            local, _, at = address.lower().rpartition("@")
+            if at == domain and local.startswith("bounce+"):
+                touch_id = touch_of_bounce_token(local.removeprefix("bounce+"), secret)
+                if touch_id is not None:
+                    return touch_id
+    return None
+
+
+def _bounce(
+    session: Session,
+    settings: Settings,
+    inbound: Inbound,
+    row: InboundMessage,
+    *,
+    now: datetime,
+    returned: int | None = None,
+) -> _Effects:
+    """A bounce counts only when it returns a message we sent (our Message-ID in it, or the signed VERP address
+    of its envelope, ``returned``) to the address it names: then that lead, and only its address, bounces.
+    Any other is kept for review (anyone can write a DSN)."""
     status = inbound.bounce_status or "undelivered"
     touch = _touch_by_references(session, inbound.references)
+    if touch is None and returned is not None:
+        touch = session.get(Touch, returned)
     if touch is None:
         named = ", ".join(inbound.bounced_recipients[:5]) or "no address"
         return _review(row, f"a bounce ({named}: {status}) that returns no message of ours (no Message-ID we sent)")

@@ -21,6 +21,7 @@ from typing import TypeVar
 
 from cadence.adapters.db import retry_while_unavailable
 from cadence.adapters.mail import DeliveryError, SmtpConnection, SmtpSender, TransientFailure, Unsendable, Withdrawn
+from cadence.core.tokens import bounce_token
 from cadence.errors import database_problem
 from cadence.services.advance import compose, intake
 from cadence.services.advance.compose import Versions
@@ -164,6 +165,9 @@ async def dispatch(
             while (entry := await queue.get()) is not None:
                 item, built = entry
                 envelope_from = envelope or item.owner_email or f"sales@{ctx.settings.mail_domain}"
+                if ctx.settings.bounce_domain:  # VERP: a bounce names the touch it returns (signed)
+                    token = bounce_token(item.claim.touch_id, ctx.settings.secret_key.get_secret_value())
+                    envelope_from = f"bounce+{token}@{ctx.settings.bounce_domain}"
                 work = functools.partial(_deliver, connection, ledger, item, built, envelope_from, batch)
                 try:
                     results.append((item, await sender.call(work)))
