@@ -25,10 +25,17 @@ to leads:
 * **auto_reply** (:class:`~cadence.core.events.AutoReply`): an active enrollment is paused until the
   return date the message names (at the start of the cadence's send window, in the lead's time
   zone), else for ``auto_reply_pause_days``. The note goes on the lead's timeline.
-* **bounce** (:class:`~cadence.core.events.BounceNotice`, permanent): the bounced addresses are
-  suppressed and the lead gets the decision ``bounced``, unless it was decided since it was enrolled.
-* **unsubscribe** (:class:`~cadence.core.events.Unsubscribed`): the sender is suppressed and its lead
-  gets the decision ``unsubscribed``, unless it was decided since it was enrolled.
+* **bounce** (:class:`~cadence.core.events.BounceNotice`, permanent): only when it returns an email
+  we sent (our Message-ID in it, or its signed VERP envelope address) to the address it names: that
+  lead's address is suppressed and the lead gets the decision ``bounced``, unless it was decided
+  since it was enrolled.
+* **unsubscribe** (:class:`~cadence.core.events.Unsubscribed`): from the lead's own address only, the
+  lead's address is suppressed and it gets the decision ``unsubscribed``, unless it was decided since.
+
+Inbound mail is evidence, not authority: a reply, out-of-office or unsubscribe from another address
+than the lead's, or one our receiving server did not authenticate (``CADENCE_TRUSTED_AUTHSERV_ID``),
+and a bounce of no email of ours, are kept as kind ``review`` with why (``cadence inbound review``),
+and nothing is done.
 """
 
 from __future__ import annotations
