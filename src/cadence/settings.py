@@ -108,6 +108,28 @@ class Settings(BaseSettings):
     secret_key: SecretStr = Field(
         default=SecretStr(DEMO_SECRET_KEY), description="Signs unsubscribe links and the login form."
     )
+    max_send_attempts: int = Field(
+        default=8, ge=1, le=100,
+        description="Attempts at one step's email before the step fails (recorded, reported, a task for its owner).",
+    )  # fmt: skip
+    auto_reply_max_days: int = Field(
+        default=30, ge=1, le=365, description="The longest an out-of-office pauses a lead, whatever date it names.",
+    )  # fmt: skip
+    trusted_proxies: str | None = Field(
+        default=None,
+        description="Comma-separated addresses (or networks) of the reverse proxies whose X-Forwarded-For is "
+        "believed; by default none: the client address is the connection's.",
+    )
+    bounce_domain: str | None = Field(
+        default=None,
+        description="A domain whose mail reaches the replies mailbox: each email's envelope sender is then "
+        "bounce+TOKEN@ this domain (VERP), so that a bounce is matched to the email it returns.",
+    )
+    trusted_authserv_id: str | None = Field(
+        default=None,
+        description="The authserv-id of the Authentication-Results header our receiving mail server adds "
+        "(e.g. mx.yourco.example): a reply, out-of-office or unsubscribe it did not authenticate is kept for review.",
+    )
 
     # The API (/api/v1) and the public contact form (/forms/contact).
     api_requests_per_minute: int = Field(

@@ -36,6 +36,7 @@ from cadence.core.events import (
     Retry,
     Sent,
     StepDue,
+    StepFailed,
     StepHeld,
     TaskDone,
     TouchFacts,
@@ -202,6 +203,35 @@ def test_a_retry_inside_the_window_is_due_right_after_its_backoff() -> None:
     assert result.enrollment.next_due_at == NOW + timedelta(minutes=5)
 
 
+@pytest.mark.parametrize(("attempt", "fails"), [(1, False), (7, False), (8, True), (9, True)])
+def test_a_step_is_retried_only_until_its_last_attempt_then_fails_with_a_task(attempt: int, fails: bool) -> None:
+    result = consequences(Retry("421 try later", timedelta(minutes=5), attempt=attempt), facts())
+    assert result.touch == (TouchState.FAILED if fails else TouchState.RETRY)
+    assert moved_on(result) is fails
+    assert (result.task is not None) is fails
+    if fails:
+        assert result.task is not None
+        assert result.touch_error == "gave up after 8 attempts: 421 try later".replace("8", str(attempt))
+        assert result.task.title.startswith("Email step 2 to Ada Lovelace could not be sent")
+
+
+def test_a_step_that_can_never_send_fails_at_once_and_its_owner_gets_a_task() -> None:
+    result = consequences(StepFailed("non-ASCII address and no SMTPUTF8"), facts())
+    assert result.touch == TouchState.FAILED
+    assert moved_on(result)
+    assert result.task is not None
+    assert "non-ASCII address" in (result.task.instructions or "")
+    assert result.decision is None
+    assert result.suppress is None
+
+
+def test_a_failed_step_of_a_stopped_enrollment_moves_nothing_but_still_tells_the_owner() -> None:
+    result = consequences(StepFailed("unsendable"), facts(State.PAUSED))
+    assert result.enrollment is None
+    assert result.touch == TouchState.FAILED
+    assert result.task is not None
+
+
 def test_a_retry_of_a_stopped_enrollment_schedules_nothing() -> None:
     result = consequences(Retry("421", timedelta(minutes=5)), facts(State.PAUSED))
     assert result.enrollment is None
@@ -357,6 +387,7 @@ LAPSED: list[tuple[TouchState, TouchState | None, bool, bool, bool]] = [
     (TouchState.SENT, None, False, True, False),
     (TouchState.DONE, None, False, True, False),
     (TouchState.SKIPPED, None, False, True, False),
+    (TouchState.FAILED, None, False, True, False),
 ]
 
 
@@ -657,6 +688,8 @@ def test_the_module_docstring_has_a_row_for_every_event() -> None:
 EVERY_EVENT: list[AnyEvent] = [
     Sent("250 ok"),
     Retry("421", timedelta(minutes=10)),
+    Retry("421", timedelta(minutes=10), attempt=8),
+    StepFailed("an address the server cannot take"),
     Bounced("550"),
     Uncertain("lost"),
     Withdrawn(suppressed=True),
@@ -685,8 +718,8 @@ AUTOMATIC = (Bounced, BounceNotice, Unsubscribed, ClaimLapsed)
 @pytest.mark.parametrize("event", EVERY_EVENT, ids=[repr(e)[:40] for e in EVERY_EVENT])
 def test_whatever_the_facts_the_consequences_keep_the_invariants(event: AnyEvent) -> None:
     """Over every enrollment state, decided or not, and every touch state: an active enrollment is due, a
-    stopped one is not; an automatic decision never replaces one; a task comes with a response, never
-    with a decision; what is refused is refused with a clear error."""
+    stopped one is not; an automatic decision never replaces one; a task comes with a response (or with a
+    step that failed for good), never with a decision; what is refused is refused with a clear error."""
     for state, decided, touch in itertools.product([*State, None], [None, Outcome.NOT_INTERESTED], [*TouchState]):
         given = facts(state, touch=touch, decided=decided, paused_at=NOW - timedelta(days=1))
         try:
@@ -699,7 +732,7 @@ def test_whatever_the_facts_the_consequences_keep_the_invariants(event: AnyEvent
         if result.decision is not None and isinstance(event, AUTOMATIC):
             assert decided is None, (state, touch, result)
         if result.task is not None:
-            assert result.response is not None
+            assert result.response is not None or result.touch == TouchState.FAILED
             assert result.decision is None
         if result.lead_status is not None:
             assert result.lead_status in {s.value for s in State}

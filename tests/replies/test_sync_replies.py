@@ -510,8 +510,10 @@ def test_a_bounce_for_an_address_we_never_emailed_changes_nothing(service: Servi
         )
     )
     report = asyncio.run(sync_replies(ctx, now=SYNC))
-    assert (report.kinds, report.unmatched, report.suppressed) == ({"bounce": 1}, 1, 0)
+    # It returns no message of ours: kept for a person to read, not acted on.
+    assert (report.kinds, report.unmatched, report.suppressed) == ({"review": 1}, 0, 0)
     assert count(ctx, Suppression) == 0
+    assert enrollment_of(ctx, "lead0@acme.example").state == "active"
 
 
 def test_anything_sent_to_a_dedicated_unsubscribe_address_unsubscribes(

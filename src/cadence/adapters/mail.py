@@ -39,10 +39,11 @@ from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime
+from email.errors import MessageError
 from email.headerregistry import Address, BaseHeader, HeaderRegistry, UnstructuredHeader
 from email.message import EmailMessage
 from email.utils import format_datetime
-from typing import Literal, Protocol, TypeVar
+from typing import Any, Literal, Protocol, TypeVar
 
 from cadence.errors import CadenceError
 
@@ -79,6 +80,10 @@ def _header_registry() -> HeaderRegistry:
 
 _POLICY = email.policy.default.clone(header_factory=_header_registry())
 """``email.policy.default`` (what messages are built, serialized and checked with), with the RFC 2369 headers."""
+_UTF8_POLICY = _POLICY.clone(utf8=True)
+"""For a message to an internationalised address (sent with SMTPUTF8)."""
+_WIRE_POLICY = _POLICY.clone(linesep="\r\n")
+"""The same, with the line endings of the wire."""
 
 
 class DeliveryError(CadenceError):
@@ -108,6 +113,11 @@ class Withdrawn(DeliveryError):
     """
 
 
+class Unsendable(DeliveryError):
+    """The message cannot go out as it is (a header that would not stay one line, an address the server
+    cannot take): it is never tried again, the step fails and its owner is told."""
+
+
 class HandOff(Protocol):
     """What :meth:`SmtpConnection.send` calls around the moment a message is handed to the server.
 
@@ -128,6 +138,57 @@ def one_line(value: str | None, *, limit: int = 250) -> str:
     """``value`` as a single header-safe line: control characters (CR/LF included) become spaces."""
     text = _LINE_BREAKS.sub(" ", value or "").strip()
     return text[:limit]
+
+
+_HEADER_NAME = re.compile(rb"[!-9;-~]+")
+
+
+def message_bytes(message: EmailMessage) -> bytes:
+    """The message's bytes, once its header section is verified as serialized. Raises :class:`Unsendable`.
+
+    Interpreters without the CVE-2024-6923 fix (3.11.7, 3.12.1) decode an RFC 2047 word of a value
+    when they fold it, and write a CR LF it holds as a real line break: a lead's name could add a
+    header or start the body. So whatever the standard library does, the serialized header section
+    must be exactly the headers that were set, in order, each a ``Name:`` line and its folded
+    continuations, with no CR, NUL or empty line inside: otherwise nothing is sent.
+    """
+    policy = _WIRE_POLICY if message.policy is _POLICY else message.policy.clone(linesep="\r\n")
+    try:
+        data = message.as_bytes(policy=policy)
+    except MessageError as exc:  # an interpreter with the CVE-2024-6923 fix refuses such a header itself
+        raise Unsendable(f"the message cannot be sent: {exc}") from exc
+    head, blank, _body = data.partition(b"\r\n\r\n")
+    if not blank:
+        raise Unsendable("the message cannot be sent: its header section does not end")
+    names: list[str] = []
+    for line in head.split(b"\r\n"):
+        if b"\r" in line or b"\n" in line or b"\x00" in line:
+            raise Unsendable("the message cannot be sent: a header holds a line break or a NUL")
+        if line[:1] in (b" ", b"\t"):
+            if not names or not line.strip():
+                raise Unsendable("the message cannot be sent: a header continuation line is empty or first")
+            continue
+        name, colon, _value = line.partition(b":")
+        if not colon or not _HEADER_NAME.fullmatch(name):
+            raise Unsendable(f"the message cannot be sent: a header line is not a header: {one_line(repr(line[:60]))}")
+        names.append(name.decode("ascii").lower())
+    expected = [name.lower() for name, _value in message.items()]
+    if names != expected:
+        broken = next((name for name, value in message.items() if _breaks(name, value, message.policy)), "a header")
+        raise Unsendable(
+            f"the message cannot be sent: a value from the lead's data would break the {broken} header into "
+            "several headers or lines; check the lead's fields (names, company) for encoded line breaks (=?...?=)"
+        )
+    return data
+
+
+def _breaks(name: str, value: Any, policy: email.policy.Policy) -> bool:
+    """True when header ``name`` folds into more than one header (a line that is not a continuation)."""
+    folded = policy.clone(linesep="\r\n").fold_binary(name, value)
+    lines = folded.removesuffix(b"\r\n").split(b"\r\n")
+    return any(not line[:1].isspace() or not line.strip() for line in lines[1:]) or b"\r" in folded[:-2].replace(
+        b"\r\n", b""
+    )
 
 
 def make_message_id(touch_id: int, domain: str) -> str:
@@ -156,7 +217,9 @@ def build_message(
     Names and the subject are reduced to one line, and addresses are built with
     :class:`email.headerregistry.Address`, so that no field can inject a header.
     """
-    message = EmailMessage(policy=_POLICY)
+    # An internationalised address is written as UTF-8 in the headers (RFC 6532): only a server that
+    # offers SMTPUTF8 takes it, which :meth:`SmtpConnection.send` checks.
+    message = EmailMessage(policy=_POLICY if (to_address + from_address).isascii() else _UTF8_POLICY)
     from_user, _, from_domain = from_address.partition("@")
     message["From"] = Address(display_name=one_line(from_name, limit=100), username=from_user, domain=from_domain)
     to_user, _, to_domain = to_address.partition("@")
@@ -261,6 +324,22 @@ def _expect(reply: tuple[int, bytes], *codes: int) -> None:
         raise smtplib.SMTPResponseException(code, message)
 
 
+def _mail_options(smtp: smtplib.SMTP, sender: str, recipient: str) -> list[str]:
+    """MAIL FROM's options: SMTPUTF8 for an internationalised address, when the server offers it (RFC 6531).
+
+    Raises :class:`Unsendable` when it does not: such a message cannot be delivered through this server.
+    """
+    if sender.isascii() and recipient.isascii():
+        return []
+    if not smtp.has_extn("smtputf8"):
+        raise Unsendable(
+            f"the address {recipient if not recipient.isascii() else sender} is not ASCII and the SMTP server "
+            "does not offer SMTPUTF8: it cannot take it. Use an ASCII address for this lead, or a server that "
+            "offers SMTPUTF8."
+        )
+    return ["SMTPUTF8"]
+
+
 def _interrupted(smtp: smtplib.SMTP) -> bool:
     """True when the server spoke or hung up in the middle of DATA: it is no longer waiting for our final dot.
 
@@ -331,18 +410,18 @@ class SmtpConnection:
         (False withdraws the message: :class:`Withdrawn`) and its :meth:`~HandOff.after` right after
         the outcome is known, with the reply or the error (for every outcome from that point on).
         """
-        data = message if isinstance(message, bytes) else message.as_bytes()
+        data = message if isinstance(message, bytes) else message_bytes(message)
         stage = "connect"
         try:
             smtp = self._open()
             stage = "mail"
             try:
-                _expect(smtp.mail(sender), 250)
+                _expect(smtp.mail(sender, _mail_options(smtp, sender, recipient)), 250)
             except smtplib.SMTPServerDisconnected:
                 # An idle connection the server closed: one fresh try before anything was sent.
                 self.drop()
                 smtp = self._open()
-                _expect(smtp.mail(sender), 250)
+                _expect(smtp.mail(sender, _mail_options(smtp, sender, recipient)), 250)
             stage = "rcpt"
             _expect(smtp.rcpt(recipient), 250, 251)
             stage = "data"

@@ -271,8 +271,10 @@ class SmtpSink:
         faults: Faults | None = None,
         on_message: Callable[[ReceivedEnvelope, bytes], None] | None = None,
         server_hostname: str = DEFAULT_SERVER_HOSTNAME,
+        smtputf8: bool = False,
     ) -> None:
         self.host = host
+        self._smtputf8 = smtputf8  # offer SMTPUTF8 (RFC 6531): internationalised addresses
         self._requested_port = port
         self.handler = MaildirSink(maildir, faults=faults, on_message=on_message)
         # An explicit server_hostname keeps aiosmtpd from calling socket.getfqdn(), which can stall on DNS.
@@ -319,6 +321,7 @@ class SmtpSink:
             hostname=self.host,
             port=self._requested_port,
             server_hostname=self._server_hostname,
+            enable_SMTPUTF8=self._smtputf8,
         )
         try:
             controller.start()

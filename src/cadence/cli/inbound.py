@@ -11,7 +11,8 @@ from cadence.cli.common import JsonOption, NowOption, emit_json, fail, parse_ins
 from cadence.errors import shown
 
 inbound_app = typer.Typer(
-    help="What inbound messages say, read from files (no database); meetings booked elsewhere.", no_args_is_help=True
+    help="What inbound messages say (read from files), meetings booked elsewhere, the mail kept for review.",
+    no_args_is_help=True,
 )
 
 
@@ -98,5 +99,31 @@ def booking(
             typer.echo(f"{result.lead_email}: {result.note}; task {result.task_id}")
         else:
             typer.echo(f"{result.lead_email or file}: {result.note}")
+
+    run(go)
+
+
+@inbound_app.command("review")
+def review(as_json: JsonOption = False) -> None:
+    """List the inbound mail kept for review, not acted on (reads the database).
+
+    A reply, out-of-office or unsubscribe that does not come from the lead's own address, or that
+    our mail server did not authenticate, and a bounce that returns no message of ours: each is kept
+    here with why, so that a person decides. Newest first, at most 200.
+    """
+
+    def go() -> None:
+        from cadence.cli.common import session, table
+        from cadence.services.replies import for_review
+
+        with session() as s:
+            items = for_review(s)
+        if as_json:
+            emit_json(items)
+        elif not items:
+            typer.echo("no inbound mail is waiting for review")
+        else:
+            rows = [((i["received"] or "")[:16], i["sender"] or "", (i["subject"] or "")[:40], i["why"]) for i in items]
+            typer.echo(table(rows, ["received", "from", "subject", "why"]))
 
     run(go)

@@ -30,6 +30,7 @@ class TouchState(StrEnum):
     BOUNCED = "bounced"  # permanently refused by the recipient's server
     SKIPPED = "skipped"  # not executed (suppressed address, cap, ...)
     HELD = "held"  # waiting for a template fix
+    FAILED = "failed"  # never sent: the message could not be built or sent, or every attempt failed
 
 
 RECLAIMABLE: frozenset[TouchState] = frozenset(
@@ -37,7 +38,7 @@ RECLAIMABLE: frozenset[TouchState] = frozenset(
 )
 """Nothing of these reached an SMTP server: a lapsed claim on one is simply claimed again."""
 STEP_DONE: frozenset[TouchState] = frozenset(
-    {TouchState.SENT, TouchState.UNCERTAIN, TouchState.DONE, TouchState.SKIPPED}
+    {TouchState.SENT, TouchState.UNCERTAIN, TouchState.DONE, TouchState.SKIPPED, TouchState.FAILED}
 )
 """A lapsed claim on one of these had its outcome recorded but the enrollment not moved on."""
 MAY_HAVE_GONE_OUT: frozenset[TouchState] = frozenset(
@@ -98,6 +99,11 @@ class Policy:
     """The cadence a lead snoozed by "not now" is enrolled in when its date comes."""
     referral_cadence: str = "referral"
     """The cadence a lead named in a referral is enrolled in."""
+    max_send_attempts: int = 8
+    """Attempts at sending one step's email before the step fails (its owner gets a task)."""
+    auto_reply_max_days: int = 30
+    """The longest an automatic reply pauses a lead, whatever return date it names."""
+    """Attempts at sending one step's email before the step fails (its owner gets a task)."""
 
 
 @dataclass(frozen=True)
@@ -142,6 +148,16 @@ class Retry:
 
     error: str
     backoff: timedelta
+    attempt: int = 1
+    """How many attempts failed so far, this one included: at ``Policy.max_send_attempts`` the step fails."""
+
+
+@dataclass(frozen=True)
+class StepFailed:
+    """The touch's email can never go out as it is (a header the lead's data would break, an address the
+    SMTP server cannot take), or every attempt failed: the step fails for good."""
+
+    error: str
 
 
 @dataclass(frozen=True)
@@ -289,7 +305,7 @@ class MeetingBooked:
     answers: dict[str, str] = field(default_factory=dict)
 
 
-SendOutcome = Sent | Retry | Bounced | Uncertain | Withdrawn
+SendOutcome = Sent | Retry | Bounced | Uncertain | Withdrawn | StepFailed
 """What SMTP said about a touch's email."""
 AnyEvent = (
     SendOutcome

@@ -9,7 +9,10 @@ touch the event is about), calls :func:`consequences` with the event and applies
 event              enrollment                                 touch           also
 =================  =========================================  ==============  =====================================
 ``Sent``           the step is done; next one scheduled [1]_  sent
-``Retry``          due again at the next slot after backoff   retry
+``Retry``          due again at the next slot after backoff   retry           at ``Policy.max_send_attempts``:
+                                                                              as ``StepFailed``
+``StepFailed``     the step is done [1]_                      failed          a task for the owner: reach the
+                                                                              lead another way, fix the data
 ``Bounced``        decided ``bounced`` [2]_                   bounced         address suppressed
 ``Uncertain``      the step is done [1]_                      uncertain       reported, never re-sent
 ``Withdrawn``      suppressed: the step is done [1]_          skipped         otherwise: the claim is given back
@@ -113,6 +116,7 @@ from cadence.core.event_data import (
     Sent,
     SnoozeOver,
     StepDue,
+    StepFailed,
     StepHeld,
     TaskDone,
     TouchFacts,
@@ -165,6 +169,7 @@ __all__ = [
     "Sent",
     "SnoozeOver",
     "StepDue",
+    "StepFailed",
     "StepHeld",
     "TaskDone",
     "TouchFacts",
@@ -229,8 +234,12 @@ def consequences(event: AnyEvent, facts: Facts) -> Consequences:
         case Uncertain(error=error):
             return replace(_sent(facts, TouchState.UNCERTAIN, note="delivery unknown"), touch_error=error,
                            uncertain=True)  # fmt: skip
-        case Retry(error=error, backoff=backoff):
+        case Retry(error=error, backoff=backoff, attempt=attempt):
+            if attempt >= facts.policy.max_send_attempts:
+                return _failed(facts, f"gave up after {attempt} attempts: {error}")
             return _retry(facts, error, backoff)
+        case StepFailed(error=error):
+            return _failed(facts, error)
         case Bounced(error=error):
             _require_touch(facts, "a bounce at send time")
             return replace(_bounce(facts, error), touch=TouchState.BOUNCED, touch_error=error)
@@ -321,6 +330,24 @@ def _retry(facts: Facts, error: str, backoff: timedelta) -> Consequences:
     if enrollment is not None and enrollment.state == State.ACTIVE:
         moved = replace(enrollment, next_due_at=_slot_after(facts, facts.at + backoff, "a retry"))
     return Consequences(enrollment=moved, touch=TouchState.RETRY, touch_error=error, note=f"retry: {error}")
+
+
+def _failed(facts: Facts, error: str) -> Consequences:
+    """The step will never send: it is done as failed, and the owner is told (the cadence goes on)."""
+    touch = _require_touch(facts, "a failed step")
+    name = facts.lead_name or "the lead"
+    title = f"Email step {touch.step_index + 1} to {name} could not be sent: reach them another way"[:MAX_TITLE]
+    instructions = (
+        f"{error[:MAX_REASON]}\n\nNothing was sent for this step, and it will not be tried again. Check the "
+        "lead's address and fields, contact them another way, or record a decision."
+    )
+    return Consequences(
+        enrollment=_move_on(facts, touch, "a failed step"),
+        touch=TouchState.FAILED,
+        touch_error=error[:2000],
+        task=NewTask(channel="task", title=title, instructions=instructions, due_at=facts.at),
+        note=f"failed: {error[:300]}",
+    )
 
 
 def _withdrawn(facts: Facts, suppressed: bool) -> Consequences:
@@ -561,14 +588,16 @@ def _snooze_over(facts: Facts, cadence: str, refused: str | None) -> Consequence
 
 def pause_until(facts: Facts, return_date: date | None) -> datetime | None:
     """Until when an automatic reply pauses the lead: its return date at the start of the send window, in the
-    lead's time zone, else ``auto_reply_pause_days`` from now. None when the return date has passed."""
+    lead's time zone, else ``auto_reply_pause_days`` from now; never more than ``auto_reply_max_days`` from
+    now (anyone can write "back next year"). None when the return date has passed."""
+    longest = facts.at + timedelta(days=facts.policy.auto_reply_max_days)
     if return_date is None:
-        return facts.at + timedelta(days=facts.policy.auto_reply_pause_days)
+        return min(facts.at + timedelta(days=facts.policy.auto_reply_pause_days), longest)
     if facts.calendar is None:
         raise ValueError("an automatic reply naming a return date needs the lead's calendar")
     window_start = facts.calendar.settings.window_start if facts.cadence is not None else time(0, 0)
     until = local_instant(return_date, window_start, facts.calendar.tz)
-    return until if until > facts.at else None
+    return min(until, longest) if until > facts.at else None
 
 
 def _auto_reply(facts: Facts, event: AutoReply) -> Consequences:

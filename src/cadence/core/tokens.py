@@ -44,3 +44,22 @@ def verify_unsubscribe(token: str, secret: str) -> str:
     if not hmac.compare_digest(token.encode("ascii"), sign_unsubscribe(address, secret).encode("ascii")):
         raise ValidationError("invalid token")
     return address
+
+
+_BOUNCE_PURPOSE = b"cadence-bounce-v1:"
+_BOUNCE_TOKEN = re.compile(r"([0-9]{1,18})-([0-9a-f]{20})")
+
+
+def bounce_token(touch_id: int, secret: str) -> str:
+    """The VERP token of a touch's envelope sender (``bounce+TOKEN@domain``): its id and an HMAC, lower case."""
+    mac = hmac.new(secret.encode("utf-8"), _BOUNCE_PURPOSE + str(touch_id).encode("ascii"), hashlib.sha256)
+    return f"{touch_id}-{mac.hexdigest()[:20]}"
+
+
+def touch_of_bounce_token(token: str, secret: str) -> int | None:
+    """The touch a VERP token was issued for; None when it is not one of ours (altered, guessed, foreign)."""
+    found = _BOUNCE_TOKEN.fullmatch(token.strip().lower()) if isinstance(token, str) else None
+    if found is None:
+        return None
+    touch_id = int(found.group(1))
+    return touch_id if hmac.compare_digest(bounce_token(touch_id, secret), found.group(0)) else None

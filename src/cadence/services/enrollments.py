@@ -290,6 +290,8 @@ def policy_of(settings: Settings) -> Policy:
         response_sla_hours=settings.response_sla_hours,
         reengage_cadence=settings.reengage_cadence,
         referral_cadence=settings.referral_cadence,
+        max_send_attempts=settings.max_send_attempts,
+        auto_reply_max_days=settings.auto_reply_max_days,
     )
 
 

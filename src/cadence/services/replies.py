@@ -25,10 +25,12 @@ to leads:
 * **auto_reply** (:class:`~cadence.core.events.AutoReply`): an active enrollment is paused until the
   return date the message names (at the start of the cadence's send window, in the lead's time
   zone), else for ``auto_reply_pause_days``. The note goes on the lead's timeline.
-* **bounce** (:class:`~cadence.core.events.BounceNotice`, permanent): the bounced addresses are
-  suppressed and the lead gets the decision ``bounced``, unless it was decided since it was enrolled.
-* **unsubscribe** (:class:`~cadence.core.events.Unsubscribed`): the sender is suppressed and its lead
-  gets the decision ``unsubscribed``, unless it was decided since it was enrolled.
+* **bounce** (:class:`~cadence.core.events.BounceNotice`, permanent): only when it returns an email
+  we sent (our Message-ID in it, or its signed VERP envelope address) to the address it names: that
+  lead's address is suppressed and the lead gets the decision ``bounced``, unless it was decided
+  since it was enrolled.
+* **unsubscribe** (:class:`~cadence.core.events.Unsubscribed`): from the lead's own address only, the
+  lead's address is suppressed and it gets the decision ``unsubscribed``, unless it was decided since.
 * **meeting** (:class:`~cadence.core.events.MeetingBooked`): a message with a calendar part
   (``text/calendar``, an ``.ics`` attachment), matched to its lead as a reply is, whose calendar
   names the lead's own address as :func:`cadence.core.meetings.meeting_with` requires (an invitation
@@ -36,6 +38,11 @@ to leads:
   meeting's start and the owner's task to qualify before it (:mod:`cadence.services.meetings`). A
   calendar that books nothing (cancelled, declined, naming someone else) is a reply the owner reads:
   its intent is not acted on, since "Declined: ..." says nothing of the lead's interest.
+
+Inbound mail is evidence, not authority: a reply, out-of-office or unsubscribe from another address
+than the lead's, or one our receiving server did not authenticate (``CADENCE_TRUSTED_AUTHSERV_ID``),
+and a bounce of no email of ours, are kept as kind ``review`` with why (``cadence inbound review``),
+and nothing is done.
 """
 
 from __future__ import annotations
@@ -49,7 +56,7 @@ from datetime import date, datetime
 from email.message import EmailMessage
 from typing import Any
 
-from sqlalchemy import ColumnElement, select
+from sqlalchemy import ColumnElement, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -58,11 +65,13 @@ from cadence.adapters.imap import FETCH_BATCH, ImapConfig, ImapMailbox
 from cadence.adapters.models import InboundMessage, Lead, MailboxState, Rep, Touch
 from cadence.core.enrollment import State
 from cadence.core.events import AutoReply, BounceNotice, Responded, Unsubscribed
-from cadence.core.inbound import Inbound, classify
+from cadence.core.inbound import Inbound, addresses, classify, headers
+from cadence.core.inbound.authentication import Verdict, verdict
 from cadence.core.intent import Reading, read_message
 from cadence.core.leads import normalize_email
 from cadence.core.meetings import CalendarEvent, meeting_with
 from cadence.core.questions import DEFAULT_QUESTIONS, Question
+from cadence.core.tokens import touch_of_bounce_token
 from cadence.errors import ConfigurationError, ValidationError
 from cadence.services.context import Context
 from cadence.services.enrollments import handle
@@ -280,6 +289,8 @@ def _process(
     inbound = classify(message, now=now, unsubscribe_addresses=wanted)
     reading = read_message(message, at=now)
     events = calendar_events(message)
+    vouched = verdict(message, inbound.sender, ctx.settings.trusted_authserv_id)
+    returned = verp_touch(message, ctx.settings)
     try:
         # a broken questions.yaml fails this message only (reported, read again once it is fixed)
         questions = ctx.questions if events else DEFAULT_QUESTIONS
@@ -306,7 +317,17 @@ def _process(
                     session.flush()
             except IntegrityError:
                 return True  # another run processed it in the meantime
-            effects = _apply(session, ctx.settings, inbound, reading, row, now=now, events=(events, questions))
+            effects = _apply(
+                session,
+                ctx.settings,
+                inbound,
+                reading,
+                row,
+                now=now,
+                events=(events, questions),
+                vouched=vouched,
+                returned=returned,
+            )
             row.kind = effects.kind
     except Exception as exc:  # reported, and the message is read again by the next run
         report.errors.append(f"UID {uid} ({inbound.message_id or 'no Message-ID'}): {type(exc).__name__}: {exc}"[:500])
@@ -327,6 +348,26 @@ def _process(
     return True
 
 
+REVIEW = "review"
+"""The kind of an inbound message kept for a person to read, not acted on (``cadence inbound review``)."""
+
+
+def _review(row: InboundMessage, why: str, lead: Lead | None = None) -> _Effects:
+    """Keep the message for review: recorded with why, nothing acted on."""
+    row.detail = f"for review, not acted on: {why}"[:2000]
+    if lead is not None:
+        row.lead_id = lead.id
+    return _Effects(kind=REVIEW)
+
+
+def _own_address(lead: Lead, sender: str | None) -> bool:
+    """Whether ``sender`` is the lead's own address (inbound mail from anyone else is not the lead's word)."""
+    try:
+        return sender is not None and normalize_email(sender) == lead.email
+    except ValidationError:
+        return False
+
+
 def _apply(
     session: Session,
     settings: Settings,
@@ -336,6 +377,8 @@ def _apply(
     *,
     now: datetime,
     events: tuple[Sequence[CalendarEvent], tuple[Question, ...]] = ((), DEFAULT_QUESTIONS),
+    vouched: Verdict | None = None,
+    returned: int | None = None,
 ) -> _Effects:
     if inbound.message_id is not None:
         earlier = session.scalar(
@@ -353,6 +396,8 @@ def _apply(
     if inbound.kind in ("reply", "auto_reply", "unsubscribe") and _from_us(session, settings, inbound.sender):
         row.detail = "sent by us (a rep or the replies mailbox itself)"
         return _Effects(kind="ignored")
+    if inbound.kind in ("reply", "auto_reply", "unsubscribe") and vouched is not None and vouched.passed is False:
+        return _review(row, f"{inbound.kind} from {inbound.sender}: {vouched.reason}")
     if events[0] and inbound.kind not in ("bounce", "unsubscribe"):
         return _calendar(session, settings, inbound, row, events[0], events[1], now=now)
     if inbound.kind == "auto_reply" and reading.intent in ("referral", "wrong_person"):
@@ -366,7 +411,7 @@ def _apply(
     if inbound.kind == "auto_reply":
         return _auto_reply(session, settings, inbound, row, now=now)
     if inbound.kind == "bounce":
-        return _bounce(session, settings, inbound, row, now=now)
+        return _bounce(session, settings, inbound, row, now=now, returned=returned)
     if inbound.kind == "unsubscribe":
         return _unsubscribe(session, settings, inbound, row, now=now)
     return _Effects(kind="ignored")
@@ -424,6 +469,8 @@ def _reply(
     if lead is None:
         row.detail = "a reply from an address that is no lead, in no thread of ours"
         return _Effects(kind="reply", unmatched=True)
+    if not _own_address(lead, inbound.sender):
+        return _review(row, f"a reply in {lead.email}'s thread from another address ({inbound.sender})", lead)
     row.lead_id, row.touch_id = lead.id, touch.id if touch else None
     event = Responded(kind="reply", channel="email", note=inbound.note, subject=inbound.subject, reading=reading)
     applied = handle(
@@ -500,6 +547,8 @@ def _auto_reply(
     if lead is None:
         row.detail = f"{reason}; no lead matches"
         return _Effects(kind="auto_reply", unmatched=True)
+    if not _own_address(lead, inbound.sender):
+        return _review(row, f"an out-of-office in {lead.email}'s thread from another address ({inbound.sender})", lead)
     row.lead_id, row.touch_id = lead.id, _touch_id(touch)
     event = AutoReply(return_date=inbound.return_date or return_date, note=inbound.note or inbound.subject)
     applied = handle(
@@ -518,40 +567,55 @@ def _suppress(session: Session, address: str, *, now: datetime, reason: str) -> 
     return True
 
 
-def _bounce(session: Session, settings: Settings, inbound: Inbound, row: InboundMessage, *, now: datetime) -> _Effects:
+def verp_touch(message: EmailMessage, settings: Settings) -> int | None:
+    """The touch a message was sent back for, by its VERP address (``bounce+TOKEN@`` the bounce domain), if signed."""
+    if not settings.bounce_domain:
+        return None
+    domain = settings.bounce_domain.lower()
+    secret = settings.secret_key.get_secret_value()
+    for name in ("Delivered-To", "X-Original-To", "Envelope-To", "To"):
+        for address in addresses(headers(message, name)):
+            local, _, at = address.lower().rpartition("@")
+            if at == domain and local.startswith("bounce+"):
+                touch_id = touch_of_bounce_token(local.removeprefix("bounce+"), secret)
+                if touch_id is not None:
+                    return touch_id
+    return None
+
+
+def _bounce(
+    session: Session,
+    settings: Settings,
+    inbound: Inbound,
+    row: InboundMessage,
+    *,
+    now: datetime,
+    returned: int | None = None,
+) -> _Effects:
+    """A bounce counts only when it returns a message we sent (our Message-ID in it, or the signed VERP address
+    of its envelope, ``returned``) to the address it names: then that lead, and only its address, bounces.
+    Any other is kept for review (anyone can write a DSN)."""
     status = inbound.bounce_status or "undelivered"
-    leads: list[Lead] = []
-    for address in inbound.bounced_recipients:
-        lead = _lead_by_address(session, address)
-        if lead is not None and lead not in leads:
-            leads.append(lead)
     touch = _touch_by_references(session, inbound.references)
-    if not leads and touch is not None:
-        lead = _locked_lead(session, Lead.id == touch.lead_id)
-        if lead is not None:
-            leads.append(lead)
-    if not leads:
-        row.detail = f"bounce for no lead of ours: {status}"[:2000]
-        return _Effects(kind="bounce", unmatched=True)
-    row.lead_id = leads[0].id
-    row.touch_id = touch.id if touch is not None and touch.lead_id == leads[0].id else None
+    if touch is None and returned is not None:
+        touch = session.get(Touch, returned)
+    if touch is None:
+        named = ", ".join(inbound.bounced_recipients[:5]) or "no address"
+        return _review(row, f"a bounce ({named}: {status}) that returns no message of ours (no Message-ID we sent)")
+    lead = _locked_lead(session, Lead.id == touch.lead_id)
+    if lead is None:  # pragma: no cover - a touch's lead is never deleted
+        return _review(row, f"a bounce of touch {touch.id}, whose lead is gone")
+    others = [a for a in inbound.bounced_recipients if a != lead.email]
+    if others:
+        return _review(row, f"a bounce of our message to {lead.email} naming other addresses ({', '.join(others[:5])})",
+                       lead)  # fmt: skip
+    row.lead_id, row.touch_id = lead.id, touch.id
     effects = _Effects(kind="bounce")
-    event = BounceNotice(permanent=inbound.bounce_permanent, status=status)
-    for index, lead in enumerate(leads):
-        applied = handle(
-            session,
-            lead,
-            event,
-            at=now,
-            settings=settings,
-            suppress_also=inbound.bounced_recipients if index == 0 else (),
-            message_id=inbound.message_id,
-            touch_id=touch.id if touch is not None and touch.lead_id == lead.id else None,
-        )
-        if index == 0:  # the first suppressed every address of the notice (the others' are among them)
-            effects.suppressed = applied.suppressed
-        if applied.decision is not None:
-            effects.decisions.append(applied.decision.outcome)
+    applied = handle(session, lead, BounceNotice(permanent=inbound.bounce_permanent, status=status), at=now,
+                     settings=settings, message_id=inbound.message_id, touch_id=touch.id)  # fmt: skip
+    effects.suppressed = applied.suppressed
+    if applied.decision is not None:
+        effects.decisions.append(applied.decision.outcome)
     if inbound.bounce_permanent:
         row.detail = f"bounced: {status}"[:2000]
     else:
@@ -568,14 +632,13 @@ def _unsubscribe(
     if lead is None:
         lead, touch = _match(session, inbound, by_sender=False)
     effects = _Effects(kind="unsubscribe")
-    if lead is None:
-        effects.suppressed = int(_suppress(session, inbound.sender, now=now, reason=UNSUBSCRIBE_REASON))
-        row.detail = "unsubscribe from an address that is no lead: the address is suppressed"
-        effects.unmatched = True
-        return effects
+    if lead is None:  # a suppression never lands on an address we never emailed because a stranger asked
+        return _review(row, f"an unsubscribe from {inbound.sender}, which is no lead's address")
+    if not _own_address(lead, inbound.sender):
+        return _review(row, f"an unsubscribe for {lead.email} from another address ({inbound.sender})", lead)
     row.lead_id, row.touch_id = lead.id, _touch_id(touch)
     event = Unsubscribed(reason=UNSUBSCRIBE_REASON, by=inbound.sender)
-    applied = handle(session, lead, event, at=now, settings=settings, suppress_also=[inbound.sender])
+    applied = handle(session, lead, event, at=now, settings=settings)
     effects.suppressed = applied.suppressed
     if applied.decision is None:
         row.detail = "unsubscribe: suppressed; the lead was decided already"
@@ -583,3 +646,31 @@ def _unsubscribe(
         effects.decisions.append(applied.decision.outcome)
         row.detail = "unsubscribe: suppressed and decided"
     return effects
+
+
+def for_review(session: Session, *, limit: int = 200) -> list[dict[str, Any]]:
+    """The inbound messages kept for review (newest first): mail that was not trusted enough to act on."""
+    rows = session.scalars(
+        select(InboundMessage)
+        .where(InboundMessage.kind == REVIEW)
+        .order_by(InboundMessage.processed_at.desc(), InboundMessage.id.desc())
+        .limit(limit)
+    )
+    return [
+        {
+            "id": row.id,
+            "received": row.processed_at.isoformat() if row.processed_at else None,
+            "sender": row.sender,
+            "subject": row.subject,
+            "lead_id": row.lead_id,
+            "why": row.detail,
+        }
+        for row in rows
+    ]
+
+
+def review_count(session: Session) -> int:
+    """How many inbound messages are kept for review."""
+    return int(
+        session.scalar(select(func.count()).select_from(InboundMessage).where(InboundMessage.kind == REVIEW)) or 0
+    )

@@ -19,10 +19,13 @@ Sessions
     replaces the session the browser had (rotation).
 
 Rate limit
-    Failed logins are stored (so that every worker sees them): after :data:`MAX_FAILURES_PER_ADDRESS`
-    failures for one address, or :data:`MAX_FAILURES_PER_CLIENT` from one client address, within
-    :data:`FAILURE_WINDOW`, logins for it are refused without checking the password until the
-    oldest failure leaves the window.
+    Every attempt is stored before its password is checked (so that every worker sees it, and
+    concurrent guesses cannot pass the limit together); a success clears the account's failures.
+    After :data:`MAX_FAILURES_PER_ADDRESS` failures of one account from one client address, that
+    pair is locked out for :data:`FAILURE_WINDOW` after its latest failure, twice as long after each
+    further one (up to :data:`MAX_LOCKOUT`): the same account from elsewhere is not. A client is
+    refused after :data:`MAX_FAILURES_PER_CLIENT` failures within :data:`FAILURE_WINDOW` whatever the
+    accounts, and an account after :data:`MAX_FAILURES_PER_ADDRESS_ANYWHERE` from all clients.
 """
 
 from __future__ import annotations
@@ -37,7 +40,7 @@ from typing import Any
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, func, select, text
 from sqlalchemy.orm import Session, sessionmaker
 
 from cadence.adapters.models import LoginFailure, Rep, User, WebSession
@@ -66,6 +69,10 @@ FAILURE_WINDOW = timedelta(minutes=15)
 MAX_FAILURES_PER_ADDRESS = 5
 MAX_FAILURES_PER_CLIENT = 20
 """Higher than per address: an office behind one NAT address shares it."""
+MAX_FAILURES_PER_ADDRESS_ANYWHERE = 50
+"""Failures for one account from all clients within :data:`FAILURE_WINDOW`: guesses spread over many sources."""
+MAX_LOCKOUT = timedelta(hours=24)
+"""The longest lock-out of an account from one client; older failures are forgotten."""
 
 _DUMMY_HASHES: dict[tuple[int, int, int], str] = {}
 
@@ -234,12 +241,12 @@ def _verify(password_hash: str, password: str) -> bool:
         return False
 
 
-def _retry_after(session: Session, column: Any, value: str, limit: int, now: datetime) -> int | None:
-    """Seconds until a login for ``value`` is allowed again, or None when it is allowed now."""
+def _retry_after(session: Session, column: Any, value: str, limit: int, now: datetime, *, own: int) -> int | None:
+    """Seconds until a login for ``value`` is allowed again, or None when it is allowed now (``own`` not counted)."""
     since = now - FAILURE_WINDOW
     times = session.scalars(
         select(LoginFailure.failed_at)
-        .where(column == value, LoginFailure.failed_at > since)
+        .where(column == value, LoginFailure.failed_at > since, LoginFailure.id != own)
         .order_by(LoginFailure.failed_at.desc())
         .limit(limit)
     ).all()
@@ -262,6 +269,45 @@ def _new_session(session: Session, user: User, now: datetime) -> str:
     return token
 
 
+def _serialize(session: Session, client: str) -> None:
+    """Make the logins from one client take turns (PostgreSQL: a transaction-scoped advisory lock).
+
+    SQLite needs none: the attempt's INSERT, the transaction's first statement, takes its write lock.
+    """
+    if session.get_bind().dialect.name == "postgresql":
+        key = int.from_bytes(hashlib.sha256(f"cadence-login:{client}".encode()).digest()[:8], "big", signed=True)
+        session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": key})
+
+
+def _locked_out(session: Session, key: str, client: str, own: int, now: datetime) -> int | None:
+    """Seconds until ``key`` may try again from ``client`` (None: now), the attempt ``own`` not counted.
+
+    Per account and source: after :data:`MAX_FAILURES_PER_ADDRESS` failures the pair waits
+    :data:`FAILURE_WINDOW` after its latest failure, twice as long after each further failure, up to
+    :data:`MAX_LOCKOUT`; failures older than :data:`MAX_LOCKOUT` are forgotten. Per client and per
+    account from anywhere: the flat limits of :func:`_retry_after`.
+    """
+    previous = session.scalars(
+        select(LoginFailure.failed_at)
+        .where(LoginFailure.email == key, LoginFailure.client == client, LoginFailure.id != own,
+               LoginFailure.failed_at > now - MAX_LOCKOUT)
+        .order_by(LoginFailure.failed_at.desc())
+        .limit(64)
+    ).all()  # fmt: skip
+    if len(previous) >= MAX_FAILURES_PER_ADDRESS:
+        lockout = min(FAILURE_WINDOW * (1 << min(len(previous) - MAX_FAILURES_PER_ADDRESS, 16)), MAX_LOCKOUT)
+        if previous[0] + lockout > now:
+            return max(1, math.ceil((previous[0] + lockout - now).total_seconds()))
+    for column, value, limit in (
+        (LoginFailure.client, client, MAX_FAILURES_PER_CLIENT),
+        (LoginFailure.email, key, MAX_FAILURES_PER_ADDRESS_ANYWHERE),
+    ):
+        wait = _retry_after(session, column, value, limit, now, own=own)
+        if wait is not None:
+            return wait
+    return None
+
+
 def log_in(
     sessions: sessionmaker[Session],
     email: str,
@@ -273,25 +319,30 @@ def log_in(
 ) -> Grant | None:
     """Check a login; on success open a new session (ending ``previous_token``'s) and return it, else None.
 
-    Raises :class:`Throttled` while the address or the client is over the limit. The password is
-    checked outside any database transaction (argon2 takes a while; SQLite would hold its write lock).
+    Raises :class:`Throttled` while the account is locked out from this client, or the client or the
+    account is over its limit. The attempt is counted before the password is checked, in the same
+    transaction as the limits are read, one client at a time: concurrent guesses cannot pass the
+    limit together. The password is checked outside any database transaction (argon2 takes a while;
+    SQLite would hold its write lock); a refused attempt is not counted as a failure.
     """
     key = _login_key(email)
     client = client[:64] or "-"
+    wait: int | None = None
     with sessions() as session, session.begin():
-        for column, value, limit in (
-            (LoginFailure.email, key, MAX_FAILURES_PER_ADDRESS),
-            (LoginFailure.client, client, MAX_FAILURES_PER_CLIENT),
-        ):
-            wait = _retry_after(session, column, value, limit, now)
-            if wait is not None:
-                raise Throttled(wait)
+        _serialize(session, client)
+        attempt = LoginFailure(email=key, client=client, failed_at=now)
+        session.add(attempt)
+        session.flush()
+        wait = _locked_out(session, key, client, attempt.id, now)
+        if wait is not None:
+            session.delete(attempt)
         found = session.execute(select(User.id, User.password_hash, User.active).where(User.email == key)).first()
+    if wait is not None:
+        raise Throttled(wait)
     ok = _verify(found.password_hash if found is not None else _dummy_hash(), password) and bool(found and found.active)
     with sessions() as session, session.begin():
-        if found is None or not ok:
-            session.execute(delete(LoginFailure).where(LoginFailure.failed_at <= now - FAILURE_WINDOW))
-            session.add(LoginFailure(email=key, client=client, failed_at=now))
+        if found is None or not ok:  # the attempt, counted already, stays a failure
+            session.execute(delete(LoginFailure).where(LoginFailure.failed_at <= now - MAX_LOCKOUT))
             return None
         user = session.get(User, found.id)
         if user is None or not user.active:  # disabled or removed meanwhile

@@ -26,6 +26,7 @@ from cadence.web.api.limits import BodyLimit, RateLimiter
 from cadence.web.deps import Clock, wall_clock
 from cadence.web.edge import Edge
 from cadence.web.errors import error_response
+from cadence.web.nul_guard import RefuseNul
 
 logger = logging.getLogger("cadence.web")
 
@@ -129,6 +130,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
     app.state.form_limiter = RateLimiter(timedelta(hours=1))
     app.state.intake_wakers = []  # called with (email, first step's ISO time) once an enrollment is committed
     app.add_middleware(BodyLimit, limit=context.settings.api_max_body_bytes)
+    app.add_middleware(RefuseNul)  # inside the edge: its answer gets the security headers and the log line
     app.add_middleware(Edge)  # outermost: its headers go on every answer, the body limit's too
     app.add_exception_handler(StarletteHTTPException, _http_error)
     app.add_exception_handler(RequestValidationError, _bad_request)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from fastapi import Request, Response
 
+from cadence.services.context import Context
 from cadence.services.dashboard import DONE_WINDOW_DAYS
 from cadence.services.workspace.dashboard import overview
 from cadence.web.auth import ManagerDep, guarded_router
@@ -79,4 +80,13 @@ def dashboard_page(request: Request, ctx: ContextDep, clock: ClockDep, viewer: M
         late_answers=numbers.late_answers,
         now=clock(),
         sla_hours=ctx.settings.response_sla_hours,
+        inbound_review=_inbound_review(ctx),
     )
+
+
+def _inbound_review(ctx: Context) -> int:
+    """How many inbound messages wait for a person's review (forged or unauthenticated mail is not acted on)."""
+    from cadence.services.replies import review_count
+
+    with ctx.sessions() as session:
+        return review_count(session)

@@ -62,4 +62,17 @@ def serve(host: str = "127.0.0.1", port: int = 8000, now: datetime | None = None
     except BaseException:
         context.close()
         raise
-    uvicorn.run(app, host=host, port=port, log_config=log_config(), access_log=False, server_header=False)
+    uvicorn.run(app, host=host, port=port, log_config=log_config(), access_log=False, server_header=False,
+                **proxy_options(settings))  # fmt: skip
+
+
+def proxy_options(settings: Settings) -> dict[str, Any]:
+    """uvicorn's proxy options: ``X-Forwarded-For`` is believed only from ``CADENCE_TRUSTED_PROXIES``.
+
+    uvicorn's own default trusts it from 127.0.0.1, so that any local process (or a proxy nobody
+    configured) could choose the client address the login limit counts.
+    """
+    proxies = [p.strip() for p in (settings.trusted_proxies or "").split(",") if p.strip()]
+    if not proxies:
+        return {"proxy_headers": False}
+    return {"proxy_headers": True, "forwarded_allow_ips": proxies}

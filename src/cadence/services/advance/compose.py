@@ -17,7 +17,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from cadence.adapters.mail import build_message, make_message_id
+from cadence.adapters.mail import Unsendable, build_message, make_message_id, message_bytes
 from cadence.adapters.models import Lead, Rep
 from cadence.adapters.templates import RenderedEmail, TemplateError, Templates
 from cadence.core.cadences import Cadence
@@ -234,9 +234,13 @@ def render(templates: Templates, item: WorkItem) -> RenderedEmail:
     return item.rendered
 
 
-def build(ctx: Context, item: WorkItem, *, now: datetime) -> Built | str:
-    """Render, compose and serialize one email; a string: why it cannot be built (a template, or data
-    the email package refuses), for the step to be held and reported instead of failing the batch."""
+def build(ctx: Context, item: WorkItem, *, now: datetime) -> Built | str | Unsendable:
+    """Render, compose and serialize one email, its header section verified on the bytes.
+
+    A string: why a template cannot render, for the step to be held until it is fixed. An
+    :class:`Unsendable`: the lead's data cannot make a safe message (a value that would break a header,
+    data the email package refuses): the step fails for good and its owner is told; never retried.
+    """
     item.message_id = item.message_id or make_message_id(item.claim.touch_id, ctx.settings.mail_domain)
     try:
         rendered = render(ctx.templates, item)
@@ -244,9 +248,11 @@ def build(ctx: Context, item: WorkItem, *, now: datetime) -> Built | str:
         return str(exc)
     try:
         message = compose(MailIdentity.of(ctx), item, rendered, now=now)
-        return Built(str(message["Subject"]), message.as_bytes())
-    except (ValueError, TypeError, UnicodeError, MessageError) as exc:  # held and reported, not a failed batch
-        return f"the message cannot be built: {type(exc).__name__}: {exc}"[:2000]
+        return Built(str(message["Subject"]), message_bytes(message))
+    except Unsendable as exc:
+        return exc
+    except (ValueError, TypeError, UnicodeError, MessageError) as exc:  # this lead's step fails, not the batch
+        return Unsendable(f"the message cannot be built from the lead's data: {type(exc).__name__}: {exc}"[:2000])
 
 
 def preview_email(ctx: Context, session: Session, lead_email: str, template: str, *, now: datetime) -> EmailMessage:

@@ -20,7 +20,8 @@ from datetime import datetime
 from typing import TypeVar
 
 from cadence.adapters.db import retry_while_unavailable
-from cadence.adapters.mail import DeliveryError, SmtpConnection, SmtpSender, TransientFailure, Withdrawn
+from cadence.adapters.mail import DeliveryError, SmtpConnection, SmtpSender, TransientFailure, Unsendable, Withdrawn
+from cadence.core.tokens import bounce_token
 from cadence.errors import database_problem
 from cadence.services.advance import compose, intake
 from cadence.services.advance.compose import Versions
@@ -112,7 +113,8 @@ async def dispatch(
 ) -> list[tuple[WorkItem, SendResult]]:
     """Send ``emails`` over the sender's connections; what came of each (withdrawn ones included).
 
-    Emails held by a template that fails to render are held (:func:`~cadence.services.advance.intake.hold`).
+    Emails held by a template that fails to render are held (:func:`~cadence.services.advance.intake.hold`);
+    those that cannot be built safely from the lead's data come back as :class:`Unsendable`.
     """
     connections = sender.connections
     queue: asyncio.Queue[tuple[WorkItem, Built] | None] = asyncio.Queue(len(connections) * QUEUE_PER_CONNECTION)
@@ -128,7 +130,12 @@ async def dispatch(
                 broken: list[tuple[WorkItem, str]] = []
                 for item in emails[start : start + chunk]:
                     made = compose.build(ctx, item, now=now)
-                    (broken.append((item, made)) if isinstance(made, str) else built.append((item, made)))
+                    if isinstance(made, Unsendable):  # settled as a failed step, never marked nor sent
+                        results.append((item, made))
+                    elif isinstance(made, str):
+                        broken.append((item, made))
+                    else:
+                        built.append((item, made))
                     await asyncio.sleep(0)  # the consumers' replies are taken in between
 
                 def mark(
@@ -158,6 +165,9 @@ async def dispatch(
             while (entry := await queue.get()) is not None:
                 item, built = entry
                 envelope_from = envelope or item.owner_email or f"sales@{ctx.settings.mail_domain}"
+                if ctx.settings.bounce_domain:  # VERP: a bounce names the touch it returns (signed)
+                    token = bounce_token(item.claim.touch_id, ctx.settings.secret_key.get_secret_value())
+                    envelope_from = f"bounce+{token}@{ctx.settings.bounce_domain}"
                 work = functools.partial(_deliver, connection, ledger, item, built, envelope_from, batch)
                 try:
                     results.append((item, await sender.call(work)))

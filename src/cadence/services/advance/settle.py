@@ -20,7 +20,14 @@ from typing import Any, cast
 from sqlalchemy import Table, bindparam, func, select, update
 from sqlalchemy.orm import Session
 
-from cadence.adapters.mail import DeliveryError, PermanentFailure, TransientFailure, UnknownOutcome, Withdrawn
+from cadence.adapters.mail import (
+    DeliveryError,
+    PermanentFailure,
+    TransientFailure,
+    UnknownOutcome,
+    Unsendable,
+    Withdrawn,
+)
 from cadence.adapters.models import Enrollment, Touch
 from cadence.core import events
 from cadence.core.events import TouchState, consequences
@@ -145,9 +152,15 @@ def apply_outcome(
         case events.Uncertain():
             report.uncertain += 1
             report.uncertain_touches.append(touch.id)
+        case events.Retry(error=error) if found.touch == TouchState.FAILED:
+            report.failed += 1
+            report.failures.append(failure | {"failed": f"gave up after {touch.attempts} attempts: {error}"})
         case events.Retry(error=error):
             report.retried += 1
             report.failures.append(failure | {"retry": error})
+        case events.StepFailed(error=error):
+            report.failed += 1
+            report.failures.append(failure | {"failed": error})
 
 
 def send_event(ctx: Context, result: BaseException, attempts: int, *, suppressed: bool = False) -> events.SendOutcome:
@@ -157,12 +170,14 @@ def send_event(ctx: Context, result: BaseException, attempts: int, *, suppressed
     """
     if isinstance(result, Withdrawn):
         return events.Withdrawn(suppressed=suppressed)
+    if isinstance(result, Unsendable):
+        return events.StepFailed(error=str(result)[:2000])
     if isinstance(result, PermanentFailure):
         return events.Bounced(error=str(result)[:2000])
     if isinstance(result, UnknownOutcome):
         return events.Uncertain(error=str(result)[:2000])
     error = result if isinstance(result, DeliveryError) else TransientFailure(str(result))
-    return events.Retry(error=str(error)[:2000], backoff=backoff(ctx, attempts))
+    return events.Retry(error=str(error)[:2000], backoff=backoff(ctx, attempts), attempt=max(1, attempts))
 
 
 def step_facts(

@@ -54,6 +54,7 @@ class RunReport:
     recovered: int = 0
     superseded: int = 0
     held: int = 0
+    failed: int = 0  # steps that will never send (unsendable, or out of attempts): the owner has a task
     deferred: int = 0
     skipped: int = 0
     capped: int = 0
@@ -66,7 +67,7 @@ class RunReport:
     def add(self, other: RunReport) -> None:
         """Add ``other``'s counts to this report."""
         for name in ("claimed", "emails_sent", "retried", "bounced", "uncertain", "recovered", "superseded",
-                     "held", "deferred", "skipped", "capped", "completed", "batches"):  # fmt: skip
+                     "held", "deferred", "skipped", "capped", "completed", "batches", "failed"):  # fmt: skip
             setattr(self, name, getattr(self, name) + getattr(other, name))
         self.tasks.update(other.tasks)
         self.failures.extend(other.failures)
@@ -90,6 +91,7 @@ class RunReport:
             "recovered": self.recovered,
             "superseded": self.superseded,
             "held": self.held,
+            "failed": self.failed,
             "deferred": self.deferred,
             "skipped": self.skipped,
             "capped": self.capped,
