@@ -105,6 +105,16 @@ class Settings(BaseSettings):
     secret_key: SecretStr = Field(
         default=SecretStr(DEMO_SECRET_KEY), description="Signs unsubscribe links and the login form."
     )
+    webhook_timeout_seconds: float = Field(
+        default=10.0, gt=0, le=60, description="Longest wait for a webhook endpoint's answer (connect, each read)."
+    )
+    webhook_retry_base_seconds: int = Field(
+        default=30, ge=1, le=3600, description="First retry delay of a failed webhook delivery (doubling)."
+    )
+    webhook_retry_max_seconds: int = Field(default=3 * 3600, ge=1, description="Longest delay between two attempts.")
+    webhook_retry_window_hours: float = Field(
+        default=24, gt=0, le=24 * 14, description="How long a delivery is retried before it is dead-lettered."
+    )
 
     def demo_key_exposed(self, *, listen_host: str | None = None) -> bool:
         """Whether the public demo key signs links or forms that reach beyond this machine.

@@ -28,6 +28,7 @@ from cadence.services.enrollments import (
 )
 from cadence.services.reps import RoundRobin
 from cadence.services.suppression import is_suppressed
+from cadence.services.webhooks import outbox
 from cadence.settings import Settings
 
 _CHUNK = 500
@@ -231,9 +232,12 @@ def import_leads(
                 if changed:
                     lead.updated_at = now
                 report.updated += 1
+            was_lead = lead.kind == Kind.LEAD.value and not creating
             result = qualify(lead_data(lead), rules)
             _classify(lead, result, cadence_override)
             session.flush()
+            qualified = result.kind is Kind.LEAD and not was_lead
+            outbox.record(session, outbox.lead_events(lead, created=creating, qualified=qualified, at=now))
             if result.kind is Kind.NAME:
                 report.names += 1 if creating else 0
                 continue

@@ -21,14 +21,16 @@ from sqlalchemy import Table, bindparam, func, select, update
 from sqlalchemy.orm import Session
 
 from cadence.adapters.mail import DeliveryError, PermanentFailure, TransientFailure, UnknownOutcome, Withdrawn
-from cadence.adapters.models import Enrollment, Touch
+from cadence.adapters.models import Enrollment, Lead, Touch
 from cadence.core import events
 from cadence.core.events import TouchState, consequences
+from cadence.core.webhooks import EventType
 from cadence.services.advance.ledger import claim_tokens
 from cadence.services.advance.work import RunReport, WorkItem
 from cadence.services.context import Context
 from cadence.services.enrollments import calendar_for, handle, pinned_cadence, policy_of, position_of, write_position
 from cadence.services.suppression import is_suppressed
+from cadence.services.webhooks import outbox
 
 SendResult = str | BaseException
 """The server's reply to an email (``"250 ..."``), or what went wrong (a :class:`DeliveryError`, mostly)."""
@@ -229,6 +231,27 @@ def _record_sent(
         session.flush()
     rows = [{"touch_id": item.claim.touch_id, "token": item.claim.token, "reply": reply[:50]} for item, reply in sent]
     session.connection().execute(_RECORD_SENT, rows)
+    if outbox.wanted(session, EventType.TOUCH_SENT):
+        leads = {
+            lead.id: lead
+            for lead in session.scalars(select(Lead).where(Lead.id.in_({i.claim.lead_id for i, _ in sent})))
+        }
+        outbox.record(session, [touch_sent(leads[item.claim.lead_id], item, now) for item, _ in sent])
+
+
+def touch_sent(lead: Lead, item: WorkItem, at: datetime) -> outbox.Event:
+    """``touch.sent`` for an email that went out: recorded once per touch, however often it is settled."""
+    touch = {
+        "id": item.claim.touch_id,
+        "step": item.claim.step_index + 1,
+        "steps": item.step_total,
+        "channel": item.step.channel.value,
+        "template": item.template,
+        "message_id": item.message_id,
+        "sent_at": at.isoformat().replace("+00:00", "Z"),
+    }
+    data = {"lead": outbox.lead_data(lead), "touch": touch}
+    return outbox.Event(EventType.TOUCH_SENT, lead.id, data, at, dedupe_key=f"touch.sent:{item.claim.touch_id}")
 
 
 def _sent(
