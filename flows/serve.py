@@ -9,6 +9,7 @@ from prefect.deployments.runner import RunnerDeployment
 from prefect.schedules import Cron
 
 from flows.advance import advance_cadences, follow_up_lead, rep_digest
+from flows.first_touch import first_touch_sla
 from flows.replies import sync_replies_flow
 from flows.reports import weekly_report
 from flows.webhooks import deliver_webhooks
@@ -18,11 +19,12 @@ DIGEST_CRON = "5 * * * *"  # hourly: each rep gets theirs when it is their diges
 REPLIES_EVERY_SECONDS = 300
 WEEKLY_REPORT_CRON = "0 7 * * 1"  # Mondays 07:00 UTC: the week before
 WEBHOOKS_EVERY_SECONDS = 15
+FIRST_TOUCH_EVERY_SECONDS = 60
 
 
 def deployments() -> list[RunnerDeployment]:
     """What ``cadence serve`` serves: advance and sync-replies every 5 minutes, digest hourly, follow-up on demand,
-    webhooks every 15 seconds."""
+    webhooks every 15 seconds, the first-touch SLA every minute."""
     made = [
         advance_cadences.to_deployment(name="advance", interval=ADVANCE_EVERY_SECONDS),
         rep_digest.to_deployment(name="rep-digest", cron=DIGEST_CRON),
@@ -30,6 +32,7 @@ def deployments() -> list[RunnerDeployment]:
         sync_replies_flow.to_deployment(name="sync-replies", interval=REPLIES_EVERY_SECONDS),
         weekly_report.to_deployment(name="weekly-report", schedules=[Cron(WEEKLY_REPORT_CRON, timezone="UTC")]),
         deliver_webhooks.to_deployment(name="deliver-webhooks", interval=WEBHOOKS_EVERY_SECONDS),
+        first_touch_sla.to_deployment(name="first-touch-sla", interval=FIRST_TOUCH_EVERY_SECONDS),
     ]
     return [cast(RunnerDeployment, d) for d in made]
 

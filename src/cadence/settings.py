@@ -105,6 +105,9 @@ class Settings(BaseSettings):
     secret_key: SecretStr = Field(
         default=SecretStr(DEMO_SECRET_KEY), description="Signs unsubscribe links and the login form."
     )
+    first_touch_reassign: bool = Field(
+        default=False, description="Reassign a lead whose first-touch SLA passed to the rep with the fewest open tasks."
+    )
     webhook_timeout_seconds: float = Field(
         default=10.0, gt=0, le=60, description="Longest wait for a webhook endpoint's answer (connect, each read)."
     )

@@ -124,7 +124,7 @@ def test_the_advance_deployment_run_by_a_worker_sends_the_due_emails_and_records
             prefect.run("--no-prompt", "deploy", "--all", "--prefect-file", str(PREFECT_FILE.relative_to(ROOT)))
             deployments = asyncio.run(read_deployments(prefect.api_url))
             assert sorted(deployments) == ["advance-cadences/advance", "deliver-webhooks/deliver-webhooks",
-                                           "follow-up-lead/follow-up-lead",
+                                           "first-touch-sla/first-touch-sla", "follow-up-lead/follow-up-lead",
                                            "rep-digest/rep-digest", "sync-replies/sync-replies",
                                            "weekly-report/weekly-report"]  # fmt: skip
             assert {d.work_pool_name for d in deployments.values()} == {"cadence"}

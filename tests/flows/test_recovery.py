@@ -109,6 +109,7 @@ def test_cadence_serve_serves_advance_every_five_minutes_and_the_digest_hourly(p
         "sync-replies",
         "weekly-report",
         "deliver-webhooks",
+        "first-touch-sla",
     }
     assert served["deliver-webhooks"].schedules[0].schedule.interval == timedelta(seconds=15)  # type: ignore[union-attr]
     advance_schedule = served["advance"].schedules[0].schedule

@@ -194,6 +194,8 @@ class Enrollment(Base):
     paused_at: Mapped[datetime | None]
     paused_until: Mapped[datetime | None]
     ended_at: Mapped[datetime | None]
+    first_touch_breached_at: Mapped[datetime | None]
+    """When the class's first-touch SLA passed with the lead not touched (it was escalated then)."""
 
     lead: Mapped[Lead] = relationship(lazy="joined")
 

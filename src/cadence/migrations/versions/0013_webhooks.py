@@ -1,9 +1,9 @@
-"""webhooks: subscriptions, the outbox of events and their deliveries
+"""webhooks and first-touch SLA: subscriptions, the outbox of events, their deliveries; SLA breaches
 
 ``webhook_subscriptions`` are the endpoints (URL, events, signing secret); ``webhook_events`` is
 the transactional outbox, written in the transaction of what each event reports;
 ``webhook_deliveries`` is one event to one subscription, retried until delivered or dead. New
-tables only: nothing existing changes.
+tables, and ``enrollments.first_touch_breached_at`` (null for existing rows: nothing was escalated).
 
 Revision ID: 0013
 Revises: 0008
@@ -27,6 +27,8 @@ _PENDING = sa.text("state = 'pending'")
 
 
 def upgrade() -> None:
+    # Plain ADD COLUMN, no batch rebuild (see 0008).
+    op.add_column("enrollments", sa.Column("first_touch_breached_at", _UTC(), nullable=True))
     op.create_table(
         "webhook_subscriptions",
         sa.Column("id", sa.Integer(), nullable=False),
@@ -103,3 +105,4 @@ def downgrade() -> None:
     op.drop_table("webhook_deliveries")
     op.drop_table("webhook_events")
     op.drop_table("webhook_subscriptions")
+    op.drop_column("enrollments", "first_touch_breached_at")
