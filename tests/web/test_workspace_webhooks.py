@@ -130,3 +130,14 @@ def test_the_dashboard_shows_failed_deliveries(site: str, ctx: Context) -> None:
         page = http.get("/dashboard").text
         assert "1 webhook delivery failed for 24 hours" in page
         assert 'href="/webhooks"' in page
+
+
+def test_the_dashboard_shows_the_time_to_first_touch_by_class(site: str, ctx: Context) -> None:
+    with signed_in(site, MAX) as http:
+        page = http.get("/dashboard").text
+    section = page[page.index('id="speed-heading"') :]
+    assert "Time to first touch" in section
+    # Seeded: five enrolled, their first emails two days after enrollment; Bob's research is no touch.
+    assert ('<tr><td>Class</td><td>A</td><td class="num">4</td><td class="num">1</td>\n'
+            '<td class="num">2.0 days</td><td class="num">2.0 days</td></tr>') in section  # fmt: skip
+    assert '<tr><td>Source</td><td>form fill</td><td class="num">1</td><td class="num">1</td>' in section

@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session
 
 from cadence.adapters.mail import SmtpSender, build_message
 from cadence.adapters.models import Enrollment, Lead, Rep, Task, Touch
-from cadence.core.first_touch import deadline
+from cadence.core.first_touch import deadline, percentile
 from cadence.services.context import Context
 from cadence.services.enrollments import calendar_for, full_name, pinned_cadence
 from cadence.services.reports.rules import CONTACT_TASK_CHANNELS
@@ -50,6 +50,61 @@ def first_touches(session: Session, enrollment_ids: Iterable[int]) -> dict[int, 
                 if enrollment_id is not None and at is not None:
                     found[enrollment_id] = min(at, found.get(enrollment_id, at))
     return found
+
+
+@dataclass(frozen=True)
+class Enrolled:
+    """An enrollment as time to first touch groups it."""
+
+    enrollment_id: int
+    enrolled_at: datetime
+    source: str | None
+    lead_class: str | None
+    owner_id: int | None
+
+
+def _row(key: str, label: Any, minutes: list[float], leads: int) -> dict[str, Any]:
+    p50, p90 = percentile(minutes, 0.5), percentile(minutes, 0.9)
+    return {
+        key: label,
+        "leads": leads,
+        "touched": len(minutes),
+        "not_touched": leads - len(minutes),
+        "p50_minutes": None if p50 is None else round(p50, 1),
+        "p90_minutes": None if p90 is None else round(p90, 1),
+    }
+
+
+def summarize(session: Session, enrolled: list[Enrolled]) -> dict[str, Any]:
+    """Time to first touch (elapsed minutes) of ``enrolled``: overall and by source, class and owner, p50 and p90."""
+    touched = first_touches(session, [e.enrollment_id for e in enrolled])
+    owners = dict(session.execute(select(Rep.id, Rep.email)).tuples().all())
+    groups: dict[str, dict[str, tuple[list[float], list[int]]]] = {"source": {}, "class": {}, "owner": {}}
+    everyone: list[float] = []
+    for e in enrolled:
+        at = touched.get(e.enrollment_id)
+        minutes = max(0.0, (at - e.enrolled_at).total_seconds() / 60) if at is not None else None
+        for name, label in (("source", e.source), ("class", e.lead_class), ("owner", owners.get(e.owner_id or 0))):
+            values, count = groups[name].setdefault(label or "-", ([], [0]))
+            count[0] += 1
+            if minutes is not None:
+                values.append(minutes)
+        if minutes is not None:
+            everyone.append(minutes)
+    result: dict[str, Any] = {"overall": _row("all", "all", everyone, len(enrolled))}
+    for name, by in groups.items():
+        result[f"by_{name}"] = [_row(name, label, values, count[0]) for label, (values, count) in sorted(by.items())]
+    return result
+
+
+def recent(session: Session, *, now: datetime, days: int = 30) -> dict[str, Any]:
+    """Time to first touch of the enrollments of the last ``days`` days (the dashboard's)."""
+    rows = session.execute(
+        select(Enrollment.id, Enrollment.enrolled_at, Lead.source, Lead.lead_class, Lead.owner_id)
+        .join(Lead, Lead.id == Enrollment.lead_id)
+        .where(Enrollment.enrolled_at >= now - timedelta(days=days), Enrollment.enrolled_at <= now)
+    ).tuples()
+    return summarize(session, [Enrolled(*row) for row in rows])
 
 
 @dataclass(frozen=True)

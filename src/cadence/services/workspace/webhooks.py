@@ -42,6 +42,14 @@ def webhook_counts(ctx: Context) -> dict[str, int]:
         return delivery.counts(session)
 
 
+def first_touch_times(ctx: Context, *, now: datetime) -> dict[str, Any]:
+    """Time to first touch of the last 30 days' enrollments (for the dashboard)."""
+    from cadence.services.first_touch import recent
+
+    with ctx.sessions() as session:
+        return recent(session, now=now)
+
+
 def add_webhook(
     ctx: Context, viewer: Viewer, url: str, events: list[str], description: str, *, now: datetime
 ) -> subscriptions.Created:
