@@ -80,3 +80,27 @@ def test_the_deliver_webhooks_flow_sends_what_is_due(flow_env: SmtpSink, receive
     result = deliver_webhooks(now=MONDAY)
     assert result["delivered"] == 1
     assert [e["data"]["lead"]["email"] for e in receiver.events()] == ["lead0@acme.example"]
+
+
+def test_an_email_a_dead_runner_recorded_as_sent_is_an_event_when_the_next_claim_finishes_it(
+    hooks_ctx: Context, receiver: Receiver
+) -> None:
+    from cadence.adapters.models import Enrollment, Touch
+    from cadence.services.claims import claim_due
+
+    seed(hooks_ctx, [lead_row(0)], now=MONDAY, cadence="nurture")
+    with hooks_ctx.sessions() as s, s.begin():
+        add_subscription(s, receiver.url, ["touch.sent"], now=MONDAY)
+        due = s.scalars(sa.select(Enrollment.next_due_at)).one()
+        assert due is not None
+    with hooks_ctx.sessions() as s, s.begin():
+        [claim] = claim_due(s, now=due, limit=5, settings=hooks_ctx.settings).claims
+        touch = s.get_one(Touch, claim.touch_id)  # the ledger wrote "sent"; the runner died before settling
+        touch.state, touch.executed_at, touch.message_id = "sent", due, "<c.1.abc@mail.cadence.example>"
+    later = due + timedelta(seconds=hooks_ctx.settings.lease_seconds + 1)
+    with hooks_ctx.sessions() as s, s.begin():
+        assert claim_due(s, now=later, limit=5, settings=hooks_ctx.settings).recovered == 1
+    deliver_due(hooks_ctx, clock=lambda: later)
+    [event] = receiver.events()
+    assert event["type"] == "touch.sent"
+    assert event["data"]["touch"]["message_id"] == "<c.1.abc@mail.cadence.example>"

@@ -241,17 +241,8 @@ def _record_sent(
 
 def touch_sent(lead: Lead, item: WorkItem, at: datetime) -> outbox.Event:
     """``touch.sent`` for an email that went out: recorded once per touch, however often it is settled."""
-    touch = {
-        "id": item.claim.touch_id,
-        "step": item.claim.step_index + 1,
-        "steps": item.step_total,
-        "channel": item.step.channel.value,
-        "template": item.template,
-        "message_id": item.message_id,
-        "sent_at": at.isoformat().replace("+00:00", "Z"),
-    }
-    data = {"lead": outbox.lead_data(lead), "touch": touch}
-    return outbox.Event(EventType.TOUCH_SENT, lead.id, data, at, dedupe_key=f"touch.sent:{item.claim.touch_id}")
+    return outbox.touch_sent_event(lead, item.claim.touch_id, item.claim.step_index, item.step_total,
+                                   item.template, item.message_id, at)  # fmt: skip
 
 
 def _sent(

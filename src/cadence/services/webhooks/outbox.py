@@ -95,6 +95,16 @@ def task_event(kind: EventType, lead: Lead, task: Task, at: datetime) -> Event:
     return Event(kind, lead.id, {"lead": lead_data(lead), "task": task_data(task)}, at)
 
 
+def touch_sent_event(
+    lead: Lead, touch_id: int, step_index: int, steps: int, template: str | None, message_id: str | None, at: datetime
+) -> Event:
+    """``touch.sent`` for an email that went out: one per touch, however often it is settled or recovered."""
+    touch = {"id": touch_id, "step": step_index + 1, "steps": steps, "channel": "email", "template": template,
+             "message_id": message_id, "sent_at": _iso(at)}  # fmt: skip
+    data = {"lead": lead_data(lead), "touch": touch}
+    return Event(EventType.TOUCH_SENT, lead.id, data, at, dedupe_key=f"touch.sent:{touch_id}")
+
+
 def response_event(lead: Lead, response: Response, at: datetime) -> Event:
     """``response.received``: its kind and channel (the note stays in cadence: it may quote a private email)."""
     data = {
