@@ -11,23 +11,30 @@ from prefect.schedules import Cron
 
 from cadence.services.wake import Listener
 from flows.advance import advance_cadences, flow_context, follow_up_lead, rep_digest
+from flows.first_touch import first_touch_sla
 from flows.replies import sync_replies_flow
 from flows.reports import weekly_report
+from flows.webhooks import deliver_webhooks
 
 ADVANCE_EVERY_SECONDS = 300
 DIGEST_CRON = "5 * * * *"  # hourly: each rep gets theirs when it is their digest hour locally
 REPLIES_EVERY_SECONDS = 300
 WEEKLY_REPORT_CRON = "0 7 * * 1"  # Mondays 07:00 UTC: the week before
+WEBHOOKS_EVERY_SECONDS = 15
+FIRST_TOUCH_EVERY_SECONDS = 60
 
 
 def deployments() -> list[RunnerDeployment]:
-    """What ``cadence serve`` serves: advance and sync-replies every 5 minutes, digest hourly, follow-up on demand."""
+    """What ``cadence serve`` serves: advance and sync-replies every 5 minutes, digest hourly, follow-up on demand,
+    webhooks every 15 seconds, the first-touch SLA every minute."""
     made = [
         advance_cadences.to_deployment(name="advance", interval=ADVANCE_EVERY_SECONDS),
         rep_digest.to_deployment(name="rep-digest", cron=DIGEST_CRON),
         follow_up_lead.to_deployment(name="follow-up-lead"),
         sync_replies_flow.to_deployment(name="sync-replies", interval=REPLIES_EVERY_SECONDS),
         weekly_report.to_deployment(name="weekly-report", schedules=[Cron(WEEKLY_REPORT_CRON, timezone="UTC")]),
+        deliver_webhooks.to_deployment(name="deliver-webhooks", interval=WEBHOOKS_EVERY_SECONDS),
+        first_touch_sla.to_deployment(name="first-touch-sla", interval=FIRST_TOUCH_EVERY_SECONDS),
     ]
     return [cast(RunnerDeployment, d) for d in made]
 

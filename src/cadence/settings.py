@@ -164,6 +164,20 @@ class Settings(BaseSettings):
         raw = self.contact_form_origins or ""
         return frozenset(o.strip().rstrip("/").lower() for o in raw.split(",") if o.strip())
 
+    first_touch_reassign: bool = Field(
+        default=False, description="Reassign a lead whose first-touch SLA passed to the rep with the fewest open tasks."
+    )
+    webhook_timeout_seconds: float = Field(
+        default=10.0, gt=0, le=60, description="Longest wait for a webhook endpoint's answer (connect, each read)."
+    )
+    webhook_retry_base_seconds: int = Field(
+        default=30, ge=1, le=3600, description="First retry delay of a failed webhook delivery (doubling)."
+    )
+    webhook_retry_max_seconds: int = Field(default=3 * 3600, ge=1, description="Longest delay between two attempts.")
+    webhook_retry_window_hours: float = Field(
+        default=24, gt=0, le=24 * 14, description="How long a delivery is retried before it is dead-lettered."
+    )
+
     def demo_key_exposed(self, *, listen_host: str | None = None) -> bool:
         """Whether the public demo key signs links or forms that reach beyond this machine.
 

@@ -123,7 +123,8 @@ def test_the_advance_deployment_run_by_a_worker_sends_the_due_emails_and_records
             # be written into the deployments, and each worker's own would be ignored.
             prefect.run("--no-prompt", "deploy", "--all", "--prefect-file", str(PREFECT_FILE.relative_to(ROOT)))
             deployments = asyncio.run(read_deployments(prefect.api_url))
-            assert sorted(deployments) == ["advance-cadences/advance", "follow-up-lead/follow-up-lead",
+            assert sorted(deployments) == ["advance-cadences/advance", "deliver-webhooks/deliver-webhooks",
+                                           "first-touch-sla/first-touch-sla", "follow-up-lead/follow-up-lead",
                                            "rep-digest/rep-digest", "sync-replies/sync-replies",
                                            "weekly-report/weekly-report"]  # fmt: skip
             assert {d.work_pool_name for d in deployments.values()} == {"cadence"}

@@ -102,7 +102,16 @@ def test_long_overdue_tasks_are_escalated_to_the_manager_once_a_day(
 
 def test_cadence_serve_serves_advance_every_five_minutes_and_the_digest_hourly(prefect_harness: None) -> None:
     served = {d.name: d for d in deployments()}
-    assert set(served) == {"advance", "rep-digest", "follow-up-lead", "sync-replies", "weekly-report"}
+    assert set(served) == {
+        "advance",
+        "rep-digest",
+        "follow-up-lead",
+        "sync-replies",
+        "weekly-report",
+        "deliver-webhooks",
+        "first-touch-sla",
+    }
+    assert served["deliver-webhooks"].schedules[0].schedule.interval == timedelta(seconds=15)  # type: ignore[union-attr]
     advance_schedule = served["advance"].schedules[0].schedule
     assert advance_schedule.interval == timedelta(minutes=5)  # type: ignore[union-attr]
     assert served["rep-digest"].schedules[0].schedule.cron == "5 * * * *"  # type: ignore[union-attr]

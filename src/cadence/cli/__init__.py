@@ -36,6 +36,7 @@ from cadence.cli.tasks import tasks_app
 from cadence.cli.templates import templates_app
 from cadence.cli.users import users_app
 from cadence.cli.web import web
+from cadence.cli.webhooks import webhooks_app
 from cadence.errors import shown
 
 __all__ = ["app", "console", "main", "reset_context"]
@@ -74,6 +75,7 @@ app.add_typer(users_app, name="users")
 app.add_typer(inbound_app, name="inbound")
 app.add_typer(mail_app, name="mail")
 app.add_typer(api_keys_app, name="api-keys")
+app.add_typer(webhooks_app, name="webhooks")
 
 
 def main(argv: Sequence[str] | None = None) -> int:

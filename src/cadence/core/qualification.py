@@ -70,6 +70,8 @@ class ClassRule:
     max_source_rank: int | None = None
     min_interactions: int | None = None
     min_company_size: int | None = None
+    first_touch_minutes: int | None = None
+    """The first-touch SLA in business minutes (:mod:`cadence.core.first_touch`); None: no SLA."""
 
     def matches(self, lead: LeadData, source_rank: int) -> bool:
         """True when ``lead`` meets every condition of this class."""
@@ -97,6 +99,13 @@ class Rules:
     def unknown_source_rank(self) -> int:
         """The rank of a source the rules do not list: below every listed one."""
         return max(self.source_ranks.values(), default=0) + 1
+
+    def first_touch_minutes(self, lead_class: str | None) -> int | None:
+        """The first-touch SLA of ``lead_class`` in business minutes (None: the class has none)."""
+        for rule in (*self.classes, self.inbound):
+            if rule.name == lead_class:
+                return rule.first_touch_minutes
+        return None
 
     def source_rank(self, source: str | None) -> int:
         """The rank of ``source`` (1 is best)."""
@@ -160,7 +169,7 @@ def _check_keys(raw: dict[str, Any], allowed: set[str], where: str) -> None:
 def _class_rule(raw: Any, where: str) -> ClassRule:
     if not isinstance(raw, dict):
         raise ConfigurationError(f"{where} must be a mapping with name, cadence and priority")
-    _check_keys(raw, {"name", "cadence", "priority", "when"}, where)
+    _check_keys(raw, {"name", "cadence", "priority", "when", "first_touch_minutes"}, where)
     name, cadence = raw.get("name"), raw.get("cadence")
     if not isinstance(name, str) or not name.strip():
         raise ConfigurationError(f"{where}: name is required")
@@ -177,7 +186,21 @@ def _class_rule(raw: Any, where: str) -> ClassRule:
         max_source_rank=_opt_int(when.get("max_source_rank"), f"{name}.when.max_source_rank"),
         min_interactions=_opt_int(when.get("min_interactions"), f"{name}.when.min_interactions"),
         min_company_size=_opt_int(when.get("min_company_size"), f"{name}.when.min_company_size"),
+        first_touch_minutes=_sla_minutes(raw.get("first_touch_minutes"), f"{where} ({name}).first_touch_minutes"),
     )
+
+
+MAX_FIRST_TOUCH_MINUTES = 60 * 24 * 30
+"""A first-touch SLA of at most 30 days of business minutes."""
+
+
+def _sla_minutes(raw: Any, what: str) -> int | None:
+    if raw is None:
+        return None
+    value = _int(raw, what, minimum=1)
+    if value > MAX_FIRST_TOUCH_MINUTES:
+        raise ConfigurationError(f"{what} is at most {MAX_FIRST_TOUCH_MINUTES} business minutes, not {value}")
+    return value
 
 
 def parse_rules(data: Any) -> Rules:

@@ -40,6 +40,7 @@ from cadence.adapters.models import Enrollment, Touch
 from cadence.core.cadences import Cadence
 from cadence.core.events import RECLAIMABLE, ClaimLapsed, TouchState, step_done
 from cadence.services.enrollments import calendar_for, complete, handle, pinned_cadence, position_of, write_position
+from cadence.services.webhooks import outbox
 from cadence.settings import Settings
 
 
@@ -190,6 +191,9 @@ def _recover(
     """Finish what a runner that died left of this step: its recorded outcome is applied, never redone
     (:class:`cadence.core.events.ClaimLapsed`)."""
     at = touch.executed_at or touch.claimed_at or now
+    if touch.state == TouchState.SENT and touch.channel == "email":  # settled by no one: its event is written here
+        outbox.record(session, [outbox.touch_sent_event(enrollment.lead, touch.id, touch.step_index, len(cadence.steps),
+                                                        touch.template, touch.message_id, at)])  # fmt: skip
     touch.lease_until = None
     touch.claim_token = None
     if grace_days != settings.reply_grace_days:

@@ -35,8 +35,10 @@ from cadence.core.events import (
 )
 from cadence.core.leads import normalize_email
 from cadence.core.schedule import LeadCalendar
+from cadence.core.webhooks import EventType
 from cadence.errors import AlreadyExists, CadenceError, NotFound, ValidationError
 from cadence.services.context import PINNED_CADENCES
+from cadence.services.webhooks import outbox
 from cadence.settings import Settings
 
 if TYPE_CHECKING:
@@ -538,6 +540,7 @@ def apply_consequences(
     elif result.decision is not None or result.unsnooze:  # a decision or a new answer: nothing wakes it up
         lead.snoozed_until = lead.snooze_cadence = None
     session.flush()
+    _outbox(session, lead, applied, at=at)
     if result.referral is not None:
         from cadence.services.referrals import add_referral
 
@@ -545,6 +548,19 @@ def apply_consequences(
             raise ValueError("a referral is applied with the settings (its cadence, the new lead's calendar)")
         applied.referred = add_referral(session, lead, result.referral, at=at, settings=settings)
     return applied
+
+
+def _outbox(session: Session, lead: Lead, applied: Applied, *, at: datetime) -> None:
+    """The webhook events of what was just written, in the same transaction (:mod:`cadence.services.webhooks`)."""
+    found: list[outbox.Event] = []
+    if applied.response is not None:
+        found.append(outbox.response_event(lead, applied.response, at))
+    if applied.decision is not None:
+        found.extend(outbox.decision_events(lead, applied.decision, at))
+    if applied.task is not None:
+        found.append(outbox.task_event(EventType.TASK_CREATED, lead, applied.task, at))
+    if found:
+        outbox.record(session, found)
 
 
 def write_position(enrollment: Enrollment, position: Position) -> None:

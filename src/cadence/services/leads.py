@@ -17,6 +17,7 @@ from cadence.core.cadences import Cadence
 from cadence.core.leads import LeadData, normalize_email
 from cadence.core.qualification import Kind, Qualification, Rules, qualify
 from cadence.core.schedule import LeadCalendar
+from cadence.core.webhooks import EventType
 from cadence.errors import CadenceError, NotFound, ValidationError, database_problem
 from cadence.services.enrollments import (
     calendar_for,
@@ -28,6 +29,7 @@ from cadence.services.enrollments import (
 )
 from cadence.services.reps import RoundRobin
 from cadence.services.suppression import is_suppressed
+from cadence.services.webhooks import outbox
 from cadence.settings import Settings
 
 _CHUNK = 500
@@ -189,6 +191,7 @@ def import_leads(
     transaction then rolls back, so that nothing of the import is kept.
     """
     report = ImportReport()
+    changes: list[tuple[Lead, bool, bool]] = []  # (lead, created, qualified): their webhook events, written at the end
     if cadence_override is not None and cadence_override not in cadences:
         raise NotFound(f"no cadence named {cadence_override!r}; known: {', '.join(sorted(cadences))}")
     fallback_owner = _rep_by_email(session, default_owner) if default_owner else None
@@ -231,9 +234,13 @@ def import_leads(
                 if changed:
                     lead.updated_at = now
                 report.updated += 1
+            was_lead = lead.kind == Kind.LEAD.value and not creating
             result = qualify(lead_data(lead), rules)
             _classify(lead, result, cadence_override)
             session.flush()
+            qualified = result.kind is Kind.LEAD and not was_lead
+            if creating or qualified:
+                changes.append((lead, creating, qualified))
             if result.kind is Kind.NAME:
                 report.names += 1 if creating else 0
                 continue
@@ -251,6 +258,11 @@ def import_leads(
                 continue
             start_enrollment(session, lead, cadences[lead.cadence], now=now, settings=settings)
             report.enrolled += 1
+    if changes and (outbox.wanted(session, EventType.LEAD_CREATED) or outbox.wanted(session, EventType.LEAD_QUALIFIED)):
+        session.flush()
+        outbox.record(
+            session, [e for lead, c, q in changes for e in outbox.lead_events(lead, created=c, qualified=q, at=now)]
+        )
     return report
 
 

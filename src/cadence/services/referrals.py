@@ -21,6 +21,7 @@ from cadence.core.events import NewReferral
 from cadence.core.leads import normalize_email
 from cadence.core.qualification import Kind
 from cadence.errors import AlreadyExists, ConfigurationError, ValidationError
+from cadence.services.webhooks import outbox
 from cadence.settings import Settings
 
 SOURCE = "referral"
@@ -80,6 +81,7 @@ def add_referral(
     )
     session.add(lead)
     session.flush()
+    outbox.record(session, outbox.lead_events(lead, created=True, qualified=True, at=at))
     cadence = load_cadences(settings.templates_dir).get(referral.cadence)
     if cadence is None:
         raise ConfigurationError(f"no cadence named {referral.cadence!r} for referrals: add it to the cadences folder")

@@ -13,8 +13,10 @@ from cadence.adapters.models import Lead, Rep, Task
 from cadence.core.decisions import Outcome
 from cadence.core.events import Decided, TaskDone
 from cadence.core.schedule import local_instant
+from cadence.core.webhooks import EventType
 from cadence.errors import NotFound, ValidationError
 from cadence.services.enrollments import handle
+from cadence.services.webhooks import outbox
 from cadence.settings import Settings
 
 OUTCOMES: dict[str, frozenset[str]] = {
@@ -170,6 +172,7 @@ def complete_task(
 
         who = answered_by or (by.email if by else task.owner.email if task.owner else None)
         record_answers(session, task.lead, captured, at=now, by=who, task_id=task.id)
+    outbox.record(session, [outbox.task_event(EventType.TASK_COMPLETED, task.lead, task, now)])
     handle(session, task.lead, TaskDone(channel=task.channel, outcome=value, note=note, decision=decided), at=now)
     session.flush()
     return task

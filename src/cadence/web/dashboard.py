@@ -11,6 +11,7 @@ from fastapi import Request, Response
 from cadence.services.context import Context
 from cadence.services.dashboard import DONE_WINDOW_DAYS
 from cadence.services.workspace.dashboard import overview
+from cadence.services.workspace.webhooks import first_touch_times, webhook_counts
 from cadence.web.auth import ManagerDep, guarded_router
 from cadence.web.charts import BLUE, GREEN, GREY, ORANGE, VERMILLION, Series, bar_chart, class_color
 from cadence.web.deps import ClockDep, ContextDep
@@ -81,6 +82,8 @@ def dashboard_page(request: Request, ctx: ContextDep, clock: ClockDep, viewer: M
         now=clock(),
         sla_hours=ctx.settings.response_sla_hours,
         inbound_review=_inbound_review(ctx),
+        webhooks=webhook_counts(ctx),
+        first_touch=first_touch_times(ctx, now=clock()),
     )
 
 

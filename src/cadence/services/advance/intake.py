@@ -23,12 +23,14 @@ from cadence.core.cadences import Cadence, Channel
 from cadence.core.event_data import MAY_HAVE_GONE_OUT
 from cadence.core.events import TouchState, consequences
 from cadence.core.schedule import local_instant
+from cadence.core.webhooks import EventType
 from cadence.services.advance import settle
 from cadence.services.advance.compose import Versions, render, work_item
 from cadence.services.advance.work import RunReport, WorkItem
 from cadence.services.claims import Claim, ClaimBatch, advance, claim_due
 from cadence.services.context import Context
 from cadence.services.enrollments import calendar_for, pinned_cadence, resume
+from cadence.services.webhooks import outbox
 
 TASK_TITLES = {
     Channel.CALL: "Call {name}",
@@ -208,6 +210,7 @@ def record_tasks(
         ).unique()
         if e.state == "active"
     }
+    created: list[Task] = []
     for item in items:
         touch = session.get_one(Touch, item.claim.touch_id)
         enrollment = active.get(item.claim.enrollment_id)
@@ -224,21 +227,21 @@ def record_tasks(
         company = item.variables["lead"]["company"]
         if company:
             title = f"{title} ({company})"
-        session.add(
-            Task(
-                lead_id=item.claim.lead_id,
-                owner_id=item.owner_id,
-                enrollment_id=enrollment.id,
-                touch_id=touch.id,
-                channel=item.step.channel.value,
-                title=title[:300],
-                instructions=item.rendered if isinstance(item.rendered, str) else None,
-                due_at=item.claim.due_at,
-                priority=item.lead_priority,
-                status="open",
-                created_at=now,
-            )
+        task = Task(
+            lead_id=item.claim.lead_id,
+            owner_id=item.owner_id,
+            enrollment_id=enrollment.id,
+            touch_id=touch.id,
+            channel=item.step.channel.value,
+            title=title[:300],
+            instructions=item.rendered if isinstance(item.rendered, str) else None,
+            due_at=item.claim.due_at,
+            priority=item.lead_priority,
+            status="open",
+            created_at=now,
         )
+        session.add(task)
+        created.append(task)
         touch.state = TouchState.DONE
         touch.executed_at = now
         touch.template = item.template
@@ -247,6 +250,12 @@ def record_tasks(
         cadence = pinned_cadence(session, enrollment.cadence_name, enrollment.cadence_version)
         advance(enrollment, cadence, at=now, settings=ctx.settings, grace_days=ctx.settings.reply_grace_days)
         report.tasks[item.step.channel.value] += 1
+    if created and outbox.wanted(session, EventType.TASK_CREATED):
+        session.flush()
+        leads = {
+            lead.id: lead for lead in session.scalars(select(Lead).where(Lead.id.in_({t.lead_id for t in created})))
+        }
+        outbox.record(session, [outbox.task_event(EventType.TASK_CREATED, leads[t.lead_id], t, now) for t in created])
 
 
 def apply_caps(

@@ -28,14 +28,16 @@ from cadence.adapters.mail import (
     Unsendable,
     Withdrawn,
 )
-from cadence.adapters.models import Enrollment, Touch
+from cadence.adapters.models import Enrollment, Lead, Touch
 from cadence.core import events
 from cadence.core.events import TouchState, consequences
+from cadence.core.webhooks import EventType
 from cadence.services.advance.ledger import claim_tokens
 from cadence.services.advance.work import RunReport, WorkItem
 from cadence.services.context import Context
 from cadence.services.enrollments import calendar_for, handle, pinned_cadence, policy_of, position_of, write_position
 from cadence.services.suppression import is_suppressed
+from cadence.services.webhooks import outbox
 
 SendResult = str | BaseException
 """The server's reply to an email (``"250 ..."``), or what went wrong (a :class:`DeliveryError`, mostly)."""
@@ -244,6 +246,18 @@ def _record_sent(
         session.flush()
     rows = [{"touch_id": item.claim.touch_id, "token": item.claim.token, "reply": reply[:50]} for item, reply in sent]
     session.connection().execute(_RECORD_SENT, rows)
+    if outbox.wanted(session, EventType.TOUCH_SENT):
+        leads = {
+            lead.id: lead
+            for lead in session.scalars(select(Lead).where(Lead.id.in_({i.claim.lead_id for i, _ in sent})))
+        }
+        outbox.record(session, [touch_sent(leads[item.claim.lead_id], item, now) for item, _ in sent])
+
+
+def touch_sent(lead: Lead, item: WorkItem, at: datetime) -> outbox.Event:
+    """``touch.sent`` for an email that went out: recorded once per touch, however often it is settled."""
+    return outbox.touch_sent_event(lead, item.claim.touch_id, item.claim.step_index, item.step_total,
+                                   item.template, item.message_id, at)  # fmt: skip
 
 
 def _sent(

@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 from cadence.services.context import Context
 from cadence.services.reports.conversion import conversion, durations, funnel
 from cadence.services.reports.decisions import chosen_decisions, decisions
+from cadence.services.reports.first_touch import first_touch
 from cadence.services.reports.owners import owners
 from cadence.services.reports.rules import RULES
 from cadence.services.reports.scope import drop_facts, make_scope
@@ -46,6 +47,7 @@ def build_report(session: Session, *, since: datetime | None, until: datetime | 
         "decisions": decisions(session, scope, chosen),
         "owners": owners(session, scope, chosen),
         "stages": leads_per_stage(session, now=now),
+        "first_touch": first_touch(session, scope),
     }
     drop_facts(session, scope.facts)
     return report

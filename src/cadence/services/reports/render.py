@@ -118,6 +118,18 @@ def _tables(report: dict[str, Any]) -> Iterator[_Table]:
         ("stage", "leads", "median days in stage"),
         [(s["name"], s["leads"], s["median_days"]) for s in report.get("stages", [])],
     )
+    speed = report["first_touch"]
+    yield _Table(
+        "Time to first touch (minutes from enrollment)",
+        ("by", "group", "leads", "touched", "not touched", "p50", "p90"),
+        [
+            (by, r[by], r["leads"], r["touched"], r["not_touched"], _number(r["p50_minutes"]),
+             _number(r["p90_minutes"]))
+            for by, rows in (("all", [speed["overall"]]), ("source", speed["by_source"]),
+                             ("class", speed["by_class"]), ("owner", speed["by_owner"]))
+            for r in rows
+        ],
+    )  # fmt: skip
 
 
 def _cell(value: Any) -> str:
@@ -218,6 +230,12 @@ def _csv_rows(report: dict[str, Any]) -> Iterable[tuple[str, str, str, Any]]:
     for s in report.get("stages", []):
         yield "stages", s["stage"], "leads", s["leads"]
         yield "stages", s["stage"], "median_days", s["median_days"]
+    speed = report["first_touch"]
+    for by, rows in (("all", [speed["overall"]]), ("source", speed["by_source"]), ("class", speed["by_class"]),
+                     ("owner", speed["by_owner"])):  # fmt: skip
+        for r in rows:
+            for key in ("leads", "touched", "not_touched", "p50_minutes", "p90_minutes"):
+                yield f"first_touch_by_{by}", str(r[by]), key, r[key]
     for i, rule in enumerate(report["rules"], 1):
         yield "rules", str(i), "rule", rule
 
