@@ -19,6 +19,8 @@ class Outcome(StrEnum):
     BOUNCED = "bounced"
     WRONG_CONTACT = "wrong_contact"
     PASSED_BACK = "passed_back"
+    COLLEAGUE_ENGAGED = "colleague_engaged"
+    """Stopped because a colleague at the same account answered: the account is worked through them."""
 
 
 QUALIFYING_QUESTIONS: tuple[tuple[str, str], ...] = (

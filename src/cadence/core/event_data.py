@@ -71,6 +71,8 @@ class Position:
     paused_at: datetime | None = None
     paused_until: datetime | None = None
     ended_at: datetime | None = None
+    held_by_lead_id: int | None = None
+    """Paused because this colleague (same account) answered: the owner's decision on them ends the hold."""
 
 
 @dataclass(frozen=True)
@@ -267,6 +269,24 @@ class Resumed:
     """Resume a paused enrollment."""
 
 
+@dataclass(frozen=True)
+class ColleagueAnswered:
+    """A colleague at the lead's account answered: the lead's cadence does what its ``on_account_response`` says."""
+
+    lead_id: int
+    """The colleague who answered."""
+    name: str = ""
+
+
+@dataclass(frozen=True)
+class ColleagueDecided:
+    """The owner decided the colleague whose answer holds this lead: the hold ends (resumed, or stopped)."""
+
+    lead_id: int
+    outcome: Outcome
+    name: str = ""
+
+
 SendOutcome = Sent | Retry | Bounced | Uncertain | Withdrawn
 """What SMTP said about a touch's email."""
 AnyEvent = (
@@ -284,6 +304,8 @@ AnyEvent = (
     | SnoozeOver
     | Paused
     | Resumed
+    | ColleagueAnswered
+    | ColleagueDecided
 )
 """Every event the rule knows."""
 
@@ -342,6 +364,14 @@ class NewReferral:
 
 
 @dataclass(frozen=True)
+class AccountNews:
+    """What happened to a lead that its colleagues' cadences react to: it answered, it was decided, or both."""
+
+    answered: bool = False
+    decided: Outcome | None = None
+
+
+@dataclass(frozen=True)
 class Consequences:
     """What an event means, as data; the shell applies every field that is set."""
 
@@ -366,6 +396,8 @@ class Consequences:
     task: NewTask | None = None
     snooze: NewSnooze | None = None
     referral: NewReferral | None = None
+    account: AccountNews | None = None
+    """What the lead's colleagues (same account) are told: the shell hands it to each as an event."""
     note: str = ""
     """Why, in a few words: for the timeline and the reports."""
 

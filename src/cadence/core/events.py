@@ -34,6 +34,10 @@ event              enrollment                                 touch           al
                                                                               refused: a task for the owner
 ``Paused``         paused (only an active one)
 ``Resumed``        active, moved later by the time paused
+``Colleague``      active: by the cadence's ``on_account_response``: ``pause`` (held by the colleague), ``stop``
+``Answered``       (decided ``colleague_engaged``) or ``continue`` (nothing) [6]_
+``Colleague``      held by that colleague: resumed; the account won (a meeting, a hand-off) or does not fit
+``Decided``        (bad fit): decided ``colleague_engaged`` [6]_
 =================  =========================================  ==============  =====================================
 
 .. [1] Only while the enrollment is active and still at the touch's step (a decision, pause or
@@ -62,6 +66,10 @@ event              enrollment                                 touch           al
 
    An ``out_of_office`` or ``bounce`` reading keeps its own rule (``AutoReply``, ``BounceNotice``):
    the shell sends those events instead.
+.. [6] Every event whose consequences hold a response that counts (``RESPONSE_KINDS``) or a decision also
+   carries ``Consequences.account`` (:class:`AccountNews`): the shell hands ``ColleagueAnswered`` to each
+   colleague at the same account with an enrollment under way, and ``ColleagueDecided`` to each one that
+   colleague holds. The colleagues' own events carry no news: nothing cascades.
 .. [5] Only when the lead was not decided since and the cadence's re-enrollment rules allow it
    (:meth:`cadence.core.cadences.Reenrollment.refusal`); otherwise the snooze ends with the owner's task.
 """
@@ -80,11 +88,14 @@ from cadence.core.event_data import (
     RECLAIMABLE,
     RESPONSE_KINDS,
     STEP_DONE,
+    AccountNews,
     AnyEvent,
     AutoReply,
     Bounced,
     BounceNotice,
     ClaimLapsed,
+    ColleagueAnswered,
+    ColleagueDecided,
     Consequences,
     Decided,
     Facts,
@@ -121,8 +132,12 @@ DECIDED_BY_CADENCE = "cadence"
 NO_RESPONSE_REASON = "every step of the cadence ran with no response"
 MAX_REASON = 1000
 MAX_TITLE = 300
+ACCOUNT_WON: frozenset[Outcome] = frozenset({Outcome.MEETING_BOOKED, Outcome.QUALIFIED_HANDOFF, Outcome.BAD_FIT})
+"""Decisions on a colleague that stop the contacts it held: the account is in sales' hands, or does not fit.
+Any other decision (not interested, wrong contact, no response...) resumes them."""
 
 __all__ = [
+    "ACCOUNT_WON",
     "DECIDED_BY_CADENCE",
     "MAX_REASON",
     "MAX_TITLE",
@@ -131,11 +146,14 @@ __all__ = [
     "RECLAIMABLE",
     "RESPONSE_KINDS",
     "STEP_DONE",
+    "AccountNews",
     "AnyEvent",
     "AutoReply",
     "BounceNotice",
     "Bounced",
     "ClaimLapsed",
+    "ColleagueAnswered",
+    "ColleagueDecided",
     "Consequences",
     "Decided",
     "Facts",
@@ -213,6 +231,17 @@ def consequences(event: AnyEvent, facts: Facts) -> Consequences:
     qualifying answers, and :class:`ValueError` when ``facts`` lack what the event needs (a send
     outcome without its touch): a bug of the caller.
     """
+    result = _rule(event, facts)
+    if isinstance(event, ColleagueAnswered | ColleagueDecided):
+        return result
+    answered = result.response is not None and result.response.kind in RESPONSE_KINDS
+    decided = result.decision.outcome if result.decision is not None else None
+    if answered or decided is not None:
+        return replace(result, account=AccountNews(answered=answered, decided=decided))
+    return result
+
+
+def _rule(event: AnyEvent, facts: Facts) -> Consequences:
     match event:
         case Sent():
             return _sent(facts, TouchState.SENT, note="sent")
@@ -254,6 +283,10 @@ def consequences(event: AnyEvent, facts: Facts) -> Consequences:
             return _paused(facts, until)
         case Resumed():
             return _resumed(facts)
+        case ColleagueAnswered():
+            return _colleague_answered(facts, event)
+        case ColleagueDecided():
+            return _colleague_decided(facts, event)
         case _:
             assert_never(event)
 
@@ -610,7 +643,7 @@ def _paused(facts: Facts, until: datetime | None) -> Consequences:
 def _resumed(facts: Facts) -> Consequences:
     enrollment = _require_enrollment(facts, "resume")
     state = transition(enrollment.state, Event.RESUME)
-    moved = replace(enrollment, state=state, paused_at=None, paused_until=None)
+    moved = replace(enrollment, state=state, paused_at=None, paused_until=None, held_by_lead_id=None)
     if enrollment.paused_at is not None and facts.at > enrollment.paused_at:
         shift = facts.at - enrollment.paused_at
         moved = replace(
@@ -621,3 +654,36 @@ def _resumed(facts: Facts) -> Consequences:
     cadence, calendar = _require_schedule(facts, "resuming")
     moved = replace(moved, next_due_at=next_due_at(moved, cadence, calendar, grace_days=facts.policy.reply_grace_days))
     return Consequences(enrollment=moved, note="resumed")
+
+
+def _colleague_answered(facts: Facts, event: ColleagueAnswered) -> Consequences:
+    """A colleague answered (table note 6): this lead's cadence pauses, stops or goes on, as it says."""
+    enrollment = facts.enrollment
+    who = event.name or "a colleague"
+    if enrollment is None or enrollment.state != State.ACTIVE:
+        state = enrollment.state.value if enrollment is not None else "not enrolled"
+        return Consequences(note=f"{who} answered; nothing to hold (enrollment {state})")
+    policy = facts.cadence.settings.on_account_response if facts.cadence is not None else "pause"
+    if policy == "continue":
+        return Consequences(note=f"{who} answered; this cadence goes on (on_account_response: continue)")
+    if policy == "stop":
+        reason = f"{who} at the same account answered: the account is worked through them"
+        decision = NewDecision(outcome=Outcome.COLLEAGUE_ENGAGED, reason=reason, decided_by=DECIDED_BY_CADENCE)
+        return replace(_decide(facts, decision), note=f"stopped: {who} answered")
+    paused = _paused(facts, None)
+    assert paused.enrollment is not None
+    held = replace(paused.enrollment, held_by_lead_id=event.lead_id)
+    return Consequences(enrollment=held, note=f"held: {who} at the same account answered; the owner decides")
+
+
+def _colleague_decided(facts: Facts, event: ColleagueDecided) -> Consequences:
+    """The owner decided the colleague that holds this lead (table note 6): resumed, or stopped when the account won."""
+    enrollment = facts.enrollment
+    who = event.name or "the colleague"
+    if enrollment is None or enrollment.state != State.PAUSED or enrollment.held_by_lead_id != event.lead_id:
+        return Consequences(note=f"{who} decided {event.outcome.value}; this lead was not held by them")
+    if event.outcome in ACCOUNT_WON:
+        reason = f"{who} at the same account was decided {event.outcome.value}"
+        decision = NewDecision(outcome=Outcome.COLLEAGUE_ENGAGED, reason=reason, decided_by=DECIDED_BY_CADENCE)
+        return replace(_decide(facts, decision), note=f"stopped: {who} decided {event.outcome.value}")
+    return replace(_resumed(facts), note=f"resumed: {who} decided {event.outcome.value}")

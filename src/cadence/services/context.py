@@ -31,6 +31,8 @@ class SchemaNotReady(CadenceError):
 
 PINNED_CADENCES = "cadence.pinned_cadences"
 """The key of :attr:`Context.pinned_cadences` in the ``info`` of the context's sessions."""
+SESSION_SETTINGS = "cadence.settings"
+"""The key of the context's settings in the ``info`` of its sessions (what an account's colleagues are resumed by)."""
 
 
 @dataclass
@@ -51,7 +53,7 @@ class Context:
         )
         self.sessions = session_factory(self.engine)
         # Every session of this context reaches the cache through its info (services.enrollments.pinned_cadence).
-        self.sessions.configure(info={PINNED_CADENCES: self.pinned_cadences})
+        self.sessions.configure(info={PINNED_CADENCES: self.pinned_cadences, SESSION_SETTINGS: self.settings})
 
     @cached_property
     def cadences(self) -> dict[str, Cadence]:

@@ -1,0 +1,396 @@
+"""Accounts: matching leads to their company, one owner per account, merges, splits, reassignments, the view.
+
+Matching is :func:`cadence.core.accounts.account_match`: an explicit key, else the company domain
+of the address, else the normalized company name. A lead at a free-mail address whose company we
+know by name (a colleague at ``acme.example`` wrote "Acme") joins that account. An account merged
+into another keeps its row and points at it, so that its old key still finds the contacts.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import func, or_, select
+from sqlalchemy.orm import Session
+
+from cadence.adapters.models import (
+    Account,
+    AccountChange,
+    Decision,
+    Enrollment,
+    Lead,
+    Rep,
+    Response,
+    Task,
+    Touch,
+)
+from cadence.core.accounts import (
+    AccountMatch,
+    MatchedBy,
+    account_match,
+    clean_key,
+    company_domain,
+    coverage,
+    normalize_company,
+)
+from cadence.core.leads import normalize_email
+from cadence.errors import NotFound, ValidationError
+
+ENGAGED_LEAD_STATUSES = ("responded",)
+"""Lead statuses that count as engaged: answered and being worked."""
+MEETING_OUTCOMES = ("meeting_booked", "qualified_handoff")
+
+
+def _followed(session: Session, account: Account) -> Account:
+    """The account that took ``account``'s contacts when it was merged (itself when it was not)."""
+    seen = {account.id}
+    while account.merged_into_id is not None:
+        account = session.get_one(Account, account.merged_into_id)
+        if account.id in seen:  # pragma: no cover - a cycle is refused by merge_accounts
+            break
+        seen.add(account.id)
+    return account
+
+
+def find_account(session: Session, match: AccountMatch) -> Account | None:
+    """The account ``match`` names (following merges), or one known by the same company name."""
+    found = session.scalar(select(Account).where(Account.key == match.key))
+    if found is None and match.matched_by is MatchedBy.COMPANY and match.name_key is not None:
+        found = session.scalar(
+            select(Account)
+            .where(Account.name_key == match.name_key, Account.merged_into_id.is_(None))
+            .order_by(Account.id)
+            .limit(1)
+        )
+    return _followed(session, found) if found is not None else None
+
+
+def account_for(
+    session: Session, email: str, company: str | None, *, explicit: str | None = None, now: datetime
+) -> Account:
+    """The account of a lead at ``email`` working at ``company`` (``explicit``: a given key), created if new."""
+    match = account_match(email, company, explicit)
+    found = find_account(session, match)
+    if found is not None:
+        if found.name is None and company:
+            found.name = company[:500]
+        return found
+    account = Account(
+        key=match.key,
+        name=company[:500] if company else None,
+        domain=match.domain,
+        name_key=match.name_key,
+        created_at=now,
+    )
+    session.add(account)
+    session.flush()
+    return account
+
+
+def place_lead(session: Session, lead: Lead, *, explicit: str | None = None, now: datetime) -> Account:
+    """Put ``lead`` in its account (an explicit key moves it; otherwise a lead keeps the account it has)."""
+    if lead.account_id is not None and explicit is None:
+        return session.get_one(Account, lead.account_id)
+    account = account_for(session, lead.email, lead.company, explicit=explicit, now=now)
+    lead.account_id = account.id
+    return account
+
+
+def resolve(session: Session, ref: str) -> Account:
+    """The account ``ref`` names: its key, a domain, a company name, a contact's address, or ``#id``."""
+    text = (ref or "").strip()
+    if not text:
+        raise ValidationError("name an account: its domain, its company name, a contact's address or #id")
+    found: Account | None = None
+    if text.startswith("#") and text[1:].isdigit():
+        found = session.get(Account, int(text[1:]))
+    elif "@" in text:
+        lead = session.scalar(select(Lead).where(Lead.email == normalize_email(text)))
+        found = session.get(Account, lead.account_id) if lead is not None and lead.account_id else None
+    else:
+        lowered = text.lower()
+        key = clean_key(lowered)
+        found = session.scalar(
+            select(Account)
+            .where(Account.key.in_([lowered, f"key:{key}", f"domain:{lowered}", f"company:{normalize_company(text)}"]))
+            .limit(1)
+        )
+        if found is None and (name_key := normalize_company(text)) is not None:
+            found = session.scalar(select(Account).where(Account.name_key == name_key).order_by(Account.id).limit(1))
+    if found is None:
+        raise NotFound(f"no account {text!r}: try its domain, its company name, a contact's address or #id")
+    return _followed(session, found)
+
+
+def label(account: Account) -> str:
+    """How people name the account: its company name, else its domain, else its key."""
+    return account.name or account.domain or account.key.split(":", 1)[-1]
+
+
+def _record(
+    session: Session,
+    kind: str,
+    account: Account,
+    *,
+    other: Account | None = None,
+    lead_ids: list[int] | None = None,
+    note: str | None = None,
+    by: str | None,
+    now: datetime,
+) -> None:
+    session.add(
+        AccountChange(
+            kind=kind,
+            account_id=account.id,
+            other_account_id=other.id if other else None,
+            lead_ids=lead_ids,
+            note=note,
+            changed_by=by,
+            changed_at=now,
+        )
+    )
+
+
+def _contacts(session: Session, account: Account) -> list[Lead]:
+    return list(session.scalars(select(Lead).where(Lead.account_id == account.id).order_by(Lead.id)))
+
+
+def _move_owner(session: Session, leads: list[Lead], owner: Rep | None) -> int:
+    """Give ``leads`` and their open tasks to ``owner``; how many leads changed owner."""
+    if owner is None or not leads:
+        return 0
+    moved = [lead for lead in leads if lead.owner_id != owner.id]
+    for lead in moved:
+        lead.owner = owner
+    ids = [lead.id for lead in leads]
+    for task in session.scalars(select(Task).where(Task.lead_id.in_(ids), Task.status == "open")):
+        task.owner_id = owner.id
+    return len(moved)
+
+
+def reassign_account(session: Session, ref: str, rep_email: str, *, by: str | None, now: datetime) -> dict[str, Any]:
+    """Give the account to ``rep_email``: its contacts and their open tasks move with it (recorded)."""
+    account = resolve(session, ref)
+    rep = session.scalar(select(Rep).where(Rep.email == normalize_email(rep_email)))
+    if rep is None:
+        raise NotFound(f"no rep {rep_email}: add one with `cadence reps add`")
+    if not rep.active:
+        raise ValidationError(f"{rep.email} is not an active rep")
+    before = account.owner.email if account.owner else None
+    account.owner = rep
+    contacts = _contacts(session, account)
+    moved = _move_owner(session, contacts, rep)
+    _record(
+        session,
+        "reassign",
+        account,
+        lead_ids=[c.id for c in contacts],
+        by=by,
+        now=now,
+        note=f"owner {before or 'none'} -> {rep.email}",
+    )
+    session.flush()
+    return {"account": label(account), "owner": rep.email, "previous_owner": before, "contacts_moved": moved}
+
+
+def merge_accounts(
+    session: Session, source_ref: str, target_ref: str, *, by: str | None, now: datetime
+) -> dict[str, Any]:
+    """Merge ``source`` into ``target``: its contacts (with their timelines) join ``target`` and its owner.
+
+    ``source`` keeps its row, pointing at ``target``: its key still finds the contacts. Recorded.
+    """
+    source, target = resolve(session, source_ref), resolve(session, target_ref)
+    if source.id == target.id:
+        raise ValidationError(f"{label(source)} and {label(target)} are one account already")
+    contacts = _contacts(session, source)
+    for lead in contacts:
+        lead.account_id = target.id
+    if target.owner_id is None:
+        target.owner_id = source.owner_id
+    owner = session.get(Rep, target.owner_id) if target.owner_id is not None else None
+    _move_owner(session, contacts, owner)
+    source.merged_into_id = target.id
+    _record(
+        session,
+        "merge",
+        target,
+        other=source,
+        lead_ids=[c.id for c in contacts],
+        by=by,
+        now=now,
+        note=f"{label(source)} merged into {label(target)}",
+    )
+    session.flush()
+    return {"merged": label(source), "into": label(target), "contacts_moved": len(contacts)}
+
+
+def split_account(
+    session: Session, ref: str, emails: list[str], *, into: str, by: str | None, now: datetime
+) -> dict[str, Any]:
+    """Move the contacts ``emails`` of the account ``ref`` into a new account keyed ``into`` (recorded)."""
+    account = resolve(session, ref)
+    key = clean_key(into)
+    if key is None:
+        raise ValidationError("name the new account (--into)")
+    if session.scalar(select(Account.id).where(Account.key == f"key:{key}")) is not None:
+        raise ValidationError(f"an account {key!r} exists already: merge into it instead")
+    addresses = [normalize_email(e) for e in emails]
+    if not addresses:
+        raise ValidationError("name the contacts that move (--contact, one or more)")
+    leads = list(session.scalars(select(Lead).where(Lead.email.in_(addresses))))
+    strangers = sorted(set(addresses) - {lead.email for lead in leads if lead.account_id == account.id})
+    if strangers:
+        raise ValidationError(f"not contacts of {label(account)}: {', '.join(strangers)}")
+    new = Account(key=f"key:{key}", name=into.strip()[:500], owner_id=account.owner_id, created_at=now)
+    session.add(new)
+    session.flush()
+    for lead in leads:
+        lead.account_id = new.id
+    _record(
+        session,
+        "split",
+        account,
+        other=new,
+        lead_ids=[lead.id for lead in leads],
+        by=by,
+        now=now,
+        note=f"{len(leads)} contact(s) of {label(account)} moved to {new.name}",
+    )
+    session.flush()
+    return {"account": label(account), "into": new.name, "contacts_moved": len(leads)}
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.isoformat() if value is not None else None
+
+
+def list_accounts(session: Session, *, owner: str | None = None) -> list[dict[str, Any]]:
+    """Accounts with contacts (merged ones left out), with their owner, contacts and engaged count."""
+    contacts = func.count(Lead.id)
+    engaged = func.count(Lead.id).filter(Lead.status.in_(ENGAGED_LEAD_STATUSES))
+    query = (
+        select(Account, contacts, engaged)
+        .join(Lead, Lead.account_id == Account.id)
+        .where(Account.merged_into_id.is_(None))
+        .group_by(Account.id)
+        .order_by(engaged.desc(), contacts.desc(), Account.id)
+    )
+    if owner:
+        query = query.where(
+            Account.owner_id == session.scalar(select(Rep.id).where(Rep.email == normalize_email(owner)))
+        )
+    return [
+        {
+            "id": a.id,
+            "account": label(a),
+            "domain": a.domain,
+            "owner": a.owner.email if a.owner else None,
+            "contacts": n,
+            "engaged": e,
+        }
+        for a, n, e in session.execute(query).unique()
+    ]
+
+
+def show_account(session: Session, ref: str) -> dict[str, Any]:
+    """One account: its contacts with roles, stages and states, one timeline, open tasks, coverage, changes."""
+    account = resolve(session, ref)
+    leads = _contacts(session, account)
+    ids = [lead.id for lead in leads]
+    by_id = {lead.id: lead.email for lead in leads}
+    enrollments = {
+        e.lead_id: e
+        for e in session.scalars(select(Enrollment).where(Enrollment.lead_id.in_(ids)).order_by(Enrollment.id))
+    }
+    decisions = {
+        d.lead_id: d.outcome
+        for d in session.scalars(select(Decision).where(Decision.lead_id.in_(ids), Decision.superseded_at.is_(None)))
+    }
+    contacts = [
+        {
+            "email": lead.email,
+            "name": " ".join(p for p in (lead.first_name, lead.last_name) if p) or None,
+            "title": lead.title,
+            "role": lead.buying_role,
+            "status": lead.status,
+            "state": enrollments[lead.id].state if lead.id in enrollments else None,
+            "step": enrollments[lead.id].next_step if lead.id in enrollments else None,
+            "decision": decisions.get(lead.id),
+            "owner": lead.owner.email if lead.owner else None,
+            "referred_by": by_id.get(lead.referred_by_id) if lead.referred_by_id else None,
+        }
+        for lead in leads
+    ]
+    timeline: list[dict[str, Any]] = []
+    for touch in session.scalars(select(Touch).where(Touch.lead_id.in_(ids), Touch.executed_at.is_not(None))):
+        timeline.append(
+            {
+                "at": _iso(touch.executed_at),
+                "contact": by_id[touch.lead_id],
+                "what": touch.channel,
+                "detail": f"step {touch.step_index + 1}: {touch.state}",
+            }
+        )
+    for response in session.scalars(select(Response).where(Response.lead_id.in_(ids))):
+        timeline.append(
+            {
+                "at": _iso(response.received_at),
+                "contact": by_id[response.lead_id or 0],
+                "what": f"response ({response.kind})",
+                "detail": (response.note or "")[:200],
+            }
+        )
+    for decision in session.scalars(select(Decision).where(Decision.lead_id.in_(ids))):
+        timeline.append(
+            {
+                "at": _iso(decision.decided_at),
+                "contact": by_id[decision.lead_id],
+                "what": f"decision {decision.outcome}",
+                "detail": decision.reason or "",
+            }
+        )
+    timeline.sort(key=lambda row: (row["at"] or "", row["contact"]))
+    tasks = [
+        {
+            "id": t.id,
+            "contact": by_id[t.lead_id],
+            "title": t.title,
+            "due": _iso(t.due_at),
+            "owner": t.owner.email if t.owner else None,
+        }
+        for t in session.scalars(select(Task).where(Task.lead_id.in_(ids), Task.status == "open").order_by(Task.due_at))
+    ]
+    changes = [
+        {"at": _iso(c.changed_at), "kind": c.kind, "note": c.note, "by": c.changed_by}
+        for c in session.scalars(
+            select(AccountChange)
+            .where(or_(AccountChange.account_id == account.id, AccountChange.other_account_id == account.id))
+            .order_by(AccountChange.changed_at, AccountChange.id)
+        )
+    ]
+    cover = coverage([lead.buying_role for lead in leads], [lead.status in ENGAGED_LEAD_STATUSES for lead in leads])
+    return {
+        "id": account.id,
+        "account": label(account),
+        "key": account.key,
+        "domain": account.domain,
+        "owner": account.owner.email if account.owner else None,
+        "contacts": contacts,
+        "coverage": {
+            "decision_maker": cover.decision_maker,
+            "approver": cover.approver,
+            "engaged": cover.engaged,
+            "contacts": cover.contacts,
+            "gaps": cover.gaps,
+        },
+        "open_tasks": tasks,
+        "timeline": timeline,
+        "changes": changes,
+    }
+
+
+def colleagues_domain(account: Account) -> str | None:
+    """The domain a company-wide suppression of this account names, if it has a company domain."""
+    return account.domain or (company_domain(f"x@{account.key[7:]}") if account.key.startswith("domain:") else None)
