@@ -34,8 +34,11 @@ from cadence.core.accounts import (
     coverage,
     normalize_company,
 )
+from cadence.core.cadences import Cadence
 from cadence.core.leads import normalize_email
+from cadence.core.qualification import Rules
 from cadence.errors import NotFound, ValidationError
+from cadence.settings import Settings
 
 ENGAGED_LEAD_STATUSES = ("responded",)
 """Lead statuses that count as engaged: answered and being worked."""
@@ -268,14 +271,20 @@ def _iso(value: datetime | None) -> str | None:
 
 def list_accounts(session: Session, *, owner: str | None = None) -> list[dict[str, Any]]:
     """Accounts with contacts (merged ones left out), with their owner, contacts and engaged count."""
-    contacts = func.count(Lead.id)
-    engaged = func.count(Lead.id).filter(Lead.status.in_(ENGAGED_LEAD_STATUSES))
+    counts = (
+        select(
+            Lead.account_id.label("account_id"),
+            func.count(Lead.id).label("contacts"),
+            func.count(Lead.id).filter(Lead.status.in_(ENGAGED_LEAD_STATUSES)).label("engaged"),
+        )
+        .group_by(Lead.account_id)
+        .subquery()
+    )
     query = (
-        select(Account, contacts, engaged)
-        .join(Lead, Lead.account_id == Account.id)
+        select(Account, counts.c.contacts, counts.c.engaged)
+        .join(counts, counts.c.account_id == Account.id)
         .where(Account.merged_into_id.is_(None))
-        .group_by(Account.id)
-        .order_by(engaged.desc(), contacts.desc(), Account.id)
+        .order_by(counts.c.engaged.desc(), counts.c.contacts.desc(), Account.id)
     )
     if owner:
         query = query.where(
@@ -391,6 +400,94 @@ def show_account(session: Session, ref: str) -> dict[str, Any]:
     }
 
 
-def colleagues_domain(account: Account) -> str | None:
-    """The domain a company-wide suppression of this account names, if it has a company domain."""
-    return account.domain or (company_domain(f"x@{account.key[7:]}") if account.key.startswith("domain:") else None)
+def add_colleague(
+    session: Session,
+    of: str,
+    values: dict[str, str | None],
+    *,
+    referred: bool,
+    now: datetime,
+    settings: Settings,
+    rules: Rules,
+    cadences: dict[str, Cadence],
+) -> dict[str, Any]:
+    """Add a colleague of the lead ``of``: same account, the account's owner, a role in the buying group.
+
+    ``values`` are a lead's fields as a form or the command line gives them (``email`` needed; ``name``
+    is split into first and last). ``referred``: ``of`` named them, so they are ``referred_by`` it and
+    enrolled in the referral cadence; otherwise they are qualified as an import qualifies a row and
+    enrolled in their class's cadence if they are a lead. An address that is a lead already is refused.
+    """
+    from cadence.core.leads import make_lead
+    from cadence.core.qualification import Kind, qualify
+    from cadence.services.enrollments import Suppressed, get_lead, start_enrollment
+    from cadence.services.leads import lead_columns, lead_data
+
+    referrer = get_lead(session, of)
+    name = " ".join((values.pop("name", None) or "").split())
+    first, _, last = name.partition(" ")
+    raw = {k: v for k, v in values.items() if v is not None}
+    raw.setdefault("first_name", first or None)  # type: ignore[arg-type]
+    raw.setdefault("last_name", last or None)  # type: ignore[arg-type]
+    raw.setdefault("company", referrer.company)  # type: ignore[arg-type]
+    raw.setdefault("timezone", referrer.timezone)  # type: ignore[arg-type]
+    raw.setdefault("country", referrer.country)  # type: ignore[arg-type]
+    if not raw.get("email"):
+        raise ValidationError("a colleague needs an email address (--email): cadence keeps its contacts by address")
+    data = make_lead({k: v for k, v in raw.items() if v is not None})
+    if session.scalar(select(Lead.id).where(Lead.email == data.email)) is not None:
+        raise ValidationError(f"{data.email} is a lead already: see `cadence leads show {data.email}`")
+    account = place_lead(session, referrer, now=now)
+    owner_id = account.owner_id or referrer.owner_id
+    lead = Lead(email=data.email, created_at=now, updated_at=now, status=Kind.NAME.value, owner_id=owner_id,
+                account_id=account.id, buying_role=data.role, source="colleague", interactions=0, custom={},
+                **{k: v for k, v in lead_columns(data).items() if v is not None})  # fmt: skip
+    if referred:
+        lead.referred_by_id = referrer.id
+        lead.source = "referral"
+        lead.custom = {"referred_by": label_of(referrer), "referred_by_email": referrer.email}
+    lead.owner = session.get(Rep, owner_id) if owner_id is not None else None
+    result = qualify(lead_data(lead), rules)
+    lead.kind, lead.persona_fit, lead.source_rank = result.kind.value, result.persona_fit, result.source_rank
+    lead.lead_class, lead.priority, lead.status = result.lead_class, result.priority, result.kind.value
+    lead.inbound = result.inbound
+    session.add(lead)
+    session.flush()
+    cadence_name = settings.referral_cadence if referred else (result.cadence if result.kind is Kind.LEAD else None)
+    enrolled = None
+    if cadence_name is not None and cadence_name in cadences:
+        if referred:
+            lead.kind = lead.status = Kind.LEAD.value
+        lead.cadence = cadence_name
+        try:
+            start_enrollment(session, lead, cadences[cadence_name], now=now, settings=settings)
+            enrolled = cadence_name
+        except Suppressed:
+            enrolled = None
+    session.flush()
+    return {"email": lead.email, "account": label(account), "owner": lead.owner.email if lead.owner else None,
+            "role": lead.buying_role, "referred_by": referrer.email if referred else None, "status": lead.status,
+            "enrolled": enrolled}  # fmt: skip
+
+
+def label_of(lead: Lead) -> str:
+    """A lead's name, else its address."""
+    return " ".join(p for p in (lead.first_name, lead.last_name) if p) or lead.email
+
+
+def company_suppression(session: Session, email: str) -> str:
+    """What suppresses the whole company of the lead ``email`` (a company-wide unsubscribe): its domain.
+
+    Raises :class:`ValidationError` when the lead's account has no company domain (a free-mail address).
+    """
+    from cadence.services.enrollments import get_lead
+
+    lead = get_lead(session, email)
+    account = session.get(Account, lead.account_id) if lead.account_id is not None else None
+    domain = account.domain if account is not None else company_domain(lead.email)
+    if domain is None:
+        raise ValidationError(
+            f"{lead.email} has no company domain (a free-mail address): "
+            "suppress the address, or the colleagues one by one"
+        )
+    return f"@{domain}"
