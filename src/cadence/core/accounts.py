@@ -111,6 +111,7 @@ _LEGAL_SUFFIXES = frozenset(
         "se",
         "sl",
         "group",
+        "and",  # what is left of "& Co."
     }
 )
 
