@@ -198,10 +198,11 @@ class Enrollment(Base):
     paused_at: Mapped[datetime | None]
     paused_until: Mapped[datetime | None]
     ended_at: Mapped[datetime | None]
-    held_by_lead_id: Mapped[int | None] = mapped_column(ForeignKey("leads.id"))
+    # No foreign key: a second reference to ``leads`` would make every join of the two tables ambiguous.
+    held_by_lead_id: Mapped[int | None] = mapped_column(Integer)
     """Paused because this colleague (same account) answered: the hold ends with the owner's decision on them."""
 
-    lead: Mapped[Lead] = relationship(lazy="joined", foreign_keys=[lead_id])
+    lead: Mapped[Lead] = relationship(lazy="joined")
 
 
 class Touch(Base):

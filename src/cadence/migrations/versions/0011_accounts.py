@@ -95,7 +95,8 @@ def upgrade() -> None:
     _add_reference("leads", "account_id", "accounts")
     op.add_column("leads", sa.Column("buying_role", sa.String(length=20), nullable=True))
     op.create_index(op.f("ix_leads_account_id"), "leads", ["account_id"], unique=False)
-    _add_reference("enrollments", "held_by_lead_id", "leads")
+    # No foreign key: a second reference to leads would make every join of the two tables ambiguous.
+    op.add_column("enrollments", sa.Column("held_by_lead_id", sa.Integer(), nullable=True))
     _backfill()
 
 
@@ -134,7 +135,6 @@ def _backfill() -> None:
 
 def downgrade() -> None:
     if op.get_bind().dialect.name != "sqlite":  # SQLite drops the column's constraint with it
-        op.drop_constraint("fk_enrollments_held_by_lead_id_leads", "enrollments", type_="foreignkey")
         op.drop_constraint("fk_leads_account_id_accounts", "leads", type_="foreignkey")
     op.drop_column("enrollments", "held_by_lead_id")
     op.drop_index(op.f("ix_leads_account_id"), table_name="leads")
