@@ -288,3 +288,25 @@ def test_reassigning_an_account_moves_its_contacts_and_their_open_tasks(world: C
         assert owners == {other}
         assert tasks
         assert {t.owner.email if t.owner else None for t in tasks if t.status == "open"} == {other}
+
+
+# -- the report ---------------------------------------------------------------------------------------------------
+
+
+def test_the_report_counts_accounts_touched_engaged_and_their_meetings(world: Context) -> None:
+    from cadence.services.reports import generate_report
+    from cadence.services.reports.render import render_csv, render_text
+
+    run(world, TUESDAY)  # Ann and Dee emailed: two accounts touched
+    with world.sessions() as s, s.begin():
+        from cadence.services.enrollments import record_response
+
+        for email in (BOB, CY):  # two Globex contacts answer (one by phone, one by email)
+            record_response(s, get_lead(s, email), now=TUESDAY, kind="call", channel="call", note="hello")
+        decide(s, get_lead(s, BOB), Outcome.MEETING_BOOKED, now=TUESDAY, decided_by=RITA, qualification_skipped=True)
+    report = generate_report(world, since=None, until=None, now=TUESDAY + timedelta(days=1))
+    accounts = report["accounts"]
+    assert (accounts["touched"], accounts["engaged_two_or_more"], accounts["meetings"]) == (2, 1, 1)
+    assert accounts["with_meetings"] == [{"account": "Globex", "meetings": 1, "engaged": 2}]
+    assert "Meetings per account" in render_text(report)
+    assert "accounts,,engaged_two_or_more,1" in render_csv(report)

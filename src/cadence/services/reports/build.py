@@ -9,6 +9,7 @@ from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from cadence.services.context import Context
+from cadence.services.reports.accounts import accounts
 from cadence.services.reports.conversion import conversion, durations, funnel
 from cadence.services.reports.decisions import chosen_decisions, decisions
 from cadence.services.reports.owners import owners
@@ -44,6 +45,7 @@ def build_report(session: Session, *, since: datetime | None, until: datetime | 
         },
         "decisions": decisions(session, scope, chosen),
         "owners": owners(session, scope, chosen),
+        "accounts": accounts(session, scope, chosen),
     }
     drop_facts(session, scope.facts)
     return report
