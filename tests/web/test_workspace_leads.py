@@ -44,7 +44,12 @@ def test_a_lead_page_shows_who_they_are_their_cadence_every_touch_and_the_emails
     assert "“Re: Ada, a quick question from Cadence Demo Company”" in text
     assert text.count('<span class="chip research">research</span></td>') == 1
     assert '<a href="/tasks/' in text  # the lead's tasks link to their pages
-    assert post_forms(text) == [f"/leads/{ADA}/edit", f"/leads/{ADA}/pause", f"/leads/{ADA}/decision"]
+    assert post_forms(text) == [
+        f"/leads/{ADA}/edit",
+        f"/leads/{ADA}/colleague",
+        f"/leads/{ADA}/pause",
+        f"/leads/{ADA}/decision",
+    ]
 
 
 def timeline_rows(html: str) -> list[list[str]]:
@@ -88,7 +93,12 @@ def test_a_rep_pauses_their_lead_until_a_day_and_resumes_it(site: str, ctx: Cont
         assert (response.status_code, response.headers["location"]) == (303, f"/leads/{ADA}")
         page = http.get(f"/leads/{ADA}").text
         assert "Paused ada@analytical.example until 2026-12-14." in page
-        assert post_forms(page) == [f"/leads/{ADA}/edit", f"/leads/{ADA}/resume", f"/leads/{ADA}/decision"]
+        assert post_forms(page) == [
+            f"/leads/{ADA}/edit",
+            f"/leads/{ADA}/colleague",
+            f"/leads/{ADA}/resume",
+            f"/leads/{ADA}/decision",
+        ]
         paused = enrollment_of(ctx, ADA)
         assert (paused.state, paused.paused_at, paused.next_due_at) == ("paused", NOW, None)
         assert paused.paused_until is not None

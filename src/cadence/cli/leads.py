@@ -144,6 +144,9 @@ def leads_show(email: str, as_json: JsonOption = False) -> None:
             typer.echo(f"  snoozed until {data['snoozed_until']}, then cadence {data['snooze_cadence']}")
         if data["referred_by"]:
             typer.echo(f"  referred by {data['referred_by']}")
+        if data["account"]:
+            role = f" as {data['role'].replace('_', ' ')}" if data["role"] else ""
+            typer.echo(f"  account {data['account']['name']} (#{data['account']['id']}){role}: cadence accounts show")
         if data["timeline"]:
             rows = [
                 (t["at"], t["day"], t["channel"], t["state"], t["template"], t["subject"]) for t in data["timeline"]

@@ -379,6 +379,8 @@ def show_lead(session: Session, email: str, *, settings: Settings) -> dict[str, 
             "enrollment": None,
             "decision": None,
             "timeline": [],
+            "account": _account_of(session, lead),
+            "role": lead.buying_role,
         }
     )
     enrollment = open_enrollment(session, lead) or latest_enrollment(session, lead)
@@ -559,3 +561,11 @@ def list_decisions(session: Session, *, outcome: str | None = None, history: boo
         query = query.where(Decision.outcome == outcome)
     query = query.order_by(Decision.decided_at.desc(), Decision.id.desc())
     return [{"email": email, **_decision_dict(decision)} for decision, email in session.execute(query)]
+
+
+def _account_of(session: Session, lead: Lead) -> dict[str, Any] | None:
+    """The lead's account as its page links it: id and name."""
+    from cadence.services.accounts import label
+
+    account = session.get(Account, lead.account_id) if lead.account_id is not None else None
+    return {"id": account.id, "name": label(account)} if account is not None else None
