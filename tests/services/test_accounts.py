@@ -310,3 +310,25 @@ def test_the_report_counts_accounts_touched_engaged_and_their_meetings(world: Co
     assert accounts["with_meetings"] == [{"account": "Globex", "meetings": 1, "engaged": 2}]
     assert "Meetings per account" in render_text(report)
     assert "accounts,,engaged_two_or_more,1" in render_csv(report)
+
+
+def test_at_most_three_contacts_of_an_account_are_in_automated_steps_the_rest_wait_their_turn(
+    world: Context, sink: SmtpSink
+) -> None:
+    import_rows(world, [row(2, "fay@globex.example", "Globex"), row(3, "gil@globex.example", "Globex")])
+    days = [TUESDAY + timedelta(days=d) for d in (0, 1, 2, 3, 6, 7)]  # Tuesday to Friday, Monday, Tuesday
+    for day in days:
+        run(world, day)
+    globex = [ANN, BOB, CY, "fay@globex.example", "gil@globex.example"]
+    started = [email for email in globex if enrollment(world, email).next_step > 0]
+    assert started == [ANN, BOB, CY]  # three at once (account_max_active), one a day
+    assert enrollment(world, "fay@globex.example").state == "active"  # queued, not dropped
+    with world.sessions() as s, s.begin():  # Ann answers and is decided the wrong contact: her place frees up
+        from cadence.services.enrollments import record_response
+
+        record_response(s, get_lead(s, ANN), now=days[-1], kind="reply", channel="email", note="not me")
+        decide(s, get_lead(s, ANN), Outcome.WRONG_CONTACT, now=days[-1], decided_by=RITA, reason="ask Fay")
+    run(world, days[-1] + timedelta(days=1))
+    assert enrollment(world, "fay@globex.example").next_step == 1
+    assert "fay@globex.example" in recipients(sink)
+    assert enrollment(world, "gil@globex.example").next_step == 0
