@@ -145,3 +145,13 @@ def test_cadence_files_check_the_account_settings() -> None:
     assert cadence().settings.account_max_active == 3
     assert cadence().version == parse_cadence(cadence().to_dict()).version
     assert "on_account_response" not in cadence().to_dict()["settings"]  # older files keep their version
+
+
+def test_a_snooze_over_releases_the_contacts_the_colleague_held() -> None:
+    from cadence.core.events import SnoozeOver
+
+    over = consequences(SnoozeOver(cadence="re-engage"), facts(State.RESPONDED))
+    assert over.account == AccountNews(released=True)
+    resumed = consequences(ColleagueDecided(lead_id=7, outcome=None), facts(State.PAUSED, held_by=7))
+    assert resumed.enrollment is not None
+    assert (resumed.enrollment.state, resumed.enrollment.held_by_lead_id) == (State.ACTIVE, None)

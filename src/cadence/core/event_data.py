@@ -283,7 +283,8 @@ class ColleagueDecided:
     """The owner decided the colleague whose answer holds this lead: the hold ends (resumed, or stopped)."""
 
     lead_id: int
-    outcome: Outcome
+    outcome: Outcome | None
+    """None: the colleague's conversation closed with no decision (a snooze over): the hold ends, resumed."""
     name: str = ""
 
 
@@ -369,6 +370,8 @@ class AccountNews:
 
     answered: bool = False
     decided: Outcome | None = None
+    released: bool = False
+    """The lead's conversation closed with no decision (its snooze is over): the colleagues it holds resume."""
 
 
 @dataclass(frozen=True)

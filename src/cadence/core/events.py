@@ -69,7 +69,8 @@ event              enrollment                                 touch           al
 .. [6] Every event whose consequences hold a response that counts (``RESPONSE_KINDS``) or a decision also
    carries ``Consequences.account`` (:class:`AccountNews`): the shell hands ``ColleagueAnswered`` to each
    colleague at the same account with an enrollment under way, and ``ColleagueDecided`` to each one that
-   colleague holds. The colleagues' own events carry no news: nothing cascades.
+   colleague holds (with no outcome when its snooze is over: they resume). The colleagues' own events carry
+   no news: nothing cascades.
 .. [5] Only when the lead was not decided since and the cadence's re-enrollment rules allow it
    (:meth:`cadence.core.cadences.Reenrollment.refusal`); otherwise the snooze ends with the owner's task.
 """
@@ -236,8 +237,9 @@ def consequences(event: AnyEvent, facts: Facts) -> Consequences:
         return result
     answered = result.response is not None and result.response.kind in RESPONSE_KINDS
     decided = result.decision.outcome if result.decision is not None else None
-    if answered or decided is not None:
-        return replace(result, account=AccountNews(answered=answered, decided=decided))
+    released = isinstance(event, SnoozeOver) and event.refused is None
+    if answered or decided is not None or released:
+        return replace(result, account=AccountNews(answered=answered, decided=decided, released=released))
     return result
 
 
@@ -680,10 +682,11 @@ def _colleague_decided(facts: Facts, event: ColleagueDecided) -> Consequences:
     """The owner decided the colleague that holds this lead (table note 6): resumed, or stopped when the account won."""
     enrollment = facts.enrollment
     who = event.name or "the colleague"
+    what = f"decided {event.outcome.value}" if event.outcome is not None else "closed with no decision"
     if enrollment is None or enrollment.state != State.PAUSED or enrollment.held_by_lead_id != event.lead_id:
-        return Consequences(note=f"{who} decided {event.outcome.value}; this lead was not held by them")
-    if event.outcome in ACCOUNT_WON:
+        return Consequences(note=f"{who} {what}; this lead was not held by them")
+    if event.outcome is not None and event.outcome in ACCOUNT_WON:
         reason = f"{who} at the same account was decided {event.outcome.value}"
         decision = NewDecision(outcome=Outcome.COLLEAGUE_ENGAGED, reason=reason, decided_by=DECIDED_BY_CADENCE)
         return replace(_decide(facts, decision), note=f"stopped: {who} decided {event.outcome.value}")
-    return replace(_resumed(facts), note=f"resumed: {who} decided {event.outcome.value}")
+    return replace(_resumed(facts), note=f"resumed: {who} {what}")

@@ -510,7 +510,7 @@ def tell_colleagues(
     passes: list[tuple[Any, Callable[[], AnyEvent]]] = []
     if news.answered:
         passes.append((Enrollment.state == State.ACTIVE.value, lambda: ColleagueAnswered(lead_id=lead.id, name=name)))
-    if news.decided is not None:
+    if news.decided is not None or news.released:
         outcome = news.decided
         passes.append(((Enrollment.state == State.PAUSED.value) & (Enrollment.held_by_lead_id == lead.id),
                        lambda: ColleagueDecided(lead_id=lead.id, outcome=outcome, name=name)))  # fmt: skip
