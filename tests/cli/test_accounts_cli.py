@@ -33,10 +33,13 @@ def imported(run_cli: Cli, tmp_path: Path) -> Cli:
 
 
 def test_accounts_list_groups_colleagues_by_domain_and_company_name(imported: Cli) -> None:
-    accounts = {a["account"]: a for a in imported("accounts", "list", "--json").json()}
-    assert accounts["Globex"]["contacts"] == 3  # ann and bob by domain, cy (gmail) by the company's name
-    assert accounts["Globex"]["domain"] == "globex.example"
-    assert sorted(accounts) == ["Globex", "Initech", "Initrode"]  # Eli's explicit key "Initech" is not initech.example
+    listed = imported("accounts", "list", "--json").json()
+    accounts = {a["domain"]: a for a in listed}
+    assert accounts["globex.example"]["contacts"] == 3  # ann and bob by domain, cy (gmail) by the company's name
+    assert accounts["globex.example"]["account"] == "Globex"
+    # Eli's explicit key "Initech" is an account of its own, named as written: not the domain initech.example
+    assert sorted((a["account"], a["domain"]) for a in listed) == [
+        ("Globex", "globex.example"), ("Initech", "initech.example"), ("Initech", "subsidiary.example")]  # fmt: skip
     text = imported("accounts", "list").stdout
     assert "Globex" in text
     assert "3 account(s)" in text

@@ -74,3 +74,14 @@ def test_a_manager_reassigns_an_account_and_its_open_tasks_follow(site: str, ctx
     with signed_in(site, RITA) as http:
         assert post_form(http, f"/accounts/{number}/reassign", {"rep": RITA}).status_code in (403, 404)
     assert DEE  # Sam's own lead stays his
+
+
+def test_a_rep_puts_a_lead_in_an_account_by_its_key_and_the_move_is_recorded(site: str, ctx: Context) -> None:
+    before = account_id(ctx, ADA)
+    with signed_in(site, RITA) as http:
+        assert post_form(http, f"/leads/{ADA}/account", {"key": "Analytical Group"}).status_code in (200, 303)
+        moved = account_id(ctx, ADA)
+        page = http.get(f"/accounts/{moved}").text
+    assert moved != before
+    assert "<h1>Analytical Group</h1>" in page
+    assert "move by rita@cadence.example" in page

@@ -47,6 +47,7 @@ def test_a_lead_page_shows_who_they_are_their_cadence_every_touch_and_the_emails
     assert post_forms(text) == [
         f"/leads/{ADA}/edit",
         f"/leads/{ADA}/colleague",
+        f"/leads/{ADA}/account",
         f"/leads/{ADA}/pause",
         f"/leads/{ADA}/decision",
     ]
@@ -96,6 +97,7 @@ def test_a_rep_pauses_their_lead_until_a_day_and_resumes_it(site: str, ctx: Cont
         assert post_forms(page) == [
             f"/leads/{ADA}/edit",
             f"/leads/{ADA}/colleague",
+            f"/leads/{ADA}/account",
             f"/leads/{ADA}/resume",
             f"/leads/{ADA}/decision",
         ]

@@ -246,7 +246,9 @@ def make_lead(values: dict[str, Any], custom: dict[str, Any] | None = None) -> L
 def _account_key(value: Any) -> str | None:
     from cadence.core.accounts import clean_key
 
-    return clean_key(str(value)) if value is not None else None
+    if value is None or clean_key(str(value)) is None:  # validated (length, control characters) ...
+        return None
+    return " ".join(str(value).split())  # ... and kept as written: the account's name (the key ignores case)
 
 
 def _role(value: Any) -> str | None:

@@ -57,8 +57,16 @@ def _followed(session: Session, account: Account) -> Account:
 
 
 def find_account(session: Session, match: AccountMatch) -> Account | None:
-    """The account ``match`` names (following merges), or one known by the same company name."""
+    """The account ``match`` names (following merges); else, for a company domain, an account given that domain
+    by an explicit key; else, for a company name, one known by the same name."""
     found = session.scalar(select(Account).where(Account.key == match.key))
+    if found is None and match.matched_by is MatchedBy.DOMAIN:
+        found = session.scalar(
+            select(Account)
+            .where(Account.domain == match.domain, Account.merged_into_id.is_(None))
+            .order_by(Account.id)
+            .limit(1)
+        )
     if found is None and match.matched_by is MatchedBy.COMPANY and match.name_key is not None:
         found = session.scalar(
             select(Account)
@@ -79,9 +87,10 @@ def account_for(
         if found.name is None and company:
             found.name = company[:500]
         return found
+    name = explicit.strip() if match.matched_by is MatchedBy.KEY and explicit else company
     account = Account(
         key=match.key,
-        name=company[:500] if company else None,
+        name=name[:500] if name else None,
         domain=match.domain,
         name_key=match.name_key,
         created_at=now,
@@ -491,3 +500,25 @@ def company_suppression(session: Session, email: str) -> str:
             "suppress the address, or the colleagues one by one"
         )
     return f"@{domain}"
+
+
+def move_to_account(session: Session, email: str, key: str, *, by: str | None, now: datetime) -> dict[str, Any]:
+    """Put the lead ``email`` in the account of the explicit ``key`` (created if new), recorded as a move.
+
+    The lead keeps its owner; a manager reassigns the account when it should change hands.
+    """
+    from cadence.services.enrollments import get_lead
+
+    if clean_key(key) is None:
+        raise ValidationError("give the account's key (a name such as Globex Group)")
+    lead = get_lead(session, email)
+    before = session.get(Account, lead.account_id) if lead.account_id is not None else None
+    account = place_lead(session, lead, explicit=key, now=now)
+    if before is not None and before.id == account.id:
+        return {"email": lead.email, "account": label(account), "moved": False}
+    if account.owner_id is None:
+        account.owner_id = lead.owner_id
+    note = f"{lead.email} moved from {label(before) if before else 'no account'} to {label(account)}"
+    _record(session, "move", account, other=before, lead_ids=[lead.id], by=by, now=now, note=note)
+    session.flush()
+    return {"email": lead.email, "account": label(account), "moved": True}

@@ -12,7 +12,7 @@ from cadence.adapters.models import Rep
 from cadence.errors import CadenceError
 from cadence.services.users import Role
 from cadence.services.workspace.access import AccessDenied, can_act
-from cadence.services.workspace.accounts import account_page, add_colleague_of, reassign_by_manager
+from cadence.services.workspace.accounts import account_page, add_colleague_of, move_lead, reassign_by_manager
 from cadence.services.workspace.sessions import flash
 from cadence.web.auth import FormDep, ViewerDep, guarded_router, redirect
 from cadence.web.deps import ClockDep, ContextDep
@@ -74,4 +74,19 @@ def lead_colleague(
         return lead_page(request, ctx, viewer, email, status_code=422, error=str(exc), form=dict(form))
     enrolled = f", enrolled in {done['enrolled']}" if done["enrolled"] else ""
     flash(ctx, viewer, f"Added {done['email']} to {done['account']}{enrolled}.")
+    return redirect(f"/leads/{urlpath(email)}")
+
+
+@router.post("/leads/{email:path}/account")
+def lead_account(
+    request: Request, ctx: ContextDep, clock: ClockDep, viewer: ViewerDep, form: FormDep, email: str
+) -> Response:
+    """Put the lead in the account of an explicit key (a subsidiary, a group the domain does not show)."""
+    try:
+        done = move_lead(ctx, viewer, email, form.get("key", ""), now=clock())
+    except AccessDenied:
+        raise
+    except CadenceError as exc:
+        return lead_page(request, ctx, viewer, email, status_code=422, error=str(exc), form=dict(form))
+    flash(ctx, viewer, f"{done['email']} is at {done['account']}." if done["moved"] else "Nothing to change.")
     return redirect(f"/leads/{urlpath(email)}")

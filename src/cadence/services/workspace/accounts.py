@@ -12,7 +12,7 @@ from typing import Any
 from sqlalchemy import select
 
 from cadence.adapters.models import Lead
-from cadence.services.accounts import add_colleague, reassign_account, resolve, show_account
+from cadence.services.accounts import add_colleague, move_to_account, reassign_account, resolve, show_account
 from cadence.services.context import Context
 from cadence.services.users import Role, Viewer
 from cadence.services.workspace.access import Forbidden, NotVisible, changeable_lead
@@ -60,3 +60,10 @@ def reassign_by_manager(ctx: Context, viewer: Viewer, ref: str, rep_email: str, 
         raise Forbidden
     with ctx.sessions() as session, session.begin():
         return reassign_account(session, ref, rep_email, by=viewer.email, now=now)
+
+
+def move_lead(ctx: Context, viewer: Viewer, email: str, key: str, *, now: datetime) -> dict[str, Any]:
+    """Put the lead (the viewer may change it) in the account of the explicit ``key`` (recorded)."""
+    with ctx.sessions() as session, session.begin():
+        lead = changeable_lead(session, email, viewer)
+        return move_to_account(session, lead.email, key, by=viewer.email, now=now)
