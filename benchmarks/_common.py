@@ -230,8 +230,9 @@ def seed_due_leads(ctx: Any, count: int, *, prefix: str, now: datetime = MONDAY,
     del lead_row["id"], enrollment_row["id"]
     for start in range(1, count, chunk):
         stop = min(count, start + chunk)
-        rows = [{**lead_row, "email": f"{prefix}{i}@acme.example", "first_name": f"{prefix.title()}{i}"}
-                for i in range(start, stop)]  # fmt: skip
+        # independent leads, outside any account: the account gate (one email a day per company) stays out
+        rows = [{**lead_row, "email": f"{prefix}{i}@acme.example", "first_name": f"{prefix.title()}{i}",
+                 "account_id": None} for i in range(start, stop)]  # fmt: skip
         with ctx.engine.begin() as conn:
             ids = (
                 conn.execute(sa.insert(leads).returning(leads.c.id, sort_by_parameter_order=True), rows).scalars().all()

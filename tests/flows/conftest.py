@@ -58,6 +58,7 @@ def lead_row(i: int, email: str | None = None, **extra: str) -> ImportRow:
         "city": "New York",
         "postal_code": "10001",
     }
+    values["account"] = values["email"]  # each test lead its own account, unless a test puts colleagues together
     values.update(extra)
     return ImportRow(i + 2, make_lead(values))
 

@@ -126,6 +126,7 @@ def lead_values(email: str, i: int) -> dict[str, str]:
         "email": email, "first_name": f"Lead{i}", "last_name": "Tester", "title": "VP Engineering",
         "company": "Acme", "industry": "Software", "company_size": "500", "source": "webinar",
         "interactions": "3", "timezone": "America/New_York", "country": "US",
+        "account": email,  # independent leads: each its own account (colleagues hold each other)
     }  # fmt: skip
 
 

@@ -37,6 +37,7 @@ def seed(ctx: Context, count: int = 1) -> None:
             lead=make_lead(
                 {
                     "email": f"lead{i}@acme.example",
+                    "account": f"lead{i}@acme.example",  # independent leads: each its own account
                     "first_name": f"Lead{i}",
                     "last_name": "Tester",
                     "title": "Director",

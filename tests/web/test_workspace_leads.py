@@ -46,6 +46,8 @@ def test_a_lead_page_shows_who_they_are_their_cadence_every_touch_and_the_emails
     assert '<a href="/tasks/' in text  # the lead's tasks link to their pages
     assert post_forms(text) == [
         f"/leads/{ADA}/edit",
+        f"/leads/{ADA}/colleague",
+        f"/leads/{ADA}/account",
         f"/leads/{ADA}/pause",
         f"/leads/{ADA}/stage",
         f"/leads/{ADA}/decision",
@@ -95,6 +97,8 @@ def test_a_rep_pauses_their_lead_until_a_day_and_resumes_it(site: str, ctx: Cont
         assert "Paused ada@analytical.example until 2026-12-14." in page
         assert post_forms(page) == [
             f"/leads/{ADA}/edit",
+            f"/leads/{ADA}/colleague",
+            f"/leads/{ADA}/account",
             f"/leads/{ADA}/resume",
             f"/leads/{ADA}/stage",
             f"/leads/{ADA}/decision",

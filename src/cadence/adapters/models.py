@@ -131,6 +131,10 @@ class Lead(Base):
     stage_entered_at: Mapped[datetime | None]
     home_owner_id: Mapped[int | None] = mapped_column(ForeignKey("reps.id"))
     """While the lead is passed back to lead development: the owner it returns to when qualified again."""
+    account_id: Mapped[int | None] = mapped_column(ForeignKey("accounts.id"), index=True)
+    """The company the lead works at (:mod:`cadence.core.accounts`)."""
+    buying_role: Mapped[str | None] = mapped_column(String(20))
+    """The lead's role in its account's buying group (:class:`cadence.core.accounts.Role`)."""
 
     owner: Mapped[Rep | None] = relationship(lazy="joined", foreign_keys=[owner_id])
 
@@ -203,6 +207,9 @@ class Enrollment(Base):
     ended_at: Mapped[datetime | None]
     first_touch_breached_at: Mapped[datetime | None]
     """When the class's first-touch SLA passed with the lead not touched (it was escalated then)."""
+    # No foreign key: a second reference to ``leads`` would make every join of the two tables ambiguous.
+    held_by_lead_id: Mapped[int | None] = mapped_column(Integer)
+    """Paused because this colleague (same account) answered: the hold ends with the owner's decision on them."""
 
     lead: Mapped[Lead] = relationship(lazy="joined")
 
@@ -425,6 +432,45 @@ class LoginFailure(Base):
     email: Mapped[str] = mapped_column(String(320))
     client: Mapped[str] = mapped_column(String(64))
     failed_at: Mapped[datetime]
+
+
+# -- Accounts: the companies leads work at ---------------------------------------------------------------
+
+
+class Account(Base):
+    """A company: its contacts are the leads that work there; one owner works the whole account.
+
+    ``key`` is how leads are matched to it (:func:`cadence.core.accounts.account_match`); an account
+    merged into another keeps its row, pointing at the one that took its contacts.
+    """
+
+    __tablename__ = "accounts"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    key: Mapped[str] = mapped_column(String(220), unique=True)
+    name: Mapped[str | None] = mapped_column(String(500))
+    domain: Mapped[str | None] = mapped_column(String(255), index=True)
+    name_key: Mapped[str | None] = mapped_column(String(220), index=True)
+    owner_id: Mapped[int | None] = mapped_column(ForeignKey("reps.id"))
+    merged_into_id: Mapped[int | None] = mapped_column(ForeignKey("accounts.id"))
+    created_at: Mapped[datetime]
+
+    owner: Mapped[Rep | None] = relationship(lazy="joined")
+
+
+class AccountChange(Base):
+    """A merge, a split or a reassignment of an account, as decided: who, when, which contacts moved."""
+
+    __tablename__ = "account_changes"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    kind: Mapped[str] = mapped_column(String(20))
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id"), index=True)
+    other_account_id: Mapped[int | None] = mapped_column(ForeignKey("accounts.id"))
+    lead_ids: Mapped[list[int] | None] = mapped_column(JSON)
+    note: Mapped[str | None] = mapped_column(Text)
+    changed_by: Mapped[str | None] = mapped_column(String(320))
+    changed_at: Mapped[datetime]
 
 
 # -- Outbound webhooks: subscriptions, the outbox of events, one delivery per event and subscription --------

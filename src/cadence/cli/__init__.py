@@ -16,6 +16,7 @@ from collections.abc import Sequence
 
 import typer
 
+from cadence.cli.accounts import accounts_app
 from cadence.cli.api_keys import api_keys_app
 from cadence.cli.cadences import cadences_app
 from cadence.cli.common import reset_context
@@ -65,6 +66,7 @@ app.command()(web)
 app.command()(demo)
 app.add_typer(reps_app, name="reps")
 app.add_typer(leads_app, name="leads")
+app.add_typer(accounts_app, name="accounts")
 app.add_typer(cadences_app, name="cadences")
 app.add_typer(suppress_app, name="suppress")
 app.add_typer(decisions_app, name="decisions")

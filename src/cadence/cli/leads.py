@@ -55,6 +55,8 @@ def leads_import(
             )
             for error in report.errors[:50]:
                 typer.echo(f"  row {error['row']}: {error['reason']}", err=True)
+            for warning in report.warnings[:50]:
+                typer.echo(f"  row {warning['row']}, imported: {warning['reason']}", err=True)
             if report.rejected > 50:
                 typer.echo(f"  ... and {report.rejected - 50} more (use --rejects FILE)", err=True)
             if rejects is not None and report.errors:
@@ -148,6 +150,9 @@ def leads_show(email: str, as_json: JsonOption = False) -> None:
             undone = f" (undone by {action['undone_by']}: {action['undo_note']})" if action["undone_at"] else ""
             typer.echo(f"  action {action['id']} at {action['at'][:16]}: {action['summary']}{undone}")
             typer.echo(f"    evidence: {'; '.join(action['evidence'])}")
+        if data["account"]:
+            role = f" as {data['role'].replace('_', ' ')}" if data["role"] else ""
+            typer.echo(f"  account {data['account']['name']} (#{data['account']['id']}){role}: cadence accounts show")
         if data["timeline"]:
             rows = [
                 (t["at"], t["day"], t["channel"], t["state"], t["template"], t["subject"]) for t in data["timeline"]
@@ -220,5 +225,38 @@ def leads_undo(
             emit_json(result)
         else:
             typer.echo(f"undone: {result['summary']} ({result['undone']})")
+
+
+@leads_app.command("add-colleague")
+def leads_add_colleague(
+    email: Annotated[str, typer.Argument(help="The lead whose colleague this is.")],
+    name: Annotated[str, typer.Option(help="The colleague's name.")],
+    colleague_email: Annotated[str | None, typer.Option("--email", help="The colleague's address.")] = None,
+    phone: Annotated[str | None, typer.Option(help="The colleague's phone number.")] = None,
+    title: Annotated[str | None, typer.Option(help="The colleague's job title.")] = None,
+    role: Annotated[str | None, typer.Option(help="decision_maker, approver, influencer, user or gatekeeper.")] = None,
+    referred: Annotated[
+        bool, typer.Option("--referred", help="EMAIL named them: referred by it, enrolled in the referral cadence.")
+    ] = False,
+    as_json: JsonOption = False,
+    now: NowOption = None,
+) -> None:
+    """Add a colleague of a lead: the same account and owner, with a role in the buying group."""
+
+    def go() -> None:
+        from cadence.core.accounts import parse_role
+        from cadence.services.accounts import add_colleague
+
+        ctx = context()
+        parse_role(role)  # an unknown role is refused here, with the choices
+        values = {"email": colleague_email, "name": name, "phone": phone, "title": title, "role": role}
+        with session() as s:
+            result = add_colleague(s, email, values, referred=referred, now=parse_instant(now), settings=ctx.settings,
+                                   rules=ctx.rules, cadences=ctx.cadences)  # fmt: skip
+        if as_json:
+            emit_json(result)
+            return
+        enrolled = f", enrolled in {result['enrolled']}" if result["enrolled"] else ", not enrolled"
+        typer.echo(f"added {result['email']} to {result['account']} (owner {result['owner']}){enrolled}")
 
     run(go)

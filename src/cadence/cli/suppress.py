@@ -14,17 +14,30 @@ suppress_app = typer.Typer(help="Addresses and domains that are never emailed.",
 
 @suppress_app.command("add")
 def suppress_add(
-    address: Annotated[str, typer.Argument(help="An address, or @domain for a whole domain.")],
+    address: Annotated[str | None, typer.Argument(help="An address, or @domain for a whole domain.")] = None,
+    domain: Annotated[str | None, typer.Option("--domain", help="A whole domain: the company's every address.")] = None,
+    company_of: Annotated[
+        str | None, typer.Option("--company-of", help="A lead: its whole company (its account's domain).")
+    ] = None,
     reason: Annotated[str | None, typer.Option(help="Why.")] = None,
     now: NowOption = None,
 ) -> None:
-    """Never email this address (or domain) again."""
+    """Never email this address (or domain, or a lead's whole company) again."""
 
     def go() -> None:
         from cadence.services.suppression import suppress
 
+        given = [v for v in (address, domain, company_of) if v]
+        if len(given) != 1:
+            raise ValidationError("give one of: an address, --domain DOMAIN, --company-of LEAD")
+        value = address or (f"@{domain.lstrip('@')}" if domain else None)
         with session() as s:
-            row = suppress(s, address, now=parse_instant(now), reason=reason)
+            if company_of:
+                from cadence.services.accounts import company_suppression
+
+                value = company_suppression(s, company_of)
+            assert value is not None
+            row = suppress(s, value, now=parse_instant(now), reason=reason)
             typer.echo(f"suppressed {row.value}")
 
     run(go)

@@ -62,6 +62,11 @@ class CadenceSettings:
     business_days_only: bool = True
     skip_holidays: bool = True
     min_gap_days: int = 1
+    on_account_response: str = "pause"
+    """When a colleague at the same account answers: ``pause`` (hold until the owner decides), ``stop`` or
+    ``continue`` (:class:`cadence.core.accounts.AccountResponse`)."""
+    account_max_active: int = 3
+    """At most this many contacts of one account in automated steps at once; the others wait their turn."""
 
 
 @dataclass(frozen=True)
@@ -125,6 +130,7 @@ class Cadence:
                 "business_days_only": settings.business_days_only,
                 "holidays": settings.skip_holidays,
                 "min_gap_days": settings.min_gap_days,
+                **_account_settings(settings),
             },
             "steps": [
                 {
@@ -148,6 +154,17 @@ _MAX_DAY = 365
 def _where(data: Any) -> str:
     line = data.get("__line__") if isinstance(data, dict) else None
     return f" (line {line})" if isinstance(line, int) and not isinstance(line, bool) else ""
+
+
+def _account_settings(settings: CadenceSettings) -> dict[str, Any]:
+    """The account settings that differ from the defaults: absent by default, so older files keep their version."""
+    defaults = CadenceSettings()
+    found: dict[str, Any] = {}
+    if settings.on_account_response != defaults.on_account_response:
+        found["on_account_response"] = settings.on_account_response
+    if settings.account_max_active != defaults.account_max_active:
+        found["account_max_active"] = settings.account_max_active
+    return found
 
 
 def _parse_time(value: Any, what: str) -> time:
@@ -216,7 +233,8 @@ def _parse_settings(raw: Any) -> CadenceSettings:
         return CadenceSettings()
     if not isinstance(raw, dict):
         raise ConfigurationError(f"settings{_where(raw)} must be a mapping")
-    known = {"send_window", "business_days_only", "holidays", "min_gap_days", "__line__"}
+    known = {"send_window", "business_days_only", "holidays", "min_gap_days", "on_account_response",
+             "account_max_active", "__line__"}  # fmt: skip
     unknown = set(raw) - known
     if unknown:
         raise ConfigurationError(f"settings{_where(raw)}: unknown key(s) {shown_keys(unknown)}")
@@ -240,12 +258,23 @@ def _parse_settings(raw: Any) -> CadenceSettings:
     gap = raw.get("min_gap_days", defaults.min_gap_days)
     if not isinstance(gap, int) or isinstance(gap, bool) or not 1 <= gap <= 30:
         raise ConfigurationError(f"settings.min_gap_days{_where(raw)} must be a whole number from 1 to 30")
+    on_response = raw.get("on_account_response", defaults.on_account_response)
+    choices = ("pause", "stop", "continue")
+    if on_response not in choices:
+        raise ConfigurationError(
+            f"settings.on_account_response{_where(raw)} must be one of {', '.join(choices)}, not {shown(on_response)}"
+        )
+    max_active = raw.get("account_max_active", defaults.account_max_active)
+    if not isinstance(max_active, int) or isinstance(max_active, bool) or not 1 <= max_active <= 100:
+        raise ConfigurationError(f"settings.account_max_active{_where(raw)} must be a whole number from 1 to 100")
     return CadenceSettings(
         window_start=start,
         window_end=end,
         business_days_only=flags["business_days_only"],
         skip_holidays=flags["holidays"],
         min_gap_days=gap,
+        on_account_response=on_response,
+        account_max_active=max_active,
     )
 
 

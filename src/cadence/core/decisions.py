@@ -21,6 +21,8 @@ class Outcome(StrEnum):
     PASSED_BACK = "passed_back"
     QUALIFIED = "qualified"
     """A passed-back lead is ready again: it returns from lead development to its owner."""
+    COLLEAGUE_ENGAGED = "colleague_engaged"
+    """Stopped because a colleague at the same account answered: the account is worked through them."""
 
 
 QUALIFYING_QUESTIONS: tuple[tuple[str, str], ...] = (

@@ -72,6 +72,8 @@ class Position:
     paused_at: datetime | None = None
     paused_until: datetime | None = None
     ended_at: datetime | None = None
+    held_by_lead_id: int | None = None
+    """Paused because this colleague (same account) answered: the owner's decision on them ends the hold."""
 
 
 @dataclass(frozen=True)
@@ -305,6 +307,25 @@ class MeetingBooked:
     answers: dict[str, str] = field(default_factory=dict)
 
 
+@dataclass(frozen=True)
+class ColleagueAnswered:
+    """A colleague at the lead's account answered: the lead's cadence does what its ``on_account_response`` says."""
+
+    lead_id: int
+    """The colleague who answered."""
+    name: str = ""
+
+
+@dataclass(frozen=True)
+class ColleagueDecided:
+    """The owner decided the colleague whose answer holds this lead: the hold ends (resumed, or stopped)."""
+
+    lead_id: int
+    outcome: Outcome | None
+    """None: the colleague's conversation closed with no decision (a snooze over): the hold ends, resumed."""
+    name: str = ""
+
+
 SendOutcome = Sent | Retry | Bounced | Uncertain | Withdrawn | StepFailed
 """What SMTP said about a touch's email."""
 AnyEvent = (
@@ -323,6 +344,8 @@ AnyEvent = (
     | Paused
     | Resumed
     | MeetingBooked
+    | ColleagueAnswered
+    | ColleagueDecided
 )
 """Every event the rule knows."""
 
@@ -383,6 +406,16 @@ class NewReferral:
 
 
 @dataclass(frozen=True)
+class AccountNews:
+    """What happened to a lead that its colleagues' cadences react to: it answered, it was decided, or both."""
+
+    answered: bool = False
+    decided: Outcome | None = None
+    released: bool = False
+    """The lead's conversation closed with no decision (its snooze is over): the colleagues it holds resume."""
+
+
+@dataclass(frozen=True)
 class Consequences:
     """What an event means, as data; the shell applies every field that is set."""
 
@@ -409,6 +442,8 @@ class Consequences:
     referral: NewReferral | None = None
     unsnooze: bool = False
     """The lead answered again while snoozed: the snooze ends, nothing re-enrolls it (its owner has the answer)."""
+    account: AccountNews | None = None
+    """What the lead's colleagues (same account) are told: the shell hands it to each as an event."""
     note: str = ""
     """Why, in a few words: for the timeline and the reports."""
 

@@ -41,6 +41,10 @@ event              enrollment                                 touch           al
                    meeting's start; stops as ``Decided``                      the owner's task to qualify before
                                                                               the meeting (the questions still
                                                                               unanswered) [6]_
+``Colleague``      active: by the cadence's ``on_account_response``: ``pause`` (held by the colleague), ``stop``
+``Answered``       (decided ``colleague_engaged``) or ``continue`` (nothing) [7]_
+``Colleague``      held by that colleague: resumed; the account won (a meeting, a hand-off) or does not fit
+``Decided``        (bad fit): decided ``colleague_engaged`` [7]_
 =================  =========================================  ==============  =====================================
 
 .. [1] Only while the enrollment is active and still at the touch's step (a decision, pause or
@@ -73,6 +77,11 @@ event              enrollment                                 touch           al
    the shell sends those events instead.
 .. [6] The same meeting seen again (an invitation, then its acceptance) changes nothing; another start
    time (moved) is a new decision and a new task; a lead handed over already stays so.
+.. [7] Every event whose consequences hold a response that counts (``RESPONSE_KINDS``) or a decision also
+   carries ``Consequences.account`` (:class:`AccountNews`): the shell hands ``ColleagueAnswered`` to each
+   colleague at the same account with an enrollment under way, and ``ColleagueDecided`` to each one that
+   colleague holds (with no outcome when its snooze is over: they resume). The colleagues' own events carry
+   no news: nothing cascades.
 .. [5] Only when the lead was not decided since and the cadence's re-enrollment rules allow it
    (:meth:`cadence.core.cadences.Reenrollment.refusal`); otherwise the snooze ends with the owner's task.
 """
@@ -91,11 +100,14 @@ from cadence.core.event_data import (
     RECLAIMABLE,
     RESPONSE_KINDS,
     STEP_DONE,
+    AccountNews,
     AnyEvent,
     AutoReply,
     Bounced,
     BounceNotice,
     ClaimLapsed,
+    ColleagueAnswered,
+    ColleagueDecided,
     Consequences,
     Decided,
     Facts,
@@ -134,8 +146,12 @@ DECIDED_BY_CADENCE = "cadence"
 NO_RESPONSE_REASON = "every step of the cadence ran with no response"
 MAX_REASON = 1000
 MAX_TITLE = 300
+ACCOUNT_WON: frozenset[Outcome] = frozenset({Outcome.MEETING_BOOKED, Outcome.QUALIFIED_HANDOFF, Outcome.BAD_FIT})
+"""Decisions on a colleague that stop the contacts it held: the account is in sales' hands, or does not fit.
+Any other decision (not interested, wrong contact, no response...) resumes them."""
 
 __all__ = [
+    "ACCOUNT_WON",
     "DECIDED_BY_CADENCE",
     "MAX_REASON",
     "MAX_TITLE",
@@ -144,11 +160,14 @@ __all__ = [
     "RECLAIMABLE",
     "RESPONSE_KINDS",
     "STEP_DONE",
+    "AccountNews",
     "AnyEvent",
     "AutoReply",
     "BounceNotice",
     "Bounced",
     "ClaimLapsed",
+    "ColleagueAnswered",
+    "ColleagueDecided",
     "Consequences",
     "Decided",
     "Facts",
@@ -228,6 +247,18 @@ def consequences(event: AnyEvent, facts: Facts) -> Consequences:
     qualifying answers, and :class:`ValueError` when ``facts`` lack what the event needs (a send
     outcome without its touch): a bug of the caller.
     """
+    result = _rule(event, facts)
+    if isinstance(event, ColleagueAnswered | ColleagueDecided):
+        return result
+    answered = result.response is not None and result.response.kind in RESPONSE_KINDS
+    decided = result.decision.outcome if result.decision is not None else None
+    released = isinstance(event, SnoozeOver) and event.refused is None
+    if answered or decided is not None or released:
+        return replace(result, account=AccountNews(answered=answered, decided=decided, released=released))
+    return result
+
+
+def _rule(event: AnyEvent, facts: Facts) -> Consequences:
     match event:
         case Sent():
             return _sent(facts, TouchState.SENT, note="sent")
@@ -275,6 +306,10 @@ def consequences(event: AnyEvent, facts: Facts) -> Consequences:
             return _resumed(facts)
         case MeetingBooked():
             return _meeting(facts, event)
+        case ColleagueAnswered():
+            return _colleague_answered(facts, event)
+        case ColleagueDecided():
+            return _colleague_decided(facts, event)
         case _:
             assert_never(event)
 
@@ -653,7 +688,7 @@ def _paused(facts: Facts, until: datetime | None) -> Consequences:
 def _resumed(facts: Facts) -> Consequences:
     enrollment = _require_enrollment(facts, "resume")
     state = transition(enrollment.state, Event.RESUME)
-    moved = replace(enrollment, state=state, paused_at=None, paused_until=None)
+    moved = replace(enrollment, state=state, paused_at=None, paused_until=None, held_by_lead_id=None)
     if enrollment.paused_at is not None and facts.at > enrollment.paused_at:
         shift = facts.at - enrollment.paused_at
         moved = replace(
@@ -716,3 +751,37 @@ def _meeting(facts: Facts, event: MeetingBooked) -> Consequences:
         on_enrollment=facts.enrollment is not None,
     )
     return replace(decided, task=task, response=response, note=f"meeting booked ({event.via}) on {when}")
+
+
+def _colleague_answered(facts: Facts, event: ColleagueAnswered) -> Consequences:
+    """A colleague answered (table note 7): this lead's cadence pauses, stops or goes on, as it says."""
+    enrollment = facts.enrollment
+    who = event.name or "a colleague"
+    if enrollment is None or enrollment.state != State.ACTIVE:
+        state = enrollment.state.value if enrollment is not None else "not enrolled"
+        return Consequences(note=f"{who} answered; nothing to hold (enrollment {state})")
+    policy = facts.cadence.settings.on_account_response if facts.cadence is not None else "pause"
+    if policy == "continue":
+        return Consequences(note=f"{who} answered; this cadence goes on (on_account_response: continue)")
+    if policy == "stop":
+        reason = f"{who} at the same account answered: the account is worked through them"
+        decision = NewDecision(outcome=Outcome.COLLEAGUE_ENGAGED, reason=reason, decided_by=DECIDED_BY_CADENCE)
+        return replace(_decide(facts, decision), note=f"stopped: {who} answered")
+    paused = _paused(facts, None)
+    assert paused.enrollment is not None
+    held = replace(paused.enrollment, held_by_lead_id=event.lead_id)
+    return Consequences(enrollment=held, note=f"held: {who} at the same account answered; the owner decides")
+
+
+def _colleague_decided(facts: Facts, event: ColleagueDecided) -> Consequences:
+    """The owner decided the colleague that holds this lead (table note 7): resumed, or stopped when the account won."""
+    enrollment = facts.enrollment
+    who = event.name or "the colleague"
+    what = f"decided {event.outcome.value}" if event.outcome is not None else "closed with no decision"
+    if enrollment is None or enrollment.state != State.PAUSED or enrollment.held_by_lead_id != event.lead_id:
+        return Consequences(note=f"{who} {what}; this lead was not held by them")
+    if event.outcome is not None and event.outcome in ACCOUNT_WON:
+        reason = f"{who} at the same account was decided {event.outcome.value}"
+        decision = NewDecision(outcome=Outcome.COLLEAGUE_ENGAGED, reason=reason, decided_by=DECIDED_BY_CADENCE)
+        return replace(_decide(facts, decision), note=f"stopped: {who} decided {event.outcome.value}")
+    return replace(_resumed(facts), note=f"resumed: {who} {what}")

@@ -31,6 +31,8 @@ LEAD_FIELDS: tuple[str, ...] = (
     "source",
     "interactions",
     "owner",
+    "account",
+    "role",
 )
 """The standard fields of a lead, in import-column order; anything else is a custom field."""
 
@@ -85,6 +87,10 @@ class LeadData:
     interactions: int = 0
     owner: str | None = None
     custom: dict[str, str] = field(default_factory=dict)
+    account: str | None = None
+    """An explicit account key (:mod:`cadence.core.accounts`): it wins over the domain and the company name."""
+    role: str | None = None
+    """The lead's role in its account's buying group (:class:`cadence.core.accounts.Role`)."""
 
     @property
     def full_name(self) -> str:
@@ -232,4 +238,25 @@ def make_lead(values: dict[str, Any], custom: dict[str, Any] | None = None) -> L
         interactions=parse_count("interactions", values.get("interactions")) or 0,
         owner=owner_email,
         custom=extra,
+        account=_account_key(values.get("account")),
+        role=_role(values.get("role")),
     )
+
+
+def _account_key(value: Any) -> str | None:
+    from cadence.core.accounts import clean_key
+
+    if value is None or clean_key(str(value)) is None:  # validated (length, control characters) ...
+        return None
+    return " ".join(str(value).split())  # ... and kept as written: the account's name (the key ignores case)
+
+
+def _role(value: Any) -> str | None:
+    """The buying-group role of a row; one we cannot read is left out (it never costs the lead its row)."""
+    from cadence.core.accounts import parse_role
+
+    try:
+        role = parse_role(str(value) if value is not None else None)
+    except ValidationError:
+        return None
+    return role.value if role is not None else None

@@ -37,6 +37,8 @@ QUESTIONS = "cadence.questions"
 """The key, in the ``info`` of the context's sessions, of a function giving :attr:`Context.questions`."""
 CONTEXT = "cadence.context"
 """The key of the :class:`Context` itself in the ``info`` of its sessions (the stages, the development cadence)."""
+SESSION_SETTINGS = "cadence.settings"
+"""The key of the context's settings in the ``info`` of its sessions (what an account's colleagues are resumed by)."""
 
 
 @dataclass
@@ -58,7 +60,12 @@ class Context:
         self.sessions = session_factory(self.engine)
         # Every session of this context reaches the cache through its info (services.enrollments.pinned_cadence).
         self.sessions.configure(
-            info={PINNED_CADENCES: self.pinned_cadences, QUESTIONS: lambda: self.questions, CONTEXT: self}
+            info={
+                PINNED_CADENCES: self.pinned_cadences,
+                QUESTIONS: lambda: self.questions,
+                CONTEXT: self,
+                SESSION_SETTINGS: self.settings,
+            }
         )
 
     @cached_property

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
 from datetime import datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import exists, select
 from sqlalchemy.exc import IntegrityError
@@ -17,7 +17,10 @@ from cadence.core.decisions import NEEDS_QUALIFICATION, Outcome
 from cadence.core.enrollment import OPEN_STATES, State
 from cadence.core.events import (
     RESPONSE_KINDS,
+    AccountNews,
     AnyEvent,
+    ColleagueAnswered,
+    ColleagueDecided,
     Consequences,
     Decided,
     Facts,
@@ -37,7 +40,7 @@ from cadence.core.leads import normalize_email
 from cadence.core.schedule import LeadCalendar
 from cadence.core.webhooks import EventType
 from cadence.errors import AlreadyExists, CadenceError, NotFound, ValidationError
-from cadence.services.context import PINNED_CADENCES
+from cadence.services.context import PINNED_CADENCES, SESSION_SETTINGS
 from cadence.services.webhooks import outbox
 from cadence.settings import Settings
 
@@ -281,6 +284,7 @@ def position_of(enrollment: Enrollment) -> Position:
         paused_at=enrollment.paused_at,
         paused_until=enrollment.paused_until,
         ended_at=enrollment.ended_at,
+        held_by_lead_id=enrollment.held_by_lead_id,
     )
 
 
@@ -541,6 +545,8 @@ def apply_consequences(
         lead.snoozed_until = lead.snooze_cadence = None
     session.flush()
     _outbox(session, lead, applied, at=at)
+    if result.account is not None and lead.account_id is not None:
+        tell_colleagues(session, lead, result.account, at=at, settings=settings)
     if result.referral is not None:
         from cadence.services.referrals import add_referral
 
@@ -563,6 +569,39 @@ def _outbox(session: Session, lead: Lead, applied: Applied, *, at: datetime) -> 
         outbox.record(session, found)
 
 
+def tell_colleagues(
+    session: Session, lead: Lead, news: AccountNews, *, at: datetime, settings: Settings | None
+) -> list[Applied]:
+    """Hand ``lead``'s news to its colleagues (same account) as events of the rule (table note 6 of the rule).
+
+    An answer reaches every colleague with an enrollment under way; a decision, those ``lead`` holds.
+    Their enrollments are locked in id order, in the transaction of ``lead``'s event: a run about to hand
+    a colleague's email over waits for it, and sees the hold once it commits.
+    """
+    settings = settings or session.info.get(SESSION_SETTINGS)
+    name = full_name(lead)
+    applied: list[Applied] = []
+    passes: list[tuple[Any, Callable[[], AnyEvent]]] = []
+    if news.answered:
+        passes.append((Enrollment.state == State.ACTIVE.value, lambda: ColleagueAnswered(lead_id=lead.id, name=name)))
+    if news.decided is not None or news.released:
+        outcome = news.decided
+        passes.append(((Enrollment.state == State.PAUSED.value) & (Enrollment.held_by_lead_id == lead.id),
+                       lambda: ColleagueDecided(lead_id=lead.id, outcome=outcome, name=name)))  # fmt: skip
+    for which, event in passes:
+        colleagues = session.scalars(
+            select(Enrollment)
+            .join(Lead, Lead.id == Enrollment.lead_id)
+            .where(Lead.account_id == lead.account_id, Lead.id != lead.id, which)
+            .order_by(Enrollment.id)
+            .with_for_update(of=Enrollment)
+            .execution_options(populate_existing=True)
+        ).unique()
+        for enrollment in list(colleagues):
+            applied.append(handle(session, enrollment.lead, event(), at=at, settings=settings, enrollment=enrollment))
+    return applied
+
+
 def write_position(enrollment: Enrollment, position: Position) -> None:
     """Copy the rule's new position of the enrollment onto its row."""
     enrollment.state = position.state.value
@@ -574,6 +613,7 @@ def write_position(enrollment: Enrollment, position: Position) -> None:
     enrollment.paused_at = position.paused_at
     enrollment.paused_until = position.paused_until
     enrollment.ended_at = position.ended_at
+    enrollment.held_by_lead_id = position.held_by_lead_id
 
 
 def _suppress(session: Session, addresses: Iterable[str], *, at: datetime, reason: str) -> int:

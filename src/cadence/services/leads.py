@@ -12,13 +12,14 @@ from sqlalchemy import select
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
-from cadence.adapters.models import Decision, Enrollment, InboundMessage, Lead, Rep, Response, Touch
+from cadence.adapters.models import Account, Decision, Enrollment, InboundMessage, Lead, Rep, Response, Touch
 from cadence.core.cadences import Cadence
 from cadence.core.leads import LeadData, normalize_email
 from cadence.core.qualification import Kind, Qualification, Rules, qualify
 from cadence.core.schedule import LeadCalendar
 from cadence.core.webhooks import EventType
 from cadence.errors import CadenceError, NotFound, ValidationError, database_problem
+from cadence.services.accounts import account_for, place_lead
 from cadence.services.enrollments import (
     calendar_for,
     latest_enrollment,
@@ -71,6 +72,8 @@ class ImportReport:
     suppressed: int = 0
     errors: list[dict[str, Any]] = field(default_factory=list)
     dry_run: bool = False
+    warnings: list[dict[str, Any]] = field(default_factory=list)
+    """Rows imported as given that a person may want to look at (an owner other than the account's)."""
 
     @property
     def rejected(self) -> int:
@@ -89,6 +92,7 @@ class ImportReport:
             "suppressed": self.suppressed,
             "dry_run": self.dry_run,
             "errors": self.errors,
+            "warnings": self.warnings,
         }
 
 
@@ -214,19 +218,27 @@ def import_leads(
             lead = existing.get(data.email)
             creating = lead is None
             if lead is None:
-                owner = owner or fallback_owner or robin.next()
+                account = account_for(session, data.email, data.company, explicit=data.account, now=now)
+                owner = _owner_for(account, owner, fallback_owner, robin, item, report)
                 if owner is None:
                     report.errors.append(
                         {"row": item.row, "reason": "no owner and no rep to assign: add one with `cadence reps add`"}
                     )
                     continue
-                lead = Lead(email=data.email, created_at=now, updated_at=now, status=Kind.NAME.value, owner=owner)
+                lead = Lead(email=data.email, created_at=now, updated_at=now, status=Kind.NAME.value, owner=owner,
+                            account_id=account.id, buying_role=data.role)  # fmt: skip
+                if account.owner_id is None:
+                    account.owner = owner
                 _apply(lead, data, creating=True)
                 session.add(lead)
                 existing[data.email] = lead
                 report.imported += 1
             else:
                 changed = _apply(lead, data, creating=False)
+                if data.account is not None or lead.account_id is None:
+                    place_lead(session, lead, explicit=data.account, now=now)
+                if data.role is not None and data.role != lead.buying_role:
+                    lead.buying_role, changed = data.role, True
                 if owner is not None and owner is not lead.owner:
                     robin.moved(lead.owner, owner)
                     lead.owner = owner
@@ -264,6 +276,24 @@ def import_leads(
             session, [e for lead, c, q in changes for e in outbox.lead_events(lead, created=c, qualified=q, at=now)]
         )
     return report
+
+
+def _owner_for(
+    account: Account, given: Rep | None, fallback: Rep | None, robin: RoundRobin, item: ImportRow, report: ImportReport
+) -> Rep | None:
+    """The owner of a new lead: the row's, else its account's (ahead of round-robin), else the fallback or the next
+    rep in turn. A row's owner other than the account's wins, with a warning in the report."""
+    current = account.owner if account.owner is not None and account.owner.active else None
+    if given is not None:
+        if current is not None and current.id != given.id:
+            name = account.name or account.domain or account.key
+            reason = f"owner {given.email} given, while the account {name} is {current.email}'s"
+            report.warnings.append({"row": item.row, "reason": reason})
+        return given
+    if current is not None:
+        robin.moved(None, current)
+        return current
+    return fallback or robin.next()
 
 
 def _decided(session: Session, lead: Lead) -> bool:
@@ -361,6 +391,8 @@ def show_lead(session: Session, email: str, *, settings: Settings) -> dict[str, 
             "enrollment": None,
             "decision": None,
             "timeline": [],
+            "account": _account_of(session, lead),
+            "role": lead.buying_role,
         }
     )
     enrollment = open_enrollment(session, lead) or latest_enrollment(session, lead)
@@ -547,3 +579,11 @@ def list_decisions(session: Session, *, outcome: str | None = None, history: boo
         query = query.where(Decision.outcome == outcome)
     query = query.order_by(Decision.decided_at.desc(), Decision.id.desc())
     return [{"email": email, **_decision_dict(decision)} for decision, email in session.execute(query)]
+
+
+def _account_of(session: Session, lead: Lead) -> dict[str, Any] | None:
+    """The lead's account as its page links it: id and name."""
+    from cadence.services.accounts import label
+
+    account = session.get(Account, lead.account_id) if lead.account_id is not None else None
+    return {"id": account.id, "name": label(account)} if account is not None else None

@@ -1,10 +1,10 @@
 """A reply that names another person: that person becomes a lead of the same owner, enrolled in the referral cadence.
 
-The new lead is ``referred_by`` the lead who answered, has its owner, company, time zone and country
-(colleagues, most often), and keeps who named it in ``custom.referred_by`` (the referrer's name) and
-``custom.referred_by_email``: the referral cadence's first email says who sent us
-(``{{ lead.custom.referred_by }}``). An address that is a lead already is left as it is: it is
-never enrolled twice, and the referrer's timeline says so; nor is one of our reps' addresses.
+The new lead is ``referred_by`` the lead who answered, joins its account and that account's owner, has
+its company, time zone and country (colleagues, most often), and keeps who named it in
+``custom.referred_by`` (the referrer's name) and ``custom.referred_by_email``: the referral cadence's
+first email says who sent us (``{{ lead.custom.referred_by }}``). An address that is a lead already is
+left as it is: it is never enrolled twice, and the referrer's timeline says so; nor is one of our reps' addresses.
 """
 
 from __future__ import annotations
@@ -66,7 +66,7 @@ def add_referral(
         source=SOURCE,
         interactions=0,
         custom={"referred_by": _name(referrer), "referred_by_email": referrer.email},
-        owner_id=referrer.owner_id,
+        owner_id=_account_owner(session, referrer),
         kind=Kind.LEAD.value,
         status=Kind.LEAD.value,
         persona_fit=referrer.persona_fit,
@@ -76,6 +76,7 @@ def add_referral(
         priority=referrer.priority,
         cadence=referral.cadence,
         referred_by_id=referrer.id,
+        account_id=referrer.account_id,  # a colleague, most often: the same account, worked by its owner
         created_at=at,
         updated_at=at,
     )
@@ -90,6 +91,14 @@ def add_referral(
     except (Suppressed, AlreadyExists) as exc:
         return Referred(lead, created=True, enrolled=False, note=f"referral to {address}: added, not enrolled ({exc})")
     return Referred(lead, created=True, enrolled=True, note=f"referral to {address}: added, enrolled in {cadence.name}")
+
+
+def _account_owner(session: Session, referrer: Lead) -> int | None:
+    """The owner of the referrer's account (one owner per account), else the referrer's own."""
+    from cadence.adapters.models import Account
+
+    account = session.get(Account, referrer.account_id) if referrer.account_id is not None else None
+    return account.owner_id if account is not None and account.owner_id is not None else referrer.owner_id
 
 
 def _printable(text: str) -> str:

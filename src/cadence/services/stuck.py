@@ -46,11 +46,10 @@ def stuck_leads(session: Session, *, owner_id: int | None = None) -> list[dict[s
     for lead in session.scalars(query.order_by(Lead.updated_at, Lead.id)):
         enrollment = latest_enrollment(session, lead)
         state = enrollment.state if enrollment is not None else None
-        found.append(
-            {
-                **lead_summary(lead),
-                "enrollment": state,
-                "reason": _REASONS.get(state, f"enrollment {state}: no open task and no decision"),
-            }
-        )
+        reason = _REASONS.get(state, f"enrollment {state}: no open task and no decision")
+        if enrollment is not None and enrollment.held_by_lead_id is not None:
+            colleague = session.get(Lead, enrollment.held_by_lead_id)
+            name = colleague.email if colleague is not None else "a colleague"
+            reason = f"held while the owner works {name}'s answer: a decision on {name} resumes or stops it"
+        found.append({**lead_summary(lead), "enrollment": state, "reason": reason})
     return found

@@ -20,7 +20,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from cadence.services.context import Context
 from cadence.services.workspace.access import AccessDenied, Forbidden
 from cadence.settings import Settings
-from cadence.web import api, auth, contact_form, dashboard, leads, marketing, tasks, unsubscribe, webhooks
+from cadence.web import accounts, api, auth, contact_form, dashboard, leads, marketing, tasks, unsubscribe, webhooks
 from cadence.web.api.errors import ApiError, api_error_response, code_for_status, error_json, is_api
 from cadence.web.api.limits import BodyLimit, RateLimiter
 from cadence.web.deps import Clock, wall_clock
@@ -71,6 +71,7 @@ async def _database_error(request: Request, exc: Exception) -> Response:
 WORKSPACE_ROUTERS = (
     auth.session_router,
     tasks.router,
+    accounts.router,
     leads.router,
     marketing.router,
     dashboard.router,

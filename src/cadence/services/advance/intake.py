@@ -4,7 +4,8 @@ One claim (:func:`take`, after the batch resumed the pauses whose end has passed
 (:func:`cadence.services.claims.claim_due`, token-fenced) and read their leads, owners, cadences
 and threads in a few bulk queries; give back the steps whose lead is outside its allowed slot now
 (send window, business day, holiday: the step is moved to the next slot, not run); hold the steps
-of cadences whose templates do not check; create the tasks of task steps; keep each owner within
+of cadences whose templates do not check; space the contacts of one account
+(:mod:`cadence.services.advance.accounts`); create the tasks of task steps; keep each owner within
 their daily email cap. What is left are the emails to send.
 """
 
@@ -25,6 +26,7 @@ from cadence.core.events import TouchState, consequences
 from cadence.core.schedule import local_instant
 from cadence.core.webhooks import EventType
 from cadence.services.advance import settle
+from cadence.services.advance.accounts import space_account_contacts
 from cadence.services.advance.compose import Versions, render, work_item
 from cadence.services.advance.work import RunReport, WorkItem
 from cadence.services.claims import Claim, ClaimBatch, advance, claim_due
@@ -337,6 +339,7 @@ def take(
         items, snapshots = claim(session, ctx, now=now, limit=limit, only_enrollment=only_enrollment, report=report)
         items = defer_outside_slot(session, ctx, items, snapshots, now, report)
         items = hold_broken_cadences(session, ctx, items, now, report)
+        items = space_account_contacts(session, ctx, items, now, report)
         record_tasks(session, ctx, [i for i in items if i.step.channel.is_task], now, report, versions)
         emails = apply_caps(session, ctx, [i for i in items if not i.step.channel.is_task], now, report)
     return emails, snapshots

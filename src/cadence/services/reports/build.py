@@ -9,6 +9,7 @@ from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from cadence.services.context import Context
+from cadence.services.reports.accounts import accounts
 from cadence.services.reports.conversion import conversion, durations, funnel
 from cadence.services.reports.decisions import chosen_decisions, decisions
 from cadence.services.reports.first_touch import first_touch
@@ -48,6 +49,7 @@ def build_report(session: Session, *, since: datetime | None, until: datetime | 
         "owners": owners(session, scope, chosen),
         "stages": leads_per_stage(session, now=now),
         "first_touch": first_touch(session, scope),
+        "accounts": accounts(session, scope, chosen),
     }
     drop_facts(session, scope.facts)
     return report

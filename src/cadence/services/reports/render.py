@@ -130,6 +130,17 @@ def _tables(report: dict[str, Any]) -> Iterator[_Table]:
             for r in rows
         ],
     )  # fmt: skip
+    acc = report["accounts"]
+    yield _Table(
+        "Accounts",
+        ("touched", "with 2+ engaged contacts", "meetings", "meetings per touched account"),
+        [(acc["touched"], acc["engaged_two_or_more"], acc["meetings"], _number(acc["meetings_per_touched_account"]))],
+    )
+    yield _Table(
+        "Meetings per account",
+        ("account", "meetings", "engaged contacts"),
+        [(m["account"], m["meetings"], m["engaged"]) for m in acc["with_meetings"]],
+    )
 
 
 def _cell(value: Any) -> str:
@@ -236,6 +247,11 @@ def _csv_rows(report: dict[str, Any]) -> Iterable[tuple[str, str, str, Any]]:
         for r in rows:
             for key in ("leads", "touched", "not_touched", "p50_minutes", "p90_minutes"):
                 yield f"first_touch_by_{by}", str(r[by]), key, r[key]
+    acc = report["accounts"]
+    for key in ("touched", "engaged_two_or_more", "meetings", "meetings_per_touched_account"):
+        yield "accounts", "", key, acc[key]
+    for m in acc["with_meetings"]:
+        yield "accounts_with_meetings", m["account"], "meetings", m["meetings"]
     for i, rule in enumerate(report["rules"], 1):
         yield "rules", str(i), "rule", rule
 

@@ -36,4 +36,6 @@ RULES = (
     f"chi-square test of homogeneity for more; 'meaningful' needs p < {ALPHA:g} and at least {MIN_SENDS} sends per "
     "variant. Looking every week and stopping at the first p < 0.05 overstates it: fix the number of sends first.",
     "Times are in hours from enrolled_at; the median is the middle value (the mean of the two middle ones).",
+    "Accounts: the companies of the period's leads. Touched: one contact contacted; engaged: contacts that "
+    "responded (two or more counted); meetings per account: the meetings booked among its contacts' decisions.",
 )

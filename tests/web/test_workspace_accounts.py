@@ -1,0 +1,87 @@
+"""Accounts in the workspace: the page linked from a lead's, a colleague added from it, a manager's reassignment."""
+
+from __future__ import annotations
+
+import re
+
+from sqlalchemy import select
+
+from cadence.adapters.models import Lead, Task
+from cadence.services.context import Context
+from tests.web.workspace import ADA, DEE, MAX, MIA, RITA, SAM, post_form, signed_in
+
+
+def account_id(ctx: Context, email: str) -> int:
+    with ctx.sessions() as s:
+        found = s.scalar(select(Lead.account_id).where(Lead.email == email))
+    assert found is not None
+    return found
+
+
+def test_the_lead_page_links_its_account_whose_page_shows_contacts_and_coverage(site: str, ctx: Context) -> None:
+    number = account_id(ctx, ADA)
+    with signed_in(site, RITA) as http:
+        lead_page = http.get(f"/leads/{ADA}").text
+        assert f'<a href="/accounts/{number}">' in lead_page
+        page = http.get(f"/accounts/{number}")
+    assert page.status_code == 200
+    assert "<dt>Decision maker</dt><dd>not known yet</dd>" in page.text
+    assert f'<a href="/leads/{ADA}">Ada Lovelace</a>' in page.text
+    assert "/reassign" not in page.text  # a rep does not reassign
+    with signed_in(site, SAM) as http:
+        assert http.get(f"/accounts/{number}").status_code == 404  # another rep's account looks like none
+
+
+def test_a_rep_adds_a_colleague_from_the_lead_page_into_the_same_account_and_owner(site: str, ctx: Context) -> None:
+    with signed_in(site, RITA) as http:
+        colleague = {"name": "Charles Babbage", "email": "charles@analytical.example", "title": "CEO",
+                     "role": "decision_maker", "referred": "yes"}  # fmt: skip
+        done = post_form(http, f"/leads/{ADA}/colleague", colleague)
+        assert done.status_code in (200, 303)
+        page = http.get(f"/accounts/{account_id(ctx, ADA)}").text
+    assert "<dt>Decision maker</dt><dd>known</dd>" in page
+    assert "referred by ada@analytical.example" in page
+    with ctx.sessions() as s:
+        ada = s.scalars(select(Lead).where(Lead.email == ADA)).one()
+        charles = s.scalars(select(Lead).where(Lead.email == "charles@analytical.example")).one()
+        assert (charles.account_id, charles.owner_id, charles.referred_by_id) == (ada.account_id, ada.owner_id, ada.id)
+    with signed_in(site, RITA) as http:
+        refused = post_form(http, f"/leads/{ADA}/colleague", {"name": "No Address", "email": "", "role": "user"})
+    assert refused.status_code == 422
+    assert "needs an email address" in refused.text
+    with signed_in(site, MIA) as http:  # a marketer reads, never adds
+        assert (
+            post_form(http, f"/leads/{ADA}/colleague", {"name": "X", "email": "x@analytical.example"}).status_code
+            == 403
+        )
+
+
+def test_a_manager_reassigns_an_account_and_its_open_tasks_follow(site: str, ctx: Context) -> None:
+    number = account_id(ctx, ADA)
+    with signed_in(site, MAX) as http:
+        page = http.get(f"/accounts/{number}").text
+        assert f'action="/accounts/{number}/reassign"' in page
+        done = post_form(http, f"/accounts/{number}/reassign", {"rep": SAM})
+        assert done.status_code in (200, 303)
+        assert re.search(r"reassign by max@cadence\.example", http.get(f"/accounts/{number}").text)
+    with ctx.sessions() as s:
+        ada = s.scalars(select(Lead).where(Lead.email == ADA)).one()
+        assert ada.owner is not None
+        assert ada.owner.email == SAM
+        open_tasks = s.scalars(select(Task).where(Task.lead_id == ada.id, Task.status == "open")).all()
+        assert open_tasks
+        assert {t.owner.email if t.owner else None for t in open_tasks} == {SAM}
+    with signed_in(site, RITA) as http:
+        assert post_form(http, f"/accounts/{number}/reassign", {"rep": RITA}).status_code in (403, 404)
+    assert DEE  # Sam's own lead stays his
+
+
+def test_a_rep_puts_a_lead_in_an_account_by_its_key_and_the_move_is_recorded(site: str, ctx: Context) -> None:
+    before = account_id(ctx, ADA)
+    with signed_in(site, RITA) as http:
+        assert post_form(http, f"/leads/{ADA}/account", {"key": "Analytical Group"}).status_code in (200, 303)
+        moved = account_id(ctx, ADA)
+        page = http.get(f"/accounts/{moved}").text
+    assert moved != before
+    assert "<h1>Analytical Group</h1>" in page
+    assert "move by rita@cadence.example" in page
