@@ -180,7 +180,7 @@ def headers(identity: MailIdentity, item: WorkItem) -> dict[str, str]:
     """Our own headers: one-click unsubscribe (RFC 8058) and the touch the message belongs to."""
     unsubscribe = item.variables["unsubscribe_url"]
     mailto = (
-        identity.unsubscribe_address or identity.reply_to or item.owner_email or f"unsubscribe@{identity.mail_domain}"
+        identity.unsubscribe_address or identity.reply_to or item.from_address or f"unsubscribe@{identity.mail_domain}"
     )
     return {
         "List-Unsubscribe": f"<{unsubscribe}>, <mailto:{mailto}?subject=unsubscribe>",
@@ -198,7 +198,7 @@ def compose(identity: MailIdentity, item: WorkItem, rendered: RenderedEmail, *, 
     assert item.message_id is not None  # given before an email is composed
     return build_message(
         from_name=item.owner_name,
-        from_address=item.owner_email or f"sales@{identity.mail_domain}",
+        from_address=item.from_address or f"sales@{identity.mail_domain}",
         to_address=item.lead_email,
         to_name=item.variables["lead"]["full_name"],
         subject=subject,
@@ -206,7 +206,7 @@ def compose(identity: MailIdentity, item: WorkItem, rendered: RenderedEmail, *, 
         html=rendered.html,
         message_id=item.message_id,
         date=now,
-        reply_to=identity.reply_to or item.owner_email,
+        reply_to=identity.reply_to or item.from_address,
         in_reply_to=item.thread_parent[0] if item.thread_parent else None,
         references=[item.thread_parent[0]] if item.thread_parent else (),
         headers=headers(identity, item),

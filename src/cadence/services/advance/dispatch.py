@@ -157,7 +157,9 @@ async def dispatch(
         try:
             while (entry := await queue.get()) is not None:
                 item, built = entry
-                envelope_from = envelope or item.owner_email or f"sales@{ctx.settings.mail_domain}"
+                envelope_from = (
+                    item.mailbox.address if item.mailbox else envelope or item.owner_email
+                ) or f"sales@{ctx.settings.mail_domain}"
                 work = functools.partial(_deliver, connection, ledger, item, built, envelope_from, batch)
                 try:
                     results.append((item, await sender.call(work)))

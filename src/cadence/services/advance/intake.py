@@ -23,7 +23,7 @@ from cadence.core.cadences import Cadence, Channel
 from cadence.core.event_data import MAY_HAVE_GONE_OUT
 from cadence.core.events import TouchState, consequences
 from cadence.core.schedule import local_instant
-from cadence.services.advance import settle
+from cadence.services.advance import pacing, settle
 from cadence.services.advance.compose import Versions, render, work_item
 from cadence.services.advance.work import RunReport, WorkItem
 from cadence.services.claims import Claim, ClaimBatch, advance, claim_due
@@ -330,4 +330,6 @@ def take(
         items = hold_broken_cadences(session, ctx, items, now, report)
         record_tasks(session, ctx, [i for i in items if i.step.channel.is_task], now, report, versions)
         emails = apply_caps(session, ctx, [i for i in items if not i.step.channel.is_task], now, report)
+        emails = pacing.hold_paused_cadences(session, ctx, emails, now, report)
+        emails = pacing.apply_mailbox_gate(session, ctx, emails, now, report)
     return emails, snapshots
