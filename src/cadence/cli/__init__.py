@@ -26,6 +26,7 @@ from cadence.cli.enrollments import decide, enroll, pause, plan, reply, resume
 from cadence.cli.inbound import inbound_app
 from cadence.cli.leads import leads_app
 from cadence.cli.mail import mail_app
+from cadence.cli.mailboxes import domains_app, mailboxes_app
 from cadence.cli.postcards import postcards_app
 from cadence.cli.reports import report
 from cadence.cli.reps import reps_app
@@ -72,6 +73,8 @@ app.add_typer(templates_app, name="templates")
 app.add_typer(users_app, name="users")
 app.add_typer(inbound_app, name="inbound")
 app.add_typer(mail_app, name="mail")
+app.add_typer(mailboxes_app, name="mailboxes")
+app.add_typer(domains_app, name="domains")
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -27,6 +27,7 @@ from cadence.services.advance.work import Built, WorkItem
 from cadence.services.claims import Claim
 from cadence.services.context import Context
 from cadence.services.enrollments import calendar_for, pinned_cadence
+from cadence.services.sending_domains import Signers
 
 
 def choose_variant(templates: tuple[str, ...], lead_email: str, enrollment_id: int, step_index: int) -> str | None:
@@ -221,9 +222,10 @@ def render(templates: Templates, item: WorkItem) -> RenderedEmail:
     return item.rendered
 
 
-def build(ctx: Context, item: WorkItem, *, now: datetime) -> Built | str:
-    """Render, compose and serialize one email; a string: why it cannot be built (a template, or data
-    the email package refuses), for the step to be held and reported instead of failing the batch."""
+def build(ctx: Context, item: WorkItem, *, now: datetime, signers: Signers | None = None) -> Built | str:
+    """Render, compose, serialize and (with ``signers``, for a domain that has a key) DKIM-sign one email; a
+    string: why it cannot be built (a template, data the email package refuses, a DKIM key that cannot be
+    used), for the step to be held and reported instead of failing the batch."""
     item.message_id = item.message_id or make_message_id(item.claim.touch_id, ctx.settings.mail_domain)
     try:
         rendered = render(ctx.templates, item)
@@ -231,9 +233,15 @@ def build(ctx: Context, item: WorkItem, *, now: datetime) -> Built | str:
         return str(exc)
     try:
         message = compose(MailIdentity.of(ctx), item, rendered, now=now)
-        return Built(str(message["Subject"]), message.as_bytes())
+        data = message.as_bytes()
     except (ValueError, TypeError, UnicodeError, MessageError) as exc:  # held and reported, not a failed batch
         return f"the message cannot be built: {type(exc).__name__}: {exc}"[:2000]
+    if signers is not None and signers.keys:
+        signed = signers.sign(data, item.from_address or f"sales@{ctx.settings.mail_domain}")
+        if isinstance(signed, str):
+            return signed[:2000]
+        data = signed
+    return Built(str(message["Subject"]), data)
 
 
 def preview_email(ctx: Context, session: Session, lead_email: str, template: str, *, now: datetime) -> EmailMessage:

@@ -28,6 +28,7 @@ from cadence.services.advance.ledger import Ledger, mark_sending
 from cadence.services.advance.settle import SendResult
 from cadence.services.advance.work import Built, RunReport, WorkItem
 from cadence.services.context import Context
+from cadence.services.sending_domains import Signers
 
 CHUNK_PER_CONNECTION = 8
 """Emails per SMTP connection marked ``sending`` in one transaction."""
@@ -108,9 +109,17 @@ def _deliver(
 
 
 async def dispatch(
-    ctx: Context, sender: SmtpSender, emails: list[WorkItem], now: datetime, report: RunReport, versions: Versions
+    ctx: Context,
+    sender: SmtpSender,
+    emails: list[WorkItem],
+    now: datetime,
+    report: RunReport,
+    versions: Versions,
+    signers: Signers | None = None,
 ) -> list[tuple[WorkItem, SendResult]]:
     """Send ``emails`` over the sender's connections; what came of each (withdrawn ones included).
+
+    ``signers``: the sending domains' DKIM keys; each email is signed by its From domain's key.
 
     Emails held by a template that fails to render are held (:func:`~cadence.services.advance.intake.hold`).
     """
@@ -127,7 +136,7 @@ async def dispatch(
                 built: list[tuple[WorkItem, Built]] = []
                 broken: list[tuple[WorkItem, str]] = []
                 for item in emails[start : start + chunk]:
-                    made = compose.build(ctx, item, now=now)
+                    made = compose.build(ctx, item, now=now, signers=signers)
                     (broken.append((item, made)) if isinstance(made, str) else built.append((item, made)))
                     await asyncio.sleep(0)  # the consumers' replies are taken in between
 

@@ -29,6 +29,7 @@ from cadence.services.advance.work import RunReport, WorkItem
 from cadence.services.context import Context
 from cadence.services.enrollments import lead_timezone
 from cadence.services.mailboxes import MailboxRoute
+from cadence.services.sending_domains import domain_keys, load_signers
 
 
 def smtp_config(ctx: Context, password: str | None = None) -> SmtpConfig:
@@ -98,13 +99,19 @@ async def dispatch_all(
 ) -> list[tuple[WorkItem, SendResult]]:
     """Send ``emails``: those without a mailbox over ``sender`` (the global SMTP server), the others over one
     connection to their mailbox's server, opened for this batch (a paced mailbox sends a few emails a batch)."""
+
+    def read_domains(_counts: RunReport) -> list[tuple[str, str, str | None, str | None]]:
+        with ctx.sessions() as session:
+            return domain_keys(session)
+
+    signers = await load_signers(await asyncio.to_thread(retrying, ctx, report, read_domains))
     by_mailbox: dict[int | None, list[WorkItem]] = {}
     for item in emails:
         by_mailbox.setdefault(item.mailbox.id if item.mailbox else None, []).append(item)
     results: list[tuple[WorkItem, SendResult]] = []
     for key, group in by_mailbox.items():
         if key is None:
-            results += await dispatch(ctx, sender, group, now, report, versions)
+            results += await dispatch(ctx, sender, group, now, report, versions, signers)
             continue
         assert group[0].mailbox is not None  # grouped by mailbox
         try:
@@ -120,7 +127,7 @@ async def dispatch_all(
             await asyncio.to_thread(retrying, ctx, report, held)
             continue
         async with SmtpSender(config) as own:
-            results += await dispatch(ctx, own, group, now, report, versions)
+            results += await dispatch(ctx, own, group, now, report, versions, signers)
     return results
 
 
