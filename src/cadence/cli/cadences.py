@@ -59,3 +59,38 @@ def cadences_show(name: str, as_json: JsonOption = False) -> None:
         typer.echo(table(rows, ["step", "day", "channel", "template", "instructions"]))
 
     run(go)
+
+
+@cadences_app.command("paused")
+def cadences_paused(as_json: JsonOption = False) -> None:
+    """List the cadences the bounce guard paused, and why."""
+
+    def go() -> None:
+        from cadence.cli.common import session
+        from cadence.services.guards import paused_cadences
+
+        with session() as s:
+            rows = paused_cadences(s)
+        if as_json:
+            emit_json(rows)
+        elif not rows:
+            typer.echo("no cadence is paused")
+        else:
+            typer.echo(table([(r["cadence"], r["paused_at"], r["reason"]) for r in rows], ["cadence", "since", "why"]))
+
+    run(go)
+
+
+@cadences_app.command("resume")
+def cadences_resume(name: str) -> None:
+    """Let a cadence the bounce guard paused send again (its waiting emails go within the hour)."""
+
+    def go() -> None:
+        from cadence.cli.common import session
+        from cadence.services.guards import resume_cadence
+
+        with session() as s:
+            reason = resume_cadence(s, name)
+        typer.echo(f"resumed cadence {name} (it was {reason})")
+
+    run(go)

@@ -106,15 +106,15 @@ def mailboxes_pause(
 
 
 @mailboxes_app.command("resume")
-def mailboxes_resume(address: str, now: NowOption = None) -> None:
+def mailboxes_resume(address: str) -> None:
     """Resume a paused mailbox (the only way out of a pause by the bounce guard)."""
 
     def go() -> None:
         from cadence.services.mailboxes import resume_mailbox
 
         with session() as s:
-            mailbox = resume_mailbox(s, address, now=parse_instant(now))
-            typer.echo(f"resumed {mailbox.address}: the emails that waited go at their next slot")
+            mailbox = resume_mailbox(s, address)
+            typer.echo(f"resumed {mailbox.address}: the emails that waited go within the hour, at their next slot")
 
     run(go)
 

@@ -180,17 +180,12 @@ def pause_mailbox(session: Session, address: str, *, now: datetime, reason: str)
     return mailbox
 
 
-def resume_mailbox(session: Session, address: str, *, now: datetime) -> SendingMailbox:
-    """Resume a paused mailbox: the emails that waited for it are due again now (each at its lead's next slot)."""
+def resume_mailbox(session: Session, address: str) -> SendingMailbox:
+    """Resume a paused mailbox: the emails that waited for it go within the hour, each at its lead's next slot."""
     mailbox = get_mailbox(session, address)
     mailbox.state = "active"
     mailbox.paused_reason = None
     mailbox.paused_at = None
-    session.execute(
-        update(Enrollment)
-        .where(Enrollment.mailbox_id == mailbox.id, Enrollment.state == "active", Enrollment.next_due_at > now)
-        .values(next_due_at=now)
-    )
     return mailbox
 
 

@@ -21,6 +21,7 @@ from sqlalchemy import func, select
 from cadence.adapters.db import DatabaseUnavailable
 from cadence.adapters.mail import SmtpConfig, SmtpSender
 from cadence.adapters.models import Enrollment, Lead
+from cadence.services import guards
 from cadence.services.advance import intake, settle
 from cadence.services.advance.compose import Versions
 from cadence.services.advance.dispatch import dispatch, retrying
@@ -72,6 +73,7 @@ async def run_batch(
                 settle.settle(session, ctx, results, now, counts, snapshots)
 
         await asyncio.to_thread(retrying, ctx, report, settled)
+        await asyncio.to_thread(retrying, ctx, report, functools.partial(bounce_guard, ctx, results, now))
     except DatabaseUnavailable as exc:
         reason = str(exc)
         report.stopped = (
@@ -79,6 +81,15 @@ async def run_batch(
             "had claimed is taken up by the next run once the claims' lease lapses (CADENCE_LEASE_SECONDS)"
         )
     return report
+
+
+def bounce_guard(ctx: Context, results: list[tuple[WorkItem, SendResult]], now: datetime, counts: RunReport) -> None:
+    """Pause the mailboxes and cadences of this batch whose bounce rate passed the threshold (:mod:`guards`)."""
+    mailboxes = {item.mailbox.id for item, _ in results if item.mailbox is not None}
+    cadences = {item.cadence_key[0] for item, _ in results if item.cadence_key is not None}
+    with ctx.sessions() as session, session.begin():
+        for tripped in guards.check(session, ctx.settings, now=now, mailbox_ids=mailboxes, cadences=cadences):
+            counts.failures.append({tripped.kind: tripped.name, "paused": tripped.reason})
 
 
 async def mailbox_config(ctx: Context, mailbox: MailboxRoute) -> SmtpConfig:
