@@ -451,6 +451,8 @@ class SendingMailbox(Base):
     paused_at: Mapped[datetime | None]
     first_sent_on: Mapped[date | None] = mapped_column(Date)
     next_send_at: Mapped[datetime | None]
+    # Resumed by hand at: the bounce guard counts only the sends after it.
+    guard_since: Mapped[datetime | None]
     created_at: Mapped[datetime]
 
     rep: Mapped[Rep] = relationship(lazy="joined")
@@ -471,7 +473,10 @@ class SendingDomain(Base):
 
 
 class CadencePause(Base):
-    """A cadence stopped from sending (its bounce rate passed the guard's threshold) until resumed by hand."""
+    """A cadence stopped from sending (its bounce rate passed the guard's threshold) until resumed by hand.
+
+    The row stays once resumed (``resumed_at``): the guard then counts only the sends after it.
+    """
 
     __tablename__ = "cadence_pauses"
 
@@ -479,3 +484,4 @@ class CadencePause(Base):
     cadence_name: Mapped[str] = mapped_column(String(63), unique=True)
     reason: Mapped[str] = mapped_column(Text)
     paused_at: Mapped[datetime]
+    resumed_at: Mapped[datetime | None]

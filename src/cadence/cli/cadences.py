@@ -6,7 +6,7 @@ from typing import Any
 
 import typer
 
-from cadence.cli.common import JsonOption, context, emit_json, run, table
+from cadence.cli.common import JsonOption, NowOption, context, emit_json, run, table
 
 cadences_app = typer.Typer(help="The cadences in the templates folder.", no_args_is_help=True)
 
@@ -82,15 +82,15 @@ def cadences_paused(as_json: JsonOption = False) -> None:
 
 
 @cadences_app.command("resume")
-def cadences_resume(name: str) -> None:
+def cadences_resume(name: str, now: NowOption = None) -> None:
     """Let a cadence the bounce guard paused send again (its waiting emails go within the hour)."""
 
     def go() -> None:
-        from cadence.cli.common import session
+        from cadence.cli.common import parse_instant, session
         from cadence.services.guards import resume_cadence
 
         with session() as s:
-            reason = resume_cadence(s, name)
+            reason = resume_cadence(s, name, now=parse_instant(now))
         typer.echo(f"resumed cadence {name} (it was {reason})")
 
     run(go)

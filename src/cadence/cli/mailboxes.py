@@ -106,14 +106,14 @@ def mailboxes_pause(
 
 
 @mailboxes_app.command("resume")
-def mailboxes_resume(address: str) -> None:
+def mailboxes_resume(address: str, now: NowOption = None) -> None:
     """Resume a paused mailbox (the only way out of a pause by the bounce guard)."""
 
     def go() -> None:
         from cadence.services.mailboxes import resume_mailbox
 
         with session() as s:
-            mailbox = resume_mailbox(s, address)
+            mailbox = resume_mailbox(s, address, now=parse_instant(now))
             typer.echo(f"resumed {mailbox.address}: the emails that waited go within the hour, at their next slot")
 
     run(go)

@@ -11,7 +11,7 @@ morning digest; overdue, it goes to the manager as every overdue task does). Onl
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -47,13 +47,19 @@ def _reason(bounced: int, sends: int, settings: Settings) -> str:
     )
 
 
-def _cadence_record(session: Session, cadence: str, sends: int) -> tuple[int, int, int | None]:
-    """(hard bounces, sends, the lead of the latest bounce) among the cadence's last ``sends`` emails."""
+def _cadence_record(session: Session, cadence: str, sends: int, since: datetime | None) -> tuple[int, int, int | None]:
+    """(hard bounces, sends, the lead of the latest bounce) among the cadence's last ``sends`` emails since
+    ``since`` (its last resume by hand)."""
     last = list(
         session.execute(
             select(Touch.state, Touch.lead_id)
             .join(Enrollment, Enrollment.id == Touch.enrollment_id)
-            .where(Enrollment.cadence_name == cadence, Touch.channel == Channel.EMAIL.value, Touch.state.in_(_COUNTED))
+            .where(
+                Enrollment.cadence_name == cadence,
+                Touch.channel == Channel.EMAIL.value,
+                Touch.state.in_(_COUNTED),
+                Touch.executed_at >= (since or datetime(1970, 1, 1, tzinfo=UTC)),
+            )
             .order_by(Touch.executed_at.desc(), Touch.id.desc())
             .limit(sends)
         ).tuples()
@@ -80,7 +86,7 @@ def check(
     for mailbox in session.scalars(
         select(SendingMailbox).where(SendingMailbox.id.in_(sorted(mailbox_ids)), SendingMailbox.state == "active")
     ):
-        bounced, sends = bounce_record(session, mailbox.id, settings.bounce_guard_sends)
+        bounced, sends = bounce_record(session, mailbox, settings.bounce_guard_sends)
         if not _over(bounced, sends, settings):
             continue
         reason = _reason(bounced, sends, settings)
@@ -98,13 +104,22 @@ def check(
                text=f"The mailbox {mailbox.address} was paused: {reason}. Its emails wait. When the list is "
                     f"cleaned, a manager resumes it: cadence mailboxes resume {mailbox.address}")  # fmt: skip
         tripped.append(Tripped("mailbox", mailbox.address, reason))
-    paused = set(session.scalars(select(CadencePause.cadence_name)))
-    for name in sorted(cadences - paused):
-        bounced, sends, lead = _cadence_record(session, name, settings.bounce_guard_sends)
+    pauses = {p.cadence_name: p for p in session.scalars(select(CadencePause))}
+    for name in sorted(cadences):
+        pause = pauses.get(name)
+        if pause is not None and pause.resumed_at is None:
+            continue
+        since = pause.resumed_at if pause is not None else None
+        bounced, sends, lead = _cadence_record(session, name, settings.bounce_guard_sends, since)
         if not _over(bounced, sends, settings):
             continue
         reason = _reason(bounced, sends, settings)
-        session.add(CadencePause(cadence_name=name, reason=f"paused automatically: {reason}", paused_at=now))
+        if pause is None:
+            pause = CadencePause(cadence_name=name)
+            session.add(pause)
+        pause.reason = f"paused automatically: {reason}"
+        pause.paused_at = now
+        pause.resumed_at = None
         owner = session.scalar(select(Lead.owner_id).where(Lead.id == lead)) if lead is not None else None
         _alert(session, owner_id=owner, lead_id=lead, now=now,
                title=f"Sending paused: cadence {name} bounced too often",
@@ -114,12 +129,15 @@ def check(
     return tripped
 
 
-def resume_cadence(session: Session, name: str) -> str:
-    """Lift a cadence's pause (its waiting emails go within the hour, each at its lead's next slot); its reason."""
+def resume_cadence(session: Session, name: str, *, now: datetime) -> str:
+    """Lift a cadence's pause (its waiting emails go within the hour, each at its lead's next slot); its reason.
+
+    From ``now`` on, the bounce guard counts its sends afresh.
+    """
     pause = session.scalar(select(CadencePause).where(CadencePause.cadence_name == name))
-    if pause is None:
+    if pause is None or pause.resumed_at is not None:
         raise NotFound(f"the cadence {name} is not paused")
-    session.delete(pause)
+    pause.resumed_at = now
     return pause.reason
 
 
@@ -127,5 +145,7 @@ def paused_cadences(session: Session) -> list[dict[str, str]]:
     """The cadences the guard paused, with why and when."""
     return [
         {"cadence": p.cadence_name, "reason": p.reason, "paused_at": p.paused_at.isoformat()}
-        for p in session.scalars(select(CadencePause).order_by(CadencePause.cadence_name))
+        for p in session.scalars(
+            select(CadencePause).where(CadencePause.resumed_at.is_(None)).order_by(CadencePause.cadence_name)
+        )
     ]

@@ -8,7 +8,7 @@ way); a rep without any sends through the global SMTP server (``CADENCE_SMTP_*``
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any, Literal
 from zoneinfo import ZoneInfo
 
@@ -180,9 +180,14 @@ def pause_mailbox(session: Session, address: str, *, now: datetime, reason: str)
     return mailbox
 
 
-def resume_mailbox(session: Session, address: str) -> SendingMailbox:
-    """Resume a paused mailbox: the emails that waited for it go within the hour, each at its lead's next slot."""
+def resume_mailbox(session: Session, address: str, *, now: datetime) -> SendingMailbox:
+    """Resume a paused mailbox: the emails that waited for it go within the hour, each at its lead's next slot.
+
+    From ``now`` on, the bounce guard counts its sends afresh.
+    """
     mailbox = get_mailbox(session, address)
+    if mailbox.state == "paused":
+        mailbox.guard_since = now
     mailbox.state = "active"
     mailbox.paused_reason = None
     mailbox.paused_at = None
@@ -216,13 +221,15 @@ def open_leads(session: Session, mailbox_ids: list[int]) -> dict[int, int]:
     return {mailbox_id: count for mailbox_id, count in rows if mailbox_id is not None}
 
 
-def bounce_record(session: Session, mailbox_id: int, sends: int) -> tuple[int, int]:
-    """(hard bounces, sends) among the mailbox's last ``sends`` emails that went out or bounced."""
+def bounce_record(session: Session, mailbox: SendingMailbox, sends: int) -> tuple[int, int]:
+    """(hard bounces, sends) among the mailbox's last ``sends`` emails that went out or bounced (since its last
+    resume by hand)."""
     states = sorted({*MAY_HAVE_GONE_OUT, TouchState.BOUNCED})
+    since = mailbox.guard_since or datetime(1970, 1, 1, tzinfo=UTC)
     last = list(
         session.scalars(
             select(Touch.state)
-            .where(Touch.mailbox_id == mailbox_id, Touch.state.in_(states))
+            .where(Touch.mailbox_id == mailbox.id, Touch.state.in_(states), Touch.executed_at >= since)
             .order_by(Touch.executed_at.desc(), Touch.id.desc())
             .limit(sends)
         )
@@ -242,7 +249,7 @@ def list_mailboxes(session: Session, *, now: datetime, settings: Settings) -> li
     for m in mailboxes:
         today = now.astimezone(mailbox_zone(m, settings)).date()
         allowance = allowance_on(m, today)
-        bounced, sends = bounce_record(session, m.id, settings.bounce_guard_sends)
+        bounced, sends = bounce_record(session, m, settings.bounce_guard_sends)
         rows.append(
             {
                 "address": m.address,

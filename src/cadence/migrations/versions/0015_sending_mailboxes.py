@@ -44,6 +44,7 @@ def upgrade() -> None:
         sa.Column("paused_at", sa.DateTime(), nullable=True),
         sa.Column("first_sent_on", sa.Date(), nullable=True),
         sa.Column("next_send_at", sa.DateTime(), nullable=True),
+        sa.Column("guard_since", sa.DateTime(), nullable=True),
         sa.Column("created_at", sa.DateTime(), nullable=False),
         sa.CheckConstraint("state IN ('active', 'paused', 'removed')", name=op.f("ck_sending_mailboxes_state")),
         sa.ForeignKeyConstraint(["rep_id"], ["reps.id"], name=op.f("fk_sending_mailboxes_rep_id_reps")),
@@ -69,6 +70,7 @@ def upgrade() -> None:
         sa.Column("cadence_name", sa.String(length=63), nullable=False),
         sa.Column("reason", sa.Text(), nullable=False),
         sa.Column("paused_at", sa.DateTime(), nullable=False),
+        sa.Column("resumed_at", sa.DateTime(), nullable=True),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_cadence_pauses")),
         sa.UniqueConstraint("cadence_name", name=op.f("uq_cadence_pauses_cadence_name")),
     )

@@ -50,7 +50,7 @@ def hold_paused_cadences(
     """Keep back the emails of cadences the bounce guard paused: due again an hour later, until resumed by hand."""
     if not items:
         return items
-    paused = set(session.scalars(select(CadencePause.cadence_name)))
+    paused = set(session.scalars(select(CadencePause.cadence_name).where(CadencePause.resumed_at.is_(None))))
     if not paused:
         return items
     kept: list[WorkItem] = []
