@@ -103,7 +103,7 @@ def describe_rate(allowance: int, every: timedelta) -> str:
     seconds = every.total_seconds()
     if seconds >= 3600:
         pace = f"about one every {seconds / 3600:.1f} hours"
-    elif seconds >= 60:
+    elif seconds >= 120:
         pace = f"about one every {round(seconds / 60)} minutes"
     else:
         pace = f"about one every {round(seconds)} seconds"

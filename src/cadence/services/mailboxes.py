@@ -297,12 +297,22 @@ def owner_mailboxes(session: Session, rep_ids: list[int], *, lock: bool = False)
     return found
 
 
-def rate_for_owner(session: Session, owner: Rep | None, *, now: datetime, settings: Settings) -> list[str]:
-    """For ``cadence plan`` and ``due``: each of the owner's mailboxes and the rate its schedule allows today."""
+def rate_for_owner(
+    session: Session, owner: Rep | None, *, now: datetime, settings: Settings, window: timedelta = timedelta(hours=9)
+) -> list[str]:
+    """For ``cadence plan`` and ``due``: each of the owner's mailboxes and the rate its schedule allows today
+    (``window``: the length of the send window its emails share)."""
     if owner is None:
         return []
     lines = []
     for m in owner_mailboxes(session, [owner.id]).get(owner.id, []):
         today = now.astimezone(mailbox_zone(m, settings)).date()
-        lines.append(f"{m.address}: {rate_text(m, today, settings)}; sent today {sent_on(session, m, today, settings)}")
+        sent = sent_on(session, m, today, settings)
+        lines.append(f"{m.address} ({owner.email}): {rate_text(m, today, settings, window)}; sent today {sent}")
     return lines
+
+
+def rates_today(session: Session, *, now: datetime, settings: Settings) -> list[str]:
+    """For ``cadence due``: every mailbox and the rate its schedule allows today."""
+    reps = session.scalars(select(Rep).where(Rep.id.in_(select(SendingMailbox.rep_id))).order_by(Rep.email))
+    return [line for rep in reps for line in rate_for_owner(session, rep, now=now, settings=settings)]
