@@ -84,3 +84,31 @@ def test_sending_domains_are_added_with_the_record_to_publish_listed_and_removed
     assert "--dkim-key FILE.pem or --dkim-key-block NAME" in both.stderr
     run_cli("domains", "remove", "outreach.cadence.example")
     assert "no sending domains" in run_cli("domains", "list").stdout
+
+
+FLAGGED_CSV = """\
+Email,First Name,Last Name,Title,Company,Industry,Company Size,Country,Timezone,Source,Interactions
+info@acme.example,Info,Desk,VP Engineering,Acme,Software,500,US,America/New_York,webinar,3
+jo@mailinator.com,Jo,Throwaway,VP Engineering,Beta,Software,500,US,America/New_York,webinar,3
+ada@acme.example,Ada,Lovelace,VP Engineering,Acme,Software,500,US,America/New_York,webinar,3
+"""
+
+
+def test_role_addresses_are_enrolled_with_a_warning_and_disposable_ones_kept_but_not_enrolled(
+    run_cli: Cli, tmp_path: Path
+) -> None:
+    run_cli("reps", "add", "rita@cadence.example", "--name", "Rita Rep")
+    result = run_cli("leads", "import", str(write(tmp_path, FLAGGED_CSV)), "--now", NOW)
+    assert "imported 3 new, updated 0, enrolled 2" in result.stdout
+    assert "warning, row 2 (info@acme.example): info@ is a role address" in result.stderr
+    assert "warning, row 3 (jo@mailinator.com): mailinator.com is a disposable email service: not enrolled" in (
+        result.stderr
+    )
+    report = run_cli("leads", "import", str(write(tmp_path, FLAGGED_CSV)), "--now", NOW, "--json").json()
+    assert [(w["email"], w["flag"]) for w in report["warnings"]] == [
+        ("info@acme.example", "role"),
+        ("jo@mailinator.com", "disposable"),
+    ]
+    shown = run_cli("leads", "show", "jo@mailinator.com").stdout
+    assert "warning: mailinator.com is a disposable email service: not enrolled" in shown
+    assert "warning" not in run_cli("leads", "show", "ada@acme.example").stdout

@@ -122,6 +122,9 @@ class Lead(Base):
     snoozed_until: Mapped[datetime | None] = mapped_column(index=True)
     """The lead said "not now": it is enrolled in ``snooze_cadence`` at this instant (``wake_snoozed``)."""
     snooze_cadence: Mapped[str | None] = mapped_column(String(63))
+    # Flagged at intake (core.addresses): "role" (enrolled, with a warning) or "disposable" (not enrolled).
+    address_flag: Mapped[str | None] = mapped_column(String(20))
+    address_warning: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]
 

@@ -55,6 +55,8 @@ def leads_import(
             )
             for error in report.errors[:50]:
                 typer.echo(f"  row {error['row']}: {error['reason']}", err=True)
+            for warning in report.warnings[:50]:
+                typer.echo(f"  warning, row {warning['row']} ({warning['email']}): {warning['warning']}", err=True)
             if report.rejected > 50:
                 typer.echo(f"  ... and {report.rejected - 50} more (use --rejects FILE)", err=True)
             if rejects is not None and report.errors:
@@ -126,6 +128,8 @@ def leads_show(email: str, as_json: JsonOption = False) -> None:
         typer.echo(f"{data['name'] or data['email']} <{data['email']}>  {data['company'] or ''}".rstrip())
         lead_class, owner, source = data["class"] or "none", data["owner"] or "none", data["source"] or "unknown"
         typer.echo(f"  status {data['status']}, class {lead_class}, owner {owner}, source {source}")
+        if data.get("address_warning"):
+            typer.echo(f"  warning: {data['address_warning']}")
         enrollment = data["enrollment"]
         if enrollment:
             step = enrollment["next_step"]

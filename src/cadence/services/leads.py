@@ -13,6 +13,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from cadence.adapters.models import Decision, Enrollment, InboundMessage, Lead, Rep, Response, Touch
+from cadence.core.addresses import DISPOSABLE, ROLE, address_flags
 from cadence.core.cadences import Cadence
 from cadence.core.leads import LeadData, normalize_email
 from cadence.core.qualification import Kind, Qualification, Rules, qualify
@@ -69,6 +70,8 @@ class ImportReport:
     suppressed: int = 0
     errors: list[dict[str, Any]] = field(default_factory=list)
     dry_run: bool = False
+    warnings: list[dict[str, Any]] = field(default_factory=list)
+    """Leads flagged at intake (role address: enrolled; disposable domain: not enrolled), with the reason."""
 
     @property
     def rejected(self) -> int:
@@ -87,6 +90,7 @@ class ImportReport:
             "suppressed": self.suppressed,
             "dry_run": self.dry_run,
             "errors": self.errors,
+            "warnings": self.warnings,
         }
 
 
@@ -233,6 +237,9 @@ def import_leads(
                 report.updated += 1
             result = qualify(lead_data(lead), rules)
             _classify(lead, result, cadence_override)
+            if flag_address(lead):
+                report.warnings.append({"row": item.row, "email": lead.email, "flag": lead.address_flag,
+                                        "warning": lead.address_warning})  # fmt: skip
             session.flush()
             if result.kind is Kind.NAME:
                 report.names += 1 if creating else 0
@@ -249,9 +256,36 @@ def import_leads(
             if is_suppressed(session, lead.email):
                 report.suppressed += 1
                 continue
+            if lead.address_flag == DISPOSABLE:
+                continue  # not enrolled; the reason is on the lead and in the report's warnings
             start_enrollment(session, lead, cadences[lead.cadence], now=now, settings=settings)
             report.enrolled += 1
     return report
+
+
+def flag_address(lead: Lead) -> bool:
+    """Flag a role address or a disposable domain on ``lead`` (with the warning people read); True when flagged.
+
+    A role address (``info@``, ``sales@``) reaches a shared inbox, not a person: it is enrolled, with
+    the warning. A disposable domain is a throw-away inbox: its lead is kept but not enrolled.
+    """
+    flags = address_flags(lead.email)
+    domain = lead.email.rpartition("@")[2]
+    if DISPOSABLE in flags:
+        lead.address_flag = DISPOSABLE
+        lead.address_warning = (
+            f"{domain} is a disposable email service: not enrolled (nobody reads a throw-away inbox, and mailing it "
+            "hurts the sending domain); find a real address and import it"
+        )
+    elif ROLE in flags:
+        lead.address_flag = ROLE
+        lead.address_warning = (
+            f"{lead.email.partition('@')[0]}@ is a role address (a shared inbox, not a person): enrolled, "
+            "but look for a named contact"
+        )
+    else:
+        lead.address_flag = lead.address_warning = None
+    return lead.address_flag is not None
 
 
 def _decided(session: Session, lead: Lead) -> bool:
@@ -320,6 +354,7 @@ def show_lead(session: Session, email: str, *, settings: Settings) -> dict[str, 
     data = lead_summary(lead)
     data.update(
         {
+            "address_warning": lead.address_warning,
             "first_name": lead.first_name,
             "last_name": lead.last_name,
             "title": lead.title,

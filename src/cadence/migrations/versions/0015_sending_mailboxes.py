@@ -4,8 +4,9 @@
 pacing state, paused or not). ``enrollments.mailbox_id`` is the one mailbox a lead's emails leave
 from for its whole cadence; ``touches.mailbox_id`` the mailbox an email went out from (what the caps
 and the bounce guard count). ``sending_domains``: the DKIM selector and key source of each domain.
-``cadence_pauses``: cadences the bounce guard stopped. Existing rows keep nulls: they send through
-the global SMTP server as before.
+``cadence_pauses``: cadences the bounce guard stopped. ``leads.address_flag`` and
+``address_warning``: a role address or a disposable domain, flagged at intake. Existing rows keep
+nulls: they send through the global SMTP server as before.
 
 Revision ID: 0015
 Revises: 0008
@@ -87,9 +88,13 @@ def upgrade() -> None:
                 f"fk_{table}_mailbox_id_sending_mailboxes", table, "sending_mailboxes", ["mailbox_id"], ["id"]
             )
     op.create_index("ix_touches_mailbox_id", "touches", ["mailbox_id"], unique=False)
+    op.add_column("leads", sa.Column("address_flag", sa.String(length=20), nullable=True))
+    op.add_column("leads", sa.Column("address_warning", sa.Text(), nullable=True))
 
 
 def downgrade() -> None:
+    op.drop_column("leads", "address_warning")
+    op.drop_column("leads", "address_flag")
     op.drop_index("ix_touches_mailbox_id", table_name="touches")
     for table in ("touches", "enrollments"):
         if op.get_bind().dialect.name != "sqlite":
