@@ -80,6 +80,7 @@ PAGES: dict[str, tuple[str, list[tuple[str, str]]]] = {
             ("lead", f"/leads/{EVE}"),
             ("cadences", "/cadences"),
             ("templates", "/templates"),
+            ("mailboxes", "/mailboxes"),
         ],
     ),
 }

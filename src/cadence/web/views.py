@@ -34,6 +34,7 @@ NAVIGATION: dict[Role, tuple[NavItem, ...]] = {
         NavItem("/leads", "Leads"),
         NavItem("/cadences", "Cadences"),
         NavItem("/templates", "Templates"),
+        NavItem("/mailboxes", "Sending"),
     ),
 }
 
