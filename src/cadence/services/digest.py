@@ -1,6 +1,7 @@
 """The rep digest: each morning, in the rep's time zone, today's and overdue tasks, overdue first.
 
-Tasks overdue by more than ``escalate_after_days`` also go to the manager address, if one is set
+Tasks overdue by more than ``escalate_after_days`` also go to the manager address, if one is set, and
+so do the bounce guard's open alerts (a mailbox or cadence paused), at once
 (seed 003: people are held to account). Each recipient gets at most one digest per local date:
 the ``digests`` row is claimed before the email is sent.
 """
@@ -12,13 +13,14 @@ from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import select
+from sqlalchemy import or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from cadence.adapters.mail import SmtpSender, build_message, make_message_id
 from cadence.adapters.models import Digest, Rep, Task
 from cadence.services.context import Context
+from cadence.services.guards import ALERT_TITLE
 
 
 @dataclass(frozen=True)
@@ -80,9 +82,12 @@ def due_digests(session: Session, ctx: Context, *, now: datetime) -> list[Digest
         local = now.astimezone(tz)
         if local.hour == settings.digest_hour and (settings.manager_email, local.date().isoformat()) not in sent:
             cutoff = now - timedelta(days=settings.escalate_after_days)
+            # Overdue tasks, and at once the bounce guard's alerts: a mailbox or cadence stopped sending.
             late = list(
                 session.scalars(
-                    select(Task).where(Task.status == "open", Task.due_at < cutoff).order_by(Task.due_at, Task.id)
+                    select(Task)
+                    .where(Task.status == "open", or_(Task.due_at < cutoff, Task.title.startswith(ALERT_TITLE)))
+                    .order_by(Task.due_at, Task.id)
                 )
             )
             if late:

@@ -4,7 +4,8 @@ After each batch, for each mailbox and cadence that sent in it: among its last
 ``CADENCE_BOUNCE_GUARD_SENDS`` emails that went out or bounced (40 by default), if there are that
 many and the share of hard bounces passes ``CADENCE_BOUNCE_GUARD_RATE`` (5%), it is paused, with the
 figures as its reason. Its emails stay due and wait; the owner gets a task (in the workspace and the
-morning digest; overdue, it goes to the manager as every overdue task does). Only
+morning digest), which the manager's digest lists too (``CADENCE_MANAGER_EMAIL``) from the next
+morning on, while it is open. Only
 ``cadence mailboxes resume`` or ``cadence cadences resume`` lifts the pause.
 """
 
@@ -25,6 +26,8 @@ from cadence.services.mailboxes import bounce_record
 from cadence.settings import Settings
 
 _COUNTED = sorted({*MAY_HAVE_GONE_OUT, TouchState.BOUNCED})
+ALERT_TITLE = "Sending paused: "
+"""How the guard's tasks begin: the manager's digest lists the open ones at once, not only once overdue."""
 
 
 @dataclass(frozen=True)
@@ -60,7 +63,7 @@ def _cadence_record(session: Session, cadence: str, sends: int, since: datetime 
                 Touch.state.in_(_COUNTED),
                 Touch.executed_at >= (since or datetime(1970, 1, 1, tzinfo=UTC)),
             )
-            .order_by(Touch.executed_at.desc(), Touch.id.desc())
+            .order_by(Touch.id.desc())
             .limit(sends)
         ).tuples()
     )
@@ -96,11 +99,11 @@ def check(
         lead = session.scalar(
             select(Touch.lead_id)
             .where(Touch.mailbox_id == mailbox.id, Touch.state == TouchState.BOUNCED)
-            .order_by(Touch.executed_at.desc(), Touch.id.desc())
+            .order_by(Touch.id.desc())
             .limit(1)
         )
         _alert(session, owner_id=mailbox.rep_id, lead_id=lead, now=now,
-               title=f"Sending paused: mailbox {mailbox.address} bounced too often",
+               title=f"{ALERT_TITLE}mailbox {mailbox.address} bounced too often",
                text=f"The mailbox {mailbox.address} was paused: {reason}. Its emails wait. When the list is "
                     f"cleaned, a manager resumes it: cadence mailboxes resume {mailbox.address}")  # fmt: skip
         tripped.append(Tripped("mailbox", mailbox.address, reason))
@@ -122,7 +125,7 @@ def check(
         pause.resumed_at = None
         owner = session.scalar(select(Lead.owner_id).where(Lead.id == lead)) if lead is not None else None
         _alert(session, owner_id=owner, lead_id=lead, now=now,
-               title=f"Sending paused: cadence {name} bounced too often",
+               title=f"{ALERT_TITLE}cadence {name} bounced too often",
                text=f"The emails of cadence {name} were paused: {reason}. They wait. When the list is cleaned, "
                     f"a manager resumes it: cadence cadences resume {name}")  # fmt: skip
         tripped.append(Tripped("cadence", name, reason))

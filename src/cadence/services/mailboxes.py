@@ -230,7 +230,7 @@ def bounce_record(session: Session, mailbox: SendingMailbox, sends: int) -> tupl
         session.scalars(
             select(Touch.state)
             .where(Touch.mailbox_id == mailbox.id, Touch.state.in_(states), Touch.executed_at >= since)
-            .order_by(Touch.executed_at.desc(), Touch.id.desc())
+            .order_by(Touch.id.desc())  # the newest first, through the primary key: no sort of the history
             .limit(sends)
         )
     )

@@ -19,7 +19,7 @@ from typing import Protocol, cast
 from sqlalchemy import func, select
 
 from cadence.adapters.db import DatabaseUnavailable
-from cadence.adapters.mail import PermanentFailure, SmtpConfig, SmtpSender
+from cadence.adapters.mail import SmtpConfig, SmtpSender
 from cadence.adapters.models import Enrollment, Lead
 from cadence.services import guards
 from cadence.services.advance import intake, settle
@@ -84,19 +84,9 @@ async def run_batch(
 
 
 def bounce_guard(ctx: Context, results: list[tuple[WorkItem, SendResult]], now: datetime, counts: RunReport) -> None:
-    """Pause the mailboxes and cadences of this batch whose bounce rate passed the threshold (:mod:`guards`).
-
-    Every mailbox that sent is checked (its last sends are read through its index); a cadence only when
-    one of its emails bounced in this batch, so that a batch without bounces reads nothing more (a
-    cadence that passes the threshold only by reaching the sends it is judged on waits for its next
-    bounce).
-    """
+    """Pause the mailboxes and cadences of this batch whose bounce rate passed the threshold (:mod:`guards`)."""
     mailboxes = {item.mailbox.id for item, _ in results if item.mailbox is not None}
-    cadences = {
-        item.cadence_key[0]
-        for item, result in results
-        if item.cadence_key is not None and isinstance(result, PermanentFailure)
-    }
+    cadences = {item.cadence_key[0] for item, _ in results if item.cadence_key is not None}
     if not mailboxes and not cadences:
         return
     with ctx.sessions() as session, session.begin():
