@@ -134,6 +134,8 @@ async def publish(report: RunReport, now: datetime, key: str = "advance-report")
         {"what": "held (template errors)", "count": report.held, "detail": ""},
         {"what": "moved to the lead's next slot (outside its send window)", "count": report.deferred, "detail": ""},
         {"what": "moved by daily caps", "count": report.capped, "detail": ""},
+        {"what": "waiting for their sending mailbox (pacing, cap, ramp-up, pause)", "count": report.paced,
+         "detail": ""},
         {"what": "skipped (stopped or suppressed)", "count": report.skipped, "detail": ""},
         {"what": "closed with no_response", "count": report.completed, "detail": ""},
     ]  # fmt: skip

@@ -178,6 +178,25 @@ class Settings(BaseSettings):
         default=24, gt=0, le=24 * 14, description="How long a delivery is retried before it is dead-lettered."
     )
 
+    bounce_guard_rate: float = Field(
+        default=0.05,
+        gt=0,
+        le=1,
+        description="Hard-bounce rate over a mailbox's or cadence's last sends that pauses it.",
+    )
+    bounce_guard_sends: int = Field(
+        default=40, ge=1, le=100_000, description="The last sends the bounce guard counts (and at least that many)."
+    )
+    pacing_min_seconds: int = Field(
+        default=90, ge=0, le=86_400, description="Least time between two emails of one sending mailbox."
+    )
+    pacing_jitter: float = Field(
+        default=0.3, ge=0, le=1, description="Random share added to or taken from each interval of a mailbox's pacing."
+    )
+    pacing_seed: int | None = Field(
+        default=None, description="Seeds the pacing's random jitter (simulations and tests repeat exactly)."
+    )
+
     def demo_key_exposed(self, *, listen_host: str | None = None) -> bool:
         """Whether the public demo key signs links or forms that reach beyond this machine.
 

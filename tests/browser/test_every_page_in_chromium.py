@@ -81,6 +81,7 @@ PAGES: dict[str, tuple[str, list[tuple[str, str]]]] = {
             ("cadences", "/cadences"),
             ("templates", "/templates"),
             ("webhooks", "/webhooks"),
+            ("mailboxes", "/mailboxes"),
         ],
     ),
 }

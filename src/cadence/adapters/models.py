@@ -124,6 +124,9 @@ class Lead(Base):
     snoozed_until: Mapped[datetime | None] = mapped_column(index=True)
     """The lead said "not now": it is enrolled in ``snooze_cadence`` at this instant (``wake_snoozed``)."""
     snooze_cadence: Mapped[str | None] = mapped_column(String(63))
+    # Flagged at intake (core.addresses): "role" (enrolled, with a warning) or "disposable" (not enrolled).
+    address_flag: Mapped[str | None] = mapped_column(String(20))
+    address_warning: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]
     stage: Mapped[str | None] = mapped_column(String(63), index=True)
@@ -210,6 +213,8 @@ class Enrollment(Base):
     # No foreign key: a second reference to ``leads`` would make every join of the two tables ambiguous.
     held_by_lead_id: Mapped[int | None] = mapped_column(Integer)
     """Paused because this colleague (same account) answered: the hold ends with the owner's decision on them."""
+    # The owner's sending mailbox every email of this enrollment leaves from (None: the global SMTP server).
+    mailbox_id: Mapped[int | None] = mapped_column(ForeignKey("sending_mailboxes.id"))
 
     lead: Mapped[Lead] = relationship(lazy="joined")
 
@@ -243,6 +248,8 @@ class Touch(Base):
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     outcome: Mapped[str | None] = mapped_column(String(50))
     error: Mapped[str | None] = mapped_column(Text)
+    # The sending mailbox the email went out from (what its caps and bounce guard count).
+    mailbox_id: Mapped[int | None] = mapped_column(ForeignKey("sending_mailboxes.id"), index=True)
 
 
 class Task(Base):
@@ -432,6 +439,73 @@ class LoginFailure(Base):
     email: Mapped[str] = mapped_column(String(320))
     client: Mapped[str] = mapped_column(String(64))
     failed_at: Mapped[datetime]
+
+
+# -- Deliverability: sending mailboxes, DKIM keys, paused cadences ----------------------------------
+
+
+class SendingMailbox(Base):
+    """A rep's own sending mailbox: its SMTP server, caps, ramp-up, pacing state, and whether it is paused.
+
+    ``next_send_at`` is the pacing state (the earliest time its next email may leave);
+    ``first_sent_on`` is the local day of its first email (day 0 of its ramp-up).
+    """
+
+    __tablename__ = "sending_mailboxes"
+    __table_args__ = (CheckConstraint("state IN ('active', 'paused', 'removed')", name="state"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    address: Mapped[str] = mapped_column(String(320), unique=True)
+    rep_id: Mapped[int] = mapped_column(ForeignKey("reps.id"), index=True)
+    smtp_host: Mapped[str] = mapped_column(String(253))
+    smtp_port: Mapped[int] = mapped_column(Integer)
+    smtp_tls: Mapped[str] = mapped_column(String(10))
+    smtp_username: Mapped[str | None] = mapped_column(String(320))
+    password_block: Mapped[str | None] = mapped_column(String(200))
+    daily_cap: Mapped[int] = mapped_column(Integer)
+    per_minute: Mapped[int | None] = mapped_column(Integer)
+    ramp_start: Mapped[int | None] = mapped_column(Integer)
+    ramp_step: Mapped[int | None] = mapped_column(Integer)
+    ramp_max: Mapped[int | None] = mapped_column(Integer)
+    state: Mapped[str] = mapped_column(String(10), default="active")
+    paused_reason: Mapped[str | None] = mapped_column(Text)
+    paused_at: Mapped[datetime | None]
+    first_sent_on: Mapped[date | None] = mapped_column(Date)
+    next_send_at: Mapped[datetime | None]
+    # Resumed by hand at: the bounce guard counts only the sends after it.
+    guard_since: Mapped[datetime | None]
+    created_at: Mapped[datetime]
+
+    rep: Mapped[Rep] = relationship(lazy="joined")
+
+
+class SendingDomain(Base):
+    """A sending domain's DKIM selector and where its private key is: a PEM file, or a Prefect Secret block."""
+
+    __tablename__ = "sending_domains"
+    __table_args__ = (CheckConstraint("(key_file IS NULL) <> (key_block IS NULL)", name="one_key_source"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    domain: Mapped[str] = mapped_column(String(253), unique=True)
+    selector: Mapped[str] = mapped_column(String(63))
+    key_file: Mapped[str | None] = mapped_column(Text)
+    key_block: Mapped[str | None] = mapped_column(String(200))
+    created_at: Mapped[datetime]
+
+
+class CadencePause(Base):
+    """A cadence stopped from sending (its bounce rate passed the guard's threshold) until resumed by hand.
+
+    The row stays once resumed (``resumed_at``): the guard then counts only the sends after it.
+    """
+
+    __tablename__ = "cadence_pauses"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    cadence_name: Mapped[str] = mapped_column(String(63), unique=True)
+    reason: Mapped[str] = mapped_column(Text)
+    paused_at: Mapped[datetime]
+    resumed_at: Mapped[datetime | None]
 
 
 # -- Accounts: the companies leads work at ---------------------------------------------------------------

@@ -28,6 +28,7 @@ from cadence.cli.enrollments import decide, enroll, pause, plan, reply, resume
 from cadence.cli.inbound import inbound_app
 from cadence.cli.leads import leads_app
 from cadence.cli.mail import mail_app
+from cadence.cli.mailboxes import domains_app, mailboxes_app
 from cadence.cli.postcards import postcards_app
 from cadence.cli.reports import report
 from cadence.cli.reps import reps_app
@@ -78,6 +79,8 @@ app.add_typer(inbound_app, name="inbound")
 app.add_typer(mail_app, name="mail")
 app.add_typer(api_keys_app, name="api-keys")
 app.add_typer(webhooks_app, name="webhooks")
+app.add_typer(mailboxes_app, name="mailboxes")
+app.add_typer(domains_app, name="domains")
 
 
 def main(argv: Sequence[str] | None = None) -> int:

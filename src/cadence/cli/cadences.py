@@ -6,7 +6,7 @@ from typing import Any
 
 import typer
 
-from cadence.cli.common import JsonOption, context, emit_json, run, table
+from cadence.cli.common import JsonOption, NowOption, context, emit_json, run, table
 
 cadences_app = typer.Typer(help="The cadences in the templates folder.", no_args_is_help=True)
 
@@ -57,5 +57,40 @@ def cadences_show(name: str, as_json: JsonOption = False) -> None:
             for i, s in enumerate(cadence.steps)
         ]
         typer.echo(table(rows, ["step", "day", "channel", "template", "instructions"]))
+
+    run(go)
+
+
+@cadences_app.command("paused")
+def cadences_paused(as_json: JsonOption = False) -> None:
+    """List the cadences the bounce guard paused, and why."""
+
+    def go() -> None:
+        from cadence.cli.common import session
+        from cadence.services.guards import paused_cadences
+
+        with session() as s:
+            rows = paused_cadences(s)
+        if as_json:
+            emit_json(rows)
+        elif not rows:
+            typer.echo("no cadence is paused")
+        else:
+            typer.echo(table([(r["cadence"], r["paused_at"], r["reason"]) for r in rows], ["cadence", "since", "why"]))
+
+    run(go)
+
+
+@cadences_app.command("resume")
+def cadences_resume(name: str, now: NowOption = None) -> None:
+    """Let a cadence the bounce guard paused send again (its waiting emails go within the hour)."""
+
+    def go() -> None:
+        from cadence.cli.common import parse_instant, session
+        from cadence.services.guards import resume_cadence
+
+        with session() as s:
+            reason = resume_cadence(s, name, now=parse_instant(now))
+        typer.echo(f"resumed cadence {name} (it was {reason})")
 
     run(go)

@@ -31,8 +31,12 @@ def due(
                 typer.echo(table(lines, ["touch", "lead", "step", "subject", "message id", "handed to SMTP at"]))
                 typer.echo(f"{len(found)} uncertain: check the SMTP server's logs for these Message-IDs")
             return
+        from cadence.cli.common import context
+        from cadence.services.mailboxes import rates_today
+
         with session() as s:
             items = due_items(s, now=parse_instant(now))
+            rates = rates_today(s, now=parse_instant(now), settings=context().settings)
         if as_json:
             emit_json(items)
         else:
@@ -41,5 +45,7 @@ def due(
             ]
             typer.echo(table(rows, ["due", "lead", "cadence", "step", "day", "channel", "owner"]))
             typer.echo(f"{len(items)} due")
+            for line in rates:  # emails of a rep with mailboxes leave at the pace of their mailbox
+                typer.echo(f"mailbox {line}")
 
     run(go)

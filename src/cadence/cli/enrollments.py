@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -21,6 +21,11 @@ from cadence.cli.common import (
     table,
 )
 from cadence.errors import ValidationError, shown
+
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
+
+    from cadence.services.context import Context
 
 
 def enroll(
@@ -87,6 +92,7 @@ def plan(
         ctx = context()
         with session() as s:
             data = lead_plan(ctx, s, email, cadence_name=cadence_name, start=begin, now=parse_instant(None))
+            data["sending"] = sending_rate(ctx, s, email, data["cadence"])
         if as_json:
             emit_json(data)
         else:
@@ -94,8 +100,29 @@ def plan(
             steps = data["steps"]
             rows = [(r["step"], r["day"], r["channel"], r["template"], r["weekday"], r["local"][:16]) for r in steps]
             typer.echo(table(rows, ["step", "day", "channel", "template", "", "local time"]))
+            for line in data["sending"]:  # each email waits its turn in its mailbox's pacing
+                typer.echo(f"emails leave from mailbox {line}")
 
     run(go)
+
+
+def sending_rate(ctx: Context, s: Session, email: str, cadence: str) -> list[str]:
+    """The rate the lead's owner's mailboxes allow today, over ``cadence``'s send window (empty: no mailbox)."""
+    from datetime import datetime
+
+    from cadence.services.enrollments import get_lead
+    from cadence.services.mailboxes import rate_for_owner
+
+    lead = get_lead(s, email)
+    settings = ctx.cadence(cadence).settings if cadence in ctx.cadences else None
+    window = None
+    if settings is not None:
+        day = datetime(2000, 1, 1)
+        window = datetime.combine(day, settings.window_end) - datetime.combine(day, settings.window_start)
+    now = parse_instant(None)
+    if window is None:
+        return rate_for_owner(s, lead.owner, now=now, settings=ctx.settings)
+    return rate_for_owner(s, lead.owner, now=now, settings=ctx.settings, window=window)
 
 
 def decide(

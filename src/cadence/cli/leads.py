@@ -128,6 +128,8 @@ def leads_show(email: str, as_json: JsonOption = False) -> None:
         typer.echo(f"{data['name'] or data['email']} <{data['email']}>  {data['company'] or ''}".rstrip())
         lead_class, owner, source = data["class"] or "none", data["owner"] or "none", data["source"] or "unknown"
         typer.echo(f"  status {data['status']}, class {lead_class}, owner {owner}, source {source}")
+        if data.get("address_warning"):
+            typer.echo(f"  warning: {data['address_warning']}")
         enrollment = data["enrollment"]
         if enrollment:
             step = enrollment["next_step"]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import TYPE_CHECKING
@@ -53,7 +54,11 @@ class Context:
     cadence_problems: dict[tuple[str, ...], list[str]] = field(init=False, default_factory=dict)
     """What is wrong with each cadence's templates, by cadence and template versions (checked once each)."""
 
+    pacing_random: random.Random = field(init=False)
+    """The random draws of the mailboxes' pacing jitter (seeded by ``CADENCE_PACING_SEED`` when set)."""
+
     def __post_init__(self) -> None:
+        self.pacing_random = random.Random(self.settings.pacing_seed)
         self.engine = make_engine(
             self.settings.database_url, sqlite_busy_timeout_ms=self.settings.sqlite_busy_timeout_ms
         )

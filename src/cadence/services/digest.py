@@ -2,7 +2,8 @@
 
 Tasks overdue by more than ``escalate_after_days`` also go to the manager address, if one is set
 (seed 003: people are held to account), and so do answers left past the response SLA
-(:mod:`cadence.services.response_sla`) the same morning; a rep's digest lists its own late answers first.
+(:mod:`cadence.services.response_sla`) the same morning and the bounce guard's open alerts (a mailbox
+or cadence paused) at once; a rep's digest lists its own late answers first.
 Each recipient gets at most one digest per local date:
 the ``digests`` row is claimed before the email is sent.
 """
@@ -14,13 +15,14 @@ from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import select
+from sqlalchemy import or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from cadence.adapters.mail import SmtpSender, build_message, make_message_id
 from cadence.adapters.models import Digest, Rep, Task
 from cadence.services.context import Context
+from cadence.services.guards import ALERT_TITLE
 from cadence.services.response_sla import late_answers
 
 
@@ -92,9 +94,12 @@ def due_digests(session: Session, ctx: Context, *, now: datetime) -> list[Digest
         if local.hour == settings.digest_hour and (settings.manager_email, local.date().isoformat()) not in sent:
             cutoff = now - timedelta(days=settings.escalate_after_days)
             answers = {a.task_id for a in late_answers(session, now=now, settings=settings)}
+            # Overdue tasks, and at once the bounce guard's alerts: a mailbox or cadence stopped sending.
             late = list(
                 session.scalars(
-                    select(Task).where(Task.status == "open", Task.due_at < cutoff).order_by(Task.due_at, Task.id)
+                    select(Task)
+                    .where(Task.status == "open", or_(Task.due_at < cutoff, Task.title.startswith(ALERT_TITLE)))
+                    .order_by(Task.due_at, Task.id)
                 )
             )
             unanswered = (

@@ -13,6 +13,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from cadence.adapters.models import Account, Decision, Enrollment, InboundMessage, Lead, Rep, Response, Touch
+from cadence.core.addresses import DISPOSABLE, ROLE, address_flags
 from cadence.core.cadences import Cadence
 from cadence.core.leads import LeadData, normalize_email
 from cadence.core.qualification import Kind, Qualification, Rules, qualify
@@ -73,7 +74,8 @@ class ImportReport:
     errors: list[dict[str, Any]] = field(default_factory=list)
     dry_run: bool = False
     warnings: list[dict[str, Any]] = field(default_factory=list)
-    """Rows imported as given that a person may want to look at (an owner other than the account's)."""
+    """Rows imported as given that a person may want to look at (an owner other than the account's), and leads
+    flagged at intake (role address: enrolled; disposable domain: not enrolled), with the reason."""
 
     @property
     def rejected(self) -> int:
@@ -249,6 +251,9 @@ def import_leads(
             was_lead = lead.kind == Kind.LEAD.value and not creating
             result = qualify(lead_data(lead), rules)
             _classify(lead, result, cadence_override)
+            if flag_address(lead):
+                report.warnings.append({"row": item.row, "email": lead.email, "flag": lead.address_flag,
+                                        "warning": lead.address_warning, "reason": lead.address_warning})  # fmt: skip
             session.flush()
             qualified = result.kind is Kind.LEAD and not was_lead
             if creating or qualified:
@@ -268,6 +273,8 @@ def import_leads(
             if is_suppressed(session, lead.email):
                 report.suppressed += 1
                 continue
+            if lead.address_flag == DISPOSABLE:
+                continue  # not enrolled; the reason is on the lead and in the report's warnings
             start_enrollment(session, lead, cadences[lead.cadence], now=now, settings=settings)
             report.enrolled += 1
     if changes and (outbox.wanted(session, EventType.LEAD_CREATED) or outbox.wanted(session, EventType.LEAD_QUALIFIED)):
@@ -294,6 +301,31 @@ def _owner_for(
         robin.moved(None, current)
         return current
     return fallback or robin.next()
+
+
+def flag_address(lead: Lead) -> bool:
+    """Flag a role address or a disposable domain on ``lead`` (with the warning people read); True when flagged.
+
+    A role address (``info@``, ``sales@``) reaches a shared inbox, not a person: it is enrolled, with
+    the warning. A disposable domain is a throw-away inbox: its lead is kept but not enrolled.
+    """
+    flags = address_flags(lead.email)
+    domain = lead.email.rpartition("@")[2]
+    if DISPOSABLE in flags:
+        lead.address_flag = DISPOSABLE
+        lead.address_warning = (
+            f"{domain} is a disposable email service: not enrolled (nobody reads a throw-away inbox, and mailing it "
+            "hurts the sending domain); find a real address and import it"
+        )
+    elif ROLE in flags:
+        lead.address_flag = ROLE
+        lead.address_warning = (
+            f"{lead.email.partition('@')[0]}@ is a role address (a shared inbox, not a person): enrolled, "
+            "but look for a named contact"
+        )
+    else:
+        lead.address_flag = lead.address_warning = None
+    return lead.address_flag is not None
 
 
 def _decided(session: Session, lead: Lead) -> bool:
@@ -362,6 +394,7 @@ def show_lead(session: Session, email: str, *, settings: Settings) -> dict[str, 
     data = lead_summary(lead)
     data.update(
         {
+            "address_warning": lead.address_warning,
             "first_name": lead.first_name,
             "last_name": lead.last_name,
             "title": lead.title,

@@ -80,6 +80,7 @@ from cadence.services.suppression import suppress
 from cadence.settings import Settings
 
 UNSUBSCRIBE_REASON = "unsubscribe by email"
+COMPLAINT_REASON = "marked our email as spam"
 _IN_CHUNK = 500
 
 MailboxFactory = Callable[[ImapConfig], ImapMailbox]
@@ -414,6 +415,8 @@ def _apply(
         return _bounce(session, settings, inbound, row, now=now, returned=returned)
     if inbound.kind == "unsubscribe":
         return _unsubscribe(session, settings, inbound, row, now=now)
+    if inbound.kind == "complaint":
+        return _complaint(session, settings, inbound, row, now=now)
     return _Effects(kind="ignored")
 
 
@@ -620,6 +623,34 @@ def _bounce(
         row.detail = f"bounced: {status}"[:2000]
     else:
         row.detail = f"temporary delivery failure, nothing changed: {status}"[:2000]
+    return effects
+
+
+def _complaint(
+    session: Session, settings: Settings, inbound: Inbound, row: InboundMessage, *, now: datetime
+) -> _Effects:
+    """A spam complaint about an email we sent: the lead's address is suppressed and the decision recorded.
+
+    Only the attached original's Message-ID counts (one of our touches): a report naming an address
+    without our message in it is anyone's claim, and changes nothing.
+    """
+    touch = _touch_by_references(session, inbound.references)
+    if touch is None:
+        row.detail = "spam complaint about no message of ours (its original's Message-ID is not one we sent): ignored"
+        return _Effects(kind="complaint", unmatched=True)
+    lead = _locked_lead(session, Lead.id == touch.lead_id)
+    if lead is None:  # pragma: no cover - a touch always has its lead
+        return _Effects(kind="complaint", unmatched=True)
+    row.lead_id, row.touch_id = lead.id, touch.id
+    reason = f"{COMPLAINT_REASON} (feedback report from {inbound.sender or 'an unnamed sender'})"
+    applied = handle(session, lead, Unsubscribed(reason=reason[:1000], by=inbound.sender), at=now, settings=settings,
+                     suppress_also=[lead.email], message_id=inbound.message_id, touch_id=touch.id)  # fmt: skip
+    effects = _Effects(kind="complaint", suppressed=applied.suppressed)
+    if applied.decision is not None:
+        effects.decisions.append(applied.decision.outcome)
+    row.detail = f"spam complaint about our email (touch {touch.id}): {lead.email} suppressed" + (
+        " and decided" if applied.decision is not None else "; the lead was decided already"
+    )
     return effects
 
 

@@ -20,7 +20,19 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from cadence.services.context import Context
 from cadence.services.workspace.access import AccessDenied, Forbidden
 from cadence.settings import Settings
-from cadence.web import accounts, api, auth, contact_form, dashboard, leads, marketing, tasks, unsubscribe, webhooks
+from cadence.web import (
+    accounts,
+    api,
+    auth,
+    contact_form,
+    dashboard,
+    leads,
+    mailboxes,
+    marketing,
+    tasks,
+    unsubscribe,
+    webhooks,
+)
 from cadence.web.api.errors import ApiError, api_error_response, code_for_status, error_json, is_api
 from cadence.web.api.limits import BodyLimit, RateLimiter
 from cadence.web.deps import Clock, wall_clock
@@ -76,6 +88,7 @@ WORKSPACE_ROUTERS = (
     marketing.router,
     dashboard.router,
     webhooks.router,
+    mailboxes.router,
 )
 """The workspace's routers: made by :func:`auth.guarded_router`, they check the session's CSRF token on every POST.
 

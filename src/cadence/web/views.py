@@ -35,6 +35,7 @@ NAVIGATION: dict[Role, tuple[NavItem, ...]] = {
         NavItem("/cadences", "Cadences"),
         NavItem("/templates", "Templates"),
         NavItem("/webhooks", "Webhooks"),
+        NavItem("/mailboxes", "Sending"),
     ),
 }
 

@@ -61,7 +61,7 @@ class _Recipient:
     diagnostic: str
 
 
-def _field_blocks(part: Message) -> list[list[tuple[str, str]]]:
+def field_blocks(part: Message) -> list[list[tuple[str, str]]]:
     """The header blocks of a ``message/delivery-status`` part (per-message, then per-recipient)."""
     blocks: list[list[tuple[str, str]]] = []
     try:
@@ -87,7 +87,7 @@ def _field_blocks(part: Message) -> list[list[tuple[str, str]]]:
 
 def _dsn_recipients(part: Message) -> list[_Recipient]:
     recipients: list[_Recipient] = []
-    for block in _field_blocks(part):
+    for block in field_blocks(part):
         fields: dict[str, str] = {}
         for name, value in block:
             fields.setdefault(name, value)
@@ -112,7 +112,7 @@ def _is_permanent(recipient: _Recipient) -> bool:
     return recipient.action == "failed" or recipient.status.startswith("5")
 
 
-def _returned_message_id(message: Message) -> str | None:
+def returned_message_id(message: Message) -> str | None:
     """The Message-ID of the message a bounce returns (its attached message or headers)."""
     for part in walk(message):
         kind = part_type(part)
@@ -153,7 +153,7 @@ def classify_bounce(message: Message, sender: str | None, subject: str, text: st
             if part_type(part) in ("message/delivery-status", "message/global-delivery-status"):
                 recipients.extend(_dsn_recipients(part))
         is_dsn = is_dsn or bool(recipients)
-    returned = _returned_message_id(message)
+    returned = returned_message_id(message)
     if returned is None:  # Exim and qmail copy the returned message into the text
         inline = _INLINE_ID.search(text[:50_000])
         returned = inline.group(1) if inline and len(inline.group(1)) <= MAX_ID_LENGTH else None

@@ -9,6 +9,7 @@ from email.message import Message
 
 from cadence.core.inbound.auto_replies import auto_reason
 from cadence.core.inbound.bounces import classify_bounce
+from cadence.core.inbound.complaints import classify_complaint
 from cadence.core.inbound.dates import return_date, sent_at
 from cadence.core.inbound.kinds import Inbound
 from cadence.core.inbound.message import addresses, body_text, first_id, header, headers, one_line, reference_ids
@@ -45,6 +46,9 @@ def _kind_of(message: Message, *, now: datetime, unsubscribe_addresses: set[str]
     text = body_text(message)
     own = own_text(text)
 
+    complaint = classify_complaint(message, sender, subject)
+    if complaint is not None:
+        return complaint
     bounce = classify_bounce(message, sender, subject, text)
     if bounce is not None:
         return bounce

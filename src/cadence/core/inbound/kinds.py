@@ -6,8 +6,8 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Literal
 
-Kind = Literal["reply", "auto_reply", "bounce", "unsubscribe", "ignored"]
-KINDS: tuple[Kind, ...] = ("reply", "auto_reply", "bounce", "unsubscribe", "ignored")
+Kind = Literal["reply", "auto_reply", "bounce", "unsubscribe", "complaint", "ignored"]
+KINDS: tuple[Kind, ...] = ("reply", "auto_reply", "bounce", "unsubscribe", "complaint", "ignored")
 
 NOTE_LIMIT = 500
 """The longest note kept from a message's body (characters)."""
@@ -24,6 +24,7 @@ class Inbound:
     """Message-IDs this message answers (In-Reply-To, then References newest first); for a bounce, the returned
     message's own Message-ID first."""
     bounced_recipients: tuple[str, ...] = ()
+    """For a bounce: the failed recipients; for a spam complaint: the addresses the report names."""
     bounce_permanent: bool = False
     bounce_status: str | None = None
     """For a bounce: the status and diagnostic of the failed recipients, on one line."""

@@ -28,6 +28,7 @@ from cadence.services.advance.work import Built, WorkItem
 from cadence.services.claims import Claim
 from cadence.services.context import Context
 from cadence.services.enrollments import calendar_for, pinned_cadence
+from cadence.services.sending_domains import Signers
 
 
 def choose_variant(templates: tuple[str, ...], lead_email: str, enrollment_id: int, step_index: int) -> str | None:
@@ -193,7 +194,7 @@ def headers(identity: MailIdentity, item: WorkItem) -> dict[str, str]:
     """Our own headers: one-click unsubscribe (RFC 8058) and the touch the message belongs to."""
     unsubscribe = item.variables["unsubscribe_url"]
     mailto = (
-        identity.unsubscribe_address or identity.reply_to or item.owner_email or f"unsubscribe@{identity.mail_domain}"
+        identity.unsubscribe_address or identity.reply_to or item.from_address or f"unsubscribe@{identity.mail_domain}"
     )
     return {
         "List-Unsubscribe": f"<{unsubscribe}>, <mailto:{mailto}?subject=unsubscribe>",
@@ -211,7 +212,7 @@ def compose(identity: MailIdentity, item: WorkItem, rendered: RenderedEmail, *, 
     assert item.message_id is not None  # given before an email is composed
     return build_message(
         from_name=item.owner_name,
-        from_address=item.owner_email or f"sales@{identity.mail_domain}",
+        from_address=item.from_address or f"sales@{identity.mail_domain}",
         to_address=item.lead_email,
         to_name=item.variables["lead"]["full_name"],
         subject=subject,
@@ -219,7 +220,7 @@ def compose(identity: MailIdentity, item: WorkItem, rendered: RenderedEmail, *, 
         html=rendered.html,
         message_id=item.message_id,
         date=now,
-        reply_to=identity.reply_to or item.owner_email,
+        reply_to=identity.reply_to or item.from_address,
         in_reply_to=item.thread_parent[0] if item.thread_parent else None,
         references=[item.thread_parent[0]] if item.thread_parent else (),
         headers=headers(identity, item),
@@ -234,12 +235,14 @@ def render(templates: Templates, item: WorkItem) -> RenderedEmail:
     return item.rendered
 
 
-def build(ctx: Context, item: WorkItem, *, now: datetime) -> Built | str | Unsendable:
-    """Render, compose and serialize one email, its header section verified on the bytes.
+def build(ctx: Context, item: WorkItem, *, now: datetime, signers: Signers | None = None) -> Built | str | Unsendable:
+    """Render, compose and serialize one email, its header section verified on the bytes, and (with
+    ``signers``, for a domain that has a key) DKIM-sign it.
 
-    A string: why a template cannot render, for the step to be held until it is fixed. An
-    :class:`Unsendable`: the lead's data cannot make a safe message (a value that would break a header,
-    data the email package refuses): the step fails for good and its owner is told; never retried.
+    A string: why a template cannot render or a DKIM key cannot be used, for the step to be held until
+    it is fixed. An :class:`Unsendable`: the lead's data cannot make a safe message (a value that would
+    break a header, data the email package refuses): the step fails for good and its owner is told;
+    never retried.
     """
     item.message_id = item.message_id or make_message_id(item.claim.touch_id, ctx.settings.mail_domain)
     try:
@@ -248,11 +251,17 @@ def build(ctx: Context, item: WorkItem, *, now: datetime) -> Built | str | Unsen
         return str(exc)
     try:
         message = compose(MailIdentity.of(ctx), item, rendered, now=now)
-        return Built(str(message["Subject"]), message_bytes(message))
+        data = message_bytes(message)
     except Unsendable as exc:
         return exc
     except (ValueError, TypeError, UnicodeError, MessageError) as exc:  # this lead's step fails, not the batch
         return Unsendable(f"the message cannot be built from the lead's data: {type(exc).__name__}: {exc}"[:2000])
+    if signers is not None and signers.keys:
+        signed = signers.sign(data, item.from_address or f"sales@{ctx.settings.mail_domain}")
+        if isinstance(signed, str):
+            return signed[:2000]
+        data = signed
+    return Built(str(message["Subject"]), data)
 
 
 def preview_email(ctx: Context, session: Session, lead_email: str, template: str, *, now: datetime) -> EmailMessage:

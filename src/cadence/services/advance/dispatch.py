@@ -29,6 +29,7 @@ from cadence.services.advance.ledger import Ledger, mark_sending
 from cadence.services.advance.settle import SendResult
 from cadence.services.advance.work import Built, RunReport, WorkItem
 from cadence.services.context import Context
+from cadence.services.sending_domains import Signers
 
 CHUNK_PER_CONNECTION = 8
 """Emails per SMTP connection marked ``sending`` in one transaction."""
@@ -109,9 +110,17 @@ def _deliver(
 
 
 async def dispatch(
-    ctx: Context, sender: SmtpSender, emails: list[WorkItem], now: datetime, report: RunReport, versions: Versions
+    ctx: Context,
+    sender: SmtpSender,
+    emails: list[WorkItem],
+    now: datetime,
+    report: RunReport,
+    versions: Versions,
+    signers: Signers | None = None,
 ) -> list[tuple[WorkItem, SendResult]]:
     """Send ``emails`` over the sender's connections; what came of each (withdrawn ones included).
+
+    ``signers``: the sending domains' DKIM keys; each email is signed by its From domain's key.
 
     Emails held by a template that fails to render are held (:func:`~cadence.services.advance.intake.hold`);
     those that cannot be built safely from the lead's data come back as :class:`Unsendable`.
@@ -129,7 +138,7 @@ async def dispatch(
                 built: list[tuple[WorkItem, Built]] = []
                 broken: list[tuple[WorkItem, str]] = []
                 for item in emails[start : start + chunk]:
-                    made = compose.build(ctx, item, now=now)
+                    made = compose.build(ctx, item, now=now, signers=signers)
                     if isinstance(made, Unsendable):  # settled as a failed step, never marked nor sent
                         results.append((item, made))
                     elif isinstance(made, str):
@@ -164,7 +173,9 @@ async def dispatch(
         try:
             while (entry := await queue.get()) is not None:
                 item, built = entry
-                envelope_from = envelope or item.owner_email or f"sales@{ctx.settings.mail_domain}"
+                envelope_from = (
+                    item.mailbox.address if item.mailbox else envelope or item.owner_email
+                ) or f"sales@{ctx.settings.mail_domain}"
                 if ctx.settings.bounce_domain:  # VERP: a bounce names the touch it returns (signed)
                     token = bounce_token(item.claim.touch_id, ctx.settings.secret_key.get_secret_value())
                     envelope_from = f"bounce+{token}@{ctx.settings.bounce_domain}"

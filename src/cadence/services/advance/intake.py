@@ -25,7 +25,7 @@ from cadence.core.event_data import MAY_HAVE_GONE_OUT
 from cadence.core.events import TouchState, consequences
 from cadence.core.schedule import local_instant
 from cadence.core.webhooks import EventType
-from cadence.services.advance import settle
+from cadence.services.advance import pacing, settle
 from cadence.services.advance.accounts import space_account_contacts
 from cadence.services.advance.compose import Versions, render, work_item
 from cadence.services.advance.work import RunReport, WorkItem
@@ -342,4 +342,6 @@ def take(
         items = space_account_contacts(session, ctx, items, now, report)
         record_tasks(session, ctx, [i for i in items if i.step.channel.is_task], now, report, versions)
         emails = apply_caps(session, ctx, [i for i in items if not i.step.channel.is_task], now, report)
+        emails = pacing.hold_paused_cadences(session, ctx, emails, now, report)
+        emails = pacing.apply_mailbox_gate(session, ctx, emails, now, report)
     return emails, snapshots

@@ -21,12 +21,16 @@ from sqlalchemy import func, select
 from cadence.adapters.db import DatabaseUnavailable
 from cadence.adapters.mail import SmtpConfig, SmtpSender
 from cadence.adapters.models import Enrollment, Lead
+from cadence.services import guards
 from cadence.services.advance import intake, settle
 from cadence.services.advance.compose import Versions
 from cadence.services.advance.dispatch import dispatch, retrying
-from cadence.services.advance.work import RunReport
+from cadence.services.advance.settle import SendResult
+from cadence.services.advance.work import RunReport, WorkItem
 from cadence.services.context import Context
 from cadence.services.enrollments import lead_timezone
+from cadence.services.mailboxes import MailboxRoute
+from cadence.services.sending_domains import domain_keys, load_signers
 
 
 def smtp_config(ctx: Context, password: str | None = None) -> SmtpConfig:
@@ -62,13 +66,14 @@ async def run_batch(
         )  # fmt: skip
         if not emails:
             return report
-        results = await dispatch(ctx, sender, emails, now, report, versions)
+        results = await dispatch_all(ctx, sender, emails, now, report, versions)
 
         def settled(counts: RunReport) -> None:
             with ctx.sessions() as session, session.begin():
                 settle.settle(session, ctx, results, now, counts, snapshots)
 
         await asyncio.to_thread(retrying, ctx, report, settled)
+        await asyncio.to_thread(retrying, ctx, report, functools.partial(bounce_guard, ctx, results, now))
     except DatabaseUnavailable as exc:
         reason = str(exc)
         report.stopped = (
@@ -76,6 +81,67 @@ async def run_batch(
             "had claimed is taken up by the next run once the claims' lease lapses (CADENCE_LEASE_SECONDS)"
         )
     return report
+
+
+def bounce_guard(ctx: Context, results: list[tuple[WorkItem, SendResult]], now: datetime, counts: RunReport) -> None:
+    """Pause the mailboxes and cadences of this batch whose bounce rate passed the threshold (:mod:`guards`)."""
+    mailboxes = {item.mailbox.id for item, _ in results if item.mailbox is not None}
+    cadences = {item.cadence_key[0] for item, _ in results if item.cadence_key is not None}
+    if not mailboxes and not cadences:
+        return
+    with ctx.sessions() as session, session.begin():
+        for tripped in guards.check(session, ctx.settings, now=now, mailbox_ids=mailboxes, cadences=cadences):
+            counts.failures.append({tripped.kind: tripped.name, "paused": tripped.reason})
+
+
+async def mailbox_config(ctx: Context, mailbox: MailboxRoute) -> SmtpConfig:
+    """The SMTP settings of a sending mailbox (its password from its Prefect Secret block, if it names one)."""
+    password: str | None = None
+    if mailbox.password_block:
+        from prefect.blocks.system import Secret
+
+        block: Secret[str] = await Secret.aload(mailbox.password_block)
+        password = str(block.get())
+    return SmtpConfig(host=mailbox.host, port=mailbox.port, username=mailbox.username or (mailbox.address
+                      if password else None), password=password, tls=mailbox.tls, timeout=ctx.settings.smtp_timeout,
+                      connections=1)  # fmt: skip
+
+
+async def dispatch_all(
+    ctx: Context, sender: SmtpSender, emails: list[WorkItem], now: datetime, report: RunReport, versions: Versions
+) -> list[tuple[WorkItem, SendResult]]:
+    """Send ``emails``: those without a mailbox over ``sender`` (the global SMTP server), the others over one
+    connection to their mailbox's server, opened for this batch (a paced mailbox sends a few emails a batch)."""
+
+    def read_domains(_counts: RunReport) -> list[tuple[str, str, str | None, str | None]]:
+        with ctx.sessions() as session:
+            return domain_keys(session)
+
+    signers = await load_signers(await asyncio.to_thread(retrying, ctx, report, read_domains))
+    by_mailbox: dict[int | None, list[WorkItem]] = {}
+    for item in emails:
+        by_mailbox.setdefault(item.mailbox.id if item.mailbox else None, []).append(item)
+    results: list[tuple[WorkItem, SendResult]] = []
+    for key, group in by_mailbox.items():
+        if key is None:
+            results += await dispatch(ctx, sender, group, now, report, versions, signers)
+            continue
+        assert group[0].mailbox is not None  # grouped by mailbox
+        try:
+            config = await mailbox_config(ctx, group[0].mailbox)
+        except Exception as exc:  # the block is missing or unreadable: the emails are held, with the reason
+            reason = f"the password of mailbox {group[0].mailbox.address} cannot be read: {exc}"
+
+            def held(counts: RunReport, group: list[WorkItem] = group, reason: str = reason) -> None:
+                with ctx.sessions() as session, session.begin():
+                    for item in group:
+                        intake.hold(session, ctx, item, now, reason, counts)
+
+            await asyncio.to_thread(retrying, ctx, report, held)
+            continue
+        async with SmtpSender(config) as own:
+            results += await dispatch(ctx, own, group, now, report, versions, signers)
+    return results
 
 
 class BatchRunner(Protocol):

@@ -9,6 +9,7 @@ from typing import Any
 from cadence.adapters.templates import RenderedEmail
 from cadence.core.cadences import Step
 from cadence.services.claims import Claim
+from cadence.services.mailboxes import MailboxRoute
 
 
 @dataclass
@@ -31,6 +32,12 @@ class WorkItem:
     message_id: str | None = None
     cadence_key: tuple[str, str] | None = None  # (name, version) the enrollment is pinned to
     owner_cap: int | None = None  # the owner's daily email cap when the step was claimed
+    mailbox: MailboxRoute | None = None  # the owner's sending mailbox it leaves from (None: the global SMTP server)
+
+    @property
+    def from_address(self) -> str | None:
+        """The address the email is from: its mailbox's, else its owner's."""
+        return self.mailbox.address if self.mailbox is not None else self.owner_email
 
 
 @dataclass(frozen=True)
@@ -58,6 +65,7 @@ class RunReport:
     deferred: int = 0
     skipped: int = 0
     capped: int = 0
+    paced: int = 0  # emails that wait for their mailbox's next slot (pacing, cap, ramp-up, pause)
     completed: int = 0
     batches: int = 0
     failures: list[dict[str, Any]] = field(default_factory=list)
@@ -67,7 +75,7 @@ class RunReport:
     def add(self, other: RunReport) -> None:
         """Add ``other``'s counts to this report."""
         for name in ("claimed", "emails_sent", "retried", "bounced", "uncertain", "recovered", "superseded",
-                     "held", "deferred", "skipped", "capped", "completed", "batches", "failed"):  # fmt: skip
+                     "held", "deferred", "skipped", "capped", "completed", "batches", "failed", "paced"):  # fmt: skip
             setattr(self, name, getattr(self, name) + getattr(other, name))
         self.tasks.update(other.tasks)
         self.failures.extend(other.failures)
@@ -95,6 +103,7 @@ class RunReport:
             "deferred": self.deferred,
             "skipped": self.skipped,
             "capped": self.capped,
+            "paced": self.paced,
             "completed_no_response": self.completed,
             "batches": self.batches,
             "failures": self.failures[:100],
