@@ -32,6 +32,41 @@ TARGET = {"accuracy": 0.9, "unsafe": 0}
 SAFETY_RELEVANT = ("interested", "referral", "not_interested", "unsubscribe_request")
 
 
+HOSTILE = {
+    "negations": "not " * 50_000,
+    "cues": "please contact " * 20_000,
+    "names": "Jane " * 50_000 + "@",
+    "digits": "1 2 3 4 5 6 7 8 9 " * 20_000,
+    "relative dates": "in 12 " * 30_000,
+    "at signs": "a@" * 50_000,
+    "quotes": "> quoted\n" * 50_000,
+}
+"""Texts built to make a careless pattern backtrack (the same as tests/core/test_intent.py's)."""
+
+
+def hostile_figures() -> dict[str, dict[str, float]]:
+    """Per hostile text: the milliseconds a reading takes, and its ratio to a floor measured now on the same
+    text (one pass of a word pattern over it): linear readings stay within a small multiple of the floor."""
+    import re
+    from datetime import UTC, datetime
+
+    from cadence.core.intent import read_text
+
+    at = datetime(2026, 12, 7, tzinfo=UTC)
+
+    figures: dict[str, dict[str, float]] = {}
+    for name, text in HOSTILE.items():
+        started = time.perf_counter()
+        re.findall(r"\w+", text.lower())
+        floor = time.perf_counter() - started
+        started = time.perf_counter()
+        read_text(text, at=at, sender="lead@acme.example")
+        took = time.perf_counter() - started
+        figures[name] = {"ms": round(took * 1000, 1), "floor_ms": round(floor * 1000, 1),
+                         "ratio": round(took / floor, 1) if floor else 0.0}  # fmt: skip
+    return figures
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--corpus", type=Path, default=ROOT / "tests" / "fixtures" / "replies")
@@ -99,6 +134,7 @@ def main(argv: list[str] | None = None) -> int:
         "dates_right": f"{dates[0]}/{dates[1]}",
         "referrals_right": f"{referrals[0]}/{referrals[1]}",
         "per_message_ms": round(elapsed * 1000 / (count * max(1, args.repeat)), 3) if count else 0.0,
+        "hostile": hostile_figures(),
         "target": TARGET,
         "ok": accuracy >= TARGET["accuracy"] and unsafe_count <= TARGET["unsafe"],
     }

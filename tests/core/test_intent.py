@@ -6,7 +6,6 @@ import email
 import email.policy
 import json
 import re
-import time
 from datetime import UTC, date, datetime
 from email.message import EmailMessage
 from pathlib import Path
@@ -424,11 +423,12 @@ def test_dates_resolve_against_the_time_given_when_the_message_has_no_date() -> 
         pytest.param("> quoted\n" * 50_000, id="quotes"),
     ],
 )
-def test_hostile_text_is_read_quickly(text: str) -> None:
-    started = time.perf_counter()
-    read(text)
-    read_message(parse(f"From: a@acme.example\nSubject: Re: hi\n\n{text}"))
-    assert time.perf_counter() - started < 2.0
+def test_hostile_text_is_read_to_an_answer(text: str) -> None:
+    # How fast is measured by benchmarks/classify.py (its "hostile" figures, against a plain scan of the
+    # same text); here, that the reading ends with an intent and bounded evidence, whatever the text.
+    for reading in (read(text), read_message(parse(f"From: a@acme.example\nSubject: Re: hi\n\n{text}"))):
+        assert reading.intent in INTENTS
+        assert sum(len(e) for e in reading.evidence) < 5_000
 
 
 @settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
