@@ -308,15 +308,41 @@ def test_a_response_stops_the_cadence_and_gives_the_owner_a_task(api: httpx.Clie
         assert s.scalar(select(Enrollment.state)) == "responded"
 
 
-def test_a_booking_notification_is_refused_with_its_code_until_bookings_are_supported(
-    api: httpx.Client, keys: Keys
+def _calendly(email: str, start: str = "2026-12-02T15:00:00Z") -> dict[str, object]:
+    return {"event": "invitee.created", "payload": {"email": email, "scheduled_event": {"start_time": start}}}
+
+
+def test_a_booking_notification_records_the_meeting_with_its_start_and_the_task_to_qualify(
+    api: httpx.Client, keys: Keys, ctx: Context
 ) -> None:
     api.post("/api/v1/leads", json=PRIYA, headers=keys.header("intake"))
-    booking = {"type": "booking", "booking": {"starts_at": "2026-12-02T15:00:00Z", "tool": "calendly"}}
-    response = api.post(
-        "/api/v1/leads/priya.nair@northwind.example/responses", json=booking, headers=keys.header("write")
-    )
-    _error(response, 501, "booking_not_supported")
+    email = "priya.nair@northwind.example"
+    booking = {"type": "booking", "booking": _calendly(email)}
+    response = api.post(f"/api/v1/leads/{email}/responses", json=booking, headers=keys.header("write"))
+    assert response.status_code == 201, response.text
+    booked = response.json()["booking"]
+    assert (booked["recorded"], booked["lead"], booked["start"]) == (True, email, "2026-12-02T15:00:00+00:00")
+    with ctx.sessions() as s:
+        assert s.scalar(select(Enrollment.state)) == "decided"
+        task = s.get(Task, booked["task_id"])
+        assert task is not None
+        assert task.title.startswith("Qualify")
+
+
+def test_a_booking_posted_as_the_tool_sends_it_books_its_attendee_and_one_of_another_lead_is_refused(
+    api: httpx.Client, keys: Keys, ctx: Context
+) -> None:
+    api.post("/api/v1/leads", json=PRIYA, headers=keys.header("intake"))
+    email = "priya.nair@northwind.example"
+    other = {"type": "booking", "booking": _calendly("someone@elsewhere.example")}
+    refused = api.post(f"/api/v1/leads/{email}/responses", json=other, headers=keys.header("write"))
+    _error(refused, 422, "booking_of_another")
+    _error(api.post("/api/v1/bookings", json={"event": "x"}, headers=keys.header("write")), 422, "invalid_booking")
+    direct = api.post("/api/v1/bookings", json=_calendly(email), headers=keys.header("write"))
+    assert direct.status_code == 201, direct.text
+    assert direct.json()["recorded"] is True
+    with ctx.sessions() as s:
+        assert s.scalar(select(Enrollment.state)) == "decided"
 
 
 def test_a_decision_goes_through_the_rule_and_a_meeting_needs_the_qualifying_answers(
@@ -343,6 +369,7 @@ def test_the_schema_and_the_docs_page_are_served(api: httpx.Client) -> None:
         "/api/v1/interactions",
         "/api/v1/leads/{email}",
         "/api/v1/tasks",
+        "/api/v1/bookings",
         "/api/v1/leads/{email}/responses",
         "/api/v1/leads/{email}/decision",
     }

@@ -15,16 +15,14 @@ from cadence.settings import Settings
 from cadence.web.app import create_app
 from tests.web.api_support import MONDAY_10_NY, seed_api
 
-OPERATIONS = 6
-EXPECTED_5XX = {501}
-"""``booking_not_supported`` (until booking notifications are taken) is a 501 by design; any other 5xx is a bug."""
+OPERATIONS = 7
 
 
 def no_unexpected_server_error(
     ctx: schemathesis.CheckContext, response: schemathesis.Response, case: schemathesis.Case
 ) -> bool:
-    """Fails on a 5xx other than :data:`EXPECTED_5XX`, with the body that came with it."""
-    if response.status_code >= 500 and response.status_code not in EXPECTED_5XX:
+    """Fails on any 5xx, with the body that came with it."""
+    if response.status_code >= 500:
         raise AssertionError(f"{case.method} {case.formatted_path}: {response.status_code} {response.text[:300]}")
     return True
 

@@ -27,7 +27,9 @@ CODES: dict[str, str] = {
     "idempotency_in_progress": "a request with the same Idempotency-Key is being handled: retry (409)",
     "body_too_large": "the request body is over the limit (413)",
     "rate_limited": "too many requests for this key: wait for Retry-After seconds (429)",
-    "booking_not_supported": "booking notifications are not taken yet (501)",
+    "invalid_booking": "the booking notification is not one of Cal.com's or Calendly's, or misses its start (422)",
+    "booking_missing": "a response of type booking without the notification in `booking` (422)",
+    "booking_of_another": "the booking's attendees do not include the lead of the path (422)",
     "unavailable": "the database cannot be reached: retry after Retry-After seconds (503)",
     "internal_error": "something failed on our side; it is logged (500)",
 }

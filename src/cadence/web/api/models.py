@@ -123,6 +123,12 @@ class ResponseIn(Strict):
     booking: dict[str, Any] | None = Field(default=None, description="A booking tool's notification, as it sent it.")
 
 
+class BookingIn(BaseModel):
+    """A booking tool's notification as it sent it (Cal.com or Calendly shape), checked by the meetings service."""
+
+    model_config = ConfigDict(extra="allow")
+
+
 class DecisionIn(Strict):
     """The final decision on a lead, with its reason; a meeting or hand-off needs the qualifying answers."""
 

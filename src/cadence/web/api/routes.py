@@ -24,7 +24,16 @@ from cadence.services.leads import show_lead
 from cadence.services.tasks import list_tasks
 from cadence.services.workspace.decisions import DecisionForm, check_decision
 from cadence.web.api.errors import ApiError, cadence_errors
-from cadence.web.api.models import DecisionIn, ErrorOut, InteractionIn, LeadIn, LeadOut, ResponseIn, ResponseType
+from cadence.web.api.models import (
+    BookingIn,
+    DecisionIn,
+    ErrorOut,
+    InteractionIn,
+    LeadIn,
+    LeadOut,
+    ResponseIn,
+    ResponseType,
+)
 from cadence.web.api.security import Caller, needs
 from cadence.web.deps import get_clock, get_context
 
@@ -200,19 +209,15 @@ def get_tasks(
 )
 def create_response(request: Request, email: Email, body: ResponseIn, caller: WriteKey) -> JSONResponse:
     """Record the lead's response."""
-    if body.type is ResponseType.BOOKING:
-        booking = _booking_service()
-        if booking is None:
-            raise ApiError(501, "booking_not_supported", "booking notifications are not supported yet")
+    if body.type is ResponseType.BOOKING and not body.booking:
+        raise ApiError(422, "booking_missing", "a response of type booking needs the notification in `booking`")
 
     def work(session: Session, now: datetime) -> tuple[int, dict[str, Any]]:
         with cadence_errors():
             lead = get_lead(session, email)
             if body.type is ResponseType.BOOKING:
-                record = _booking_service()
-                assert record is not None
-                result = record(session, {"email": lead.email, **(body.booking or {})}, now)
-                return 201, {"email": lead.email, "type": body.type.value, "booking": result}
+                booked = _booked(session, body.booking or {}, now, lead=lead.email)
+                return 201, {"email": lead.email, "type": body.type.value, "booking": booked}
             kind = "reply" if body.type is ResponseType.REPLY else "manual"
             channel = "email" if body.type is ResponseType.REPLY and body.channel == "other" else body.channel
             response, enrollment = record_response(session, lead, now=now, kind=kind, channel=channel, note=body.note)
@@ -227,14 +232,39 @@ def create_response(request: Request, email: Email, body: ResponseIn, caller: Wr
     return posted(request, caller, body, work)
 
 
-def _booking_service() -> Callable[[Session, dict[str, Any], datetime], Any] | None:
-    """``services.meetings.record_booking`` when this build has it."""
-    try:
-        from cadence.services import meetings  # type: ignore[attr-defined,unused-ignore]
-    except ImportError:
-        return None
-    found: Callable[[Session, dict[str, Any], datetime], Any] | None = getattr(meetings, "record_booking", None)
-    return found
+def _booked(session: Session, payload: dict[str, Any], now: datetime, *, lead: str | None = None) -> dict[str, Any]:
+    """Record the meeting a booking notification announces (:func:`cadence.services.meetings.record_booking`).
+
+    With ``lead``, the notification must book that lead: a booking of another person is refused, not
+    recorded against whoever it names.
+    """
+    from cadence.services.meetings import parse_booking, record_booking
+
+    if lead is not None:
+        _via, _start, attendees = parse_booking(payload)
+        if lead not in {a.strip().lower() for a in attendees}:
+            raise ApiError(422, "booking_of_another", f"the booking's attendees do not include {lead}")
+    return record_booking(session, payload, now).as_dict()
+
+
+@router.post(
+    "/bookings",
+    status_code=201,
+    summary="Record a booking tool's notification",
+    description="The JSON body a scheduling tool sends when a meeting is booked or moved (Cal.com: `triggerEvent` "
+    "`BOOKING_CREATED` or `BOOKING_RESCHEDULED`, `payload.startTime`, `payload.attendees[].email`; Calendly: "
+    "`event` `invitee.created`, `payload.email`, `payload.scheduled_event.start_time`). The first attendee who is a "
+    "lead gets the decision `meeting_booked` with the meeting's start and the task to qualify before it; a "
+    "cancellation books nothing. Scope: write.",
+)
+def create_booking(request: Request, body: BookingIn, caller: WriteKey) -> JSONResponse:
+    """Record the meeting the notification announces."""
+
+    def work(session: Session, now: datetime) -> tuple[int, dict[str, Any]]:
+        with cadence_errors(invalid="invalid_booking"):
+            return 201, _booked(session, body.model_dump(), now)
+
+    return posted(request, caller, body, work)
 
 
 @router.post(
