@@ -25,6 +25,7 @@ from cadence.services.replies import sync_replies
 from cadence.services.snoozes import wake_snoozed
 from cadence.services.stuck import stuck_leads
 from cadence.services.template_preview import preview_template
+from cadence.services.workspace.dashboard import overview
 from cadence.settings import Settings
 from tests.conftest import TEMPLATES
 from tests.flows.conftest import lead_row, seed
@@ -257,6 +258,8 @@ def test_a_lead_that_answered_and_whose_task_is_done_without_a_decision_is_stuck
         "responded",
         "answered: no open task and no decision",
     )
+    numbers = overview(ctx, now=MONDAY)
+    assert (numbers.stuck_total, [lead["email"] for lead in numbers.stuck]) == (1, [LEAD])
 
 
 def test_an_automatic_reply_saying_the_lead_left_refers_to_the_person_it_names(service: Service) -> None:

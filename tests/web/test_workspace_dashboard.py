@@ -112,6 +112,7 @@ def test_the_dashboard_draws_its_charts_as_inline_svg_and_loads_nothing_else(sit
     assert all_row is not None
     assert re.findall(r'<td class="num">(?:<strong>)?(\d+)', all_row.group(1)) == ["4", "1", "1", "6"]  # A, B, -, all
     assert '<th class="num">Sent</th><th class="num">Replied</th><th class="num">Meetings</th>' in text
+    assert re.search(r'<h2 id="stuck-heading">Leads with no decision and no next step \(\d+\)</h2>', text)
 
 
 @pytest.mark.one_database

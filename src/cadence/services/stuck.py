@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import and_, exists, or_, select
+from sqlalchemy import Select, and_, exists, func, or_, select
 from sqlalchemy.orm import Session
 
 from cadence.adapters.models import Decision, Enrollment, Lead, Task
@@ -28,8 +28,8 @@ _REASONS = {
 }
 
 
-def stuck_leads(session: Session, *, owner_id: int | None = None) -> list[dict[str, Any]]:
-    """Every lead with neither a current decision nor a next step, oldest first, with the reason."""
+def _stuck_query(owner_id: int | None) -> Select[tuple[Lead]]:
+    """The leads of kind lead with neither a current decision nor a next step (of ``owner_id``'s, if given)."""
     decided = exists().where(Decision.lead_id == Lead.id, Decision.superseded_at.is_(None))
     open_task = exists().where(Task.lead_id == Lead.id, Task.status == "open")
     going = exists().where(
@@ -42,8 +42,19 @@ def stuck_leads(session: Session, *, owner_id: int | None = None) -> list[dict[s
     query = select(Lead).where(Lead.kind == Kind.LEAD.value, Lead.snoozed_until.is_(None), ~decided, ~open_task, ~going)
     if owner_id is not None:
         query = query.where(Lead.owner_id == owner_id)
+    return query
+
+
+def count_stuck(session: Session, *, owner_id: int | None = None) -> int:
+    """How many leads :func:`stuck_leads` would list."""
+    return session.scalar(select(func.count()).select_from(_stuck_query(owner_id).subquery())) or 0
+
+
+def stuck_leads(session: Session, *, owner_id: int | None = None, limit: int | None = None) -> list[dict[str, Any]]:
+    """Every lead with neither a current decision nor a next step, oldest first, with the reason (the first
+    ``limit`` of them, if given)."""
     found = []
-    for lead in session.scalars(query.order_by(Lead.updated_at, Lead.id)):
+    for lead in session.scalars(_stuck_query(owner_id).order_by(Lead.updated_at, Lead.id).limit(limit)):
         enrollment = latest_enrollment(session, lead)
         state = enrollment.state if enrollment is not None else None
         reason = _REASONS.get(state, f"enrollment {state}: no open task and no decision")

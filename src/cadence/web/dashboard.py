@@ -79,6 +79,8 @@ def dashboard_page(request: Request, ctx: ContextDep, clock: ClockDep, viewer: M
         tasks_chart=tasks_chart,
         done_window=DONE_WINDOW_DAYS,
         late_answers=numbers.late_answers,
+        stuck=numbers.stuck,
+        stuck_total=numbers.stuck_total,
         now=clock(),
         sla_hours=ctx.settings.response_sla_hours,
         inbound_review=_inbound_review(ctx),

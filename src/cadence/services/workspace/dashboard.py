@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 from cadence.adapters.files import load_cadences
 from cadence.errors import CadenceError
@@ -19,6 +20,10 @@ from cadence.services.dashboard import (
     tasks_by_rep,
 )
 from cadence.services.response_sla import LateAnswer, late_answers
+from cadence.services.stuck import count_stuck, stuck_leads
+
+STUCK_SHOWN = 20
+"""How many of the leads with neither a decision nor a next step the dashboard lists (the rest: the CLI)."""
 
 
 @dataclass(frozen=True)
@@ -31,6 +36,10 @@ class Overview:
     reps: list[RepTasks]
     late_answers: list[LateAnswer] = field(default_factory=list)
     """Leads that answered and wait past the response SLA (:mod:`cadence.services.response_sla`)."""
+    stuck: list[dict[str, Any]] = field(default_factory=list)
+    """The oldest leads with neither a decision nor a next step (:mod:`cadence.services.stuck`), at most
+    :data:`STUCK_SHOWN`."""
+    stuck_total: int = 0
 
 
 def overview(ctx: Context, *, now: datetime) -> Overview:
@@ -49,4 +58,6 @@ def overview(ctx: Context, *, now: datetime) -> Overview:
             decisions=decisions_by_outcome(session),
             reps=tasks_by_rep(session, now=now, default_timezone=ctx.settings.default_timezone),
             late_answers=late_answers(session, now=now, settings=ctx.settings),
+            stuck=stuck_leads(session, limit=STUCK_SHOWN),
+            stuck_total=count_stuck(session),
         )
