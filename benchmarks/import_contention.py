@@ -57,9 +57,10 @@ class Writers:
             self.failures.setdefault(writer, []).append(f"{self.phase}: {failure[:200]}")
 
     def suppress_loop(self) -> None:
+        from sqlalchemy import delete
+
         from cadence.adapters.db import make_engine
         from cadence.adapters.models import Suppression
-        from sqlalchemy import delete
 
         engine = make_engine(self.url)
         number = 0
@@ -218,7 +219,7 @@ def main() -> int:
     report = json.loads(done.stdout)
     during = {name: summary(phases.get("during", [])) for name, phases in writers.times.items()}
     before = {name: summary(phases.get("before", [])) for name, phases in writers.times.items()}
-    failures = {name: items for name, items in writers.failures.items()}
+    failures = dict(writers.failures.items())
     locked = any("locked" in item or "HTTP 503" in item for items in failures.values() for item in items)
     longest = max((value["max_s"] or 0.0) for name, value in during.items() if name != "advance_run")
     result = {

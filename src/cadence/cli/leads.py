@@ -50,8 +50,7 @@ def leads_import(
             if file is not None:
                 raise ValidationError("--undo takes back an import: give no file with it")
             return take_back(undo)
-        if file is None:
-            raise ValidationError("name the CSV file to import (or --undo IMPORT_ID)")
+        assert file is not None  # checked before
         return bring_in(file)
 
     def bring_in(path: Path) -> int:
@@ -146,6 +145,8 @@ def leads_import(
             typer.echo(f"  kept {item['email']}: {item['reason']}")
         return 0
 
+    if file is None and undo is None:
+        raise typer.BadParameter("name the CSV file to import (or --undo IMPORT_ID)", param_hint="FILE")
     code = run(go)
     if code:
         raise typer.Exit(code)
@@ -248,6 +249,13 @@ def leads_show(email: str, as_json: JsonOption = False) -> None:
                 f"  cadence {enrollment['cadence']} v{enrollment['version']}: {enrollment['state']}, "
                 f"{enrollment['steps_done']}/{enrollment['steps_total']} done, "
                 f"next {nxt} at {enrollment['next_due_at']}"
+            )
+        if data["not_enrolled_reasons"] and not enrollment:
+            typer.echo("  not enrolled: " + "; ".join(data["not_enrolled_reasons"]))
+        if data["enrolled_anyway"]:
+            anyway = data["enrolled_anyway"]
+            typer.echo(
+                f"  enrolled anyway by {anyway.get('by') or 'someone'} at {anyway.get('at')}: {anyway.get('why')}"
             )
         if data["decision"]:
             d = data["decision"]

@@ -231,7 +231,10 @@ def _classify(lead: Lead, result: Qualification, cadence_override: str | None) -
     lead.source_rank = result.source_rank
     lead.lead_class = result.lead_class
     lead.priority = result.priority
-    lead.cadence = (cadence_override or result.cadence) if result.kind is Kind.LEAD else None
+    if result.kind is Kind.LEAD:
+        lead.cadence = cadence_override or result.cadence
+    elif lead.enrolled_anyway is None:  # enrolled anyway: keeps the cadence it was given
+        lead.cadence = None
     if lead.status in (None, Kind.NAME.value, Kind.UNFIT.value, Kind.LEAD.value):
         lead.status = result.kind.value
 
@@ -432,6 +435,8 @@ def show_lead(session: Session, email: str, *, settings: Settings) -> dict[str, 
             "source_rank": lead.source_rank,
             "priority": lead.priority,
             "custom": lead.custom or {},
+            "not_enrolled_reasons": list(lead.not_enrolled_reasons or []),
+            "enrolled_anyway": lead.enrolled_anyway,
             "snoozed_until": _iso(lead.snoozed_until),
             "snooze_cadence": lead.snooze_cadence,
             "referred_by": session.scalar(select(Lead.email).where(Lead.id == lead.referred_by_id))
