@@ -6,6 +6,7 @@ On SQLite and on PostgreSQL (the ``database_url`` fixture).
 from __future__ import annotations
 
 import csv
+import shutil
 from pathlib import Path
 
 import pytest
@@ -13,7 +14,7 @@ from sqlalchemy import create_engine, func, select
 
 from cadence.adapters.models import Enrollment, Import, ImportChange, Lead
 from cadence.services import lead_import
-from tests.conftest import Cli
+from tests.conftest import TEMPLATES, Cli
 
 NOW = "2026-11-23T14:00:00+00:00"  # a Monday
 HEADER = "email,first_name,title,company,industry,company_size,timezone,source,interactions\n"
@@ -206,7 +207,26 @@ def test_the_rejects_file_fixed_and_imported_again_imports(with_reps: Cli, tmp_p
         assert next(csv.reader(handle))[:2] == ["row", "reason"]
 
 
+def with_persona(cli: Cli, tmp_path: Path) -> None:
+    """Templates whose qualification.yaml has the example persona of the shipped file, not commented out."""
+    folder = tmp_path / "templates"
+    shutil.copytree(TEMPLATES, folder)
+    rules = folder / "qualification.yaml"
+    text = rules.read_text(encoding="utf-8")
+    example = [line[2:] for line in text.splitlines() if line.startswith("#   ") or line == "# persona:"]
+    rules.write_text(text.replace("persona: {}\n", "\n".join(example) + "\n"), encoding="utf-8")
+    cli.env["CADENCE_TEMPLATES_DIR"] = str(folder)
+
+
+def test_the_shipped_rules_accept_every_persona(with_reps: Cli, tmp_path: Path) -> None:
+    path = tmp_path / "people.csv"
+    path.write_text(HEADER + "cfo@acme.example,Cee,CFO,Acme,insurance,3,,webinar,3\n", encoding="utf-8")
+    report = with_reps("leads", "import", str(path), "--json", "--now", NOW).json()
+    assert (report["enrolled"], report["unfit"], report["not_enrolled"]) == (1, 0, {})
+
+
 def test_why_a_person_is_not_enrolled_is_stored_counted_and_shown(with_reps: Cli, tmp_path: Path) -> None:
+    with_persona(with_reps, tmp_path)
     path = tmp_path / "people.csv"
     path.write_text(
         HEADER
