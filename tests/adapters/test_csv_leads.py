@@ -683,3 +683,14 @@ def test_text_made_csvs_account_for_every_non_empty_row_with_its_row_number(
     assert parsed.delimiter == delimiter
     assert [row.row for row in parsed.rows] == [n for n in expected if n not in {e.row for e in parsed.errors}]
     assert sorted([row.row for row in parsed.rows] + [error.row for error in parsed.errors]) == expected
+
+
+def test_one_row_dict_is_validated_as_an_import_row() -> None:
+    lead = csv_leads.lead_from_row(
+        {"E-mail Address": "Ann@Acme.example", "Job Title": "VP", "Time Zone": "Pacific Time", "Topic": "pricing"}
+    )
+    assert (lead.email, lead.title, lead.timezone) == ("ann@acme.example", "VP", "America/Los_Angeles")
+    assert lead.custom == {"topic": "pricing"}
+    assert lead.warnings == ("time zone 'Pacific Time' read as America/Los_Angeles",)
+    with pytest.raises(ValidationError, match="no email column"):
+        csv_leads.lead_from_row({"name": "Ann"})

@@ -45,7 +45,7 @@ import threading
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 from cadence.adapters.csv_safety import neutralize_formula, unneutralize_formula
 from cadence.core.leads import LEAD_FIELDS, LeadData, clean_text, make_lead
@@ -382,6 +382,27 @@ def parse_leads_csv(data: bytes, *, max_rows: int = MAX_ROWS, mapping: dict[str,
     for result in _rows(io.BytesIO(data), layout):
         (errors if isinstance(result, RowError) else rows).append(result)  # type: ignore[arg-type]
     return ParsedCsv(headers=layout.headers, rows=rows, errors=errors, delimiter=layout.delimiter)
+
+
+def lead_from_row(row: dict[str, Any], mapping: dict[str, str] | None = None) -> LeadData:
+    """One row given as {column name: value} (a CSV row, a form, an API body) validated into a lead.
+
+    The same rules as an import row: column names as :func:`normalize_header` reads them (aliases and
+    ``mapping`` included), other columns as custom fields, optional fields normalized or left empty
+    with a warning (``LeadData.warnings``). Raises :class:`ValidationError` for a row without an email
+    column or without a usable email.
+    """
+    headers = [str(name) for name in row]
+    _headers, keys, _skip = _read_header(headers, mapping or {})
+    values: dict[str, Any] = {}
+    custom: dict[str, Any] = {}
+    for key, header in zip(keys, headers, strict=True):
+        cell = row[header]
+        if key in _STANDARD:
+            values[key] = cell
+        elif key != _IGNORED and cell is not None and str(cell).strip():
+            custom[key] = cell
+    return make_lead(values, custom, lenient=True)
 
 
 def _layout(stream: BinaryIO, mapping: dict[str, str], max_rows: int, size: int) -> CsvLayout:
