@@ -34,7 +34,7 @@ _CHUNK = 500
 
 
 class ImportAborted(CadenceError):
-    """The database refused the import: nothing was imported, the database is as it was."""
+    """The database refused the rows being written: they are not imported (the chunks before them are)."""
 
 
 @contextmanager
@@ -45,7 +45,7 @@ def _aborting_on_database_error(item: ImportRow) -> Iterator[None]:
     except SQLAlchemyError as exc:
         raise ImportAborted(
             f"row {item.row} ({item.lead.email}): the database refused it ({database_problem(exc)}), "
-            "so nothing was imported: the database is as it was"
+            "so the rows written with it were not imported"
         ) from exc
 
 
