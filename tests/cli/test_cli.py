@@ -20,6 +20,8 @@ bob@beta.example,Bob,Builder,Head of Operations,Beta,Manufacturing,50,FR,Europe/
 carl@gamma.example,Carl,Gauss,Director,Gamma,Software,50,DE,Europe/Berlin,webinar,1,
 dina@delta.example,Dina,Dee,Student,Delta,Retail,5,GB,Europe/London,contact_request,1,
 bad-email,X,Y,,,,,,,,,
+"""
+WARNED_ROWS = """\
 eve@eps.example,Eve,Ep,CTO,Eps,Software,900,JP,Mars/Olympus,webinar,4,
 fay@phi.example,Fay,Phi,CEO,Phi,Software,100,US,America/Chicago,webinar,many,
 """
@@ -67,21 +69,30 @@ def test_reps_are_added_listed_and_not_duplicated(with_reps: Cli) -> None:
 def test_import_takes_good_rows_rejects_bad_ones_with_row_numbers(with_reps: Cli, tmp_path: Path) -> None:
     rejects = tmp_path / "rejects.csv"
     result = with_reps(
-        "leads", "import", str(write(tmp_path, LEADS_CSV)), "--rejects", str(rejects), "--json", "--now", NOW, expect=3
-    )
+        "leads", "import", str(write(tmp_path, LEADS_CSV + WARNED_ROWS)), "--rejects", str(rejects), "--json",
+        "--now", NOW, expect=3,
+    )  # fmt: skip
     report = result.json()
-    assert report["imported"] == 4
-    assert report["rejected"] == 3
-    assert report["names"] == 1  # carl: one interaction
-    assert report["enrolled"] == 3  # ada (A), bob (C), dina (inbound)
+    assert report["imported"] == 6
+    assert report["rejected"] == 1  # only a row without a usable email is rejected
+    assert report["names"] == 2  # carl: one interaction; fay: "many" is no count, so none
+    assert report["enrolled"] == 4  # ada (A), bob (C), dina (inbound), eve (A, without a time zone)
     reasons = {e["row"]: e["reason"] for e in report["errors"]}
-    assert set(reasons) == {6, 7, 8}
+    assert set(reasons) == {6}
     assert "email" in reasons[6]
-    assert "time zone" in reasons[7]
-    assert "interactions" in reasons[8]
+    warnings = {w["row"]: w["warning"] for w in report["warnings"]}
+    assert set(warnings) == {7, 8}
+    assert report["warned"] == 2
+    assert "unknown time zone 'Mars/Olympus'" in warnings[7]
+    assert "timezone left empty" in warnings[7]
+    assert warnings[8] == "interactions must be a whole number, not 'many': interactions set to 0"
+    assert report["not_enrolled"] == {
+        "one interaction: a name (2 make a lead)": 1,
+        "no interaction: a name (2 make a lead)": 1,
+    }
     with rejects.open(encoding="utf-8-sig") as handle:
         rows = list(csv.DictReader(handle))
-    assert [r["row"] for r in rows] == ["6", "7", "8"]
+    assert [r["row"] for r in rows] == ["6"]
     assert rows[0]["Email"] == "bad-email"
 
 
@@ -176,9 +187,13 @@ def test_unknown_owner_and_default_owner(with_reps: Cli, tmp_path: Path) -> None
     text = "email,owner,interactions\na@x.example,nobody@cadence.example,2\nb@x.example,,2\n"
     report = with_reps(
         "leads", "import", str(write(tmp_path, text)), "--owner", "sam@cadence.example", "--json", "--now", NOW,
-        expect=3,
+        expect=0,
     ).json()  # fmt: skip
-    assert report["errors"] == [{"row": 2, "reason": "unknown owner nobody@cadence.example"}]
+    assert report["errors"] == []
+    assert report["warnings"] == [
+        {"row": 2, "warning": "unknown owner nobody@cadence.example: another rep was given the lead"}
+    ]
+    assert with_reps("leads", "show", "a@x.example", "--json").json()["owner"] == "sam@cadence.example"
     assert with_reps("leads", "show", "b@x.example", "--json").json()["owner"] == "sam@cadence.example"
     missing = with_reps("leads", "import", str(write(tmp_path, text, "b.csv")), "--owner", "no@x.example", expect=1)
     assert "no rep" in missing.stderr

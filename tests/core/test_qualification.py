@@ -85,7 +85,7 @@ class TestInterest:
             lead_class=None,
             cadence=None,
             priority=None,
-            reasons=("1 interaction(s), 2 make a lead",),
+            reasons=("one interaction: a name (2 make a lead)",),
         )
 
     def test_interest_is_judged_before_persona_fit(self) -> None:
@@ -141,17 +141,21 @@ class TestPersonaFit:
     @pytest.mark.parametrize(
         ("fields", "misses"),
         [
-            pytest.param({"industry": "Retail"}, ("industry",), id="industry"),
-            pytest.param({"industry": None}, ("industry",), id="no-industry"),
-            pytest.param({"company_size": 49}, ("company_size",), id="too-small"),
-            pytest.param({"company_size": 5001}, ("company_size",), id="too-big"),
-            pytest.param({"company_size": None}, ("company_size",), id="unknown-size"),
-            pytest.param({"title": "Intern"}, ("title",), id="title"),
-            pytest.param({"title": None}, ("title",), id="no-title"),
-            pytest.param({"title": "Evp"}, ("title",), id="vp-is-a-word"),
+            pytest.param({"industry": "Retail"}, ("industry 'Retail' not in persona",), id="industry"),
+            pytest.param({"industry": None}, ("no industry given",), id="no-industry"),
+            pytest.param({"company_size": 49}, ("company size 49 outside persona (50 to 5000)",), id="too-small"),
+            pytest.param({"company_size": 5001}, ("company size 5001 outside persona (50 to 5000)",), id="too-big"),
+            pytest.param({"company_size": None}, ("no company size given (persona: 50 to 5000)",), id="unknown-size"),
+            pytest.param({"title": "Intern"}, ("title 'Intern' matches no persona title",), id="title"),
+            pytest.param({"title": None}, ("no title given",), id="no-title"),
+            pytest.param({"title": "Evp"}, ("title 'Evp' matches no persona title",), id="vp-is-a-word"),
             pytest.param(
                 {"industry": "Retail", "company_size": 10, "title": "Intern"},
-                ("industry", "company_size", "title"),
+                (
+                    "industry 'Retail' not in persona",
+                    "company size 10 outside persona (50 to 5000)",
+                    "title 'Intern' matches no persona title",
+                ),
                 id="everything",
             ),
         ],
@@ -161,7 +165,11 @@ class TestPersonaFit:
     ) -> None:
         result = qualify(lead(interactions=3, **fields), rules())
         assert (result.kind, result.persona_fit, result.lead_class) == (Kind.UNFIT, False, None)
-        assert result.reasons == tuple(f"persona: {m}" for m in misses)
+        assert result.reasons == misses
+
+    def test_a_name_that_does_not_fit_says_both(self) -> None:
+        result = qualify(lead(interactions=0, title="CFO"), rules())
+        assert result.reasons == ("no interaction: a name (2 make a lead)", "title 'CFO' matches no persona title")
 
     @pytest.mark.parametrize(
         "fields",

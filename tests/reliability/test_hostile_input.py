@@ -41,6 +41,7 @@ from cadence import cli
 from cadence.adapters.csv_leads import parse_leads_csv
 from cadence.adapters.files import load_cadence_file, load_rules
 from cadence.errors import ConfigurationError, ValidationError
+from cadence.services import lead_import
 from tests.conftest import Cli, CliResult
 from tests.reliability.snapshots import Snapshot, Snapshots, differences
 from tests.reliability.test_csv_exports import HOSTILE_CELLS, unsafe_cells
@@ -277,8 +278,11 @@ def check_import(
     for table, (gone, came) in differences(before, after).items():
         if table == "leads":
             assert {row["email"] for row in gone + came} <= valid_emails
-        elif table in ("enrollments", "touches", "tasks"):
+        elif table in ("enrollments", "touches", "tasks", "import_changes"):
             assert {row["lead_id"] for row in gone + came} <= touched, table
+        elif table == "imports":  # the import records itself: one row, what it did
+            assert not gone, (table, gone)
+            assert [row["state"] for row in came] == ["done"], (table, came)
         else:
             assert table == "cadence_versions", (table, gone, came)  # a cadence version first used
             assert not gone, (table, gone)
@@ -387,10 +391,17 @@ def test_every_row_the_parser_accepts_is_stored_as_it_was_given(
         stored = {lead["email"]: lead for lead in snapshots.take()["leads"].values()}
         for number, lead in accepted.items():
             row, kept = rows[number - 2], stored[lead.email]
-            assert {field: kept[field] for field in LIMITS} == {field: row[field] for field in LIMITS}
-            assert kept["company_size"] == int(row["company_size"])
+            # A field the import could not use is left empty, and the row says so in a warning.
+            emptied = {field for field in LIMITS if any(w.startswith(f"{field} ") for w in lead.warnings)}
+            assert {field: kept[field] for field in LIMITS if field not in emptied} == {
+                field: row[field] for field in LIMITS if field not in emptied
+            }
+            assert all(kept[field] is None for field in emptied)
+            size_used = not any(w.startswith("company_size ") for w in lead.warnings)  # over 2,147,483,647
+            assert kept["company_size"] == (int(row["company_size"]) if size_used else None)
             assert kept["interactions"] >= int(row["interactions"])  # interactions only grow
-            assert kept["custom"] == {"notes": row["notes"]}
+            notes_used = not any(w.startswith("custom field notes ") for w in lead.warnings)
+            assert kept["custom"] == ({"notes": row["notes"]} if notes_used else {})
 
     check()
 
@@ -431,9 +442,13 @@ def import_file(tmp_path: Path, emails: list[str], name: str = "leads.csv") -> P
     return source
 
 
-def test_a_database_error_in_the_middle_of_an_import_leaves_the_database_exactly_as_it_was(
-    refusing_database: str, seeded: Cli, snapshots: Snapshots, tmp_path: Path
+def test_a_database_error_in_the_middle_of_an_import_keeps_the_chunks_before_and_undo_restores_all(
+    refusing_database: str, seeded: Cli, snapshots: Snapshots, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    # Imports are written a chunk at a time (issue #28, finding 3): chunks of 5 rows here.
+    monkeypatch.setattr(lead_import, "FIRST_CHUNK", 5)
+    monkeypatch.setattr(lead_import, "MAX_CHUNK", 5)
+    monkeypatch.setattr(lead_import, "CHUNK_SECONDS", 1000.0)
     # Updates of known leads and new, enrolled leads come before the refused row; more rows come after.
     emails = [*KNOWN_LEADS, *(f"new{i}@acme.example" for i in range(25)), REFUSED, "last@acme.example"]
     source = import_file(tmp_path, emails)
@@ -446,9 +461,18 @@ def test_a_database_error_in_the_middle_of_an_import_leaves_the_database_exactly
     row = emails.index(REFUSED) + 3  # the header is row 1, the bad row follows the first one
     assert result.stderr.startswith(f"error: {source}: row {row} ({REFUSED}): the database refused it (")
     assert "refuse_boom" in result.stderr
-    assert "nothing was imported" in result.stderr
-    assert differences(before, snapshots.take()) == {}
     assert not rejects.exists()
+    kept = differences(before, snapshots.take())
+    assert {row["email"] for row in kept["leads"][1]} >= {"new0@acme.example"}  # the chunks before stay
+    assert REFUSED not in {row["email"] for row in kept["leads"][1]}
+    match = re.search(r"`cadence leads import --undo ([0-9]+)`", result.stderr)
+    assert match is not None, result.stderr
+
+    seeded("leads", "import", "--undo", match.group(1), "--now", NOW)
+
+    after = differences(before, snapshots.take())
+    assert set(after) <= {"imports", "cadence_versions"}, after  # the import's record, now undone
+    assert [row["state"] for row in after["imports"][1]] == ["undone"]
     without = import_file(tmp_path, [e for e in emails if e != REFUSED], "without.csv")
     assert seeded("leads", "import", str(without), "--json", "--now", NOW, expect=3).json()["imported"] == 26
 

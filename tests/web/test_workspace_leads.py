@@ -226,3 +226,13 @@ def test_the_access_log_never_shows_a_leads_address(site: str, caplog: pytest.Lo
     assert any("GET /leads/… 200" in line for line in lines)
     assert any("POST /leads/… 303" in line for line in lines)
     assert not any("analytical" in line for line in lines)
+
+
+@pytest.mark.one_database
+def test_a_person_not_enrolled_shows_why_on_their_page(site: str) -> None:
+    with signed_in(site, RITA) as http:
+        page = http.get(f"/leads/{NIA}")
+    assert page.status_code == 200
+    assert "Not enrolled in a cadence." in page.text
+    assert '<ul class="small" aria-label="Why not enrolled">' in page.text
+    assert "<li>one interaction: a name (2 make a lead)</li>" in page.text

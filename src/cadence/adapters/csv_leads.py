@@ -36,6 +36,7 @@ import codecs
 import contextlib
 import csv
 import io
+import itertools
 import os
 import re
 import stat
@@ -44,13 +45,17 @@ import threading
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, BinaryIO
 
-from cadence.adapters.csv_safety import neutralize_formula
+from cadence.adapters.csv_safety import neutralize_formula, unneutralize_formula
 from cadence.core.leads import LEAD_FIELDS, LeadData, clean_text, make_lead
 from cadence.errors import CadenceError, ValidationError
 
 MAX_FILE_BYTES = 1 << 30
 """The largest file :func:`read_leads_file` reads (1 GiB): far more than the most rows an import takes."""
+
+MAX_ROWS = 1_000_000
+"""The most data rows one file may have."""
 
 MAX_CELL_BYTES = 100_000
 """The largest cell accepted, in UTF-8 bytes (100 kB); a larger cell makes its row a :class:`RowError`."""
@@ -59,11 +64,95 @@ HEADER_ALIASES: dict[str, str] = {
     "e_mail": "email",
     "email_address": "email",
     "e_mail_address": "email",
+    "work_email": "email",
+    "business_email": "email",
+    "email_id": "email",
+    "person_email": "email",
+    "primary_email": "email",
+    "firstname": "first_name",
+    "first": "first_name",
+    "given_name": "first_name",
+    "person_first_name": "first_name",
+    "lastname": "last_name",
+    "last": "last_name",
+    "surname": "last_name",
+    "family_name": "last_name",
+    "person_last_name": "last_name",
+    "job_title": "title",
+    "jobtitle": "title",
+    "position": "title",
+    "job_position": "title",
+    "person_job_title": "title",
+    "company_name": "company",
+    "organization": "company",
+    "organisation": "company",
+    "organization_name": "company",
+    "organisation_name": "company",
+    "account_name": "company",
+    "account": "company",
+    "employer": "company",
+    "number_of_employees": "company_size",
+    "no_of_employees": "company_size",
+    "no._of_employees": "company_size",
+    "employees": "company_size",
+    "employee_count": "company_size",
+    "num_employees": "company_size",
+    "company_headcount": "company_size",
+    "headcount": "company_size",
+    "phone_number": "phone",
+    "mobile": "phone",
+    "mobile_phone": "phone",
+    "mobile_phone_number": "phone",
+    "work_phone": "phone",
+    "business_phone": "phone",
+    "telephone": "phone",
+    "telephone_number": "phone",
+    "person_phone": "phone",
+    "cell_phone": "phone",
+    "linkedin": "linkedin_url",
+    "linkedin_profile": "linkedin_url",
+    "linkedin_profile_url": "linkedin_url",
+    "person_linkedin_url": "linkedin_url",
     "address_line_1": "address_line1",
+    "address": "address_line1",
+    "address_1": "address_line1",
+    "street": "address_line1",
+    "street_address": "address_line1",
+    "mailing_street": "address_line1",
     "address_line_2": "address_line2",
+    "address_2": "address_line2",
+    "mailing_city": "city",
+    "town": "city",
+    "state": "region",
+    "state/region": "region",
+    "state/province": "region",
+    "province": "region",
+    "mailing_state": "region",
+    "mailing_state/province": "region",
+    "zip": "postal_code",
+    "zip_code": "postal_code",
+    "zipcode": "postal_code",
+    "postcode": "postal_code",
+    "post_code": "postal_code",
+    "postal": "postal_code",
+    "zip/postal_code": "postal_code",
+    "mailing_zip/postal_code": "postal_code",
+    "mailing_zip": "postal_code",
+    "country/region": "country",
+    "mailing_country": "country",
+    "country_code": "country",
+    "country_name": "country",
     "time_zone": "timezone",
+    "tz": "timezone",
+    "lead_source": "source",
+    "original_source": "source",
+    "source_name": "source",
+    "lead_owner": "owner",
+    "contact_owner": "owner",
+    "owner_email": "owner",
 }
-"""Alternative (already normalised) header names and the standard column each one means."""
+"""Header names of the usual exports (HubSpot, Salesforce, Pipedrive, Zoom and GoTo Webinar, LinkedIn Lead Gen
+forms), already normalised, and the standard column each one means."""
 
 DELIMITERS = ",;\t"
 """The delimiters that :func:`parse_leads_csv` recognises; comma when in doubt."""
@@ -72,6 +161,11 @@ _STANDARD = frozenset(LEAD_FIELDS)
 _SEPARATORS = re.compile(r"[\s\-_]+")
 _SNIFF_LINES = 50
 _SNIFF_CHARS = 4_000
+_BLOCK = 1 << 20  # bytes read at a time
+_RUNAWAY_CELL = 4 * MAX_CELL_BYTES + 4  # characters: any cell this long is over MAX_CELL_BYTES anyway
+_REJECTS_ROW = re.compile(r"row(_[0-9]+)?")
+_REJECTS_REASON = re.compile(r"reason(_[0-9]+)?")
+_IGNORED = "ignore"
 _MAX_FIELD_LIMIT = 2**31 - 1  # csv.field_size_limit takes a C long, which is 32 bits on Windows
 _FIELD_LIMIT_LOCK = threading.Lock()
 _MAX_LISTED_HEADERS = 10
@@ -144,6 +238,19 @@ def read_leads_file(path: Path) -> bytes:
 
     Raises :class:`ValidationError`, naming the path, for a missing or unreadable file, a folder,
     a device (a terminal, ``/dev/zero``...) and anything larger than :data:`MAX_FILE_BYTES`.
+    Reads the whole file into memory: an import streams it instead (:func:`leads_source`).
+    """
+    with leads_source(path) as source, source.open("rb") as stream:
+        return stream.read()
+
+
+@contextlib.contextmanager
+def leads_source(path: Path) -> Iterator[Path]:
+    """A regular file holding the leads file at ``path``: ``path`` itself, or a copy of a pipe's bytes.
+
+    An import reads its file twice (:func:`check_leads_csv`, then :func:`read_leads_csv`), which a
+    pipe cannot give; its bytes are copied to a temporary file, removed afterwards. Raises
+    :class:`ValidationError`, naming the path, as :func:`read_leads_file` says.
     """
     try:
         info = path.stat()
@@ -158,14 +265,27 @@ def read_leads_file(path: Path) -> bytes:
     too_large = f"{path}: the file is larger than {MAX_FILE_BYTES >> 30} GiB: split it into smaller files"
     if info.st_size > MAX_FILE_BYTES:
         raise ValidationError(too_large)
-    try:
-        with path.open("rb") as stream:
-            data = stream.read(MAX_FILE_BYTES + 1)
-    except OSError as exc:
-        raise ValidationError(f"{path}: cannot read it ({exc.strerror or exc})") from None
-    if len(data) > MAX_FILE_BYTES:  # a pipe, or a file that grew while we read it
-        raise ValidationError(too_large)
-    return data
+    if stat.S_ISREG(info.st_mode):
+        try:
+            with path.open("rb"):
+                pass
+        except OSError as exc:
+            raise ValidationError(f"{path}: cannot read it ({exc.strerror or exc})") from None
+        yield path
+        return
+    with tempfile.TemporaryDirectory(prefix="cadence-import-") as folder:
+        copy = Path(folder) / "leads.csv"
+        try:
+            with path.open("rb") as stream, copy.open("wb") as out:
+                total = 0
+                while block := stream.read(_BLOCK):
+                    total += len(block)
+                    if total > MAX_FILE_BYTES:
+                        raise ValidationError(too_large)
+                    out.write(block)
+        except OSError as exc:
+            raise ValidationError(f"{path}: cannot read it ({exc.strerror or exc})") from None
+        yield copy
 
 
 def same_file(first: Path, second: Path) -> bool:
@@ -176,35 +296,240 @@ def same_file(first: Path, second: Path) -> bool:
         return False
 
 
-def parse_leads_csv(data: bytes, *, max_rows: int = 1_000_000) -> ParsedCsv:
-    """Parse the bytes of a leads CSV file into valid rows and row errors.
+@dataclass(frozen=True)
+class CsvLayout:
+    """What :func:`check_leads_csv` learnt of a whole file: enough to read its rows one at a time.
+
+    ``headers`` are the original header texts of the data columns, in file order (a rejects file's
+    ``row`` and ``reason`` columns left out); ``keys`` the field or custom-field key of each;
+    ``skip`` how many leading columns are ignored (2 for a rejects file, else 0); ``rows`` how many
+    data rows the file has; ``widest`` the most cells a row has beyond the header.
+    """
+
+    headers: list[str]
+    keys: list[str]
+    delimiter: str
+    rows: int
+    skip: int = 0
+    widest: int = 0
+    size: int = 0
+
+    @property
+    def custom_columns(self) -> list[str]:
+        """The headers of the columns that become custom fields (no standard field matches them)."""
+        return [header for header, key in zip(self.headers, self.keys, strict=True) if key not in _STANDARD]
+
+    @property
+    def mapped_columns(self) -> dict[str, str]:
+        """Each header that is not already a field's own name, and the standard field it fills."""
+        return {
+            header: key
+            for header, key in zip(self.headers, self.keys, strict=True)
+            if key in _STANDARD and _plain_key(header) != key
+        }
+
+    @property
+    def extra_names(self) -> list[str]:
+        """The rejects file's names for cells beyond the last header (``extra_1``...)."""
+        return _extra_names(self.headers, self.widest)
+
+
+def parse_mapping(items: Sequence[str]) -> dict[str, str]:
+    """``--map "Column Name=field"`` options as {normalised column: field}; ValidationError for a malformed one.
+
+    ``field`` is a standard field (``title``, ``postal_code``...), ``ignore`` to leave the column out,
+    or any other name, which makes the column a custom field of that name.
+    """
+    mapping: dict[str, str] = {}
+    for item in items:
+        column, separator, target = item.rpartition("=")
+        if not separator or not column.strip() or not target.strip():
+            raise ValidationError(f'--map {item!r}: write it as "Column Name=field", e.g. "Job Role=title"')
+        key = _plain_key(target)
+        if not key:
+            raise ValidationError(f"--map {item!r}: name a field after the =")
+        mapping[_plain_key(column)] = key
+    return mapping
+
+
+def check_leads_csv(path: Path, *, mapping: dict[str, str] | None = None, max_rows: int = MAX_ROWS) -> CsvLayout:
+    """Read the whole file at ``path`` once, keeping nothing but its layout; raise for a whole-file problem.
+
+    Raises :class:`ValidationError` for what :func:`parse_leads_csv` refuses as a whole (not UTF-8,
+    binary, empty, no email column, duplicate columns, an unclosed quote, more than ``max_rows``
+    data rows), before anything is imported. Memory does not grow with the file.
+    """
+    with path.open("rb") as stream:
+        return _layout(stream, mapping or {}, max_rows, path.stat().st_size)
+
+
+def read_leads_csv(path: Path, layout: CsvLayout) -> Iterator[ParsedRow | RowError]:
+    """The data rows of the file at ``path``, one at a time, valid or not, as ``layout`` says to read them."""
+    with path.open("rb") as stream:
+        yield from _rows(stream, layout)
+
+
+def parse_leads_csv(data: bytes, *, max_rows: int = MAX_ROWS, mapping: dict[str, str] | None = None) -> ParsedCsv:
+    """Parse the bytes of a leads CSV file into valid rows and row errors (all in memory: a small file).
 
     Raises :class:`ValidationError` for a problem with the whole file (see the module
     documentation); never raises anything else, whatever the bytes.
     """
-    text = _decode(bytes(data))
-    lines = io.StringIO(text, newline="").readlines()
-    delimiter = _detect_delimiter(lines)
-    records = _read_records(lines, delimiter, len(text), max_rows)
-    non_blank = [record for record in records if not record.blank]
-    if not non_blank:
-        raise ValidationError("the file is empty")
-    header = non_blank[0]
-    if header.cells is None:
-        raise ValidationError(f"the header row (row {header.row}) cannot be read: {header.error}")
-    headers, keys = _read_header(header.cells)
-    data_records = non_blank[1:]
-    if not data_records:
-        raise ValidationError("the file has a header row but no data rows")
+    data = bytes(data)
+    layout = _layout(io.BytesIO(data), mapping or {}, max_rows, len(data))
     rows: list[ParsedRow] = []
     errors: list[RowError] = []
-    for record in data_records:
-        result = _parse_record(record, headers, keys)
-        if isinstance(result, RowError):
-            errors.append(result)
+    for result in _rows(io.BytesIO(data), layout):
+        (errors if isinstance(result, RowError) else rows).append(result)  # type: ignore[arg-type]
+    return ParsedCsv(headers=layout.headers, rows=rows, errors=errors, delimiter=layout.delimiter)
+
+
+def lead_from_row(row: dict[str, Any], mapping: dict[str, str] | None = None) -> LeadData:
+    """One row given as {column name: value} (a CSV row, a form, an API body) validated into a lead.
+
+    The same rules as an import row: column names as :func:`normalize_header` reads them (aliases and
+    ``mapping`` included), other columns as custom fields, optional fields normalized or left empty
+    with a warning (``LeadData.warnings``). Raises :class:`ValidationError` for a row without an email
+    column or without a usable email.
+    """
+    headers = [str(name) for name in row]
+    _headers, keys, _skip = _read_header(headers, mapping or {})
+    values: dict[str, Any] = {}
+    custom: dict[str, Any] = {}
+    for key, header in zip(keys, headers, strict=True):
+        cell = row[header]
+        if key in _STANDARD:
+            values[key] = cell
+        elif key != _IGNORED and cell is not None and str(cell).strip():
+            custom[key] = cell
+    return make_lead(values, custom, lenient=True)
+
+
+def _layout(stream: BinaryIO, mapping: dict[str, str], max_rows: int, size: int) -> CsvLayout:
+    """The layout of the file in ``stream`` (see :func:`check_leads_csv`)."""
+    delimiter = _detect_delimiter(list(itertools.islice(_lines(stream), _SNIFF_LINES)))
+    stream.seek(0)
+    header: _Record | None = None
+    count = widest = 0
+    width = 0
+    for record in _records(stream, delimiter, size):
+        if record.blank:
+            continue
+        if header is None:
+            header = record
+            if header.cells is None:
+                raise ValidationError(f"the header row (row {header.row}) cannot be read: {header.error}")
+            width = len(_trim(header.cells))
+            continue
+        count += 1
+        if count > max_rows:
+            raise ValidationError(f"the file has more than {max_rows:,} data rows: split it into smaller files")
+        if record.cells is not None and len(record.cells) > width:
+            overflow = record.cells[width:]
+            if any(cell.strip() for cell in overflow):
+                widest = max(widest, len(overflow))
+    if header is None or header.cells is None:
+        raise ValidationError("the file is empty")
+    headers, keys, skip = _read_header(header.cells, mapping)
+    if count == 0:
+        raise ValidationError("the file has a header row but no data rows")
+    return CsvLayout(headers, keys, delimiter, count, skip, widest, size)
+
+
+def _rows(stream: BinaryIO, layout: CsvLayout) -> Iterator[ParsedRow | RowError]:
+    """Every data row of ``stream`` validated (the header and blank rows left out)."""
+    seen_header = False
+    for record in _records(stream, layout.delimiter, layout.size):
+        if record.blank:
+            continue
+        if not seen_header:
+            seen_header = True
+            continue
+        if record.cells is not None and layout.skip:
+            record = _Record(record.row, record.line, record.cells[layout.skip :])
+        yield _parse_record(record, layout.headers, layout.keys)
+
+
+def _lines(stream: BinaryIO) -> Iterator[str]:
+    """The text lines of ``stream`` (line ends kept), checked as UTF-8 text block by block.
+
+    Raises ValidationError for a file that is empty, UTF-16, a workbook, not UTF-8 or binary,
+    naming the byte offset and line of the first bad byte. A line feed byte is never part of
+    a multi-byte UTF-8 character, so cutting blocks after one keeps every character whole.
+    """
+    first = stream.read(_BLOCK)
+    if not first:
+        raise ValidationError("the file is empty")
+    if first.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        raise ValidationError("the file is UTF-16 text, not UTF-8: save it as 'CSV UTF-8' and try again")
+    if first.startswith(_WORKBOOK_MAGIC):
+        raise ValidationError(
+            "the file is a spreadsheet workbook (such as .xlsx, .xls or .ods), not CSV: "
+            "save it as 'CSV UTF-8' and try again"
+        )
+    offset = len(codecs.BOM_UTF8) if first.startswith(codecs.BOM_UTF8) else 0
+    pending = first[offset:]
+    line = 1
+    done = False
+    while not done:
+        block = stream.read(_BLOCK)
+        done = not block
+        pending += block
+        cut = len(pending) if done else pending.rfind(b"\n") + 1
+        if cut == 0:
+            continue
+        part, pending = pending[:cut], pending[cut:]
+        try:
+            text = part.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            at = offset + exc.start
+            where = line + part.count(b"\n", 0, exc.start)
+            raise ValidationError(
+                f"the file is not UTF-8 text: byte 0x{part[exc.start]:02x} at byte offset {at} (line {where}) "
+                "is not valid UTF-8 (the file may be in Windows-1252 or Latin-1): save it as 'CSV UTF-8' and try again"
+            ) from None
+        if "\x00" in text:
+            where = line + text.count("\n", 0, text.index("\x00"))
+            raise ValidationError(f"the file is binary, not CSV text: it contains a NUL byte (line {where})")
+        offset += cut
+        line += part.count(b"\n")
+        yield from io.StringIO(text, newline="").readlines()
+
+
+def _records(stream: BinaryIO, delimiter: str, size: int) -> Iterator[_Record]:
+    """Every CSV record of ``stream``, numbered as spreadsheet rows; ValidationError for an unclosed last quote."""
+    current: list[list[str]] = [[]]
+
+    def feed() -> Iterator[str]:
+        for text in _lines(stream):
+            current[0].append(text)
+            yield text
+
+    reader = csv.reader(feed(), delimiter=delimiter)
+    limit = _field_limit_for(min(size, _RUNAWAY_CELL))
+    row = 0
+    last: list[str] = []
+    while True:
+        start = reader.line_num
+        current[0] = []
+        row += 1
+        try:
+            with _field_size_limit(limit):
+                cells = next(reader)
+        except StopIteration:
+            break
+        except csv.Error as exc:
+            record = _Record(row, start + 1, None, f"the CSV cannot be read here ({exc})")
         else:
-            rows.append(result)
-    return ParsedCsv(headers=headers, rows=rows, errors=errors, delimiter=delimiter)
+            record = _Record(row, start + 1, cells)
+        last = current[0]
+        yield record
+        last_row, last_line = record.row, record.line
+    if last and _unclosed_quote(last, delimiter):
+        raise ValidationError(
+            f"row {last_row} (line {last_line}) opens a quoted cell that is never closed, so the rest of the file "
+            'would be read as that one cell: check the quotes (") on that line'
+        )
 
 
 def write_rejects(path: Path, parsed: ParsedCsv, extra: Sequence[RowError] = ()) -> None:
@@ -237,35 +562,6 @@ def write_rejects(path: Path, parsed: ParsedCsv, extra: Sequence[RowError] = ())
         cells = [str(error.row), error.reason, *(error.raw.get(column, "") for column in columns)]
         writer.writerow([neutralize_formula(cell) for cell in cells])
     _atomic_write(path, buffer.getvalue().encode("utf-8-sig"))
-
-
-def _decode(data: bytes) -> str:
-    """The text of the file, without its byte-order mark, or a ValidationError saying why not."""
-    if not data:
-        raise ValidationError("the file is empty")
-    if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
-        raise ValidationError("the file is UTF-16 text, not UTF-8: save it as 'CSV UTF-8' and try again")
-    if data.startswith(_WORKBOOK_MAGIC):
-        raise ValidationError(
-            "the file is a spreadsheet workbook (such as .xlsx, .xls or .ods), not CSV: "
-            "save it as 'CSV UTF-8' and try again"
-        )
-    start = len(codecs.BOM_UTF8) if data.startswith(codecs.BOM_UTF8) else 0
-    try:
-        text = data[start:].decode("utf-8")
-    except UnicodeDecodeError as exc:
-        offset = start + exc.start
-        line = data.count(b"\n", 0, offset) + 1
-        raise ValidationError(
-            f"the file is not UTF-8 text: byte 0x{data[offset]:02x} at byte offset {offset} (line {line}) "
-            "is not valid UTF-8 (the file may be in Windows-1252 or Latin-1): save it as 'CSV UTF-8' and try again"
-        ) from None
-    if "\x00" in text:
-        line = text.count("\n", 0, text.index("\x00")) + 1
-        raise ValidationError(f"the file is binary, not CSV text: it contains a NUL byte (line {line})")
-    if not text.strip():
-        raise ValidationError("the file is empty")
-    return text
 
 
 def _detect_delimiter(lines: list[str]) -> str:
@@ -306,39 +602,6 @@ def _field_limit_for(text_length: int) -> int:
     return min(text_length + 1, _MAX_FIELD_LIMIT)
 
 
-def _read_records(lines: list[str], delimiter: str, text_length: int, max_rows: int) -> list[_Record]:
-    """Every CSV record, numbered as spreadsheet rows; raises ValidationError beyond ``max_rows`` data rows."""
-    records: list[_Record] = []
-    non_blank = 0
-    reader = csv.reader(lines, delimiter=delimiter)
-    last_start = 0
-    with _field_size_limit(_field_limit_for(text_length)):
-        while True:
-            start = reader.line_num
-            row = len(records) + 1
-            try:
-                cells = next(reader)
-            except StopIteration:
-                break
-            except csv.Error as exc:
-                record = _Record(row, start + 1, None, f"the CSV cannot be read here ({exc})")
-            else:
-                record = _Record(row, start + 1, cells)
-            records.append(record)
-            last_start = start
-            if not record.blank:
-                non_blank += 1
-                if non_blank > max_rows + 1:  # the header is not a data row
-                    raise ValidationError(f"the file has more than {max_rows:,} data rows: split it into smaller files")
-    if records and _unclosed_quote(lines[last_start:], delimiter):
-        last = records[-1]
-        raise ValidationError(
-            f"row {last.row} (line {last.line}) opens a quoted cell that is never closed, so the rest of the file "
-            'would be read as that one cell: check the quotes (") on that line'
-        )
-    return records
-
-
 def _unclosed_quote(lines: list[str], delimiter: str) -> bool:
     """Whether the record made of ``lines`` (the last one of the file) ends inside a quoted cell.
 
@@ -355,34 +618,66 @@ def _unclosed_quote(lines: list[str], delimiter: str) -> bool:
             return False
 
 
-def _read_header(cells: list[str]) -> tuple[list[str], list[str]]:
-    """The original header texts and their column keys; raises ValidationError for an unusable header."""
+def _trim(cells: list[str]) -> list[str]:
+    """The header cells without the empty ones at the end (trailing separators)."""
     headers = list(cells)
     while headers and not headers[-1].strip():
         headers.pop()
+    return headers
+
+
+def _read_header(cells: list[str], mapping: dict[str, str]) -> tuple[list[str], list[str], int]:
+    """The original header texts, their column keys and how many leading columns to skip.
+
+    A rejects file's first two columns (``row`` and ``reason``, or ``row_2``... when the imported
+    file had columns of those names) are skipped. A column named like a standard field takes it;
+    an alias (:data:`HEADER_ALIASES`) or a ``--map`` fills a field no other column fills, else the
+    column is a custom field under its own name (HubSpot's ``Phone Number`` and ``Mobile Phone
+    Number`` are a phone and a custom field). Raises ValidationError for an unusable header.
+    """
+    headers = _trim(cells)
+    skip = (
+        2
+        if len(headers) > 2
+        and _REJECTS_ROW.fullmatch(_plain_key(headers[0]))
+        and _REJECTS_REASON.fullmatch(_plain_key(headers[1]))
+        else 0
+    )
+    headers = headers[skip:]
+    plain = [_plain_key(header) for header in headers]
+    wanted = [mapping.get(key, HEADER_ALIASES.get(key, key)) for key in plain]
+    taken = {key for key, want in zip(plain, wanted, strict=True) if key == want and key in _STANDARD}
     keys: list[str] = []
     seen: dict[str, str] = {}
-    for index, original in enumerate(headers, start=1):
+    for index, (original, key, want) in enumerate(zip(headers, plain, wanted, strict=True), start=1 + skip):
         column = f"column {index} ({_column_letter(index)})"
-        key = normalize_header(original)
         if not key:
             raise ValidationError(f"{column} has no header: name it or delete the column")
-        if key in seen:
-            raise ValidationError(
-                f"the columns {_shorten(seen[key])!r} and {_shorten(original)!r} both mean {_shorten(key)!r}: keep one"
-            )
-        if key not in _STANDARD:
+        if want != key and want in _STANDARD:
+            if want in taken and key not in mapping:
+                want = key  # the field has its own column: this one is kept as a custom field
+            taken.add(want)
+        if want in seen:
+            first, second, meaning = _shorten(seen[want]), _shorten(original), _shorten(want)
+            raise ValidationError(f"the columns {first!r} and {second!r} both mean {meaning!r}: keep one")
+        if want not in _STANDARD and want != _IGNORED:
             try:
-                clean_text("custom field name", key, max_length=100)
+                clean_text("custom field name", want, max_length=100)
             except ValidationError as exc:
                 raise ValidationError(f"{column} cannot be a custom field: {exc}") from None
-        seen[key] = original
-        keys.append(key)
+        if want != _IGNORED:
+            seen[want] = original
+        keys.append(want)
     if "email" not in seen:
         listed = ", ".join(repr(_shorten(header)) for header in headers[:_MAX_LISTED_HEADERS])
         more = ", ..." if len(headers) > _MAX_LISTED_HEADERS else ""
         raise ValidationError(f"the file has no email column (its columns are {listed}{more})")
-    return headers, keys
+    return headers, keys, skip
+
+
+def _plain_key(text: str) -> str:
+    """A header's normalised key before aliases: ``" First  Name "`` is ``first_name``."""
+    return _SEPARATORS.sub("_", text.replace("\ufeff", "").strip().lower()).strip("_")
 
 
 def _parse_record(record: _Record, headers: list[str], keys: list[str]) -> ParsedRow | RowError:
@@ -406,13 +701,13 @@ def _parse_record(record: _Record, headers: list[str], keys: list[str]) -> Parse
     values: dict[str, str] = {}
     custom: dict[str, str] = {}
     for key, header in zip(keys, headers, strict=True):
-        cell = raw[header]
+        cell = unneutralize_formula(raw[header])
         if key in _STANDARD:
             values[key] = cell
-        elif cell.strip():
+        elif key != _IGNORED and cell.strip():
             custom[key] = cell
     try:
-        lead = make_lead(values, custom)
+        lead = make_lead(values, custom, lenient=True)
     except ValidationError as exc:
         return RowError(record.row, str(exc), raw)
     return ParsedRow(record.row, lead, raw)
@@ -473,3 +768,60 @@ def _atomic_write(path: Path, content: bytes) -> None:
         if isinstance(exc, OSError):
             raise CadenceError(f"{path}: cannot write the rejects file ({exc.strerror or exc})") from None
         raise
+
+
+class RejectsFile:
+    """A rejects file written row by row as an import streams, in place only when :meth:`commit` is called.
+
+    Its columns are those of :func:`write_rejects`: ``row``, ``reason``, the file's headers, and
+    ``extra_N`` for cells beyond them. Until :meth:`commit`, the rows go to a temporary file next to
+    ``path`` (so a file that cannot be written fails before the import starts).
+    """
+
+    def __init__(self, path: Path, layout: CsvLayout) -> None:
+        """Open the temporary file and write the header row; :class:`CadenceError` if it cannot be written."""
+        self.path = path
+        self.columns = [*layout.headers, *layout.extra_names]
+        taken = {normalize_header(column) for column in self.columns}
+        try:
+            handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+        except OSError as exc:
+            raise CadenceError(f"{path}: cannot write the rejects file ({exc.strerror or exc})") from None
+        self._temporary = temporary
+        self._stream = os.fdopen(handle, "w", encoding="utf-8-sig", newline="")
+        delimiter = layout.delimiter if layout.delimiter in DELIMITERS else ","
+        self._writer = csv.writer(self._stream, delimiter=delimiter)
+        head = [_unique_name("row", taken), _unique_name("reason", taken), *self.columns]
+        self._write([neutralize_formula(cell) for cell in head])
+        self.count = 0
+
+    def write(self, error: RowError) -> None:
+        """Add one rejected row."""
+        cells = [str(error.row), error.reason, *(error.raw.get(column, "") for column in self.columns)]
+        self._write([neutralize_formula(cell) for cell in cells])
+        self.count += 1
+
+    def commit(self) -> None:
+        """Put the file in place (replacing ``path`` atomically); :class:`CadenceError` if that fails."""
+        try:
+            self._stream.flush()
+            os.fsync(self._stream.fileno())
+            self._stream.close()
+            os.replace(self._temporary, self.path)
+        except OSError as exc:
+            self.discard()
+            raise CadenceError(f"{self.path}: cannot write the rejects file ({exc.strerror or exc})") from None
+
+    def discard(self) -> None:
+        """Remove the temporary file (nothing is written to ``path``)."""
+        with contextlib.suppress(OSError):
+            self._stream.close()
+        with contextlib.suppress(OSError):
+            os.unlink(self._temporary)
+
+    def _write(self, cells: list[str]) -> None:
+        try:
+            self._writer.writerow(cells)
+        except OSError as exc:
+            self.discard()
+            raise CadenceError(f"{self.path}: cannot write the rejects file ({exc.strerror or exc})") from None

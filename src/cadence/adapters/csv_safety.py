@@ -23,6 +23,9 @@ writes (the rejects file of ``cadence leads import``, ``cadence report --csv`` a
   ASCII digits, an optional fraction and exponent, nothing else) is written as it is: a spreadsheet
   reads it as that number, it cannot hold a formula, and a negative figure stays a number one can
   add up. ``-5 apples`` or ``-1+1`` are not plain numbers and are prefixed.
+- reading a file back (``cadence leads import`` of a fixed rejects file) takes these marks off
+  again (:func:`unneutralize_formula`): a phone number ``+1 555 0100`` written ``'+1 555 0100``
+  is imported as ``+1 555 0100``.
 - numbers (``int``, ``float``) are written as they are, and ``None`` as an empty cell; a float
   that is not finite (``-inf``, ``nan``) is written as text, like any other text.
 """
@@ -40,6 +43,7 @@ SEPARATORS = (",", ";", "\t", "\r", "\n")
 
 _FORMULA_AFTER_SPACE = ("=", "+", "-", "@")
 _SPLIT = re.compile(r"([,;\t\r\n])")
+_MARK_AFTER_SEPARATOR = re.compile(r"([,;\t\r\n])'")
 _PLAIN_NUMBER = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
 
 
@@ -59,6 +63,22 @@ def neutralize_formula(cell: str) -> str:
         cell = _neutralize_inner_cells(cell)
     if cell.startswith(FORMULA_STARTS) or cell.lstrip().startswith(_FORMULA_AFTER_SPACE):
         return f"'{cell}"
+    return cell
+
+
+def unneutralize_formula(cell: str) -> str:
+    """``cell`` without the ``'`` marks :func:`neutralize_formula` added, when it is exactly what that wrote.
+
+    A rejects file (or an export) opened, fixed and saved as CSV comes back with the marks; reading
+    it again gives each value back as it was. A cell that :func:`neutralize_formula` could not have
+    written (a ``'`` of the user's own) is left as it is.
+    """
+    if "'" not in cell:
+        return cell
+    candidate = cell[1:] if cell.startswith("'") else cell
+    candidate = _MARK_AFTER_SEPARATOR.sub(r"\1", candidate)
+    if candidate != cell and neutralize_formula(candidate) == cell:
+        return candidate
     return cell
 
 

@@ -138,6 +138,10 @@ class Lead(Base):
     """The company the lead works at (:mod:`cadence.core.accounts`)."""
     buying_role: Mapped[str | None] = mapped_column(String(20))
     """The lead's role in its account's buying group (:class:`cadence.core.accounts.Role`)."""
+    not_enrolled_reasons: Mapped[list[str] | None] = mapped_column(JSON)
+    """Why this person is not followed up (a name, unfit, suppressed), one sentence each; None when enrolled."""
+    enrolled_anyway: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    """``{"by", "at", "why"}`` when someone enrolled this person although it did not qualify."""
 
     owner: Mapped[Rep | None] = relationship(lazy="joined", foreign_keys=[owner_id])
 
@@ -439,6 +443,37 @@ class LoginFailure(Base):
     email: Mapped[str] = mapped_column(String(320))
     client: Mapped[str] = mapped_column(String(64))
     failed_at: Mapped[datetime]
+
+
+class Import(Base):
+    """One ``cadence leads import`` of a file: who ran it, when, and what it did (``counts``)."""
+
+    __tablename__ = "imports"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    file: Mapped[str] = mapped_column(String(1000))
+    imported_by: Mapped[str | None] = mapped_column(String(320))
+    state: Mapped[str] = mapped_column(String(20))
+    """``running``, ``done``, ``failed`` (stopped part-way: the rows before were imported) or ``undone``."""
+    started_at: Mapped[datetime]
+    finished_at: Mapped[datetime | None]
+    undone_at: Mapped[datetime | None]
+    rows: Mapped[int] = mapped_column(Integer)
+    counts: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    message: Mapped[str | None] = mapped_column(Text)
+
+
+class ImportChange(Base):
+    """A lead an import created or updated, and its fields before (``before``: None when created)."""
+
+    __tablename__ = "import_changes"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    import_id: Mapped[int] = mapped_column(ForeignKey("imports.id"), index=True)
+    lead_id: Mapped[int] = mapped_column(ForeignKey("leads.id"), index=True)
+    created: Mapped[bool] = mapped_column(Boolean)
+    enrolled: Mapped[bool] = mapped_column(Boolean)
+    before: Mapped[dict[str, Any] | None] = mapped_column(JSON)
 
 
 # -- Deliverability: sending mailboxes, DKIM keys, paused cadences ----------------------------------

@@ -31,17 +31,32 @@ if TYPE_CHECKING:
 def enroll(
     email: str,
     cadence_name: Annotated[str | None, typer.Option("--cadence", help="Default: the lead's class cadence.")] = None,
+    anyway: Annotated[
+        bool, typer.Option("--anyway", help="Enroll a name or an unfit person too (recorded, with --reason).")
+    ] = False,
+    reason: Annotated[str | None, typer.Option("--reason", help="With --anyway: why (recorded).")] = None,
     now: NowOption = None,
 ) -> None:
     """Enroll a lead in a cadence, with Day 0 at --now."""
 
     def go() -> None:
-        from cadence.services.lead_cadence import enroll_lead
+        import getpass
+
+        from cadence.services.lead_cadence import Anyway, enroll_lead
 
         ctx = context()
         instant = parse_instant(now)
+        override = None
+        if anyway:
+            try:
+                by: str | None = getpass.getuser()
+            except (KeyError, OSError):
+                by = None
+            override = Anyway(by=by, why=reason or "")
+        elif reason is not None:
+            raise ValidationError("--reason goes with --anyway")
         with session() as s:
-            done = enroll_lead(ctx, s, email, cadence_name=cadence_name, now=instant)
+            done = enroll_lead(ctx, s, email, cadence_name=cadence_name, now=instant, anyway=override)
             typer.echo(f"enrolled {done.email} in {done.cadence} v{done.version}; first step due {done.first_due_at}")
 
     run(go)

@@ -24,48 +24,161 @@ leads_app = typer.Typer(help="Import, list and inspect leads.", no_args_is_help=
 
 @leads_app.command("import")
 def leads_import(
-    file: Annotated[Path, typer.Argument(help="A CSV file with an email column.")],
+    file: Annotated[Path | None, typer.Argument(help="A CSV file with an email column.")] = None,
     owner: Annotated[str | None, typer.Option(help="Owner of rows that name none (default: round-robin).")] = None,
     cadence_name: Annotated[str | None, typer.Option("--cadence", help="Enroll in this cadence.")] = None,
     no_enroll: Annotated[bool, typer.Option("--no-enroll", help="Store and qualify only.")] = False,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Report what would happen; write nothing.")] = False,
     rejects: Annotated[Path | None, typer.Option(help="Write rejected rows, with reasons, to this CSV.")] = None,
+    mapping: Annotated[
+        list[str] | None,
+        typer.Option("--map", help='"Column Name=field": read that column as a field (or "=ignore"); repeatable.'),
+    ] = None,
+    undo: Annotated[
+        int | None, typer.Option("--undo", metavar="IMPORT_ID", help="Take back that import (see `leads imports`).")
+    ] = None,
+    force: Annotated[bool, typer.Option("--force", help="With --undo: an import whose process died.")] = False,
     as_json: JsonOption = False,
     now: NowOption = None,
 ) -> None:
-    """Import leads from CSV: qualify, assign owners, enroll leads (Day 0 is --now)."""
+    """Import leads from CSV: qualify, assign owners, enroll leads (Day 0 is --now); or undo an import."""
 
     def go() -> int:
-        from cadence.services.lead_import import FileImport, import_parsed, read_import
+        from cadence.errors import ValidationError
+
+        if undo is not None:
+            if file is not None:
+                raise ValidationError("--undo takes back an import: give no file with it")
+            return take_back(undo)
+        assert file is not None  # checked before
+        return bring_in(file)
+
+    def bring_in(path: Path) -> int:
+        import getpass
+        import sys
+
+        from cadence.services.lead_import import FileImport, Progress, run_import
 
         instant = parse_instant(now)
+        try:
+            by: str | None = getpass.getuser()
+        except (KeyError, OSError):
+            by = None
         request = FileImport(
-            file, owner=owner, cadence=cadence_name, enroll=not no_enroll, dry_run=dry_run, rejects=rejects
+            path,
+            owner=owner,
+            cadence=cadence_name,
+            enroll=not no_enroll,
+            dry_run=dry_run,
+            rejects=rejects,
+            mapping=tuple(mapping or ()),
+            by=by,
         )
-        parsed = read_import(request)
-        report = import_parsed(context(), request, parsed, now=instant)
+        tty = sys.stderr.isatty()
+        shown_at = [0.0]
+
+        def progress(step: Progress) -> None:
+            import time
+
+            if as_json or step.total < 1_000:
+                return
+            moment = time.monotonic()
+            if step.done < step.total and moment - shown_at[0] < (0.5 if tty else 10):
+                return
+            shown_at[0] = moment
+            line = (
+                f"{step.done:,} of {step.total:,} rows ({100 * step.done // step.total}%): "
+                f"{step.report.imported:,} new, {step.report.updated:,} updated, {step.report.enrolled:,} enrolled"
+            )
+            typer.echo(f"\r{line}" if tty else line, err=True, nl=not tty or step.done >= step.total)
+
+        report = run_import(context(), request, now=instant, progress=progress)
         if as_json:
             emit_json(report.as_dict())
-        else:
-            verb = "would import" if dry_run else "imported"
-            typer.echo(
-                f"{verb} {report.imported} new, updated {report.updated}, enrolled {report.enrolled}, "
-                f"names {report.names}, unfit {report.unfit}, suppressed {report.suppressed}, "
-                f"rejected {report.rejected}"
-            )
-            for error in report.errors[:50]:
-                typer.echo(f"  row {error['row']}: {error['reason']}", err=True)
-            for warning in report.warnings[:50]:
-                typer.echo(f"  row {warning['row']}, imported: {warning['reason']}", err=True)
-            if report.rejected > 50:
-                typer.echo(f"  ... and {report.rejected - 50} more (use --rejects FILE)", err=True)
-            if rejects is not None and report.errors:
-                typer.echo(f"rejected rows written to {rejects}")
-        return EXIT_PARTIAL if report.errors else 0
+            return EXIT_PARTIAL if report.rejected else 0
+        verb = "would import" if dry_run else "imported"
+        typer.echo(
+            f"{verb} {report.imported} new, updated {report.updated}, enrolled {report.enrolled}, "
+            f"names {report.names}, unfit {report.unfit}, suppressed {report.suppressed}, "
+            f"rejected {report.rejected}"
+        )
+        if report.import_id is not None:
+            typer.echo(f"import {report.import_id}: `cadence leads import --undo {report.import_id}` takes it back")
+        for header, key in report.mapped_columns.items():
+            typer.echo(f"  column {header!r} read as {key}")
+        if report.custom_columns:
+            names = ", ".join(repr(column) for column in report.custom_columns)
+            typer.echo(f'  custom fields (no standard field matches; --map "Column=field" to change): {names}')
+        if report.reasons:
+            typer.echo("not enrolled, and why:")
+            ranked = sorted(report.reasons.items(), key=lambda item: (-item[1], item[0]))
+            for reason, count in ranked[:15]:
+                typer.echo(f"  {count:>6}  {reason}")
+            if len(ranked) > 15:
+                typer.echo(f"  ... and {len(ranked) - 15} other reasons (`cadence leads list --status name`)")
+        if report.warned:
+            typer.echo(f"{report.warned} row(s) imported with a field normalized or left empty:", err=True)
+            for warning in report.warnings[:20]:
+                typer.echo(f"  row {warning['row']}: {warning['warning']}", err=True)
+            if len(report.warnings) > 20:
+                typer.echo(f"  ... and more (--json lists up to {len(report.warnings)})", err=True)
+        for error in report.errors[:50]:
+            typer.echo(f"  row {error['row']}: {error['reason']}", err=True)
+        if report.rejected > 50:
+            typer.echo(f"  ... and {report.rejected - 50} more (use --rejects FILE)", err=True)
+        if rejects is not None and report.rejected:
+            typer.echo(f"rejected rows written to {rejects}")
+        return EXIT_PARTIAL if report.rejected else 0
 
+    def take_back(import_id: int) -> int:
+        from cadence.services.lead_import import undo_import
+
+        result = undo_import(context(), import_id, force=force)
+        if as_json:
+            emit_json(result.as_dict())
+            return 0
+        typer.echo(
+            f"import {import_id} undone: removed {result.removed} lead(s) it created, restored {result.restored} "
+            f"it updated (of which {result.unenrolled} unenrolled), kept {len(result.kept)}"
+        )
+        for item in result.kept[:50]:
+            typer.echo(f"  kept {item['email']}: {item['reason']}")
+        return 0
+
+    if file is None and undo is None:
+        raise typer.BadParameter("name the CSV file to import (or --undo IMPORT_ID)", param_hint="FILE")
     code = run(go)
     if code:
         raise typer.Exit(code)
+
+
+@leads_app.command("imports")
+def leads_imports(as_json: JsonOption = False) -> None:
+    """List the latest imports: id, file, who ran it, when, state and counts."""
+
+    def go() -> None:
+        from cadence.services.lead_import import list_imports
+
+        with session() as s:
+            entries = list_imports(s)
+        if as_json:
+            emit_json(entries)
+            return
+        rows = [
+            (
+                e["id"],
+                e["file"],
+                e["by"] or "",
+                e["state"],
+                e["started_at"],
+                e["rows"],
+                ", ".join(f"{k} {v}" for k, v in e["counts"].items() if k != "undo"),
+            )
+            for e in entries
+        ]
+        typer.echo(table(rows, ["id", "file", "by", "state", "started", "rows", "counts"]))
+
+    run(go)
 
 
 @leads_app.command("list")
@@ -138,6 +251,13 @@ def leads_show(email: str, as_json: JsonOption = False) -> None:
                 f"  cadence {enrollment['cadence']} v{enrollment['version']}: {enrollment['state']}, "
                 f"{enrollment['steps_done']}/{enrollment['steps_total']} done, "
                 f"next {nxt} at {enrollment['next_due_at']}"
+            )
+        if data["not_enrolled_reasons"] and not enrollment:
+            typer.echo("  not enrolled: " + "; ".join(data["not_enrolled_reasons"]))
+        if data["enrolled_anyway"]:
+            anyway = data["enrolled_anyway"]
+            typer.echo(
+                f"  enrolled anyway by {anyway.get('by') or 'someone'} at {anyway.get('at')}: {anyway.get('why')}"
             )
         if data["decision"]:
             d = data["decision"]

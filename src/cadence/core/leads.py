@@ -9,6 +9,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 from email_validator import EmailNotValidError, validate_email
 
+from cadence.core.spellings import country_for, timezone_for
 from cadence.errors import ValidationError, shown
 
 LEAD_FIELDS: tuple[str, ...] = (
@@ -91,6 +92,8 @@ class LeadData:
     """An explicit account key (:mod:`cadence.core.accounts`): it wins over the domain and the company name."""
     role: str | None = None
     """The lead's role in its account's buying group (:class:`cadence.core.accounts.Role`)."""
+    warnings: tuple[str, ...] = ()
+    """What :func:`make_lead` with ``lenient`` normalized or left out, one sentence each (empty otherwise)."""
 
     @property
     def full_name(self) -> str:
@@ -186,60 +189,133 @@ def parse_count(name: str, value: Any, *, default: int | None = 0) -> int | None
     return int(text)
 
 
-def make_lead(values: dict[str, Any], custom: dict[str, Any] | None = None) -> LeadData:
-    """Validate raw field values (strings, as read from a CSV row or a form) into a :class:`LeadData`.
+def make_lead(values: dict[str, Any], custom: dict[str, Any] | None = None, *, lenient: bool = False) -> LeadData:
+    """Validate raw field values (strings, as read from a CSV row, a form or an API body) into a :class:`LeadData`.
 
-    Raises :class:`ValidationError` naming the first field that is wrong.
+    The one validation of a lead's fields, for every way a lead comes in. Strict (the default), it
+    raises :class:`ValidationError` naming the first field that is wrong. With ``lenient`` (imports),
+    only the email can refuse the row: every other field is normalized when it safely can be (a time
+    zone written ``Eastern Time`` is ``America/New_York``, a country ``usa`` is ``US``, a line break in
+    an address line becomes ``", "``, control characters are dropped), and otherwise left empty; each
+    such change is a sentence in ``LeadData.warnings``.
     """
     email = normalize_email(str(values.get("email") or ""))
-    tz = clean_text("timezone", values.get("timezone"))
-    if tz is not None:
-        tz = validate_timezone(tz)
-    phone = clean_text("phone", values.get("phone"), max_length=60)
-    if phone is not None and not _PHONE.match(phone):
-        raise ValidationError(f"phone {shown(phone)} is not a phone number")
-    linkedin = clean_text("linkedin_url", values.get("linkedin_url"), max_length=300)
-    if linkedin is not None and not _LINKEDIN.match(linkedin):
-        raise ValidationError(f"linkedin_url {shown(linkedin)} is not a LinkedIn URL")
-    country = clean_text("country", values.get("country"), max_length=60)
-    if country is not None:
-        if not _COUNTRY.match(country):
-            raise ValidationError(f"country {shown(country)} must be a two-letter ISO code such as US or FR")
-        country = country.upper()
-    owner = values.get("owner")
-    owner_email = normalize_email(str(owner)) if owner is not None and str(owner).strip() else None
-    source = clean_text("source", values.get("source"), max_length=100)
+    notes: list[str] = []
+
+    def usable(name: str, check: Any, fallback: Any = None) -> Any:
+        try:
+            return check()
+        except ValidationError as exc:
+            if not lenient:
+                raise
+            notes.append(f"{exc}: {name} left empty" if fallback is None else f"{exc}: {name} set to {fallback}")
+            return fallback
+
+    def text(name: str, *, max_length: int = _MAX_TEXT, joiner: str = " ") -> str | None:
+        raw = values.get(name)
+        if lenient and raw is not None:
+            cleaned = _CONTROL.sub("", str(raw).replace("\r\n", "\n").replace("\r", "\n"))
+            if "\n" in cleaned.strip():
+                cleaned = joiner.join(part.strip() for part in cleaned.split("\n") if part.strip())
+                notes.append(f"{name} had line breaks: joined as {shown(cleaned)}")
+            elif cleaned != str(raw).replace("\r\n", "\n").replace("\r", "\n"):
+                notes.append(f"{name} had control characters: removed")
+            raw = cleaned
+        result: str | None = usable(name, lambda: clean_text(name, raw, max_length=max_length))
+        return result
+
+    def timezone() -> str | None:
+        tz = text("timezone")
+        if tz is None:
+            return None
+        try:
+            return validate_timezone(tz)
+        except ValidationError:
+            if not lenient:
+                raise
+        named = timezone_for(tz)
+        if named is not None:
+            notes.append(f"time zone {shown(tz)} read as {named}")
+            return named
+        notes.append(f"unknown time zone {shown(tz)} (use an IANA name such as Europe/Paris): timezone left empty")
+        return None
+
+    def phone() -> str | None:
+        value = text("phone", max_length=60)
+        if value is not None and not _PHONE.match(value):
+            usable("phone", lambda: _refuse(f"phone {shown(value)} is not a phone number"))
+            return None
+        return value
+
+    def linkedin() -> str | None:
+        value = text("linkedin_url", max_length=300)
+        if value is not None and not _LINKEDIN.match(value):
+            usable("linkedin_url", lambda: _refuse(f"linkedin_url {shown(value)} is not a LinkedIn URL"))
+            return None
+        return value
+
+    def country() -> str | None:
+        value = text("country", max_length=60)
+        if value is None:
+            return None
+        if _COUNTRY.match(value):
+            return value.upper()
+        code = country_for(value) if lenient else None
+        if code is not None:
+            notes.append(f"country {shown(value)} read as {code}")
+            return code
+        usable("country", lambda: _refuse(f"country {shown(value)} must be a two-letter ISO code such as US or FR"))
+        return None
+
+    def owner() -> str | None:
+        raw = values.get("owner")
+        if raw is None or not str(raw).strip():
+            return None
+        result: str | None = usable("owner", lambda: normalize_email(str(raw)))
+        return result
+
+    def count(name: str, default: int | None) -> int | None:
+        result: int | None = usable(name, lambda: parse_count(name, values.get(name), default=default), default)
+        return result
+
+    source = text("source", max_length=100)
     extra: dict[str, str] = {}
     for key, raw in (custom or {}).items():
         key_text = clean_text("custom field name", key, max_length=100)
-        value_text = clean_text(f"custom field {key_text}", raw, max_length=2000, multiline=True)
+        value_text = usable(
+            f"custom field {key_text}",
+            lambda key_text=key_text, raw=raw: clean_text(
+                f"custom field {key_text}", raw, max_length=2000, multiline=True
+            ),
+        )
         if key_text is not None and value_text is not None:
             extra[key_text] = value_text
     return LeadData(
         email=email,
-        first_name=clean_text("first_name", values.get("first_name"), max_length=100),
-        last_name=clean_text("last_name", values.get("last_name"), max_length=100),
-        title=clean_text("title", values.get("title")),
-        company=clean_text("company", values.get("company")),
-        industry=clean_text("industry", values.get("industry")),
-        company_size=parse_count("company_size", values.get("company_size"), default=None),
-        phone=phone,
-        linkedin_url=linkedin,
+        first_name=text("first_name", max_length=100),
+        last_name=text("last_name", max_length=100),
+        title=text("title"),
+        company=text("company"),
+        industry=text("industry"),
+        company_size=count("company_size", None),
+        phone=phone(),
+        linkedin_url=linkedin(),
         address=Address(
-            line1=clean_text("address_line1", values.get("address_line1")),
-            line2=clean_text("address_line2", values.get("address_line2")),
-            city=clean_text("city", values.get("city"), max_length=100),
-            region=clean_text("region", values.get("region"), max_length=100),
-            postal_code=clean_text("postal_code", values.get("postal_code"), max_length=20),
-            country=country,
+            line1=text("address_line1", joiner=", "),
+            line2=text("address_line2", joiner=", "),
+            city=text("city", max_length=100),
+            region=text("region", max_length=100),
+            postal_code=text("postal_code", max_length=20),
+            country=country(),
         ),
-        timezone=tz,
+        timezone=timezone(),
         source=source.lower().replace(" ", "_") if source else None,
-        interactions=parse_count("interactions", values.get("interactions")) or 0,
-        owner=owner_email,
+        interactions=count("interactions", 0) or 0,
+        owner=owner(),
         custom=extra,
         account=_account_key(values.get("account")),
         role=_role(values.get("role")),
+        warnings=tuple(notes),
     )
 
 
@@ -260,3 +336,7 @@ def _role(value: Any) -> str | None:
     except ValidationError:
         return None
     return role.value if role is not None else None
+
+
+def _refuse(message: str) -> None:
+    raise ValidationError(message)

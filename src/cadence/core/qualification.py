@@ -59,6 +59,27 @@ class Persona:
             missing.append("title")
         return missing
 
+    def reasons(self, lead: LeadData) -> list[str]:
+        """Why ``lead`` does not fit, one sentence per criterion missed, naming its value (empty when it fits)."""
+        reasons: list[str] = []
+        for miss in self.misses(lead):
+            if miss == "industry":
+                reasons.append(
+                    f"industry {shown(lead.industry)} not in persona" if lead.industry else "no industry given"
+                )
+            elif miss == "company_size":
+                low = self.company_size_min if self.company_size_min is not None else 0
+                wanted = f"{low} to {self.company_size_max}" if self.company_size_max is not None else f"{low} or more"
+                if lead.company_size is None:
+                    reasons.append(f"no company size given (persona: {wanted})")
+                else:
+                    reasons.append(f"company size {lead.company_size} outside persona ({wanted})")
+            else:
+                reasons.append(
+                    f"title {shown(lead.title)} matches no persona title" if lead.title else "no title given"
+                )
+        return reasons
+
 
 @dataclass(frozen=True)
 class ClassRule:
@@ -139,10 +160,11 @@ def qualify(lead: LeadData, rules: Rules) -> Qualification:
         rule = rules.inbound
         return Qualification(Kind.LEAD, fit, True, rank, rule.name, rule.cadence, rule.priority, ("inbound request",))
     if lead.interactions < rules.lead_threshold:
-        reason = f"{lead.interactions} interaction(s), {rules.lead_threshold} make a lead"
-        return Qualification(Kind.NAME, fit, False, rank, None, None, None, (reason,))
+        count = {0: "no interaction", 1: "one interaction"}.get(lead.interactions, f"{lead.interactions} interactions")
+        reason = f"{count}: a name ({rules.lead_threshold} make a lead)"
+        return Qualification(Kind.NAME, fit, False, rank, None, None, None, (reason, *rules.persona.reasons(lead)))
     if not fit:
-        return Qualification(Kind.UNFIT, False, False, rank, None, None, None, tuple(f"persona: {m}" for m in misses))
+        return Qualification(Kind.UNFIT, False, False, rank, None, None, None, tuple(rules.persona.reasons(lead)))
     for rule in rules.classes:
         if rule.matches(lead, rank):
             return Qualification(Kind.LEAD, True, False, rank, rule.name, rule.cadence, rule.priority)

@@ -91,9 +91,12 @@ def _intake(ctx: Context, session: Session, data: LeadData, *, now: datetime) ->
     assert lead is not None, "the import wrote the lead"
     if report.enrolled:
         announce(session, lead.email)  # speed to lead: the runners hear of it when this commits
-    return describe(
+    described = describe(
         ctx, session, lead, created=not existed, enrolled=report.enrolled > 0, suppressed=report.suppressed > 0
     )
+    # what the import warned of (an unknown owner: another rep has the lead; a role or disposable address)
+    described.extra["warnings"] = [str(w["warning"]) for w in report.warnings]
+    return described
 
 
 def describe(
@@ -125,7 +128,7 @@ def describe(
 
 
 REQUIRED = frozenset({"email", "owner", "interactions"})
-"""The fields a person is refused for: no usable address, an owner who is no rep, a count that is no count."""
+"""The fields a person is refused for: no usable address, an owner that is no address, a count that is no count."""
 
 
 def usable_lead(values: Mapping[str, Any], custom: Mapping[str, Any]) -> tuple[LeadData, list[str]]:
@@ -136,29 +139,9 @@ def usable_lead(values: Mapping[str, Any], custom: Mapping[str, Any]) -> tuple[L
     Returns the person and the warnings (one per field left empty).
     """
     given = dict(values)
-    extra = dict(custom)
-    try:
-        return make_lead(given, extra), []
-    except ValidationError:
-        pass
-    warnings: list[str] = []
-    for name in [k for k in given if k not in REQUIRED]:
-        try:
-            make_lead({"email": given.get("email"), name: given[name]})
-        except ValidationError as exc:
-            if str(exc).startswith("email"):
-                raise
-            warnings.append(f"{exc}: left empty")
-            del given[name]
-    for key in list(extra):
-        try:
-            make_lead({"email": given.get("email")}, {key: extra[key]})
-        except ValidationError as exc:
-            if str(exc).startswith("email"):
-                raise
-            warnings.append(f"{exc}: left empty")
-            del extra[key]
-    return make_lead(given, extra), warnings
+    make_lead({name: given[name] for name in REQUIRED if name in given})  # these refuse the person
+    lead = make_lead(given, dict(custom), lenient=True)  # the rest is normalized, or left empty with a warning
+    return lead, list(lead.warnings)
 
 
 def upsert_lead(
@@ -167,11 +150,12 @@ def upsert_lead(
     """Create or update the person ``values`` describes (the import's fields and rules); the caller commits.
 
     An optional field that cannot be used is left empty and named in the answer's ``warnings``.
-    Raises :class:`ValidationError` for an unusable email or interactions count, or an unknown owner.
+    Raises :class:`ValidationError` for an unusable email or interactions count, or an owner that is no
+    address; an owner who is no rep is a warning, as in the import (another rep gets the lead).
     """
     data, warnings = usable_lead(values, custom)
     intake = _intake(ctx, session, data, now=now)
-    intake.extra["warnings"] = warnings
+    intake.extra["warnings"] = warnings + intake.extra["warnings"]
     return intake
 
 
@@ -202,7 +186,7 @@ def record_interaction(
     custom = values.pop("custom", None) or {}
     data, warnings = usable_lead(values, custom)
     intake = _intake(ctx, session, data, now=now)
-    intake.extra["warnings"] = warnings
+    intake.extra["warnings"] = warnings + intake.extra["warnings"]
     lead = session.scalar(select(Lead).where(Lead.email == address))
     assert lead is not None
     session.add(

@@ -24,19 +24,62 @@ class Enrolled:
     first_due_at: datetime | None
 
 
-def enroll_lead(ctx: Context, session: Session, email: str, *, cadence_name: str | None, now: datetime) -> Enrolled:
+@dataclass(frozen=True)
+class Anyway:
+    """Enroll a person who did not qualify (a name, unfit): who decided it and why (both recorded)."""
+
+    by: str | None
+    why: str
+
+
+def enroll_lead(
+    ctx: Context,
+    session: Session,
+    email: str,
+    *,
+    cadence_name: str | None,
+    now: datetime,
+    anyway: Anyway | None = None,
+) -> Enrolled:
     """Enroll the lead ``email`` with Day 0 at ``now``, in ``cadence_name`` or else its class's cadence.
 
-    A cadence named here becomes the lead's cadence. Raises :class:`ValidationError` for a name or an
-    unfit contact when no cadence is named, :class:`~cadence.errors.NotFound` for an unknown lead or
-    cadence, and what :func:`~cadence.services.enrollments.start_enrollment` raises.
+    A cadence named here becomes the lead's cadence. With ``anyway``, a name or an unfit contact is
+    enrolled too (in ``cadence_name``, or the cadence of the first class its source and size would
+    give it): who, when, why and the reasons it was held back are kept in ``Lead.enrolled_anyway``.
+    Raises :class:`ValidationError` for a name or an unfit contact without ``anyway`` or a cadence,
+    :class:`~cadence.errors.NotFound` for an unknown lead or cadence, and what
+    :func:`~cadence.services.enrollments.start_enrollment` raises.
     """
+    from cadence.services.leads import lead_data
+
     lead = get_lead(session, email)
     name = cadence_name or lead.cadence
+    if name is None and anyway is not None:
+        data = lead_data(lead)
+        rank = ctx.rules.source_rank(data.source)
+        rule = next((r for r in ctx.rules.classes if r.matches(data, rank)), ctx.rules.classes[-1])
+        name = rule.cadence
     if name is None:
-        raise ValidationError(f"{lead.email} is a {lead.kind}, not a lead: name a cadence with --cadence")
+        why = "; ".join(lead.not_enrolled_reasons or []) or "it did not qualify"
+        raise ValidationError(
+            f"{lead.email} is a {lead.kind}, not a lead ({why}): enroll it anyway with --anyway --reason TEXT, "
+            "or name a cadence with --cadence"
+        )
+    if anyway is not None:
+        if not anyway.why.strip():
+            raise ValidationError(
+                "--anyway needs --reason: say why this person is followed up although it did not qualify"
+            )
+        lead.enrolled_anyway = {
+            "by": anyway.by,
+            "at": now.isoformat(),
+            "why": anyway.why.strip()[:500],
+            "was": lead.kind,
+            "reasons": list(lead.not_enrolled_reasons or []),
+        }
+        lead.not_enrolled_reasons = None
     cadence = ctx.cadence(name)
-    if cadence_name:
+    if cadence_name or anyway is not None:
         lead.cadence = cadence.name
     enrollment = start_enrollment(session, lead, cadence, now=now, settings=ctx.settings)
     return Enrolled(lead.email, cadence.name, cadence.version, enrollment.next_due_at)

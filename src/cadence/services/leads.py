@@ -12,7 +12,17 @@ from sqlalchemy import select
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
-from cadence.adapters.models import Account, Decision, Enrollment, InboundMessage, Lead, Rep, Response, Touch
+from cadence.adapters.models import (
+    Account,
+    Decision,
+    Enrollment,
+    ImportChange,
+    InboundMessage,
+    Lead,
+    Rep,
+    Response,
+    Touch,
+)
 from cadence.core.addresses import DISPOSABLE, ROLE, address_flags
 from cadence.core.cadences import Cadence
 from cadence.core.leads import LeadData, normalize_email
@@ -38,7 +48,7 @@ _CHUNK = 500
 
 
 class ImportAborted(CadenceError):
-    """The database refused the import: nothing was imported, the database is as it was."""
+    """The database refused the rows being written: they are not imported (the chunks before them are)."""
 
 
 @contextmanager
@@ -49,7 +59,7 @@ def _aborting_on_database_error(item: ImportRow) -> Iterator[None]:
     except SQLAlchemyError as exc:
         raise ImportAborted(
             f"row {item.row} ({item.lead.email}): the database refused it ({database_problem(exc)}), "
-            "so nothing was imported: the database is as it was"
+            "so the rows written with it were not imported"
         ) from exc
 
 
@@ -73,18 +83,36 @@ class ImportReport:
     suppressed: int = 0
     errors: list[dict[str, Any]] = field(default_factory=list)
     dry_run: bool = False
+    import_id: int | None = None
+    rows: int = 0
+    rejected_count: int | None = None
+    """Rows rejected, when ``errors`` lists only the first :data:`MAX_LISTED` of them."""
     warnings: list[dict[str, Any]] = field(default_factory=list)
-    """Rows imported as given that a person may want to look at (an owner other than the account's), and leads
-    flagged at intake (role address: enrolled; disposable domain: not enrolled), with the reason."""
+    """What a person may want to look at, each ``{"row", "warning"}``: a field normalized or left empty, an owner
+    other than the account's, a role address (enrolled) or a disposable domain (not enrolled)."""
+    warned: int = 0
+    """Rows imported with a field normalized or left empty; the first warnings are in ``warnings``."""
+    reasons: dict[str, int] = field(default_factory=dict)
+    """Why the people not enrolled are not: each reason and how many people it holds back."""
+    custom_columns: list[str] = field(default_factory=list)
+    mapped_columns: dict[str, str] = field(default_factory=dict)
 
     @property
     def rejected(self) -> int:
         """How many rows were rejected."""
-        return len(self.errors)
+        return self.rejected_count if self.rejected_count is not None else len(self.errors)
+
+    def add(self, other: ImportReport) -> None:
+        """Add the counts of ``other`` (one chunk of the same import) to these."""
+        for name in ("imported", "updated", "enrolled", "names", "unfit", "suppressed"):
+            setattr(self, name, getattr(self, name) + getattr(other, name))
+        for reason, count in other.reasons.items():
+            self.reasons[reason] = self.reasons.get(reason, 0) + count
 
     def as_dict(self) -> dict[str, Any]:
         """The report as plain data (for ``--json``)."""
         return {
+            "import_id": self.import_id,
             "imported": self.imported,
             "updated": self.updated,
             "rejected": self.rejected,
@@ -94,8 +122,56 @@ class ImportReport:
             "suppressed": self.suppressed,
             "dry_run": self.dry_run,
             "errors": self.errors,
+            "warned": self.warned,
             "warnings": self.warnings,
+            "not_enrolled": dict(sorted(self.reasons.items(), key=lambda item: (-item[1], item[0]))),
+            "custom_columns": self.custom_columns,
+            "mapped_columns": self.mapped_columns,
         }
+
+
+MAX_LISTED = 1000
+"""The most rejected rows (and rows with warnings) a report lists; the counts count them all."""
+
+SNAPSHOT = [
+    "first_name",
+    "last_name",
+    "title",
+    "company",
+    "industry",
+    "company_size",
+    "phone",
+    "linkedin_url",
+    "address_line1",
+    "address_line2",
+    "city",
+    "region",
+    "postal_code",
+    "country",
+    "timezone",
+    "source",
+    "interactions",
+    "custom",
+    "owner_id",
+    "kind",
+    "status",
+    "persona_fit",
+    "inbound",
+    "source_rank",
+    "lead_class",
+    "priority",
+    "cadence",
+    "not_enrolled_reasons",
+    "updated_at",
+]
+"""The columns of a lead an import may change, kept before it does so that ``--undo`` can put them back."""
+
+
+def snapshot(lead: Lead) -> dict[str, Any]:
+    """The :data:`SNAPSHOT` columns of ``lead`` as JSON-ready data."""
+    values = {name: getattr(lead, name) for name in SNAPSHOT}
+    values["updated_at"] = lead.updated_at.isoformat()
+    return values
 
 
 def lead_columns(data: LeadData) -> dict[str, Any]:
@@ -171,7 +247,10 @@ def _classify(lead: Lead, result: Qualification, cadence_override: str | None) -
     lead.source_rank = result.source_rank
     lead.lead_class = result.lead_class
     lead.priority = result.priority
-    lead.cadence = (cadence_override or result.cadence) if result.kind is Kind.LEAD else None
+    if result.kind is Kind.LEAD:
+        lead.cadence = cadence_override or result.cadence
+    elif lead.enrolled_anyway is None:  # enrolled anyway: keeps the cadence it was given
+        lead.cadence = None
     if lead.status in (None, Kind.NAME.value, Kind.UNFIT.value, Kind.LEAD.value):
         lead.status = result.kind.value
 
@@ -187,11 +266,15 @@ def import_leads(
     default_owner: str | None = None,
     cadence_override: str | None = None,
     enroll: bool = True,
+    journal: int | None = None,
 ) -> ImportReport:
     """Import validated rows: create or update each lead, qualify it, assign an owner and enroll new leads.
 
     A re-imported email updates its lead; it never duplicates it nor restarts its enrollment.
-    A row whose owner is unknown is rejected (in the report) and the other rows go on.
+    A row whose owner is unknown gets the default owner (or round-robin) and a warning in the report.
+    Each person not enrolled keeps why (``Lead.not_enrolled_reasons``), counted in ``report.reasons``.
+    With ``journal`` (an :class:`~cadence.adapters.models.Import` id), each lead created or updated is
+    recorded there with its fields before, for ``--undo``.
     Day 0 of a new enrollment is ``now``. The caller commits (or rolls back for a dry run).
     A database error on a row raises :class:`ImportAborted` naming that row; the caller's
     transaction then rolls back, so that nothing of the import is kept.
@@ -215,10 +298,16 @@ def import_leads(
             if data.owner is not None:
                 owner = reps.get(data.owner)
                 if owner is None:
-                    report.errors.append({"row": item.row, "reason": f"unknown owner {data.owner}"})
-                    continue
+                    report.warnings.append(
+                        {"row": item.row, "warning": f"unknown owner {data.owner}: another rep was given the lead"}
+                    )
             lead = existing.get(data.email)
             creating = lead is None
+            change: ImportChange | None = None
+            if journal is not None:
+                change = ImportChange(
+                    import_id=journal, created=creating, enrolled=False, before=None if lead is None else snapshot(lead)
+                )
             if lead is None:
                 account = account_for(session, data.email, data.company, explicit=data.account, now=now)
                 owner = _owner_for(account, owner, fallback_owner, robin, item, report)
@@ -253,17 +342,23 @@ def import_leads(
             _classify(lead, result, cadence_override)
             if flag_address(lead):
                 report.warnings.append({"row": item.row, "email": lead.email, "flag": lead.address_flag,
-                                        "warning": lead.address_warning, "reason": lead.address_warning})  # fmt: skip
+                                        "warning": lead.address_warning})  # fmt: skip
             session.flush()
+            if change is not None:
+                change.lead_id = lead.id
+                session.add(change)
             qualified = result.kind is Kind.LEAD and not was_lead
             if creating or qualified:
                 changes.append((lead, creating, qualified))
-            if result.kind is Kind.NAME:
-                report.names += 1 if creating else 0
+            if result.kind is not Kind.LEAD:
+                if lead.enrolled_anyway is None:
+                    lead.not_enrolled_reasons = list(result.reasons)
+                    for reason in result.reasons:
+                        report.reasons[reason] = report.reasons.get(reason, 0) + 1
+                report.names += 1 if creating and result.kind is Kind.NAME else 0
+                report.unfit += 1 if creating and result.kind is Kind.UNFIT else 0
                 continue
-            if result.kind is Kind.UNFIT:
-                report.unfit += 1 if creating else 0
-                continue
+            lead.not_enrolled_reasons = None
             if not enroll or lead.cadence is None:
                 continue
             if latest_enrollment(session, lead) is not None or _decided(session, lead):
@@ -271,11 +366,18 @@ def import_leads(
                     _reschedule_if_moved(session, lead, settings)
                 continue
             if is_suppressed(session, lead.email):
+                lead.not_enrolled_reasons = [SUPPRESSED_REASON]
+                report.reasons[SUPPRESSED_REASON] = report.reasons.get(SUPPRESSED_REASON, 0) + 1
                 report.suppressed += 1
                 continue
-            if lead.address_flag == DISPOSABLE:
-                continue  # not enrolled; the reason is on the lead and in the report's warnings
+            if lead.address_flag == DISPOSABLE and lead.enrolled_anyway is None:
+                why = f"disposable address: {lead.email.rpartition('@')[2]} is a throw-away inbox"
+                lead.not_enrolled_reasons = [why]
+                report.reasons[why] = report.reasons.get(why, 0) + 1
+                continue  # the warning is on the lead and in the report
             start_enrollment(session, lead, cadences[lead.cadence], now=now, settings=settings)
+            if change is not None:
+                change.enrolled = True
             report.enrolled += 1
     if changes and (outbox.wanted(session, EventType.LEAD_CREATED) or outbox.wanted(session, EventType.LEAD_QUALIFIED)):
         session.flush()
@@ -295,7 +397,7 @@ def _owner_for(
         if current is not None and current.id != given.id:
             name = account.name or account.domain or account.key
             reason = f"owner {given.email} given, while the account {name} is {current.email}'s"
-            report.warnings.append({"row": item.row, "reason": reason})
+            report.warnings.append({"row": item.row, "warning": reason})
         return given
     if current is not None:
         robin.moved(None, current)
@@ -326,6 +428,9 @@ def flag_address(lead: Lead) -> bool:
     else:
         lead.address_flag = lead.address_warning = None
     return lead.address_flag is not None
+
+
+SUPPRESSED_REASON = "suppressed: the address or its domain is on the suppression list"
 
 
 def _decided(session: Session, lead: Lead) -> bool:
@@ -416,6 +521,8 @@ def show_lead(session: Session, email: str, *, settings: Settings) -> dict[str, 
             "source_rank": lead.source_rank,
             "priority": lead.priority,
             "custom": lead.custom or {},
+            "not_enrolled_reasons": list(lead.not_enrolled_reasons or []),
+            "enrolled_anyway": lead.enrolled_anyway,
             "snoozed_until": _iso(lead.snoozed_until),
             "snooze_cadence": lead.snooze_cadence,
             "referred_by": session.scalar(select(Lead.email).where(Lead.id == lead.referred_by_id))

@@ -9,7 +9,7 @@ and the bounce guard count). ``sending_domains``: the DKIM selector and key sour
 nulls: they send through the global SMTP server as before.
 
 Revision ID: 0015
-Revises: 0013
+Revises: 0014
 Create Date: 2026-12-07 20:00:00.000000
 """
 
@@ -19,7 +19,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0015"
-down_revision = "0013"
+down_revision = "0014"
 branch_labels = None
 depends_on = None
 
