@@ -60,14 +60,22 @@ def peak_rss_mb() -> float:
 class SinkProcess:
     """``benchmarks/sink.py`` (aiosmtpd, accepting and counting every message) in a process of its own."""
 
-    def __init__(self, host: str = "127.0.0.1") -> None:
+    def __init__(self, host: str = "127.0.0.1", *, latency_ms: float = 0.0) -> None:
         self.host = host
+        self.latency_ms = latency_ms
         self.port = 0
         self._process: subprocess.Popen[str] | None = None
 
     def __enter__(self) -> SinkProcess:
         self._process = subprocess.Popen(
-            [sys.executable, str(Path(__file__).with_name("sink.py")), "--host", self.host],
+            [
+                sys.executable,
+                str(Path(__file__).with_name("sink.py")),
+                "--host",
+                self.host,
+                "--latency-ms",
+                str(self.latency_ms),
+            ],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             text=True,

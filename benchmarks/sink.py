@@ -1,6 +1,6 @@
 """A fast SMTP sink for the benchmarks: aiosmtpd, accepting and counting every message, storing none.
 
-    python benchmarks/sink.py [--host 127.0.0.1] [--port 0]
+    python benchmarks/sink.py [--host 127.0.0.1] [--port 0] [--latency-ms L]
 
 It prints the port it listens on, then answers one command per line on stdin, with one JSON line on
 stdout: ``stats`` (messages, bytes, distinct recipients, duplicate X-Cadence-Touch headers),
@@ -22,7 +22,8 @@ from aiosmtpd.smtp import SMTP
 class CountingHandler:
     """Accepts every message; counts messages, bytes, recipients and repeated touch headers."""
 
-    def __init__(self) -> None:
+    def __init__(self, latency_ms: float = 0.0) -> None:
+        self.latency = latency_ms / 1000
         self.reset()
 
     def reset(self) -> None:
@@ -44,6 +45,8 @@ class CountingHandler:
             if touch in self.touches:
                 self.duplicates += 1
             self.touches.add(touch)
+        if self.latency:  # a real relay takes this long to answer the final dot; other sessions go on meanwhile
+            await asyncio.sleep(self.latency)
         return "250 2.0.0 OK: queued"
 
     def stats(self) -> dict[str, int]:
@@ -55,9 +58,10 @@ class CountingHandler:
         }
 
 
-async def serve(host: str, port: int) -> None:
+async def serve(host: str, port: int, latency_ms: float = 0.0) -> None:
+    """Listen on ``host:port``, print the port, then answer the commands read from stdin until ``stop``."""
     loop = asyncio.get_running_loop()
-    handler = CountingHandler()
+    handler = CountingHandler(latency_ms)
     server = await loop.create_server(
         lambda: SMTP(handler, hostname="sink.bench.example", ident="cadence-bench-sink"), host, port
     )
@@ -80,8 +84,11 @@ def main() -> int:
     parser = argparse.ArgumentParser(description="a counting SMTP sink for benchmarks")
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=0)
+    parser.add_argument("--latency-ms", type=float, default=0.0, help="answer each final dot after this long")
     args = parser.parse_args()
-    asyncio.run(serve(args.host, args.port))
+    if args.latency_ms < 0:
+        parser.error("--latency-ms must be 0 or more")
+    asyncio.run(serve(args.host, args.port, args.latency_ms))
     return 0
 
 

@@ -1,10 +1,13 @@
 """How fast the advance flow sends due emails, against what bounds it and against a naive Prefect flow.
 
     python benchmarks/throughput.py --backend sqlite|postgresql --steps N [--database-url URL]
+                                    [--connections C] [--relay-latency-ms L]
 
 In one run:
 
-1. an SMTP sink (aiosmtpd, accepting and counting every message) starts in its own process;
+1. an SMTP sink (aiosmtpd, accepting and counting every message) starts in its own process; with
+   ``--relay-latency-ms L`` it answers each final dot after L ms, as a real relay does (other
+   connections go on meanwhile), so that sending is bound by the relay and the connections;
 2. the **floor**: the same work with no database and no Prefect, in a tight loop: the template
    variables of each lead, the same templates rendered, the same messages built and sent over the
    same number of SMTP connections to the same sink (N messages: half before step 3, half after);
@@ -193,11 +196,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--steps", type=int, default=20_000, help="due email steps for the end-to-end run")
     parser.add_argument("--database-url", help="PostgreSQL server to create the benchmark database on")
     parser.add_argument("--connections", type=int, default=4, help="SMTP connections (CADENCE_SMTP_CONNECTIONS)")
+    parser.add_argument(
+        "--relay-latency-ms", type=float, default=0.0, help="the sink answers each final dot after L ms"
+    )
     parser.add_argument("--batch-size", type=int, default=1000, help="due steps per batch (one Prefect task run)")
     parser.add_argument("--baseline-steps", type=int, default=2000, help="at most this many for the baseline")
     parser.add_argument("--baseline-workers", type=int, default=4, help="threads of the baseline's task runner")
     parser.add_argument("--skip-baseline", action="store_true")
     args = parser.parse_args(argv)
+    if args.relay_latency_ms < 0 or args.connections < 1:
+        parser.error("--relay-latency-ms must be 0 or more and --connections at least 1")
     isolate_environment()
 
     from prefect.testing.utilities import prefect_test_harness
@@ -206,7 +214,7 @@ def main(argv: list[str] | None = None) -> int:
     from cadence.settings import Settings
 
     result: dict[str, Any] = {"backend": args.backend, "steps": args.steps}
-    with SinkProcess() as sink, database(args.backend, args.database_url) as url:
+    with SinkProcess(latency_ms=args.relay_latency_ms) as sink, database(args.backend, args.database_url) as url:
         flow_environment(url, sink.port, connections=args.connections, batch_size=args.batch_size)
         log(f"SMTP sink on port {sink.port}; database {url.split('@')[-1]}")
         with prefect_test_harness(server_startup_timeout=120):
@@ -246,6 +254,8 @@ def main(argv: list[str] | None = None) -> int:
             rates = {way: combined_rate(runs) for way, runs in floors.items()}
             floor = max(rates.values())
             result.update(e2e_per_s=round(e2e, 1), floor_per_s=round(floor, 1), ratio=round(e2e / floor, 3))
+            log(f"one runner: {e2e:.1f} emails/s beside the floor's {floor:.1f} ({e2e / floor:.2f}x) over "
+                f"{args.connections} connections, relay answering after {args.relay_latency_ms:g} ms")  # fmt: skip
             # 4. The baseline.
             baseline_rate: float | None = None
             if not args.skip_baseline:
@@ -267,6 +277,7 @@ def main(argv: list[str] | None = None) -> int:
         batch_size=args.batch_size,
         smtp_connections=args.connections,
         connections=args.connections,
+        relay_latency_ms=args.relay_latency_ms,
         floors_per_s={way: round(rate, 1) for way, rate in rates.items()},
         floor_quarters_per_s={way: [round(rate, 1) for _, rate, _ in runs] for way, runs in floors.items()},
         floor_cpu_ms_per_email={way: round(mean_cpu(runs) * 1000, 2) for way, runs in floors.items()},

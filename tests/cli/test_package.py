@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import ast
+import os
 import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 import cadence.cli
+from tests.conftest import Cli
 
 PACKAGE = Path(cadence.cli.__file__).parent
 
@@ -57,3 +61,37 @@ def test_loading_the_cli_imports_neither_prefect_nor_the_database_layers() -> No
     probe = f"import sys, cadence.cli; print(sorted({{h for m in sys.modules for h in {HEAVY!r} if m.startswith(h)}}))"
     found = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True).stdout
     assert found.strip() == "[]", found
+
+
+READ_COMMANDS = (["leads", "list"], ["due"], ["tasks", "list"], ["leads", "show", "ada@acme.example"])
+NOT_FOR_READING = (
+    "prefect",
+    "flows",
+    "fastapi",
+    "starlette",
+    "uvicorn",
+    "cadence.web",
+    "jinja2",
+    "cadence.adapters.templates",
+    "alembic",
+    "aiosmtplib",
+    "holidays",
+    "cadence.core.intent.classifier",
+)
+"""What a read command must not import: it answers in a fraction of a second (docs/performance.md)."""
+
+
+@pytest.mark.one_database
+def test_the_read_commands_import_neither_prefect_nor_the_web_nor_the_renderer(run_cli: Cli) -> None:
+    run_cli("reps", "add", "rita@cadence.example", "--name", "Rita Alvarez", "--now", "2026-11-30T14:00:00Z")
+    (Path.cwd() / "leads.csv").write_text("email,first_name,company\nada@acme.example,Ada,Acme\n", encoding="utf-8")
+    run_cli("leads", "import", "leads.csv", "--now", "2026-11-30T14:00:00Z")
+    for command in READ_COMMANDS:
+        # A fresh interpreter runs the command as the console script does, then names what it imported.
+        probe = (
+            f"import sys\nfrom cadence.cli import main\ncode = main({command!r})\nheavy = {NOT_FOR_READING!r}\n"
+            "print(code, sorted({h for m in sys.modules for h in heavy if m == h or m.startswith(h + '.')}))"
+        )
+        env = {**os.environ, **run_cli.env}
+        done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, env=env, check=False)
+        assert done.stdout.splitlines()[-1] == "0 []", (command, done.stdout[-400:], done.stderr[-400:])

@@ -34,6 +34,20 @@ def quiet_prefect() -> None:
     os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", str(EPHEMERAL_STARTUP_TIMEOUT_S))
 
 
+TEMPORARY_SERVER_HINT = (
+    "note: no Prefect server is set (PREFECT_API_URL), so this run starts a temporary one first (10-20 s); "
+    "to skip that, keep one running (`prefect server start`) and set PREFECT_API_URL=http://127.0.0.1:4200/api"
+)
+
+
+def hint_temporary_server() -> None:
+    """Say on stderr, in one line, how to avoid the temporary Prefect server when the run is about to start one."""
+    from prefect.settings import get_current_settings
+
+    if not get_current_settings().api.url:
+        typer.echo(TEMPORARY_SERVER_HINT, err=True)
+
+
 def parse_duration(value: str) -> timedelta:
     """``90s``, ``30m``, ``1h``, ``2d`` as a :class:`timedelta` (at least one second)."""
     text = value.strip().lower()
@@ -64,6 +78,7 @@ def run_once(
 
         instant = parse_instant(now)
         context().require_schema()
+        hint_temporary_server()
         emit_json(asyncio.run(advance_cadences(now=instant, batch_size=batch_size)))
 
     run(go)
@@ -84,6 +99,7 @@ def sync_replies_command(now: NowOption = None) -> None:
         if not ctx.settings.imap_host:
             raise ConfigurationError("CADENCE_IMAP_HOST is not set: there is no replies mailbox to read")
         ctx.require_schema()
+        hint_temporary_server()
         emit_json(asyncio.run(sync_replies_flow(now=parse_instant(now))))
 
     run(go)

@@ -7,8 +7,6 @@ from dataclasses import dataclass, field
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
-from email_validator import EmailNotValidError, validate_email
-
 from cadence.core.spellings import country_for, timezone_for
 from cadence.errors import ValidationError, shown
 
@@ -123,6 +121,8 @@ def normalize_email(value: str) -> str:
             f"email {shown(text)} has non-ASCII characters before the @: mail servers take such an address"
             " only with SMTPUTF8, which cadence does not use; ask the lead for an ASCII address"
         )
+    from email_validator import EmailNotValidError, validate_email  # only when an address is checked
+
     try:
         result = validate_email(text, check_deliverability=False, allow_smtputf8=False)
     except EmailNotValidError as exc:

@@ -21,8 +21,6 @@ from datetime import UTC, date, datetime, time, timedelta
 from functools import lru_cache
 from zoneinfo import ZoneInfo
 
-import holidays as holidays_lib
-
 from cadence.core.cadences import Cadence, CadenceSettings
 from cadence.errors import ConfigurationError
 
@@ -34,6 +32,8 @@ def holiday_calendar(country: str | None) -> Container[date]:
     """The public holidays of ``country`` (ISO 3166 alpha-2); empty for None or an unknown country."""
     if not country:
         return frozenset()
+    import holidays as holidays_lib  # its country tables: only when a holiday is asked for
+
     try:
         return holidays_lib.country_holidays(country.upper())
     except NotImplementedError:

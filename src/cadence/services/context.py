@@ -12,8 +12,6 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from cadence.adapters.db import DatabaseUnavailable, busy_message, locked, make_engine, session_factory
 from cadence.adapters.files import load_cadences, load_questions, load_rules, load_stages
-from cadence.adapters.schema import current_revision, head_revision
-from cadence.adapters.templates import Templates
 from cadence.core.cadences import Cadence
 from cadence.core.qualification import Rules
 from cadence.core.questions import Question
@@ -22,6 +20,7 @@ from cadence.errors import CadenceError, ConfigurationError, NotFound, database_
 from cadence.settings import Settings
 
 if TYPE_CHECKING:
+    from cadence.adapters.templates import Templates
     from cadence.services.template_checks import CheckReport
 
 Fingerprint = tuple[tuple[str, int, int], ...]
@@ -103,6 +102,8 @@ class Context:
     @cached_property
     def templates(self) -> Templates:
         """The templates folder's templates, compiled once for the life of the context."""
+        from cadence.adapters.templates import Templates  # Jinja: only for what renders
+
         return Templates(self.settings.templates_dir)
 
     def cadence(self, name: str) -> Cadence:
@@ -115,6 +116,8 @@ class Context:
 
     def require_schema(self) -> None:
         """Raise :class:`SchemaNotReady` unless the database is at the newest schema revision."""
+        from cadence.adapters.schema import current_revision, head_revision  # Alembic: only for this check
+
         try:
             current = current_revision(self.engine)
         except Exception as exc:  # any driver error here means we cannot reach the database

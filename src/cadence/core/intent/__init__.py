@@ -21,11 +21,35 @@ named), :mod:`.classifier` (the decision). Every input is hostile: the text read
 patterns are linear.
 """
 
-from cadence.core.intent.classifier import REVIEW_BELOW, read_message, read_text
-from cadence.core.intent.kinds import INTENTS, MAX_EVIDENCE, UNSAFE_PAIRS, Intent, Reading, Referral
-from cadence.core.intent.referral import find_referral
-from cadence.core.intent.text import reply_text
-from cadence.core.intent.when import back_date, named_date
+from importlib import import_module
+from typing import TYPE_CHECKING, Any
+
+from cadence.core.intent.kinds import INTENTS, MAX_EVIDENCE, REVIEW_BELOW, UNSAFE_PAIRS, Intent, Reading, Referral
+
+if TYPE_CHECKING:
+    from cadence.core.intent.classifier import read_message, read_text
+    from cadence.core.intent.referral import find_referral
+    from cadence.core.intent.text import reply_text
+    from cadence.core.intent.when import back_date, named_date
+
+# The reader (its word lists and patterns) is imported when first used, not by every module that
+# only names a Reading: a command that never reads a reply does not pay for compiling it.
+_LAZY = {
+    "read_message": "classifier",
+    "read_text": "classifier",
+    "find_referral": "referral",
+    "reply_text": "text",
+    "back_date": "when",
+    "named_date": "when",
+}
+
+
+def __getattr__(name: str) -> Any:
+    """The reader's functions, imported from their module on first use."""
+    if name in _LAZY:
+        return getattr(import_module(f"cadence.core.intent.{_LAZY[name]}"), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 __all__ = [
     "INTENTS",

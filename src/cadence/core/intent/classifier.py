@@ -7,14 +7,13 @@ from datetime import UTC, datetime
 from email.message import Message
 
 from cadence.core.inbound import Inbound, body_text, classify, header, sent_at
-from cadence.core.intent.kinds import MAX_EVIDENCE, Intent, Reading, Referral
+from cadence.core.intent.kinds import MAX_EVIDENCE, REVIEW_BELOW, Intent, Reading, Referral
 from cadence.core.intent.referral import find_referral
 from cadence.core.intent.text import MAX_TEXT, reply_text
 from cadence.core.intent.when import back_date, named_date
 from cadence.core.intent.words import RULES
 
-REVIEW_BELOW = 0.6
-"""Readings less sure than this are for a person to review, whatever their intent."""
+__all__ = ["REVIEW_BELOW", "read_message", "read_text"]  # REVIEW_BELOW lives in .kinds, named here as before
 
 MAX_WORDS = 8_000
 """The most characters of a sender's own words that the rules read: an answer is a few lines, and this

@@ -6,6 +6,9 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Literal
 
+REVIEW_BELOW = 0.6
+"""Readings less sure than this are for a person to review, whatever their intent."""
+
 Intent = Literal[
     "interested",
     "not_now",
