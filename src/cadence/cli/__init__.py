@@ -17,6 +17,7 @@ from collections.abc import Sequence
 import typer
 
 from cadence.cli.api_keys import api_keys_app
+from cadence.cli.audit import audit_app
 from cadence.cli.cadences import cadences_app
 from cadence.cli.common import reset_context
 from cadence.cli.database import init
@@ -74,6 +75,7 @@ app.add_typer(users_app, name="users")
 app.add_typer(inbound_app, name="inbound")
 app.add_typer(mail_app, name="mail")
 app.add_typer(api_keys_app, name="api-keys")
+app.add_typer(audit_app, name="audit")
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -43,6 +43,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from cadence.adapters.models import LoginFailure, Rep, User, WebSession
 from cadence.core.leads import clean_text, normalize_email
 from cadence.errors import AlreadyExists, CadenceError, NotFound, ValidationError
+from cadence.services import audit
 
 
 class Role(StrEnum):
@@ -292,10 +293,13 @@ def log_in(
         if found is None or not ok:
             session.execute(delete(LoginFailure).where(LoginFailure.failed_at <= now - FAILURE_WINDOW))
             session.add(LoginFailure(email=key, client=client, failed_at=now))
+            why = "unknown address" if found is None else "wrong password or disabled account"
+            audit.record(session, key, "login.failed", key, {"client": client, "why": why}, now=now)
             return None
         user = session.get(User, found.id)
         if user is None or not user.active:  # disabled or removed meanwhile
             return None
+        audit.record(session, user.email, "login.ok", user.email, {"client": client}, now=now)
         if HASHER.check_needs_rehash(user.password_hash):
             user.password_hash = hash_password(password)
         user.last_login_at = now
