@@ -108,6 +108,11 @@ class Settings(BaseSettings):
     secret_key: SecretStr = Field(
         default=SecretStr(DEMO_SECRET_KEY), description="Signs unsubscribe links and the login form."
     )
+    erasure_key: SecretStr | None = Field(
+        default=None,
+        description="Keys the hash of an erased person's address, kept so they are never enrolled again"
+        " (default: CADENCE_SECRET_KEY). Never change it once people were erased.",
+    )
 
     # The API (/api/v1) and the public contact form (/forms/contact).
     api_requests_per_minute: int = Field(
@@ -141,6 +146,11 @@ class Settings(BaseSettings):
         """The origins allowed to post the contact form, lower-cased, without a trailing slash."""
         raw = self.contact_form_origins or ""
         return frozenset(o.strip().rstrip("/").lower() for o in raw.split(",") if o.strip())
+
+    def erasure_secret(self) -> bytes:
+        """The key of erased addresses' hashes: ``erasure_key``, else ``secret_key``."""
+        chosen = self.erasure_key or self.secret_key
+        return chosen.get_secret_value().encode("utf-8")
 
     def demo_key_exposed(self, *, listen_host: str | None = None) -> bool:
         """Whether the public demo key signs links or forms that reach beyond this machine.

@@ -26,6 +26,7 @@ from cadence.services.enrollments import (
     schedule_next,
     start_enrollment,
 )
+from cadence.services.erasure import erased_among
 from cadence.services.reps import RoundRobin
 from cadence.services.suppression import is_suppressed
 from cadence.settings import Settings
@@ -67,6 +68,8 @@ class ImportReport:
     names: int = 0
     unfit: int = 0
     suppressed: int = 0
+    erased: int = 0
+    """Rows of people who asked to be forgotten (counted in ``suppressed`` too): skipped, nothing stored."""
     errors: list[dict[str, Any]] = field(default_factory=list)
     dry_run: bool = False
 
@@ -195,6 +198,7 @@ def import_leads(
     reps = {rep.email: rep for rep in session.scalars(select(Rep))}
     robin = RoundRobin(session)
     emails = list(dict.fromkeys(r.lead.email for r in rows))
+    erased = erased_among(session, settings, emails)
     existing: dict[str, Lead] = {}
     for start in range(0, len(emails), _CHUNK):
         chunk = emails[start : start + _CHUNK]
@@ -208,6 +212,10 @@ def import_leads(
                 if owner is None:
                     report.errors.append({"row": item.row, "reason": f"unknown owner {data.owner}"})
                     continue
+            if data.email in erased:  # asked to be forgotten: neither stored nor enrolled again
+                report.suppressed += 1
+                report.erased += 1
+                continue
             lead = existing.get(data.email)
             creating = lead is None
             if lead is None:
