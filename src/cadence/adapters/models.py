@@ -83,6 +83,9 @@ class Rep(Base):
     created_at: Mapped[datetime]
     role: Mapped[str | None] = mapped_column(String(20))
     """None: a rep who owns leads; ``developer``: works the lead-development queue (passed-back leads)."""
+    away_from: Mapped[datetime | None]
+    """Out of office from this instant until ``away_until``: new leads go to the other reps meanwhile."""
+    away_until: Mapped[datetime | None]
 
 
 class Lead(Base):

@@ -196,7 +196,7 @@ def import_leads(
         raise NotFound(f"no cadence named {cadence_override!r}; known: {', '.join(sorted(cadences))}")
     fallback_owner = _rep_by_email(session, default_owner) if default_owner else None
     reps = {rep.email: rep for rep in session.scalars(select(Rep))}
-    robin = RoundRobin(session)
+    robin = RoundRobin(session, now=now)
     emails = list(dict.fromkeys(r.lead.email for r in rows))
     erased = erased_among(session, settings, emails)
     existing: dict[str, Lead] = {}

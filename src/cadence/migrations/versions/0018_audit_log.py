@@ -1,8 +1,9 @@
-"""the audit log: who did what and when, append-only
+"""the audit log (who did what and when, append-only) and reps' out-of-office periods
 
 ``audit_log`` keeps one row per action (a login, a decision, an override, an edit, an erasure):
 when, who, what, on what, and its details. On PostgreSQL a trigger refuses UPDATE and DELETE on
-it; on SQLite the application only ever inserts.
+it; on SQLite the application only ever inserts. ``reps`` gains ``away_from`` and ``away_until``:
+while a rep is away, new leads are dealt to the others.
 
 Revision ID: 0018
 Revises: 0012
@@ -42,6 +43,8 @@ def upgrade() -> None:
     op.create_index("ix_audit_log_at", "audit_log", ["at"], unique=False)
     op.create_index("ix_audit_log_actor_at", "audit_log", ["actor", "at"], unique=False)
     op.create_index(op.f("ix_audit_log_action"), "audit_log", ["action"], unique=False)
+    op.add_column("reps", sa.Column("away_from", sa.DateTime(), nullable=True))
+    op.add_column("reps", sa.Column("away_until", sa.DateTime(), nullable=True))
     if op.get_bind().dialect.name == "postgresql":
         op.execute(REFUSE)
         op.execute(
@@ -54,6 +57,8 @@ def downgrade() -> None:
     if op.get_bind().dialect.name == "postgresql":
         op.execute("DROP TRIGGER IF EXISTS audit_log_append_only ON audit_log")
         op.execute("DROP FUNCTION IF EXISTS audit_log_append_only()")
+    op.drop_column("reps", "away_until")
+    op.drop_column("reps", "away_from")
     op.drop_index(op.f("ix_audit_log_action"), table_name="audit_log")
     op.drop_index("ix_audit_log_actor_at", table_name="audit_log")
     op.drop_index("ix_audit_log_at", table_name="audit_log")
