@@ -34,6 +34,9 @@ NAVIGATION: dict[Role, tuple[NavItem, ...]] = {
         NavItem("/leads", "Leads"),
         NavItem("/cadences", "Cadences"),
         NavItem("/templates", "Templates"),
+        NavItem("/reps", "Reps"),
+        NavItem("/not-enrolled", "Not enrolled"),
+        NavItem("/audit", "Audit log"),
     ),
 }
 
