@@ -80,6 +80,10 @@ PAGES: dict[str, tuple[str, list[tuple[str, str]]]] = {
             ("lead", f"/leads/{EVE}"),
             ("cadences", "/cadences"),
             ("templates", "/templates"),
+            ("reps", "/reps"),
+            ("not-enrolled", "/not-enrolled"),
+            ("audit", "/audit"),
+            ("erase", f"/erase/{EVE}"),
         ],
     ),
 }
