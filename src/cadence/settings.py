@@ -130,6 +130,11 @@ class Settings(BaseSettings):
         description="The authserv-id of the Authentication-Results header our receiving mail server adds "
         "(e.g. mx.yourco.example): a reply, out-of-office or unsubscribe it did not authenticate is kept for review.",
     )
+    erasure_key: SecretStr | None = Field(
+        default=None,
+        description="Keys the hash of an erased person's address, kept so they are never enrolled again"
+        " (default: CADENCE_SECRET_KEY). Never change it once people were erased.",
+    )
 
     # The API (/api/v1) and the public contact form (/forms/contact).
     api_requests_per_minute: int = Field(
@@ -196,6 +201,11 @@ class Settings(BaseSettings):
     pacing_seed: int | None = Field(
         default=None, description="Seeds the pacing's random jitter (simulations and tests repeat exactly)."
     )
+
+    def erasure_secret(self) -> bytes:
+        """The key of erased addresses' hashes: ``erasure_key``, else ``secret_key``."""
+        chosen = self.erasure_key or self.secret_key
+        return chosen.get_secret_value().encode("utf-8")
 
     def demo_key_exposed(self, *, listen_host: str | None = None) -> bool:
         """Whether the public demo key signs links or forms that reach beyond this machine.

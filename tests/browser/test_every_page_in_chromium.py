@@ -82,6 +82,10 @@ PAGES: dict[str, tuple[str, list[tuple[str, str]]]] = {
             ("templates", "/templates"),
             ("webhooks", "/webhooks"),
             ("mailboxes", "/mailboxes"),
+            ("reps", "/reps"),
+            ("not-enrolled", "/not-enrolled"),
+            ("audit", "/audit"),
+            ("erase", f"/erase/{EVE}"),
         ],
     ),
 }

@@ -26,6 +26,10 @@ def expectations(seeded: Seeded) -> dict[str, tuple[int, int, int, int]]:
         "/templates": (403, 403, 200, 200),
         "/templates/email/introduction": (403, 403, 200, 200),
         "/dashboard": (403, 403, 403, 200),
+        "/reps": (403, 403, 403, 200),
+        "/not-enrolled": (403, 403, 403, 200),
+        "/audit": (403, 403, 403, 200),
+        f"/erase/{ADA}": (403, 403, 403, 200),
     }
 
 

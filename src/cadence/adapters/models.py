@@ -83,6 +83,9 @@ class Rep(Base):
     created_at: Mapped[datetime]
     role: Mapped[str | None] = mapped_column(String(20))
     """None: a rep who owns leads; ``developer``: works the lead-development queue (passed-back leads)."""
+    away_from: Mapped[datetime | None]
+    """Out of office from this instant until ``away_until``: new leads go to the other reps meanwhile."""
+    away_until: Mapped[datetime | None]
 
 
 class Lead(Base):
@@ -768,3 +771,25 @@ class LeadAction(Base):
     undone_at: Mapped[datetime | None]
     undone_by: Mapped[str | None] = mapped_column(String(320))
     undo_note: Mapped[str | None] = mapped_column(Text)
+
+
+# -- The audit log: who did what and when (append-only) ---------------------------------------------
+
+
+class AuditEntry(Base):
+    """One thing a person (or the system) did: a login, a decision, an override, an edit, an erasure.
+
+    Append-only: :mod:`cadence.services.audit` only inserts, and on PostgreSQL a trigger refuses
+    UPDATE and DELETE on the table.
+    """
+
+    __tablename__ = "audit_log"
+    __table_args__ = (Index("ix_audit_log_at", "at"), Index("ix_audit_log_actor_at", "actor", "at"))
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    at: Mapped[datetime]
+    actor: Mapped[str] = mapped_column(String(320))
+    """A person's address, ``cli`` (someone at the command line), or ``system``."""
+    action: Mapped[str] = mapped_column(String(60), index=True)
+    subject: Mapped[str | None] = mapped_column(String(320))
+    details: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)

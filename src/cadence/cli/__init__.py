@@ -18,6 +18,7 @@ import typer
 
 from cadence.cli.accounts import accounts_app
 from cadence.cli.api_keys import api_keys_app
+from cadence.cli.audit import audit_app
 from cadence.cli.cadences import cadences_app
 from cadence.cli.common import reset_context
 from cadence.cli.database import init
@@ -81,6 +82,7 @@ app.add_typer(api_keys_app, name="api-keys")
 app.add_typer(webhooks_app, name="webhooks")
 app.add_typer(mailboxes_app, name="mailboxes")
 app.add_typer(domains_app, name="domains")
+app.add_typer(audit_app, name="audit")
 
 
 def main(argv: Sequence[str] | None = None) -> int:

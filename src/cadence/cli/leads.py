@@ -382,3 +382,32 @@ def leads_add_colleague(
         typer.echo(f"added {result['email']} to {result['account']} (owner {result['owner']}){enrolled}")
 
     run(go)
+
+
+@leads_app.command("erase")
+def leads_erase(
+    email: str,
+    yes: Annotated[bool, typer.Option("--yes", help="Do not ask for confirmation.")] = False,
+    by: Annotated[str, typer.Option("--by", help="Who asked for it, for the audit log (default: cli).")] = "cli",
+    now: NowOption = None,
+) -> None:
+    """Erase a person who asked to be forgotten: their data goes, a keyed hash keeps them out for good."""
+
+    def go() -> None:
+        from cadence.services.erasure import erase
+
+        if not yes and not typer.confirm(
+            f"Erase every personal detail cadence holds about {email}? This cannot be undone", default=False
+        ):
+            typer.echo("nothing erased")
+            return
+        ctx = context()
+        with session() as s:
+            done = erase(s, ctx.settings, email, actor=by, now=parse_instant(now))
+        if done is None:
+            typer.echo(f"no lead with email {email}: kept its hash so that it is never imported or enrolled")
+        else:
+            counts = ", ".join(f"{n} {table_name}" for table_name, n in done.rows.items()) or "no other rows"
+            typer.echo(f"erased {email} (now {done.tombstone}; {counts}); a later import or API call skips them")
+
+    run(go)

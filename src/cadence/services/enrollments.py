@@ -40,6 +40,7 @@ from cadence.core.leads import normalize_email
 from cadence.core.schedule import LeadCalendar
 from cadence.core.webhooks import EventType
 from cadence.errors import AlreadyExists, CadenceError, NotFound, ValidationError
+from cadence.services import audit
 from cadence.services.context import PINNED_CADENCES, SESSION_SETTINGS
 from cadence.services.webhooks import outbox
 from cadence.settings import Settings
@@ -654,6 +655,14 @@ def _record_decision(
     for old in earlier:
         old.superseded_at = at
         old.superseded_by_id = decision.id
+    audit.record(
+        session,
+        decision.decided_by or audit.SYSTEM,
+        "decision.correct" if earlier else "decision.record",
+        lead.email,
+        {"outcome": decision.outcome, "reason": decision.reason, "replaces": [o.outcome for o in earlier]},
+        now=at,
+    )
     return decision
 
 

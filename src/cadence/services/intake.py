@@ -87,6 +87,10 @@ def _intake(ctx: Context, session: Session, data: LeadData, *, now: datetime) ->
     )
     if report.errors:
         raise ValidationError(str(report.errors[0]["reason"]))
+    if report.erased:
+        raise ValidationError(
+            "this person asked to be forgotten: cadence keeps nothing about them and never enrolls them"
+        )
     lead = session.scalar(select(Lead).where(Lead.email == data.email))
     assert lead is not None, "the import wrote the lead"
     if report.enrolled:

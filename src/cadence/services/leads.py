@@ -39,6 +39,7 @@ from cadence.services.enrollments import (
     schedule_next,
     start_enrollment,
 )
+from cadence.services.erasure import erased_among
 from cadence.services.reps import RoundRobin
 from cadence.services.suppression import is_suppressed
 from cadence.services.webhooks import outbox
@@ -81,6 +82,8 @@ class ImportReport:
     names: int = 0
     unfit: int = 0
     suppressed: int = 0
+    erased: int = 0
+    """Rows of people who asked to be forgotten (counted in ``suppressed`` too): skipped, nothing stored."""
     errors: list[dict[str, Any]] = field(default_factory=list)
     dry_run: bool = False
     import_id: int | None = None
@@ -285,8 +288,9 @@ def import_leads(
         raise NotFound(f"no cadence named {cadence_override!r}; known: {', '.join(sorted(cadences))}")
     fallback_owner = _rep_by_email(session, default_owner) if default_owner else None
     reps = {rep.email: rep for rep in session.scalars(select(Rep))}
-    robin = RoundRobin(session)
+    robin = RoundRobin(session, now=now)
     emails = list(dict.fromkeys(r.lead.email for r in rows))
+    erased = erased_among(session, settings, emails)
     existing: dict[str, Lead] = {}
     for start in range(0, len(emails), _CHUNK):
         chunk = emails[start : start + _CHUNK]
@@ -301,6 +305,10 @@ def import_leads(
                     report.warnings.append(
                         {"row": item.row, "warning": f"unknown owner {data.owner}: another rep was given the lead"}
                     )
+            if data.email in erased:  # asked to be forgotten: neither stored nor enrolled again
+                report.suppressed += 1
+                report.erased += 1
+                continue
             lead = existing.get(data.email)
             creating = lead is None
             change: ImportChange | None = None

@@ -46,6 +46,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from cadence.adapters.models import LoginFailure, Rep, User, WebSession
 from cadence.core.leads import clean_text, normalize_email
 from cadence.errors import AlreadyExists, CadenceError, NotFound, ValidationError
+from cadence.services import audit
 
 
 class Role(StrEnum):
@@ -343,10 +344,13 @@ def log_in(
     with sessions() as session, session.begin():
         if found is None or not ok:  # the attempt, counted already, stays a failure
             session.execute(delete(LoginFailure).where(LoginFailure.failed_at <= now - MAX_LOCKOUT))
+            why = "unknown address" if found is None else "wrong password or disabled account"
+            audit.record(session, key, "login.failed", key, {"client": client, "why": why}, now=now)
             return None
         user = session.get(User, found.id)
         if user is None or not user.active:  # disabled or removed meanwhile
             return None
+        audit.record(session, user.email, "login.ok", user.email, {"client": client}, now=now)
         if HASHER.check_needs_rehash(user.password_hash):
             user.password_hash = hash_password(password)
         user.last_login_at = now

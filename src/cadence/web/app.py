@@ -28,6 +28,7 @@ from cadence.web import (
     dashboard,
     leads,
     mailboxes,
+    managers,
     marketing,
     tasks,
     unsubscribe,
@@ -89,6 +90,7 @@ WORKSPACE_ROUTERS = (
     dashboard.router,
     webhooks.router,
     mailboxes.router,
+    managers.router,
 )
 """The workspace's routers: made by :func:`auth.guarded_router`, they check the session's CSRF token on every POST.
 

@@ -36,6 +36,9 @@ NAVIGATION: dict[Role, tuple[NavItem, ...]] = {
         NavItem("/templates", "Templates"),
         NavItem("/webhooks", "Webhooks"),
         NavItem("/mailboxes", "Sending"),
+        NavItem("/reps", "Reps"),
+        NavItem("/not-enrolled", "Not enrolled"),
+        NavItem("/audit", "Audit log"),
     ),
 }
 

@@ -13,6 +13,7 @@ from typing import Any
 
 from cadence.adapters.models import Lead
 from cadence.core.leads import make_lead
+from cadence.services import audit
 from cadence.services.context import Context
 from cadence.services.leads import lead_columns
 from cadence.services.users import Viewer
@@ -72,4 +73,5 @@ def edit_lead(ctx: Context, viewer: Viewer, email: str, given: Mapping[str, str]
             for name, value in cleaned.items():
                 setattr(lead, name, value)
             lead.updated_at = now
+            audit.record(session, viewer.email, "leads.edit", lead.email, {"fields": changed}, now=now)
         return LeadEdited(email=lead.email, changed=changed)
