@@ -17,7 +17,8 @@ from tests.conftest import Cli
 from tests.managers.support import NOW, RITA, SAM, lead_row, seed
 
 TOM = "tom@yourco.example"
-LEADS = {f"lead{n}@acme.example": RITA for n in range(4)} | {"sam1@acme.example": SAM}
+# each lead at a company of its own: colleagues at one account would go to one owner together
+LEADS = {f"lead{n}@acme{n}.example": RITA for n in range(4)} | {"sam1@samco.example": SAM}
 
 
 def _owners(ctx: Context) -> dict[str, str]:
@@ -37,7 +38,7 @@ def _open_task(ctx: Context, lead_email: str, owner: str) -> int:
 
 def test_deactivating_a_rep_moves_their_leads_and_open_tasks_to_the_rep_named(ctx: Context) -> None:
     seed(ctx, LEADS)
-    task_id = _open_task(ctx, "lead0@acme.example", RITA)
+    task_id = _open_task(ctx, "lead0@acme0.example", RITA)
     with ctx.sessions.begin() as s:
         add_user(s, RITA, role="rep", password="a-long-enough-password", now=NOW)
     with ctx.sessions.begin() as s:
@@ -70,7 +71,7 @@ def test_new_leads_skip_a_rep_who_is_out_of_office_and_reach_them_after(ctx: Con
     seed(ctx, {})
     with ctx.sessions.begin() as s:
         set_away(s, RITA, NOW, NOW + timedelta(days=7), actor="cli", now=NOW)
-    rows = [lead_row(n, f"new{n}@acme.example", "") for n in range(2, 6)]
+    rows = [lead_row(n, f"new{n}@newco{n}.example", "") for n in range(2, 6)]
     with ctx.sessions.begin() as s:
         import_leads(s, rows[:2], now=NOW + timedelta(days=1), settings=ctx.settings, rules=ctx.rules,
                      cadences=ctx.cadences)  # fmt: skip

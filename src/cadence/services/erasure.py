@@ -24,6 +24,8 @@ from sqlalchemy.orm import Session
 from sqlalchemy.sql import Executable
 
 from cadence.adapters.models import (
+    Account,
+    AccountChange,
     ApiIdempotency,
     Decision,
     InboundMessage,
@@ -110,6 +112,17 @@ def _run(session: Session, statement: Executable) -> int:
     return int(session.connection().execute(statement).rowcount)
 
 
+def _drop_lone_account(session: Session, account_id: int | None) -> int:
+    """Delete the account the erased person was alone in (its key or name may be theirs: a free-mail address,
+    a one-person company); an account with other contacts is the company's and stays. 1 if deleted."""
+    if account_id is None or session.scalar(select(Lead.id).where(Lead.account_id == account_id).limit(1)):
+        return 0
+    changes = (AccountChange.account_id == account_id) | (AccountChange.other_account_id == account_id)
+    session.execute(delete(AccountChange).where(changes))
+    session.execute(update(Account).where(Account.merged_into_id == account_id).values(merged_into_id=None))
+    return _run(session, delete(Account).where(Account.id == account_id))
+
+
 def _scrub(session: Session, lead: Lead, address: str, tombstone: str, *, now: datetime) -> dict[str, int]:
     """Delete or blank the personal data of ``lead`` in every table; the number of rows touched by table."""
     for name in (
@@ -121,6 +134,7 @@ def _scrub(session: Session, lead: Lead, address: str, tombstone: str, *, now: d
     lead.custom = {}
     lead.status = ERASED
     lead.updated_at = now
+    company, lead.account_id, lead.buying_role = lead.account_id, None, None
     session.flush()  # the decision's cancelled tasks and the tombstone go first: the statements below bypass the ORM
     where = lead.id
     counts = {
@@ -139,6 +153,7 @@ def _scrub(session: Session, lead: Lead, address: str, tombstone: str, *, now: d
         "qualifying_answers": _run(session, delete(QualifyingAnswer).where(QualifyingAnswer.lead_id == where)),
         "lead_actions": _run(session, delete(LeadAction).where(LeadAction.lead_id == where)),
     }
+    counts["accounts"] = _drop_lone_account(session, company)
     # The API's remembered answers (24 hours) may quote the person: drop those that do.
     quoting = [row.id for row in session.scalars(select(ApiIdempotency)) if address in str(row.body).lower()]
     if quoting:

@@ -40,7 +40,7 @@ from cadence.services.enrollments import (
     start_enrollment,
 )
 from cadence.services.erasure import erased_among
-from cadence.services.reps import RoundRobin
+from cadence.services.reps import RoundRobin, is_away
 from cadence.services.suppression import is_suppressed
 from cadence.services.webhooks import outbox
 from cadence.settings import Settings
@@ -318,7 +318,7 @@ def import_leads(
                 )
             if lead is None:
                 account = account_for(session, data.email, data.company, explicit=data.account, now=now)
-                owner = _owner_for(account, owner, fallback_owner, robin, item, report)
+                owner = _owner_for(account, owner, fallback_owner, robin, item, report, now)
                 if owner is None:
                     report.errors.append(
                         {"row": item.row, "reason": "no owner and no rep to assign: add one with `cadence reps add`"}
@@ -396,11 +396,20 @@ def import_leads(
 
 
 def _owner_for(
-    account: Account, given: Rep | None, fallback: Rep | None, robin: RoundRobin, item: ImportRow, report: ImportReport
+    account: Account,
+    given: Rep | None,
+    fallback: Rep | None,
+    robin: RoundRobin,
+    item: ImportRow,
+    report: ImportReport,
+    now: datetime,
 ) -> Rep | None:
-    """The owner of a new lead: the row's, else its account's (ahead of round-robin), else the fallback or the next
-    rep in turn. A row's owner other than the account's wins, with a warning in the report."""
+    """The owner of a new lead: the row's, else its account's (ahead of round-robin, unless out of office at
+    ``now``), else the fallback or the next rep in turn. A row's owner other than the account's wins, with a
+    warning in the report."""
     current = account.owner if account.owner is not None and account.owner.active else None
+    if current is not None and is_away(current, now):  # out of office: new contacts go elsewhere meanwhile
+        current = None
     if given is not None:
         if current is not None and current.id != given.id:
             name = account.name or account.domain or account.key

@@ -7,7 +7,7 @@ from datetime import datetime
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from cadence.adapters.models import Lead, Rep, Task, User
+from cadence.adapters.models import Account, Lead, Rep, Task, User
 from cadence.core.leads import clean_text, normalize_email, validate_timezone
 from cadence.errors import AlreadyExists, InvalidTransition, NotFound, ValidationError, shown
 from cadence.services import audit
@@ -199,7 +199,8 @@ def deactivate_rep(
 ) -> dict[str, int]:
     """Deactivate a rep: their leads and open tasks go to ``reassign_to``, or round-robin to the others.
 
-    The rep's workspace account is disabled too. Returns how many leads and tasks moved, by new owner.
+    The accounts the rep owned go with their contacts (one owner per account). The rep's workspace account is
+    disabled too. Returns how many leads and tasks moved, by new owner.
     Raises :class:`InvalidTransition` when the rep is inactive already or nobody can take the leads.
     """
     rep = get_rep(session, email)
@@ -216,13 +217,16 @@ def deactivate_rep(
     leads = list(session.scalars(select(Lead).where(Lead.owner_id == rep.id).order_by(Lead.id)))
     moved: dict[str, int] = {}
     new_owner: dict[int, Rep] = {}
+    by_account: dict[int, Rep] = {}  # one owner per account: its contacts move together
     for lead in leads:
-        owner = target or robin.next()
+        owner = target or (by_account.get(lead.account_id) if lead.account_id is not None else None) or robin.next()
         if owner is None:
             raise InvalidTransition(f"no other active rep can take {rep.email}'s leads: add one first")
         lead.owner = owner
         lead.updated_at = now
         new_owner[lead.id] = owner
+        if lead.account_id is not None:
+            by_account.setdefault(lead.account_id, owner)
         moved[owner.email] = moved.get(owner.email, 0) + 1
     tasks = 0
     for task in session.scalars(select(Task).where(Task.owner_id == rep.id, Task.status == "open")):
@@ -235,6 +239,9 @@ def deactivate_rep(
         home = target or robin.next()
         if home is not None:
             lead.home_owner_id = home.id
+    for company in session.scalars(select(Account).where(Account.owner_id == rep.id)):
+        heir = target or by_account.get(company.id) or robin.next()
+        company.owner_id = heir.id if heir is not None else None
     rep.active = False
     account = session.scalar(select(User).where(User.rep_id == rep.id))
     if account is not None:
