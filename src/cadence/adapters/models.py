@@ -124,6 +124,10 @@ class Lead(Base):
     snoozed_until: Mapped[datetime | None] = mapped_column(index=True)
     """The lead said "not now": it is enrolled in ``snooze_cadence`` at this instant (``wake_snoozed``)."""
     snooze_cadence: Mapped[str | None] = mapped_column(String(63))
+    why_now: Mapped[str | None] = mapped_column(String(500))
+    """The research task's "why them, why now" line (template variable ``why_now``)."""
+    topic: Mapped[str | None] = mapped_column(String(200))
+    """The topic of interest the research task found (template variable ``topic``)."""
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]
     stage: Mapped[str | None] = mapped_column(String(63), index=True)
@@ -659,3 +663,19 @@ class LeadAction(Base):
     undone_at: Mapped[datetime | None]
     undone_by: Mapped[str | None] = mapped_column(String(320))
     undo_note: Mapped[str | None] = mapped_column(Text)
+
+
+class LeadNote(Base):
+    """A rep's note on a lead, or a contact made outside the cadence (``kind`` ``contact``: a call from the
+    rep's own phone, a LinkedIn message, a meeting in person) with its outcome; on the lead's timeline."""
+
+    __tablename__ = "lead_notes"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    lead_id: Mapped[int] = mapped_column(ForeignKey("leads.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(20))
+    channel: Mapped[str | None] = mapped_column(String(20))
+    outcome: Mapped[str | None] = mapped_column(String(30))
+    text: Mapped[str] = mapped_column(Text)
+    author: Mapped[str] = mapped_column(String(320))
+    created_at: Mapped[datetime]
