@@ -35,6 +35,9 @@ event              enrollment                                 touch           al
                                                                               hand-off counts as a response
 ``SnoozeOver``     responded: completed (no decision)                         enrolled anew by the shell [5]_;
                                                                               refused: a task for the owner
+``SnoozedByHand``  active or paused: responded                                snoozed to the day, at the start of
+                                                                              the lead's window; woken as a "not
+                                                                              now" reply's snooze is
 ``Paused``         paused (only an active one)
 ``Resumed``        active, moved later by the time paused
 ``MeetingBooked``  decided ``meeting_booked`` with the                        the meeting's start on the decision;
