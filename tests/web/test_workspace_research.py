@@ -16,6 +16,8 @@ def test_the_research_task_keeps_why_now_and_the_topic_on_the_lead(ctx: Context,
         found = {"why_now": " Builders Ltd just won the city contract ", "topic": "site safety"}
         done = post_form(http, task, {"outcome": "done", "note": "Looked at the site", **found})
         assert done.status_code == 303, done.text
+        shown = http.get(f"/leads/{BOB}").text
+    assert "<dt>Why them, why now</dt><dd>Builders Ltd just won the city contract</dd>" in shown
     with ctx.sessions() as s:
         lead = get_lead(s, BOB)
         assert (lead.why_now, lead.topic) == ("Builders Ltd just won the city contract", "site safety")

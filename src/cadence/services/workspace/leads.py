@@ -155,6 +155,7 @@ def lead_details(session: Session, lead: Lead, settings: Settings) -> dict[str, 
     data["can_decide"] = data["status"] != "decided"
     data.update(known_and_missing(session, lead, (data.get("decision") or {}).get("answers") or {}))
     data["dial"] = _dial(data.get("phone"))
+    data["why_now"], data["topic"] = lead.why_now, lead.topic
     data["safe_linkedin"] = (
         data["linkedin_url"] if (data["linkedin_url"] or "").lower().startswith(("https://", "http://")) else None
     )
