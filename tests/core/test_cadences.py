@@ -279,6 +279,21 @@ class TestInvalidCadences:
                 "step 1: only an email step can be threaded",
                 id="thread-on-call",
             ),
+            pytest.param(
+                {"day": 1, "channel": "email", "template": "a", "wait_for": "approval"},
+                "step 1: wait_for can only be 'research', not 'approval'",
+                id="wait-for-value",
+            ),
+            pytest.param(
+                {"day": 1, "channel": "call", "wait_for": "research"},
+                "step 1: only an email step can wait for the research",
+                id="wait-for-on-call",
+            ),
+            pytest.param(
+                {"day": 1, "channel": "email", "template": "a", "wait_for": "research"},
+                "step 1: waits for the research, but no research step comes before it",
+                id="wait-for-without-research",
+            ),
         ],
     )
     def test_a_bad_step_is_refused_with_a_message(self, step: Any, message: str) -> None:
@@ -503,6 +518,13 @@ class TestVersion:
         change(edited)
         assert parse_cadence(edited).version == parse_cadence(FULL).version
 
+    def test_waiting_for_the_research_is_a_new_version_and_kept(self) -> None:
+        research = {"day": 1, "channel": "research"}
+        plain = parse_cadence(_steps(research, {"day": 2, "channel": "email", "template": "e"}))
+        waits = parse_cadence(_steps(research, {"day": 2, "channel": "email", "template": "e", "wait_for": "research"}))
+        assert waits.steps[1].wait_for == "research"
+        assert plain.version != waits.version
+
     def test_one_template_or_a_list_of_one_give_the_same_version(self) -> None:
         single = parse_cadence(one_step(day=0, channel="email", template="email/x"))
         listed = parse_cadence(one_step(day=0, channel="email", templates=["email/x"]))
@@ -523,6 +545,16 @@ class TestToDict:
                     min_gap_days=4,
                 ),
                 id="custom-settings",
+            ),
+            pytest.param(
+                {
+                    "name": "t",
+                    "steps": [
+                        {"day": 1, "channel": "research"},
+                        {"day": 2, "channel": "email", "template": "e", "wait_for": "research"},
+                    ],
+                },
+                id="wait-for-research",
             ),
         ],
     )

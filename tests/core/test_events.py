@@ -35,6 +35,7 @@ from cadence.core.events import (
     Resumed,
     Retry,
     Sent,
+    SnoozedByHand,
     StepDue,
     StepFailed,
     StepHeld,
@@ -711,6 +712,7 @@ EVERY_EVENT: list[AnyEvent] = [
     TaskDone(channel="research", outcome="done"),
     Paused(until=NOW + timedelta(days=2)),
     Resumed(),
+    SnoozedByHand(day=date(2027, 3, 1), by="rita@cadence.example"),
 ]
 AUTOMATIC = (Bounced, BounceNotice, Unsubscribed, ClaimLapsed)
 
@@ -736,3 +738,30 @@ def test_whatever_the_facts_the_consequences_keep_the_invariants(event: AnyEvent
             assert result.decision is None
         if result.lead_status is not None:
             assert result.lead_status in {s.value for s in State}
+
+
+# -- a snooze by hand ----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("state", [State.ACTIVE, State.PAUSED, State.RESPONDED, State.COMPLETED, None])
+def test_a_snooze_by_hand_stops_the_steps_and_wakes_the_lead_at_the_start_of_its_window(state: State | None) -> None:
+    result = consequences(SnoozedByHand(day=date(2027, 3, 1), by="rita@cadence.example"), facts(state, touch=None))
+    assert result.snooze is not None
+    assert result.snooze.until == local(LONDON, f"2027-03-01 {CADENCE.settings.window_start:%H:%M}")
+    assert result.snooze.cadence == Policy().reengage_cadence
+    assert "by rita@cadence.example" in result.note
+    if state in (State.ACTIVE, State.PAUSED):
+        assert result.enrollment is not None
+        assert (result.enrollment.state, result.enrollment.next_due_at) == (State.RESPONDED, None)
+    else:
+        assert result.enrollment is None  # answered already, run out, or never enrolled: nothing to stop
+    assert result.decision is None
+    assert result.response is None
+
+
+def test_a_snooze_by_hand_to_a_day_gone_is_refused() -> None:
+    from cadence.core.events import SnoozedByHand
+    from cadence.errors import ValidationError
+
+    with pytest.raises(ValidationError, match="a day in the future"):
+        consequences(SnoozedByHand(day=NOW.date() - timedelta(days=1)), facts(touch=None))

@@ -8,7 +8,7 @@ import pytest
 from pydantic import SecretStr
 from sqlalchemy import select
 
-from cadence.adapters.models import AuditEntry, Decision, Enrollment, Lead, Response, Suppression, Task, Touch
+from cadence.adapters.models import AuditEntry, Decision, Enrollment, Lead, LeadNote, Response, Suppression, Task, Touch
 from cadence.errors import ValidationError
 from cadence.services import audit
 from cadence.services.audit import AuditFilter
@@ -47,6 +47,8 @@ def test_erase_removes_the_person_from_every_table_and_keeps_counts_and_a_hash(c
         )  # fmt: skip
         s.flush()
         record_response(s, ana, now=NOW + timedelta(days=1), kind="reply", note="Ana Person here, call me")
+        s.add(LeadNote(lead_id=ana.id, kind="note", text="Ana prefers mornings", author=RITA, created_at=NOW))
+        ana.why_now, ana.topic = "Ana is hiring three reps", "Ana's pipeline"
     assert "Ana" in _everything_stored(ctx)
     with ctx.sessions.begin() as s:
         done = erase(s, ctx.settings, ANA, actor="max@yourco.example", now=NOW + timedelta(days=2))

@@ -51,6 +51,9 @@ def test_a_lead_page_shows_who_they_are_their_cadence_every_touch_and_the_emails
         f"/leads/{ADA}/pause",
         f"/leads/{ADA}/stage",
         f"/leads/{ADA}/decision",
+        f"/leads/{ADA}/contact",
+        f"/leads/{ADA}/note",
+        f"/leads/{ADA}/snooze",
     ]
 
 
@@ -102,6 +105,9 @@ def test_a_rep_pauses_their_lead_until_a_day_and_resumes_it(site: str, ctx: Cont
             f"/leads/{ADA}/resume",
             f"/leads/{ADA}/stage",
             f"/leads/{ADA}/decision",
+            f"/leads/{ADA}/contact",
+            f"/leads/{ADA}/note",
+            f"/leads/{ADA}/snooze",
         ]
         paused = enrollment_of(ctx, ADA)
         assert (paused.state, paused.paused_at, paused.next_due_at) == ("paused", NOW, None)

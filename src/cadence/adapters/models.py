@@ -145,6 +145,10 @@ class Lead(Base):
     """Why this person is not followed up (a name, unfit, suppressed), one sentence each; None when enrolled."""
     enrolled_anyway: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     """``{"by", "at", "why"}`` when someone enrolled this person although it did not qualify."""
+    why_now: Mapped[str | None] = mapped_column(String(500))
+    """The research task's "why them, why now" line (template variable ``why_now``)."""
+    topic: Mapped[str | None] = mapped_column(String(200))
+    """The topic of interest the research task found (template variable ``topic``)."""
 
     owner: Mapped[Rep | None] = relationship(lazy="joined", foreign_keys=[owner_id])
 
@@ -771,6 +775,22 @@ class LeadAction(Base):
     undone_at: Mapped[datetime | None]
     undone_by: Mapped[str | None] = mapped_column(String(320))
     undo_note: Mapped[str | None] = mapped_column(Text)
+
+
+class LeadNote(Base):
+    """A rep's note on a lead, or a contact made outside the cadence (``kind`` ``contact``: a call from the
+    rep's own phone, a LinkedIn message, a meeting in person) with its outcome; on the lead's timeline."""
+
+    __tablename__ = "lead_notes"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    lead_id: Mapped[int] = mapped_column(ForeignKey("leads.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(20))
+    channel: Mapped[str | None] = mapped_column(String(20))
+    outcome: Mapped[str | None] = mapped_column(String(30))
+    text: Mapped[str] = mapped_column(Text)
+    author: Mapped[str] = mapped_column(String(320))
+    created_at: Mapped[datetime]
 
 
 # -- The audit log: who did what and when (append-only) ---------------------------------------------

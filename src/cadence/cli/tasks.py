@@ -70,12 +70,17 @@ def tasks_done(
             help="A qualifying answer the conversation gave, KEY=VALUE (repeat it); keys: templates/questions.yaml.",
         ),
     ] = None,
+    why_now: Annotated[
+        str | None, typer.Option("--why-now", help="A research task's finding: why them, why now (one line).")
+    ] = None,
+    topic: Annotated[str | None, typer.Option(help="A research task's finding: the topic of interest.")] = None,
     now: NowOption = None,
 ) -> None:
     """Record a task's outcome (and, for a connected call, the lead's decision).
 
     A conversation may answer some qualifying questions: --answer committed=yes --answer
     approves="the CFO". They are kept for the lead; a meeting is handed over when all are known.
+    A research task's findings (--why-now, --topic) are kept on the lead for its emails.
     """
 
     def go() -> None:
@@ -100,6 +105,8 @@ def tasks_done(
                 answers=given,
                 qualification_skipped=skip_qualification,
                 answered=answered,
+                why_now=why_now,
+                topic=topic,
             )
             typer.echo(f"task {task.id} done: {task.outcome}" + (f"; decided {chosen.value}" if chosen else ""))
 

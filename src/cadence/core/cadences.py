@@ -41,6 +41,8 @@ class Step:
     templates: tuple[str, ...] = ()
     instructions: str | None = None
     thread: str | None = None
+    wait_for: str | None = None
+    """``research``: the step (an email) waits until the lead's research task is done."""
 
     @property
     def template(self) -> str | None:
@@ -139,6 +141,7 @@ class Cadence:
                     "templates": list(s.templates) or None,
                     "instructions": s.instructions,
                     "thread": s.thread,
+                    **({"wait_for": s.wait_for} if s.wait_for else {}),
                 }
                 for s in self.steps
             ],
@@ -181,7 +184,7 @@ def _parse_step(raw: Any, index: int) -> Step:
     where = f"step {index + 1}{_where(raw)}"
     if not isinstance(raw, dict):
         raise ConfigurationError(f"{where}: a step is a mapping with day, channel and template")
-    unknown = set(raw) - {"day", "channel", "template", "templates", "instructions", "thread", "__line__"}
+    unknown = set(raw) - {"day", "channel", "template", "templates", "instructions", "thread", "wait_for", "__line__"}
     if unknown:
         raise ConfigurationError(f"{where}: unknown key(s) {shown_keys(unknown)}")
     day = raw.get("day")
@@ -219,12 +222,18 @@ def _parse_step(raw: Any, index: int) -> Step:
         raise ConfigurationError(f"{where}: thread can only be 'previous', not {shown(thread)}")
     if thread is not None and channel is not Channel.EMAIL:
         raise ConfigurationError(f"{where}: only an email step can be threaded")
+    wait_for = raw.get("wait_for")
+    if wait_for is not None and wait_for != "research":
+        raise ConfigurationError(f"{where}: wait_for can only be 'research', not {shown(wait_for)}")
+    if wait_for is not None and channel is not Channel.EMAIL:
+        raise ConfigurationError(f"{where}: only an email step can wait for the research")
     return Step(
         day=day,
         channel=channel,
         templates=templates,
         instructions=instructions.strip() if instructions else None,
         thread=thread,
+        wait_for=wait_for,
     )
 
 
@@ -327,6 +336,11 @@ def parse_cadence(data: Any, *, default_name: str | None = None) -> Cadence:
             raise ConfigurationError(
                 f"step {i + 1}{_where(raw_steps[i])}: day {steps[i].day} comes before day {steps[i - 1].day}; "
                 "list steps in day order"
+            )
+    for i, step in enumerate(steps):
+        if step.wait_for == "research" and not any(s.channel is Channel.RESEARCH for s in steps[:i]):
+            raise ConfigurationError(
+                f"step {i + 1}{_where(raw_steps[i])}: waits for the research, but no research step comes before it"
             )
     description = data.get("description")
     if description is not None and not isinstance(description, str):

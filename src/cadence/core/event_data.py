@@ -280,6 +280,15 @@ class SnoozeOver:
 
 
 @dataclass(frozen=True)
+class SnoozedByHand:
+    """A person snoozed the lead to ``day`` ("call me in March"): its automated steps stop, and on that day
+    it wakes and is enrolled again as a lead that answered "not now" is."""
+
+    day: date
+    by: str | None = None
+
+
+@dataclass(frozen=True)
 class Paused:
     """Pause the enrollment, until ``until`` or until it is resumed."""
 
@@ -341,6 +350,7 @@ AnyEvent = (
     | Decided
     | TaskDone
     | SnoozeOver
+    | SnoozedByHand
     | Paused
     | Resumed
     | MeetingBooked

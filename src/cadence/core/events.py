@@ -35,6 +35,9 @@ event              enrollment                                 touch           al
                                                                               hand-off counts as a response
 ``SnoozeOver``     responded: completed (no decision)                         enrolled anew by the shell [5]_;
                                                                               refused: a task for the owner
+``SnoozedByHand``  active or paused: responded                                snoozed to the day, at the start of
+                                                                              the lead's window; woken as a "not
+                                                                              now" reply's snooze is
 ``Paused``         paused (only an active one)
 ``Resumed``        active, moved later by the time paused
 ``MeetingBooked``  decided ``meeting_booked`` with the                        the meeting's start on the decision;
@@ -126,6 +129,7 @@ from cadence.core.event_data import (
     Retry,
     SendOutcome,
     Sent,
+    SnoozedByHand,
     SnoozeOver,
     StepDue,
     StepFailed,
@@ -187,6 +191,7 @@ __all__ = [
     "SendOutcome",
     "Sent",
     "SnoozeOver",
+    "SnoozedByHand",
     "StepDue",
     "StepFailed",
     "StepHeld",
@@ -300,6 +305,8 @@ def _rule(event: AnyEvent, facts: Facts) -> Consequences:
             return _task_done(facts, event)
         case SnoozeOver(cadence=cadence, refused=refused):
             return _snooze_over(facts, cadence, refused)
+        case SnoozedByHand(day=day, by=by):
+            return _snoozed_by_hand(facts, day, by)
         case Paused(until=until):
             return _paused(facts, until)
         case Resumed():
@@ -619,6 +626,20 @@ def _snooze_over(facts: Facts, cadence: str, refused: str | None) -> Consequence
     state = transition(enrollment.state, Event.COMPLETE)
     moved = replace(enrollment, state=state, next_due_at=None, ended_at=facts.at)
     return Consequences(enrollment=moved, note=f"snooze over: enrolled in {cadence}")
+
+
+def _snoozed_by_hand(facts: Facts, day: date, by: str | None) -> Consequences:
+    """A person's snooze: as a "not now" reply's, without the reply (the enrollment stops as answered)."""
+    until = _snooze_until(facts, day)
+    if until is None:
+        raise ValidationError("The snooze must end on a day in the future.")
+    enrollment = facts.enrollment
+    moved = None
+    if enrollment is not None and enrollment.state in OPEN_STATES and enrollment.state != State.RESPONDED:
+        moved = replace(enrollment, state=transition(enrollment.state, Event.RESPOND), next_due_at=None, ended_at=None)
+    snooze = NewSnooze(until=until, cadence=facts.policy.reengage_cadence)
+    who = f" by {by}" if by else ""
+    return Consequences(enrollment=moved, snooze=snooze, note=f"snoozed{who} until {until.isoformat()}")
 
 
 def pause_until(facts: Facts, return_date: date | None) -> datetime | None:

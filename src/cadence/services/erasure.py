@@ -32,6 +32,7 @@ from cadence.adapters.models import (
     Interaction,
     Lead,
     LeadAction,
+    LeadNote,
     QualifyingAnswer,
     Response,
     StageChange,
@@ -128,7 +129,7 @@ def _scrub(session: Session, lead: Lead, address: str, tombstone: str, *, now: d
     for name in (
         "first_name", "last_name", "title", "company", "industry", "company_size", "phone", "linkedin_url",
         "address_line1", "address_line2", "city", "region", "postal_code", "country", "timezone", "snoozed_until",
-        "snooze_cadence",
+        "snooze_cadence", "why_now", "topic",
     ):  # fmt: skip
         setattr(lead, name, None)
     lead.custom = {}
@@ -152,6 +153,7 @@ def _scrub(session: Session, lead: Lead, address: str, tombstone: str, *, now: d
         ),
         "qualifying_answers": _run(session, delete(QualifyingAnswer).where(QualifyingAnswer.lead_id == where)),
         "lead_actions": _run(session, delete(LeadAction).where(LeadAction.lead_id == where)),
+        "lead_notes": _run(session, delete(LeadNote).where(LeadNote.lead_id == where)),
     }
     counts["accounts"] = _drop_lone_account(session, company)
     # The API's remembered answers (24 hours) may quote the person: drop those that do.

@@ -122,6 +122,8 @@ def complete_task(
     by: Rep | None = None,
     answered: dict[str, str] | None = None,
     answered_by: str | None = None,
+    why_now: str | None = None,
+    topic: str | None = None,
 ) -> Task:
     """Record a task's outcome. A connected call is a response: the lead's automated steps stop and the
     owner gets a task to record what comes next.
@@ -132,6 +134,9 @@ def complete_task(
     ``answered``: qualifying answers the conversation gave (checked against the configured questions,
     some of them are enough), kept for the lead with who gave them and when; a meeting's gate checks
     them together with every earlier answer.
+
+    ``why_now`` and ``topic``: a research task's findings, kept on the lead for the messages
+    (:func:`cadence.services.research.record_findings`).
     """
     task = get_task(session, task_id)
     if task.status != "open":
@@ -152,6 +157,9 @@ def complete_task(
         if value in NO_CONVERSATION:
             raise ValidationError(f"a task done as {value} was no conversation: it answers no qualifying question")
         captured = validate_partial(answered, configured_questions(session))
+    from cadence.services.research import record_findings
+
+    record_findings(task, why_now=why_now, topic=topic)
     task.status = "done"
     task.outcome = value
     task.note = note

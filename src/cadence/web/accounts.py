@@ -14,7 +14,7 @@ from cadence.services.users import Role
 from cadence.services.workspace.access import AccessDenied, can_act
 from cadence.services.workspace.accounts import account_page, add_colleague_of, move_lead, reassign_by_manager
 from cadence.services.workspace.sessions import flash
-from cadence.web.auth import FormDep, ViewerDep, guarded_router, redirect
+from cadence.web.auth import FormDep, ViewerDep, guarded_router, redirect, safe_next
 from cadence.web.deps import ClockDep, ContextDep
 from cadence.web.leads import lead_page
 from cadence.web.pages import urlpath
@@ -74,7 +74,7 @@ def lead_colleague(
         return lead_page(request, ctx, viewer, email, status_code=422, error=str(exc), form=dict(form))
     enrolled = f", enrolled in {done['enrolled']}" if done["enrolled"] else ""
     flash(ctx, viewer, f"Added {done['email']} to {done['account']}{enrolled}.")
-    return redirect(f"/leads/{urlpath(email)}")
+    return redirect(safe_next(form.get("return_to"), "") or f"/leads/{urlpath(email)}")
 
 
 @router.post("/leads/{email:path}/account")

@@ -14,6 +14,7 @@ from cadence.errors import CadenceError
 from cadence.services.context import Context
 from cadence.services.users import Viewer
 from cadence.services.workspace.access import AccessDenied, can_act
+from cadence.services.workspace.contacts import CONTACT_CHANNELS, CONTACT_OUTCOMES, add_note, log_contact, snooze_lead
 from cadence.services.workspace.edits import edit_lead
 from cadence.services.workspace.leads import (
     decide_lead,
@@ -45,6 +46,8 @@ def decision_form_values(form: dict[str, str] | None = None, ctx: Context | None
         "decisions": [(o.value, DECISION_LABELS[o.value]) for o in MANUAL_OUTCOMES],
         "questions": [(q.key, q.text) for q in ctx.questions] if ctx is not None else QUESTIONS,
         "typed": form or {},
+        "contact_channels": list(CONTACT_CHANNELS.items()),
+        "contact_outcomes": list(CONTACT_OUTCOMES.items()),
     }
 
 
@@ -208,3 +211,56 @@ def lead_undo(
         return email, undo_lead_action(ctx, viewer, email, form.get("action_id", ""), now=clock())
 
     return _act(request, ctx, viewer, email, form, go)
+
+
+@router.post("/leads/{email:path}/contact")
+def lead_contact(
+    request: Request, ctx: ContextDep, clock: ClockDep, viewer: ViewerDep, form: FormDep, email: str
+) -> Response:
+    """Record a reply or a contact made outside the cadence, with its outcome (and the decision, if given)."""
+
+    def go() -> tuple[str, str]:
+        done = log_contact(
+            ctx,
+            viewer,
+            email,
+            channel=form.get("channel", ""),
+            outcome=form.get("outcome", ""),
+            note=form.get("note", ""),
+            decision=decision_form(form),
+            now=clock(),
+        )
+        message = f"Recorded the contact with {done.email}."
+        if done.decision is not None:
+            message += f" Decision recorded: {DECISION_LABELS[done.decision]}."
+        elif done.answered:
+            message += " The automated steps have stopped: record the decision when you know it."
+        return done.email, message
+
+    return _act(request, ctx, viewer, email, form, go, safe_next(form.get("return_to"), "") or None)
+
+
+@router.post("/leads/{email:path}/note")
+def lead_note(
+    request: Request, ctx: ContextDep, clock: ClockDep, viewer: ViewerDep, form: FormDep, email: str
+) -> Response:
+    """Keep a note on the lead, with its author and time, on the timeline."""
+
+    def go() -> tuple[str, str]:
+        address = add_note(ctx, viewer, email, form.get("note", ""), now=clock())
+        return address, f"Added the note on {address}."
+
+    return _act(request, ctx, viewer, email, form, go, safe_next(form.get("return_to"), "") or None)
+
+
+@router.post("/leads/{email:path}/snooze")
+def lead_snooze(
+    request: Request, ctx: ContextDep, clock: ClockDep, viewer: ViewerDep, form: FormDep, email: str
+) -> Response:
+    """Snooze the lead to a day: its automated steps stop; on the day it wakes and is enrolled again."""
+
+    def go() -> tuple[str, str]:
+        day = snooze_lead(ctx, viewer, email, form.get("until", ""), note=form.get("note", ""), now=clock())
+        return email, f"Snoozed until {day.isoformat()}: the lead wakes and is enrolled again that day."
+
+    return _act(request, ctx, viewer, email, form, go, safe_next(form.get("return_to"), "") or None)

@@ -95,6 +95,8 @@ def task_done(
             note=form.get("note", "").strip() or None,
             decision=decision_form(form),
             now=clock(),
+            why_now=form.get("why_now"),
+            topic=form.get("topic"),
         )
     except AccessDenied:
         raise

@@ -28,6 +28,8 @@ _LEAD_KEYS = (
     "source",
     "interactions",
     "class",
+    "why_now",
+    "topic",
 )
 _OWNER_KEYS = ("name", "first_name", "email", "signature")
 _COMPANY_KEYS = ("name", "website", "postal_address", "benefit")
@@ -149,6 +151,8 @@ def sample_variables() -> list[dict[str, Any]]:
             "interactions": 3,
             "address_lines": ["12 Babbage Row", "London EC1A 1AA, England", "GB"],
             "custom": {"topic": "lead follow-up for small sales teams", "webinar": "Never Lose a Lead"},
+            "why_now": "Analytical Engines opened a second sales office in Leeds this month",
+            "topic": "following up webinar leads",
         },
         "owner": {
             "name": "Dana Reyes",
@@ -192,6 +196,8 @@ def sample_variables() -> list[dict[str, Any]]:
             "interactions": 0,
             "address_lines": [],
             "custom": {},
+            "why_now": None,
+            "topic": None,
         },
         "owner": {"name": "Sam Ito", "first_name": None, "email": "sam@northwind.example", "signature": None},
         "company": {
@@ -236,6 +242,8 @@ def sample_variables() -> list[dict[str, Any]]:
             "interactions": 99,
             "address_lines": [evil, "Straße 1\r\n", long_text],
             "custom": {"topic": f"{evil}\r\nSubject: hacked {long_text}", "items": "x", "webinar": "{{ lead }}"},
+            "why_now": f"{evil}\r\nBcc: victim@evil.example {long_text}",
+            "topic": "{{ 7*7 }}\r\n",
         },
         "owner": {
             "name": "Eve <eve@evil.example>",

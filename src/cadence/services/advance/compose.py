@@ -65,6 +65,8 @@ def lead_variables(lead: Lead) -> dict[str, Any]:
         "address_lines": address.lines(),
         "custom": dict(lead.custom or {}),
         "class": lead.lead_class,
+        "why_now": lead.why_now,
+        "topic": lead.topic,
     }
 
 

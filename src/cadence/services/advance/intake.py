@@ -195,6 +195,22 @@ def hold_broken_cadences(
     return runnable
 
 
+def hold_until_researched(
+    session: Session, ctx: Context, items: list[WorkItem], now: datetime, report: RunReport
+) -> list[WorkItem]:
+    """Hold each email step that waits for the research (``wait_for: research``) while its research task is open."""
+    from cadence.services.research import research_pending
+
+    runnable: list[WorkItem] = []
+    for item in items:
+        reason = research_pending(session, item.claim.enrollment_id) if item.step.wait_for == "research" else None
+        if reason is not None:
+            hold(session, ctx, item, now, reason, report)
+        else:
+            runnable.append(item)
+    return runnable
+
+
 def record_tasks(
     session: Session, ctx: Context, items: list[WorkItem], now: datetime, report: RunReport, versions: Versions
 ) -> None:
@@ -339,6 +355,7 @@ def take(
         items, snapshots = claim(session, ctx, now=now, limit=limit, only_enrollment=only_enrollment, report=report)
         items = defer_outside_slot(session, ctx, items, snapshots, now, report)
         items = hold_broken_cadences(session, ctx, items, now, report)
+        items = hold_until_researched(session, ctx, items, now, report)
         items = space_account_contacts(session, ctx, items, now, report)
         record_tasks(session, ctx, [i for i in items if i.step.channel.is_task], now, report, versions)
         emails = apply_caps(session, ctx, [i for i in items if not i.step.channel.is_task], now, report)

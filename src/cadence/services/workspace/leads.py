@@ -22,6 +22,7 @@ from cadence.services.reps import list_reps
 from cadence.services.tasks import task_dict
 from cadence.services.users import Role, Viewer
 from cadence.services.workspace.access import changeable_lead, visible_lead
+from cadence.services.workspace.contacts import notes_timeline
 from cadence.services.workspace.decisions import DecisionForm, DecisionInput, check_decision, parse_day
 from cadence.services.workspace.edits import EDITABLE_FIELDS, lead_field_values
 from cadence.services.workspace.previews import sent_emails
@@ -145,6 +146,7 @@ def lead_details(session: Session, lead: Lead, settings: Settings) -> dict[str, 
     tasks = list(session.scalars(select(Task).where(Task.lead_id == lead.id).order_by(Task.due_at.desc(), Task.id)))
     data["tasks"] = [task_dict(task) for task in tasks]
     _with_tasks(session, data["timeline"], tasks)
+    data["timeline"] = sorted(data["timeline"] + notes_timeline(session, lead), key=lambda item: item["at"] or "")
     data["emails"] = [item for item in data["timeline"] if item["channel"] == "email" and item["state"] in EMAIL_STATES]
     enrollment = data["enrollment"]
     data["can_pause"] = enrollment is not None and enrollment["state"] == "active"
@@ -153,6 +155,7 @@ def lead_details(session: Session, lead: Lead, settings: Settings) -> dict[str, 
     data["can_decide"] = data["status"] != "decided"
     data.update(known_and_missing(session, lead, (data.get("decision") or {}).get("answers") or {}))
     data["dial"] = _dial(data.get("phone"))
+    data["why_now"], data["topic"] = lead.why_now, lead.topic
     data["safe_linkedin"] = (
         data["linkedin_url"] if (data["linkedin_url"] or "").lower().startswith(("https://", "http://")) else None
     )

@@ -109,11 +109,14 @@ def finish_task(
     note: str | None,
     decision: DecisionForm,
     now: datetime,
+    why_now: str | None = None,
+    topic: str | None = None,
 ) -> TaskDone:
     """Record the task's ``outcome`` with ``note`` and, if one was chosen, the lead's decision, in one transaction.
 
     Raises :class:`~cadence.services.workspace.access.AccessDenied` unless the viewer may see the
     task, then :class:`~cadence.errors.CadenceError` for an outcome, note or decision refused.
+    ``why_now`` and ``topic``: a research task's findings, kept on the lead for its emails.
     """
     with ctx.sessions() as session, session.begin():
         task = visible_task(session, task_id, viewer)
@@ -125,7 +128,8 @@ def finish_task(
         chosen = check_decision(decision, known_answers(session, task.lead_id), questions)
         # answers typed with no decision are what this conversation told: kept for the lead
         answered = {k: v for k, v in decision.answers.items() if v.strip()} if chosen is None else None
-        complete_task(session, task.id, outcome, now=now, note=note, answered=answered, answered_by=viewer.email)
+        complete_task(session, task.id, outcome, now=now, note=note, answered=answered, answered_by=viewer.email,
+                      why_now=why_now, topic=topic)  # fmt: skip
         if chosen is not None:
             decide(
                 session,
