@@ -10,6 +10,7 @@ from typing import Annotated, Any
 
 from fastapi import Query, Request, Response
 
+from cadence.core.questions import DEFAULT_QUESTIONS
 from cadence.errors import CadenceError
 from cadence.services.context import Context
 from cadence.services.users import Viewer
@@ -33,6 +34,8 @@ from cadence.web.views import workspace_page
 
 router = guarded_router()
 
+POINTING = {q.key for q in DEFAULT_QUESTIONS if q.points_at}
+"""The questions answered by naming a contact of the account, outside a context: seed 001's two."""
 LIST_LIMIT = 500
 """The most leads one list page shows (filter by status or owner for the others)."""
 STATUSES = ["name", "unfit", "lead", "active", "paused", "responded", "completed", "decided"]
@@ -45,6 +48,7 @@ def decision_form_values(form: dict[str, str] | None = None, ctx: Context | None
         "decisions": [(o.value, DECISION_LABELS[o.value]) for o in MANUAL_OUTCOMES],
         "questions": [(q.key, q.text) for q in ctx.questions] if ctx is not None else QUESTIONS,
         "typed": form or {},
+        "pointing": {q.key for q in ctx.questions if q.points_at} if ctx is not None else POINTING,
     }
 
 
