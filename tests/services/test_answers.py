@@ -104,6 +104,26 @@ def test_who_decides_and_who_approves_name_contacts_of_the_account_who_get_the_r
     assert (coverage["decision_maker"], coverage["approver"]) == (True, False)  # Gus stays an influencer
 
 
+def test_a_decision_given_with_a_named_approver_keeps_the_name_and_the_link(
+    ctx: Context, run_cli: Cli, tmp_path: Path
+) -> None:
+    seed(ctx)
+    run_cli("leads", "add-colleague", ADA, "--name", "Cleo Cash", "--email", "cleo@acme.example", "--now",
+            NOW.isoformat())  # fmt: skip
+    answers = tmp_path / "answers.yaml"
+    answers.write_text("".join(f"{q.key}: yes\n" for q in DEFAULT_QUESTIONS if q.key != "approves")
+                       + "approves: '@lead:cleo@acme.example'\n")  # fmt: skip
+    run_cli("decide", ADA, "--outcome", "meeting_booked", "--reason", "demo", "--answers", str(answers),
+            "--now", LATER.isoformat())  # fmt: skip
+    with ctx.sessions() as s:
+        decision = s.scalars(sa.select(Decision)).one()
+        assert decision.answers is not None
+        assert decision.answers["approves"] == "Cleo Cash (cleo@acme.example)"
+        row = s.scalars(sa.select(QualifyingAnswer).where(QualifyingAnswer.question == "approves")).one()
+        cleo = s.scalars(sa.select(Lead).where(Lead.email == "cleo@acme.example")).one()
+        assert (row.answer, row.contact_id, cleo.buying_role) == ("Cleo Cash (cleo@acme.example)", cleo.id, "approver")
+
+
 def test_points_at_in_questions_yaml_is_checked_and_defaults_to_the_shipped_pair() -> None:
     from cadence.core.questions import parse_questions
     from cadence.errors import ConfigurationError

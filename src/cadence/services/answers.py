@@ -122,7 +122,20 @@ def known_answers(session: Session, lead_id: int) -> dict[str, str]:
 def gate_answers(
     session: Session, lead: Lead, given: Mapping[str, str] | None, questions: tuple[Question, ...]
 ) -> tuple[dict[str, str], list[Question]]:
-    """The union of the lead's stored answers and ``given`` (given wins), and the questions still unanswered."""
+    """The union of the lead's stored answers and ``given`` (given wins), and the questions still unanswered.
+
+    An answer of ``given`` naming a contact (``@lead:EMAIL``) is their name in the union (:func:`named`).
+    """
     union = {k: v for k, v in known_answers(session, lead.id).items() if k in {q.key for q in questions}}
-    union.update({k: v for k, v in (given or {}).items() if str(v or "").strip()})
+    union.update({k: named(session, v) for k, v in (given or {}).items() if str(v or "").strip()})
     return union, missing(questions, union)
+
+
+def named(session: Session, text: str) -> str:
+    """``text``, or for ``@lead:EMAIL`` naming a lead, that lead's name: how a decision keeps the answer."""
+    address = pointed_address(text)
+    try:
+        contact = session.scalar(select(Lead).where(Lead.email == normalize_email(address))) if address else None
+    except ValidationError:  # refused, with its reason, when the answer is recorded
+        return text
+    return contact_name(contact) if contact is not None else text
