@@ -21,9 +21,9 @@ def test_a_rep_adds_a_colleague_from_a_call_task_and_names_him_as_who_decides(pa
     form = page.get_by_role("form", name="Add a colleague")
     assert not form.is_visible()  # folded
     page.get_by_text("Add a colleague they named").click()
-    form.get_by_label("Name", exact=True).fill("Charles Babbage")
-    form.get_by_label("Email", exact=True).fill(CHARLES)
-    form.get_by_label("Phone", exact=True).fill("+1 212 555 0199")
+    form.get_by_label("Their name").fill("Charles Babbage")
+    form.get_by_label("Their email").fill(CHARLES)
+    form.get_by_label("Their phone").fill("+1 212 555 0199")
     screenshot(page, "rep-call-task-colleague")
     form.get_by_role("button", name="Add the colleague").click()
     page.wait_for_url(f"**{start}")
