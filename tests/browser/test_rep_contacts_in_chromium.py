@@ -87,10 +87,10 @@ def test_a_rep_records_the_research_findings_on_the_research_task(page: Any, wor
 def test_a_rep_adds_a_colleague_from_the_call_task(page: Any, workspace: Workspace) -> None:
     start = f"/tasks/{workspace.seeded.ada_call}"
     log_in(page, RITA, start)
-    page.get_by_text("Add a colleague").click()
-    page.get_by_label("Colleague's name").fill("Charles Babbage")
-    page.get_by_label("Colleague's email").fill("charles@analytical.example")
-    page.get_by_label("Role in the buying group").select_option("approver")
+    page.get_by_text("Add a colleague they named").click()
+    page.get_by_label("Their name").fill("Charles Babbage")
+    page.get_by_label("Their email").fill("charles@analytical.example")
+    page.get_by_label("Their role in the buying group").select_option("approver")
     screenshot(page, "rep-colleague-from-call-task")
     page.get_by_role("button", name="Add the colleague").click()
     page.wait_for_url(f"**{start}")

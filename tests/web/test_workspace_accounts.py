@@ -8,7 +8,7 @@ from sqlalchemy import select
 
 from cadence.adapters.models import Lead, Task
 from cadence.services.context import Context
-from tests.web.workspace import ADA, DEE, MAX, MIA, RITA, SAM, post_form, signed_in
+from tests.web.workspace import ADA, DEE, MAX, MIA, RITA, SAM, Seeded, post_form, signed_in
 
 
 def account_id(ctx: Context, email: str) -> int:
@@ -85,3 +85,33 @@ def test_a_rep_puts_a_lead_in_an_account_by_its_key_and_the_move_is_recorded(sit
     assert moved != before
     assert "<h1>Analytical Group</h1>" in page
     assert "move by rita@cadence.example" in page
+
+
+def test_a_colleague_added_from_a_call_task_is_then_named_as_who_decides(
+    site: str, ctx: Context, seeded: Seeded
+) -> None:
+    task = f"/tasks/{seeded.ada_call}"
+    charles = "charles@analytical.example"
+    with signed_in(site, RITA) as http:
+        assert f'action="{task}/colleague"' in http.get(task).text
+        done = post_form(http, f"{task}/colleague", {"name": "Charles Babbage", "email": charles, "title": "CEO"})
+        assert done.status_code in (200, 303)
+        page = http.get(task).text
+        assert "Added charles@analytical.example to" in page
+        assert f'<option value="@lead:{charles}">Charles Babbage ({charles})</option>' in page  # who decides: pick him
+        refused = post_form(http, f"{task}/colleague", {"name": "Charles Again", "email": charles})
+        assert refused.status_code == 422
+        assert "is a lead already" in refused.text
+        assert "Add a colleague they named" in refused.text  # the task page again, with the reason
+        answered = post_form(http, task, {"outcome": "connected", "answer_decides": f"@lead:{charles}"})
+        assert answered.status_code in (200, 303)
+        account = http.get(f"/accounts/{account_id(ctx, ADA)}").text
+    assert "<dt>Decision maker</dt><dd>known</dd>" in account
+    with ctx.sessions() as s:
+        ada = s.scalars(select(Lead).where(Lead.email == ADA)).one()
+        added = s.scalars(select(Lead).where(Lead.email == charles)).one()
+        assert (added.account_id, added.owner_id, added.buying_role) == (ada.account_id, ada.owner_id, "decision_maker")
+    with signed_in(site, SAM) as http:  # another rep's task looks like none
+        assert post_form(http, f"{task}/colleague", {"name": "X", "email": "x@analytical.example"}).status_code == 404
+    with signed_in(site, MIA) as http:  # a marketer reads, never adds
+        assert post_form(http, f"{task}/colleague", {"name": "X", "email": "x@analytical.example"}).status_code == 403

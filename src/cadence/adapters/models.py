@@ -740,6 +740,8 @@ class QualifyingAnswer(Base):
     answered_by: Mapped[str | None] = mapped_column(String(320))
     task_id: Mapped[int | None] = mapped_column(ForeignKey("tasks.id"))
     answered_at: Mapped[datetime]
+    contact_id: Mapped[int | None] = mapped_column(ForeignKey("leads.id"))
+    """The contact of the account the answer names (``who decides``: ``@lead:EMAIL``); the answer is their name."""
 
 
 # -- Stages of maturation, and what an intent did automatically ---------------------------------------

@@ -1,9 +1,12 @@
 """The qualifying questions (seed 001): configuration ops edit, and the answers a lead has given (pure).
 
 They live in ``templates/questions.yaml``; :func:`parse_questions` validates it, naming the line
-and the reason of each fault. Without the file, the seven questions of seed 001 apply
-(:data:`DEFAULT_QUESTIONS`). A meeting is handed to sales only when every question is answered,
-across every conversation (:func:`missing`), or when skipping them is recorded.
+and the reason of each fault. A question with ``points_at`` (a buying role: ``decision_maker``,
+``approver``) is answered by naming a contact of the lead's account, ``@lead:EMAIL``
+(:func:`pointed_address`); the contact gets that role when it has none. Without the file, the seven
+questions of seed 001 apply (:data:`DEFAULT_QUESTIONS`). A meeting is handed to sales only when
+every question is answered, across every conversation (:func:`missing`), or when skipping them is
+recorded.
 """
 
 from __future__ import annotations
@@ -13,6 +16,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from cadence.core.accounts import Role
 from cadence.core.decisions import QUALIFYING_QUESTIONS
 from cadence.errors import ConfigurationError, ValidationError, shown, shown_keys
 
@@ -28,10 +32,26 @@ class Question:
 
     key: str
     text: str
+    points_at: str | None = None
+    """A buying role (:class:`cadence.core.accounts.Role`): the answer may name a contact, who gets the role."""
 
 
-DEFAULT_QUESTIONS: tuple[Question, ...] = tuple(Question(key, text) for key, text in QUALIFYING_QUESTIONS)
+DEFAULT_POINTS_AT = {"decides": Role.DECISION_MAKER.value, "approves": Role.APPROVER.value}
+"""Seed 001's "who decides" and "who approves": answered by naming a contact of the account."""
+DEFAULT_QUESTIONS: tuple[Question, ...] = tuple(
+    Question(key, text, DEFAULT_POINTS_AT.get(key)) for key, text in QUALIFYING_QUESTIONS
+)
 """Seed 001's seven, shipped in ``templates/questions.yaml`` and used when that file is absent."""
+POINTER = "@lead:"
+"""How an answer names a contact: ``@lead:EMAIL``."""
+
+
+def pointed_address(answer: str) -> str | None:
+    """The address an answer ``@lead:EMAIL`` names (stripped), else ``None`` (a plain text answer)."""
+    text = answer.strip()
+    if not text.lower().startswith(POINTER):
+        return None
+    return text[len(POINTER) :].strip()
 
 
 def pairs(questions: tuple[Question, ...]) -> tuple[tuple[str, str], ...]:
@@ -66,9 +86,11 @@ def parse_questions(data: Any) -> tuple[Question, ...]:
         where = _where(item, f"question {number}")
         if not isinstance(item, dict):
             raise ConfigurationError(f"{where}: each question is a mapping with 'key' and 'question'")
-        extra = set(item) - {"key", "question", "__line__"}
+        extra = set(item) - {"key", "question", "points_at", "__line__"}
         if extra:
-            raise ConfigurationError(f"{where}: unknown key(s) {shown_keys(extra)}; a question has key and question")
+            raise ConfigurationError(
+                f"{where}: unknown key(s) {shown_keys(extra)}; a question has key, question and maybe points_at"
+            )
         key, text = item.get("key"), item.get("question")
         if not isinstance(key, str) or not _KEY.match(key):
             raise ConfigurationError(
@@ -80,8 +102,14 @@ def parse_questions(data: Any) -> tuple[Question, ...]:
             raise ConfigurationError(f"{where}: question {key} has no text")
         if len(text.strip()) > MAX_QUESTION:
             raise ConfigurationError(f"{where}: question {key} is longer than {MAX_QUESTION} characters")
+        points_at = item.get("points_at")
+        roles = {r.value for r in Role}
+        if points_at is not None and points_at not in roles:
+            raise ConfigurationError(
+                f"{where}: points_at of {key} is {shown(points_at)}; it is one of {', '.join(sorted(roles))}"
+            )
         seen.add(key)
-        questions.append(Question(key, " ".join(text.split())))
+        questions.append(Question(key, " ".join(text.split()), points_at))
     return tuple(questions)
 
 

@@ -12,7 +12,13 @@ from cadence.adapters.models import Rep
 from cadence.errors import CadenceError
 from cadence.services.users import Role
 from cadence.services.workspace.access import AccessDenied, can_act
-from cadence.services.workspace.accounts import account_page, add_colleague_of, move_lead, reassign_by_manager
+from cadence.services.workspace.accounts import (
+    account_page,
+    add_colleague_from_task,
+    add_colleague_of,
+    move_lead,
+    reassign_by_manager,
+)
 from cadence.services.workspace.sessions import flash
 from cadence.web.auth import FormDep, ViewerDep, guarded_router, redirect, safe_next
 from cadence.web.deps import ClockDep, ContextDep
@@ -75,6 +81,28 @@ def lead_colleague(
     enrolled = f", enrolled in {done['enrolled']}" if done["enrolled"] else ""
     flash(ctx, viewer, f"Added {done['email']} to {done['account']}{enrolled}.")
     return redirect(safe_next(form.get("return_to"), "") or f"/leads/{urlpath(email)}")
+
+
+@router.post("/tasks/{task_id}/colleague")
+def task_colleague(
+    request: Request, ctx: ContextDep, clock: ClockDep, viewer: ViewerDep, form: FormDep, task_id: int
+) -> Response:
+    """Add a colleague of the task's lead from the task's page (a call that named someone); back to the task."""
+    from cadence.web.tasks import task_page
+
+    if not can_act(viewer):
+        from cadence.services.workspace.access import Forbidden
+
+        raise Forbidden
+    try:
+        done = add_colleague_from_task(ctx, viewer, task_id, dict(form), now=clock())
+    except AccessDenied:
+        raise
+    except CadenceError as exc:
+        return task_page(request, ctx, viewer, task_id, status_code=422, error=str(exc), form=dict(form))
+    enrolled = f", enrolled in {done['enrolled']}" if done["enrolled"] else ""
+    flash(ctx, viewer, f"Added {done['email']} to {done['account']}{enrolled}.")
+    return redirect(f"/tasks/{task_id}")
 
 
 @router.post("/leads/{email:path}/account")

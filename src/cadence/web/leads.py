@@ -10,6 +10,7 @@ from typing import Annotated, Any
 
 from fastapi import Query, Request, Response
 
+from cadence.core.questions import DEFAULT_QUESTIONS
 from cadence.errors import CadenceError
 from cadence.services.context import Context
 from cadence.services.users import Viewer
@@ -34,6 +35,8 @@ from cadence.web.views import workspace_page
 
 router = guarded_router()
 
+POINTING = {q.key for q in DEFAULT_QUESTIONS if q.points_at}
+"""The questions answered by naming a contact of the account, outside a context: seed 001's two."""
 LIST_LIMIT = 500
 """The most leads one list page shows (filter by status or owner for the others)."""
 STATUSES = ["name", "unfit", "lead", "active", "paused", "responded", "completed", "decided"]
@@ -48,6 +51,7 @@ def decision_form_values(form: dict[str, str] | None = None, ctx: Context | None
         "typed": form or {},
         "contact_channels": list(CONTACT_CHANNELS.items()),
         "contact_outcomes": list(CONTACT_OUTCOMES.items()),
+        "pointing": {q.key for q in ctx.questions if q.points_at} if ctx is not None else POINTING,
     }
 
 

@@ -1,4 +1,4 @@
-"""Accounts in the workspace: an account's page, a colleague added from a lead's page, a manager's reassignment.
+"""Accounts in the workspace: an account's page, a colleague added from a lead's or a task's page, a reassignment.
 
 A rep sees the accounts where they own a contact, and adds colleagues to their own leads; a manager
 sees every account and reassigns them; a marketer reads.
@@ -15,7 +15,7 @@ from cadence.adapters.models import Lead
 from cadence.services.accounts import add_colleague, move_to_account, reassign_account, resolve, show_account
 from cadence.services.context import Context
 from cadence.services.users import Role, Viewer
-from cadence.services.workspace.access import Forbidden, NotVisible, changeable_lead
+from cadence.services.workspace.access import Forbidden, NotVisible, changeable_lead, visible_task
 
 COLLEAGUE_FIELDS = ("name", "email", "phone", "title", "role")
 
@@ -52,6 +52,15 @@ def add_colleague_of(
         lead = changeable_lead(session, email, viewer)
         return add_colleague(session, lead.email, values, referred=form.get("referred") == "yes", now=now,
                              settings=ctx.settings, rules=ctx.rules, cadences=ctx.cadences)  # fmt: skip
+
+
+def add_colleague_from_task(
+    ctx: Context, viewer: Viewer, task_id: int, form: dict[str, str], *, now: datetime
+) -> dict[str, Any]:
+    """Add a colleague of the task's lead (the viewer may see the task and change the lead) from the task's page."""
+    with ctx.sessions() as session:
+        email = visible_task(session, task_id, viewer).lead.email
+    return add_colleague_of(ctx, viewer, email, form, now=now)
 
 
 def reassign_by_manager(ctx: Context, viewer: Viewer, ref: str, rep_email: str, *, now: datetime) -> dict[str, Any]:

@@ -14,7 +14,7 @@ from cadence.adapters.models import Lead, Task, Touch
 from cadence.core.enrollment import OPEN_STATES
 from cadence.core.schedule import local_instant
 from cadence.errors import CadenceError, ValidationError
-from cadence.services.answers import answer_rows, configured_questions, known_answers
+from cadence.services.answers import account_contacts, answer_rows, configured_questions, known_answers
 from cadence.services.context import Context
 from cadence.services.enrollments import decide, lead_timezone, pause, resume
 from cadence.services.leads import list_leads, show_lead
@@ -156,6 +156,7 @@ def lead_details(session: Session, lead: Lead, settings: Settings) -> dict[str, 
     data.update(known_and_missing(session, lead, (data.get("decision") or {}).get("answers") or {}))
     data["dial"] = _dial(data.get("phone"))
     data["why_now"], data["topic"] = lead.why_now, lead.topic
+    data["nameable"] = account_contacts(session, lead)  # who "who decides" and "who approves" can name
     data["safe_linkedin"] = (
         data["linkedin_url"] if (data["linkedin_url"] or "").lower().startswith(("https://", "http://")) else None
     )
