@@ -31,7 +31,7 @@ LEAD_CHOICES = 200
 @router.get("/cadences")
 def cadences_page(request: Request, ctx: ContextDep, viewer: MarketingDep) -> Response:
     """Every cadence as a timeline from Day 0 to its last step, by channel, with its steps and settings."""
-    views = cadence_views(ctx.settings.templates_dir)
+    views = cadence_views(ctx.templates_dir)
     charts = {view.path: cadence_timeline(view.cadence) for view in views if view.cadence is not None}
     return workspace_page(
         request,

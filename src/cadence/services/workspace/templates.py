@@ -86,7 +86,7 @@ def _fingerprint(folder: Path) -> Fingerprint:
 
 def checks(ctx: Context) -> CheckReport:
     """``cadence templates check`` on the templates folder, run again only when a file in it changed."""
-    folder = ctx.settings.templates_dir
+    folder = ctx.templates_dir
     key = str(folder.resolve())
     fingerprint = _fingerprint(folder) if folder.is_dir() else ()
     cached = ctx.template_checks.get(key)
@@ -158,7 +158,7 @@ def template_kind(templates: Templates, name: str) -> str:
 
 def templates_overview(ctx: Context) -> TemplatesOverview:
     """Every template with its kind, the steps that use it and its problems; the cadence and rules files' problems."""
-    folder = ctx.settings.templates_dir
+    folder = ctx.templates_dir
     report = checks(ctx)
     templates = Templates(folder) if folder.is_dir() else None
     names = templates.names() if templates is not None else []
@@ -219,7 +219,7 @@ def _contract(kind: str) -> list[tuple[str, list[str]]]:
 
 def template_info(ctx: Context, name: str) -> TemplateInfo:
     """The template ``name`` of the templates folder, or :class:`~cadence.errors.NotFound`."""
-    folder = ctx.settings.templates_dir
+    folder = ctx.templates_dir
     templates = templates_for(ctx)
     if not folder.is_dir() or not templates.exists(name):
         raise NotFound(f"no template named {name!r}")
