@@ -33,6 +33,7 @@ from cadence.services.template_checks import Problem, run_checks
 __all__ = [
     "FileVersion",
     "SaveRefused",
+    "clean_path",
     "current_files",
     "diff",
     "export_folder",

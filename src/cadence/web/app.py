@@ -20,7 +20,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from cadence.services.context import Context
 from cadence.services.workspace.access import AccessDenied, Forbidden
 from cadence.settings import Settings
-from cadence.web import api, auth, contact_form, dashboard, leads, marketing, tasks, unsubscribe
+from cadence.web import api, auth, contact_form, dashboard, editor, leads, marketing, tasks, unsubscribe
 from cadence.web.api.errors import ApiError, api_error_response, code_for_status, error_json, is_api
 from cadence.web.api.limits import BodyLimit, RateLimiter
 from cadence.web.deps import Clock, wall_clock
@@ -68,7 +68,7 @@ async def _database_error(request: Request, exc: Exception) -> Response:
     return error_response(request, _settings(request), 503, UNAVAILABLE, {"Retry-After": "60"})
 
 
-WORKSPACE_ROUTERS = (auth.session_router, tasks.router, leads.router, marketing.router, dashboard.router)
+WORKSPACE_ROUTERS = (auth.session_router, tasks.router, leads.router, marketing.router, dashboard.router, editor.router)
 """The workspace's routers: made by :func:`auth.guarded_router`, they check the session's CSRF token on every POST.
 
 The other two are the unsubscribe links (token in the link, no session) and the login form (its own token).
