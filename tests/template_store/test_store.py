@@ -10,6 +10,7 @@ import pytest
 
 import tests.flows.conftest as flow_fixtures
 from cadence.adapters.smtp_sink import SmtpSink
+from cadence.errors import ValidationError
 from cadence.services import template_store
 from cadence.services.advance import run_until_idle
 from cadence.services.context import Context
@@ -93,7 +94,7 @@ def test_a_broken_file_is_refused_with_its_line_and_reason(
 
 @pytest.mark.parametrize("path", ["../etc/passwd.j2", "/abs.j2", "email/.hidden.j2", "email/x.txt", "a\nb.j2", ""])
 def test_a_path_outside_the_templates_folder_is_refused(ctx: Context, path: str) -> None:
-    with ctx.sessions.begin() as s, pytest.raises(template_store.ValidationError, match="not a file of the templates"):
+    with ctx.sessions.begin() as s, pytest.raises(ValidationError, match="not a file of the templates"):
         template_store.save(s, path, "x", by=None, now=NOW)
 
 

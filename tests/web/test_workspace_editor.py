@@ -84,3 +84,21 @@ def test_reps_cannot_edit_and_a_post_needs_the_csrf_token(site: str) -> None:
         assert forged.status_code == 403
         assert http.get("/editor/../../etc/passwd.j2").status_code == 404
         assert http.get("/editor/email/nothing_here.j2").status_code == 404
+
+
+def test_the_cadences_page_counts_enrollments_per_version_and_flags_older_ones(site: str) -> None:
+    with signed_in(site, MIA) as http:
+        before = http.get("/cadences").text
+        running = re.search(r'id="running-default">(.*?)</p>', before, flags=re.S)
+        assert running is not None
+        assert re.search(r"\d+ enrollments? on version \w+ \(current\)", running.group(1))
+        assert 'id="older-default"' not in before
+
+        text = (TEMPLATES / "cadences" / "default.yaml").read_text(encoding="utf-8")
+        changed = text.replace("description: The follow-up plan", "description: The three-week plan", 1)
+        assert post_form(http, "/editor/cadences/default.yaml", {"content": changed}).status_code == 303
+        after = http.get("/cadences").text
+        older = re.search(r'id="older-default">(.*?)</p>', after, flags=re.S)
+        assert older is not None
+        assert "on an older version than the current one" in older.group(1)
+        assert "The three-week plan" in after

@@ -236,3 +236,21 @@ def template_info(ctx: Context, name: str) -> TemplateInfo:
         used_names=used_names,
         used_keys=used_keys,
     )
+
+
+def running_versions(ctx: Context) -> dict[str, dict[str, int]]:
+    """Cadence name -> version -> how many enrollments under way (active, paused or responded) run on it."""
+    from sqlalchemy import func, select
+
+    from cadence.adapters.models import Enrollment
+
+    counts: dict[str, dict[str, int]] = {}
+    with ctx.sessions() as session:
+        rows = session.execute(
+            select(Enrollment.cadence_name, Enrollment.cadence_version, func.count())
+            .where(Enrollment.state.in_(("active", "paused", "responded")))
+            .group_by(Enrollment.cadence_name, Enrollment.cadence_version)
+        ).all()
+    for name, version, count in rows:
+        counts.setdefault(name, {})[version] = int(count)
+    return counts
