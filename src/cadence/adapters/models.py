@@ -779,6 +779,21 @@ class LeadAction(Base):
     undo_note: Mapped[str | None] = mapped_column(Text)
 
 
+class TemplateFile(Base):
+    """One saved version of a file of the template store (a template, a cadence, the rules); the newest is used."""
+
+    __tablename__ = "template_files"
+    __table_args__ = (UniqueConstraint("path", "version"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    path: Mapped[str] = mapped_column(String(300))
+    version: Mapped[int] = mapped_column(Integer)
+    content: Mapped[str] = mapped_column(Text)
+    saved_by: Mapped[str | None] = mapped_column(String(320))
+    saved_at: Mapped[datetime]
+    comment: Mapped[str | None] = mapped_column(String(500))
+
+
 class LeadNote(Base):
     """A rep's note on a lead, or a contact made outside the cadence (``kind`` ``contact``: a call from the
     rep's own phone, a LinkedIn message, a meeting in person) with its outcome; on the lead's timeline."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated
 
@@ -103,6 +104,61 @@ def templates_preview(
             typer.echo(f"[HTML part: {len(html_part)} characters; write it to a file with --html FILE]")
 
     run(go)
+
+
+@templates_app.command("export")
+def templates_export(
+    folder: Annotated[Path, typer.Argument(help="The folder to write the files to (created if needed).")],
+) -> None:
+    """Write the templates and cadences in use (the template store) to FOLDER, e.g. to keep them in git."""
+
+    def go() -> None:
+        from cadence.services import template_store
+
+        ctx = context()
+        ctx.require_schema()
+        with ctx.sessions() as session:
+            count = template_store.export_folder(session, folder)
+        typer.echo(f"{count} files written to {folder}")
+
+    run(go)
+
+
+@templates_app.command("import")
+def templates_import(
+    folder: Annotated[Path, typer.Argument(help="A templates folder (as `cadence templates export` writes).")],
+    by: Annotated[str, typer.Option("--by", help="Who is importing (kept with each version).")] = "cli",
+) -> None:
+    """Save every file of FOLDER that changed as a new version, after the checks; a broken file stops it all.
+
+    Prints FILE:LINE: reason for each fault and saves nothing then (exit 1).
+    """
+
+    def go() -> int:
+        from cadence.services import template_store
+
+        ctx = context()
+        ctx.require_schema()
+        try:
+            with ctx.sessions.begin() as session:
+                saved = template_store.import_folder(session, folder, by=by, now=_now())
+        except template_store.SaveRefused as refused:
+            for problem in refused.problems:
+                typer.echo(str(problem))
+            typer.echo("nothing imported: fix these and import again")
+            return 1
+        for version in saved:
+            typer.echo(f"{version.path}: version {version.version}")
+        typer.echo(f"{len(saved)} files changed" if saved else "nothing changed")
+        return 0
+
+    code = run(go)
+    if code:
+        raise typer.Exit(code)
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
 
 
 def _templates_dir() -> Path:

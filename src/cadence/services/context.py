@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import hashlib
 import random
+import tempfile
 from dataclasses import dataclass, field
 from functools import cached_property
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from sqlalchemy import Engine
@@ -52,6 +55,8 @@ class Context:
     """The cadence versions enrollments pinned, by (name, version), as read once from the database."""
     cadence_problems: dict[tuple[str, ...], list[str]] = field(init=False, default_factory=dict)
     """What is wrong with each cadence's templates, by cadence and template versions (checked once each)."""
+    _store: tuple[int, Path] | None = field(init=False, default=None)
+    """The template store's generation last seen and the folder holding its files (None: not read yet)."""
 
     pacing_random: random.Random = field(init=False)
     """The random draws of the mailboxes' pacing jitter (seeded by ``CADENCE_PACING_SEED`` when set)."""
@@ -72,27 +77,75 @@ class Context:
             }
         )
 
+    @property
+    def templates_dir(self) -> Path:
+        """The folder every runner reads: the template store's current files, else ``settings.templates_dir``.
+
+        The store is read once (see :meth:`refresh_templates`); until then and while it is empty (or the
+        database has no store yet) this is the configured folder.
+        """
+        if self._store is None:
+            self.refresh_templates()
+        assert self._store is not None
+        return self._store[1]
+
+    def refresh_templates(self) -> bool:
+        """Ask the template store whether anything was saved (one query); True when the files changed.
+
+        A runner calls it once per run: the cadences, rules and templates read before are dropped when
+        the store has a newer version, and read again from its folder (written once per version).
+        """
+        from cadence.services import template_store
+
+        try:
+            with self.sessions() as session:
+                seen = template_store.generation(session)
+                if self._store is not None and self._store[0] == seen:
+                    return False
+                if seen:
+                    files = {p: v.content for p, v in template_store.current_files(session).items()}
+                    folder = template_store.materialize(files, self.template_cache_dir)
+                else:
+                    folder = self.settings.templates_dir
+        except DatabaseUnavailable:
+            raise
+        except Exception:  # no store table yet (before `cadence init`), or no database: the folder
+            seen, folder = -1, self.settings.templates_dir
+        changed = self._store is None or self._store[1] != folder
+        self._store = (seen, folder)
+        if changed:
+            for name in ("cadences", "rules", "questions", "stages", "templates"):
+                self.__dict__.pop(name, None)
+        return changed
+
+    @property
+    def template_cache_dir(self) -> Path:
+        """Where the store's versions are written as folders (one per version, under the system's temp folder)."""
+        url = self.engine.url.render_as_string(hide_password=True)
+        key = hashlib.sha256(url.encode("utf-8")).hexdigest()[:12]
+        return Path(tempfile.gettempdir()) / f"cadence-templates-{key}"
+
     @cached_property
     def cadences(self) -> dict[str, Cadence]:
         """The cadences as they are in the templates folder now."""
-        return load_cadences(self.settings.templates_dir)
+        return load_cadences(self.templates_dir)
 
     @cached_property
     def rules(self) -> Rules:
         """The qualification rules, checked against the cadences they name."""
-        return load_rules(self.settings.templates_dir, set(self.cadences))
+        return load_rules(self.templates_dir, set(self.cadences))
 
     @cached_property
     def questions(self) -> tuple[Question, ...]:
         """The qualifying questions (``questions.yaml``, else seed 001's seven)."""
-        return load_questions(self.settings.templates_dir)
+        return load_questions(self.templates_dir)
 
     @cached_property
     def stages(self) -> Stages:
         """The stages of maturation and their rules (``stages.yaml``; seed 001's when it is absent)."""
         from cadence.services.tasks import OUTCOMES
 
-        return load_stages(self.settings.templates_dir, OUTCOMES)
+        return load_stages(self.templates_dir, OUTCOMES)
 
     @cached_property
     def template_checks(self) -> dict[str, tuple[Fingerprint, CheckReport]]:
@@ -104,7 +157,7 @@ class Context:
         """The templates folder's templates, compiled once for the life of the context."""
         from cadence.adapters.templates import Templates  # Jinja: only for what renders
 
-        return Templates(self.settings.templates_dir)
+        return Templates(self.templates_dir)
 
     def cadence(self, name: str) -> Cadence:
         """The current version of cadence ``name``."""

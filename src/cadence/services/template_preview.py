@@ -30,9 +30,7 @@ def preview_template(ctx: Context, lead: str, name: str, *, now: datetime) -> Pr
     """
     templates = templates_for(ctx)
     if not templates.exists(name):
-        raise NotFound(
-            f"no template named {name!r} in {ctx.settings.templates_dir} (names look like email/introduction)"
-        )
+        raise NotFound(f"no template named {name!r} in {ctx.templates_dir} (names look like email/introduction)")
     ctx.require_schema()
     with ctx.sessions() as s, s.begin():
         message = preview_email(ctx, s, lead, name, now=now)

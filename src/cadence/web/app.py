@@ -26,6 +26,7 @@ from cadence.web import (
     auth,
     contact_form,
     dashboard,
+    editor,
     leads,
     mailboxes,
     managers,
@@ -91,6 +92,7 @@ WORKSPACE_ROUTERS = (
     webhooks.router,
     mailboxes.router,
     managers.router,
+    editor.router,
 )
 """The workspace's routers: made by :func:`auth.guarded_router`, they check the session's CSRF token on every POST.
 

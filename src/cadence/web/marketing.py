@@ -16,7 +16,12 @@ from fastapi import Query, Request, Response
 
 from cadence.errors import NotFound
 from cadence.services.workspace.previews import preview_for
-from cadence.services.workspace.templates import cadence_views, template_info, templates_overview
+from cadence.services.workspace.templates import (
+    cadence_views,
+    running_versions,
+    template_info,
+    templates_overview,
+)
 from cadence.web.auth import MarketingDep, guarded_router
 from cadence.web.charts import CHANNEL_COLORS, cadence_timeline
 from cadence.web.deps import ClockDep, ContextDep
@@ -30,8 +35,13 @@ LEAD_CHOICES = 200
 
 @router.get("/cadences")
 def cadences_page(request: Request, ctx: ContextDep, viewer: MarketingDep) -> Response:
-    """Every cadence as a timeline from Day 0 to its last step, by channel, with its steps and settings."""
-    views = cadence_views(ctx.settings.templates_dir)
+    """Every cadence as a timeline from Day 0 to its last step, by channel, with its steps and settings.
+
+    With each cadence: how many enrollments under way run on each of its versions, and whether some
+    run on an older version than the one in use.
+    """
+    ctx.refresh_templates()
+    views = cadence_views(ctx.templates_dir)
     charts = {view.path: cadence_timeline(view.cadence) for view in views if view.cadence is not None}
     return workspace_page(
         request,
@@ -41,12 +51,14 @@ def cadences_page(request: Request, ctx: ContextDep, viewer: MarketingDep) -> Re
         views=sorted(views, key=lambda v: (v.cadence is None or v.cadence.name != "default", v.path)),
         charts=charts,
         channel_colors=CHANNEL_COLORS,
+        running=running_versions(ctx),
     )
 
 
 @router.get("/templates")
 def templates_page(request: Request, ctx: ContextDep, viewer: MarketingDep) -> Response:
     """Every template, what uses it and its check result; the faults of the cadence and rules files too."""
+    ctx.refresh_templates()
     overview = templates_overview(ctx)
     return workspace_page(
         request,
@@ -69,6 +81,7 @@ def template_page(
     lead: Annotated[str, Query(max_length=320)] = "",
 ) -> Response:
     """A template: its check result, the variables it can use, and what it renders to for a lead, now."""
+    ctx.refresh_templates()
     try:
         info = template_info(ctx, name)
     except NotFound:

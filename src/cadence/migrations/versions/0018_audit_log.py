@@ -6,7 +6,7 @@ it; on SQLite the application only ever inserts. ``reps`` gains ``away_from`` an
 while a rep is away, new leads are dealt to the others.
 
 Revision ID: 0018
-Revises: 0015
+Revises: 0017
 Create Date: 2026-12-07 21:00:00.000000
 """
 
@@ -16,7 +16,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0018"
-down_revision = "0015"
+down_revision = "0017"
 branch_labels = None
 depends_on = None
 

@@ -54,6 +54,7 @@ async def run_batch(
 ) -> RunReport:
     """Claim and execute up to ``batch_size`` due steps as of ``now``; what it did."""
     report = RunReport(batches=1)
+    await asyncio.to_thread(ctx.refresh_templates)  # one query per batch: a saved template is used from now on
     versions = Versions(ctx)
     try:
         await asyncio.to_thread(

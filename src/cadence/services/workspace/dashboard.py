@@ -48,7 +48,7 @@ def overview(ctx: Context, *, now: datetime) -> Overview:
     A cadence folder that cannot be read gives no funnels rather than no dashboard.
     """
     try:
-        cadences = load_cadences(ctx.settings.templates_dir)
+        cadences = load_cadences(ctx.templates_dir)
     except CadenceError:
         cadences = {}
     with ctx.sessions() as session:

@@ -86,7 +86,7 @@ def _fingerprint(folder: Path) -> Fingerprint:
 
 def checks(ctx: Context) -> CheckReport:
     """``cadence templates check`` on the templates folder, run again only when a file in it changed."""
-    folder = ctx.settings.templates_dir
+    folder = ctx.templates_dir
     key = str(folder.resolve())
     fingerprint = _fingerprint(folder) if folder.is_dir() else ()
     cached = ctx.template_checks.get(key)
@@ -158,7 +158,7 @@ def template_kind(templates: Templates, name: str) -> str:
 
 def templates_overview(ctx: Context) -> TemplatesOverview:
     """Every template with its kind, the steps that use it and its problems; the cadence and rules files' problems."""
-    folder = ctx.settings.templates_dir
+    folder = ctx.templates_dir
     report = checks(ctx)
     templates = Templates(folder) if folder.is_dir() else None
     names = templates.names() if templates is not None else []
@@ -219,7 +219,7 @@ def _contract(kind: str) -> list[tuple[str, list[str]]]:
 
 def template_info(ctx: Context, name: str) -> TemplateInfo:
     """The template ``name`` of the templates folder, or :class:`~cadence.errors.NotFound`."""
-    folder = ctx.settings.templates_dir
+    folder = ctx.templates_dir
     templates = templates_for(ctx)
     if not folder.is_dir() or not templates.exists(name):
         raise NotFound(f"no template named {name!r}")
@@ -236,3 +236,21 @@ def template_info(ctx: Context, name: str) -> TemplateInfo:
         used_names=used_names,
         used_keys=used_keys,
     )
+
+
+def running_versions(ctx: Context) -> dict[str, dict[str, int]]:
+    """Cadence name -> version -> how many enrollments under way (active, paused or responded) run on it."""
+    from sqlalchemy import func, select
+
+    from cadence.adapters.models import Enrollment
+
+    counts: dict[str, dict[str, int]] = {}
+    with ctx.sessions() as session:
+        rows = session.execute(
+            select(Enrollment.cadence_name, Enrollment.cadence_version, func.count())
+            .where(Enrollment.state.in_(("active", "paused", "responded")))
+            .group_by(Enrollment.cadence_name, Enrollment.cadence_version)
+        ).all()
+    for name, version, count in rows:
+        counts.setdefault(name, {})[version] = int(count)
+    return counts
