@@ -107,3 +107,26 @@ def test_postgresql_refuses_to_update_or_delete_an_audit_entry(ctx: Context, bac
             s.execute(statement)
     with ctx.sessions() as s:
         assert s.scalars(select(AuditEntry.actor)).all() == ["max@yourco.example"]
+
+
+def test_api_keys_and_webhooks_changes_are_in_the_audit_log(ctx: Context) -> None:
+    from cadence.services.api_keys import Scope, create_key, revoke_key
+    from cadence.services.webhooks.subscriptions import add_subscription, remove_subscription, set_active
+
+    with ctx.sessions.begin() as s:
+        create_key(s, "crm sync", Scope.INTAKE, now=NOW, actor="max@yourco.example")
+        revoke_key(s, "crm sync", now=NOW, actor="max@yourco.example")
+        created = add_subscription(
+            s, "https://crm.example/hooks", ["lead.created"], now=NOW, actor="max@yourco.example"
+        )
+        set_active(s, created.id, False, now=NOW, actor="max@yourco.example")
+        remove_subscription(s, created.id, now=NOW, actor="max@yourco.example")
+    with ctx.sessions() as s:
+        found = [(e.action, e.subject) for e in audit.entries(s, AuditFilter(actor="max@yourco.example"))]
+    assert sorted(found) == [
+        ("api_keys.create", "crm sync"),
+        ("api_keys.revoke", "crm sync"),
+        ("webhooks.add", "https://crm.example/hooks"),
+        ("webhooks.pause", "https://crm.example/hooks"),
+        ("webhooks.remove", "https://crm.example/hooks"),
+    ]

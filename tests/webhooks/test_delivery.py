@@ -196,7 +196,7 @@ def test_a_removed_subscription_takes_its_waiting_deliveries_with_it(hooks_ctx: 
     subscribe(hooks_ctx, receiver.url, ["lead.created"])
     import_people(hooks_ctx, ["ada@acme.example"])
     with hooks_ctx.sessions() as s, s.begin():
-        assert remove_subscription(s, 1) == 1
+        assert remove_subscription(s, 1, now=NOW) == 1
     assert deliver_at(hooks_ctx, NOW)["delivered"] == 0
     assert receiver.received == []
 

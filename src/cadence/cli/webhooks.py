@@ -94,14 +94,14 @@ def webhooks_resume(subscription_id: IdArgument, now: NowOption = None) -> None:
 
 
 @webhooks_app.command("remove")
-def webhooks_remove(subscription_id: IdArgument) -> None:
+def webhooks_remove(subscription_id: IdArgument, now: NowOption = None) -> None:
     """Remove a subscription and every delivery waiting for it."""
 
     def go() -> None:
         from cadence.services.webhooks.subscriptions import remove_subscription
 
         with session() as s:
-            dropped = remove_subscription(s, subscription_id)
+            dropped = remove_subscription(s, subscription_id, now=parse_instant(now))
         typer.echo(f"webhook {subscription_id} removed ({dropped} deliveries with it)")
 
     run(go)

@@ -28,6 +28,7 @@ from sqlalchemy.orm import Session
 from cadence.adapters.models import ApiKey
 from cadence.core.leads import clean_text
 from cadence.errors import AlreadyExists, NotFound, ValidationError, shown
+from cadence.services import audit
 
 KEY_PREFIX = "cad_"
 PREFIX_CHARS = 12
@@ -73,8 +74,9 @@ class CreatedKey:
     key: str
 
 
-def create_key(session: Session, name: str, scope: Scope, *, now: datetime) -> CreatedKey:
-    """Create a key named ``name`` with ``scope``; the caller shows ``key`` once and commits."""
+def create_key(session: Session, name: str, scope: Scope, *, now: datetime, actor: str = "cli") -> CreatedKey:
+    """Create a key named ``name`` with ``scope`` (audited as ``actor``'s); the caller shows ``key`` once and
+    commits."""
     cleaned = clean_text("name", name, max_length=100)
     if cleaned is None:
         raise ValidationError("an API key needs a name, such as the tool that will use it")
@@ -85,6 +87,7 @@ def create_key(session: Session, name: str, scope: Scope, *, now: datetime) -> C
         ApiKey(name=cleaned, prefix=key[:PREFIX_CHARS], key_hash=key_hash(key), scope=scope.value, created_at=now)
     )
     session.flush()
+    audit.record(session, actor, "api_keys.create", cleaned, {"scope": scope.value}, now=now)
     return CreatedKey(cleaned, scope, key)
 
 
@@ -103,14 +106,15 @@ def list_keys(session: Session) -> list[dict[str, Any]]:
     ]
 
 
-def revoke_key(session: Session, name: str, *, now: datetime) -> bool:
-    """Revoke the key named ``name`` from ``now`` on; False when it was revoked already."""
+def revoke_key(session: Session, name: str, *, now: datetime, actor: str = "cli") -> bool:
+    """Revoke the key named ``name`` from ``now`` on (audited as ``actor``'s); False when it was revoked already."""
     key = session.scalar(select(ApiKey).where(ApiKey.name == name.strip()))
     if key is None:
         raise NotFound(f"no API key named {name.strip()!r}; `cadence api-keys list` shows them")
     if key.revoked_at is not None:
         return False
     key.revoked_at = now
+    audit.record(session, actor, "api_keys.revoke", key.name, {"scope": key.scope}, now=now)
     return True
 
 

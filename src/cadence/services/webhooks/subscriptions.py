@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 from cadence.adapters.models import WebhookDelivery, WebhookSubscription
 from cadence.core.webhooks import check_url, parse_events, secret_from
 from cadence.errors import NotFound, ValidationError
+from cadence.services import audit
 
 SECRET_BYTES = 32
 
@@ -28,9 +29,16 @@ class Created:
 
 
 def add_subscription(
-    session: Session, url: str, events: list[str], *, now: datetime, description: str | None = None
+    session: Session,
+    url: str,
+    events: list[str],
+    *,
+    now: datetime,
+    description: str | None = None,
+    actor: str = "cli",
 ) -> Created:
-    """Subscribe ``url`` to ``events`` with a new random secret. The caller commits."""
+    """Subscribe ``url`` to ``events`` with a new random secret (in the audit log as ``actor``'s). The caller
+    commits."""
     address = check_url(url)
     types = parse_events(events)
     note = (description or "").strip() or None
@@ -42,6 +50,7 @@ def add_subscription(
     )
     session.add(row)
     session.flush()
+    audit.record(session, actor, "webhooks.add", address, {"id": row.id, "events": list(types)}, now=now)
     return Created(row.id, address, types, secret)
 
 
@@ -77,11 +86,15 @@ def list_subscriptions(session: Session) -> list[dict[str, Any]]:
     ]
 
 
-def set_active(session: Session, subscription_id: int, active: bool, *, now: datetime) -> WebhookSubscription:
-    """Pause (its deliveries wait) or resume a subscription. The caller commits."""
+def set_active(
+    session: Session, subscription_id: int, active: bool, *, now: datetime, actor: str = "cli"
+) -> WebhookSubscription:
+    """Pause (its deliveries wait) or resume a subscription (audited as ``actor``'s). The caller commits."""
     row = _get(session, subscription_id)
     row.active = active
     row.updated_at = now
+    action = "webhooks.resume" if active else "webhooks.pause"
+    audit.record(session, actor, action, row.url, {"id": row.id}, now=now)
     if active:  # what waited while paused goes out now, its retry window starting afresh
         session.execute(
             update(WebhookDelivery)
@@ -91,9 +104,12 @@ def set_active(session: Session, subscription_id: int, active: bool, *, now: dat
     return row
 
 
-def remove_subscription(session: Session, subscription_id: int) -> int:
-    """Remove a subscription and its deliveries (their events stay for the others); how many deliveries went."""
+def remove_subscription(session: Session, subscription_id: int, *, now: datetime, actor: str = "cli") -> int:
+    """Remove a subscription and its deliveries (their events stay for the others); how many deliveries went.
+
+    Audited as ``actor``'s."""
     row = _get(session, subscription_id)
+    audit.record(session, actor, "webhooks.remove", row.url, {"id": row.id}, now=now)
     gone = (
         session.connection().execute(delete(WebhookDelivery).where(WebhookDelivery.subscription_id == row.id)).rowcount
     )

@@ -56,7 +56,9 @@ def add_webhook(
     """Subscribe an endpoint; the secret is in the result, shown once."""
     _manager(viewer)
     with ctx.sessions() as session, session.begin():
-        return subscriptions.add_subscription(session, url, events, now=now, description=description)
+        return subscriptions.add_subscription(
+            session, url, events, now=now, description=description, actor=viewer.email
+        )
 
 
 def change_webhook(ctx: Context, viewer: Viewer, subscription_id: int, action: str, *, now: datetime) -> str:
@@ -64,11 +66,11 @@ def change_webhook(ctx: Context, viewer: Viewer, subscription_id: int, action: s
     _manager(viewer)
     with ctx.sessions() as session, session.begin():
         if action == "remove":
-            subscriptions.remove_subscription(session, subscription_id)
+            subscriptions.remove_subscription(session, subscription_id, now=now, actor=viewer.email)
             return f"Removed webhook {subscription_id}."
         if action not in ("pause", "resume"):
             raise ValidationError(f"no such change: {action[:20]!r}")
-        subscriptions.set_active(session, subscription_id, action == "resume", now=now)
+        subscriptions.set_active(session, subscription_id, action == "resume", now=now, actor=viewer.email)
         return f"{'Resumed' if action == 'resume' else 'Paused'} webhook {subscription_id}."
 
 
