@@ -35,13 +35,13 @@ def quiet_prefect() -> None:
 
 
 TEMPORARY_SERVER_HINT = (
-    "note: no Prefect server is set (PREFECT_API_URL), so this run starts a temporary one first (10-20 s); "
+    "note: no Prefect server is set (PREFECT_API_URL), so this run started a temporary one first (10-20 s); "
     "to skip that, keep one running (`prefect server start`) and set PREFECT_API_URL=http://127.0.0.1:4200/api"
 )
 
 
 def hint_temporary_server() -> None:
-    """Say on stderr, in one line, how to avoid the temporary Prefect server when the run is about to start one."""
+    """Say on stderr, in one line, how to avoid the temporary Prefect server when the run started one."""
     from prefect.settings import get_current_settings
 
     if not get_current_settings().api.url:
@@ -78,8 +78,8 @@ def run_once(
 
         instant = parse_instant(now)
         context().require_schema()
-        hint_temporary_server()
         emit_json(asyncio.run(advance_cadences(now=instant, batch_size=batch_size)))
+        hint_temporary_server()  # after: a run that fails says one line, the error (which names PREFECT_API_URL)
 
     run(go)
 
@@ -99,8 +99,8 @@ def sync_replies_command(now: NowOption = None) -> None:
         if not ctx.settings.imap_host:
             raise ConfigurationError("CADENCE_IMAP_HOST is not set: there is no replies mailbox to read")
         ctx.require_schema()
-        hint_temporary_server()
         emit_json(asyncio.run(sync_replies_flow(now=parse_instant(now))))
+        hint_temporary_server()
 
     run(go)
 
