@@ -98,7 +98,12 @@ class Context:
         from cadence.services import template_store
 
         try:
-            with self.sessions() as session:
+            # A read of its own, in autocommit: on SQLite every transaction takes the write lock at BEGIN,
+            # and this is called while the caller's own transaction may hold it (a seed, a batch).
+            with (
+                self.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection,
+                Session(bind=connection) as session,
+            ):
                 seen = template_store.generation(session)
                 if self._store is not None and self._store[0] == seen:
                     return False
