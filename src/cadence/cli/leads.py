@@ -348,6 +348,8 @@ def leads_undo(
         else:
             typer.echo(f"undone: {result['summary']} ({result['undone']})")
 
+    run(go)
+
 
 @leads_app.command("add-colleague")
 def leads_add_colleague(
