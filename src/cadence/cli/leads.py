@@ -117,7 +117,9 @@ def leads_import(
             if len(ranked) > 15:
                 typer.echo(f"  ... and {len(ranked) - 15} other reasons (`cadence leads list --status name`)")
         if report.warned:
-            typer.echo(f"{report.warned} row(s) imported with a field normalized or left empty:", err=True)
+            typer.echo(f"{report.warned} row(s) imported with a field normalized or left empty", err=True)
+        if report.warnings:  # also the address and owner warnings found while writing
+            typer.echo("warnings:", err=True)
             for warning in report.warnings[:20]:
                 typer.echo(f"  row {warning['row']}: {warning['warning']}", err=True)
             if len(report.warnings) > 20:
