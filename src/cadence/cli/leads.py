@@ -124,6 +124,8 @@ def leads_import(
                 typer.echo(f"  row {warning['row']}: {warning['warning']}", err=True)
             if len(report.warnings) > 20:
                 typer.echo(f"  ... and more (--json lists up to {len(report.warnings)})", err=True)
+        if report.errors:  # a header of their own: a rejected row reads like a warned one
+            typer.echo("rejected rows:", err=True)
         for error in report.errors[:50]:
             typer.echo(f"  row {error['row']}: {error['reason']}", err=True)
         if report.rejected > 50:
