@@ -5,7 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from sqlalchemy import select
 
+from cadence.adapters.models import Account
+from cadence.services.context import Context
 from tests.conftest import Cli
 
 NOW = "2026-11-23T14:00:00Z"
@@ -107,3 +110,15 @@ def test_a_whole_company_is_suppressed_by_domain_or_by_one_of_its_leads(imported
     imported("leads", "import", str(tmp_path / "more.csv"), "--now", NOW)
     refused = imported("suppress", "add", "--company-of", "gus@gmail.com", expect=1)
     assert "free-mail" in refused.stderr
+
+
+def test_a_row_refused_for_want_of_a_rep_leaves_no_account_behind(run_cli: Cli, ctx: Context, tmp_path: Path) -> None:
+    path = tmp_path / "leads.csv"
+    path.write_text(LEADS)
+    report = run_cli("leads", "import", str(path), "--json", "--now", NOW, expect=3).json()
+    assert report["rejected"] == 5
+    assert {error["reason"] for error in report["errors"]} == {
+        "no owner and no rep to assign: add one with `cadence reps add`"
+    }
+    with ctx.sessions() as s:
+        assert s.scalars(select(Account)).all() == []

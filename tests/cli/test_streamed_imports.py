@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import create_engine, func, select
 
-from cadence.adapters.models import Enrollment, Import, ImportChange, Lead
+from cadence.adapters.models import Account, Enrollment, Import, ImportChange, Lead
 from cadence.services import lead_import
 from tests.conftest import TEMPLATES, Cli
 
@@ -106,6 +106,7 @@ def test_a_chunk_the_database_refuses_keeps_the_chunks_before_and_says_how_to_un
     undone = with_reps("leads", "import", "--undo", str(entry["id"]), "--json").json()
     assert undone["removed"] == 10
     assert count(database_url, Lead) == 0
+    assert count(database_url, Account) == 0  # the account made for them goes with them
 
 
 def test_undo_removes_created_leads_restores_updated_ones_and_keeps_what_has_history(
@@ -137,6 +138,7 @@ def test_undo_removes_created_leads_restores_updated_ones_and_keeps_what_has_his
         "paused",  # held since its colleague p0 (same account, acme.example) answered: the undo leaves that be
     )
     with_reps("leads", "show", "p5@acme.example", expect=1)
+    assert count(database_url, Account) == 1  # acme.example: p0, p1 and p2 are still there
     again = with_reps("leads", "import", "--undo", str(second["import_id"]), expect=1)
     assert "undone already" in again.stderr
 

@@ -241,7 +241,8 @@ def reported(result: CliResult, as_json: bool) -> ImportOutcome:
         return ImportOutcome(counts, {error["row"]: error["reason"] for error in data["errors"]})
     match = _COUNTS.search(result.stdout)
     assert match, result.stdout
-    rejected = {int(n): reason for n, reason in re.findall(r"^  row (\d+): (.*)$", result.stderr, re.MULTILINE)}
+    listed = result.stderr.partition("rejected rows:\n")[2]  # the warnings before it have the same row format
+    rejected = {int(n): reason for n, reason in re.findall(r"^  row (\d+): (.*)$", listed, re.MULTILINE)}
     return ImportOutcome({key: int(value) for key, value in match.groupdict().items()}, rejected)
 
 
@@ -280,6 +281,9 @@ def check_import(
             assert {row["email"] for row in gone + came} <= valid_emails
         elif table in ("enrollments", "touches", "tasks", "import_changes"):
             assert {row["lead_id"] for row in gone + came} <= touched, table
+        elif table == "accounts":  # the accounts of the leads imported: created, or given a name or an owner
+            accounts = {row["account_id"] for row in after["leads"].values() if row["id"] in touched}
+            assert {row["id"] for row in gone + came} <= accounts, (table, gone, came)
         elif table == "imports":  # the import records itself: one row, what it did
             assert not gone, (table, gone)
             assert [row["state"] for row in came] == ["done"], (table, came)

@@ -34,7 +34,8 @@ seeded, workspace_app, site = web_fixtures.seeded, web_fixtures.workspace_app, w
 
 # Every field name a form of the workspace reads (a superset): each gets a NUL.
 FIELDS = ("email", "password", "next", "reason", "outcome", "note", "until", "first_name", "last_name", "title",
-          "company", "phone", "answer_committed", "List-Unsubscribe")  # fmt: skip
+          "company", "phone", "answer_committed", "List-Unsubscribe", "rep", "key", "name", "role", "address",
+          "cadence", "url", "description", "delivery", "stage", "action_id")  # fmt: skip
 REFUSAL = "NUL character"
 
 
@@ -46,8 +47,9 @@ def post_routes() -> list[str]:
     )
 
 
-def filled(path: str, seeded: Seeded) -> str:
-    values = {"email": ADA, "task_id": str(seeded.ada_call), "token": sign_unsubscribe(ADA, SECRET)}
+def filled(path: str, seeded: Seeded, account_id: int) -> str:
+    values = {"email": ADA, "task_id": str(seeded.ada_call), "token": sign_unsubscribe(ADA, SECRET),
+              "account_id": str(account_id), "subscription_id": "1", "action": "pause"}  # fmt: skip
     return re.sub(r"\{(\w+)(?::path)?\}", lambda m: values[m.group(1)], path)
 
 
@@ -57,7 +59,8 @@ def state_of(ctx: Context) -> tuple[object, ...]:
         enrollment = s.scalars(select(Enrollment).where(Enrollment.lead_id == lead.id)).one()
         tasks = sorted((t.id, t.status, t.note) for t in s.scalars(select(Task).where(Task.lead_id == lead.id)))
         decisions = s.scalars(select(Decision).where(Decision.lead_id == lead.id)).all()
-        return (lead.first_name, lead.phone, enrollment.state, tuple(tasks), len(decisions))
+        return (lead.first_name, lead.phone, lead.owner_id, lead.account_id, enrollment.state, tuple(tasks),
+                len(decisions))  # fmt: skip
 
 
 @pytest.mark.parametrize("where", ["email", "password"])
@@ -80,11 +83,13 @@ def test_a_nul_in_any_field_of_any_form_of_the_workspace_is_refused_and_changes_
     routes = post_routes()
     assert len(routes) >= 8  # login, logout, unsubscribe, a task, and a lead's pause, resume, decision, edit
     before = state_of(ctx)
+    account_id = before[3]
+    assert isinstance(account_id, int)
     with signed_in(site, MAX) as http, caplog.at_level(logging.ERROR):
         token = csrf_of(http.get("/leads").text)
         for route in routes:
             for field in FIELDS:
-                path = filled(route, seeded)
+                path = filled(route, seeded, account_id)
                 response = http.post(path, data={"csrf_token": token, field: f"Ada\x00{field}"})
                 assert (response.status_code, route, field) == (400, route, field)
                 assert REFUSAL in response.text

@@ -117,11 +117,15 @@ def leads_import(
             if len(ranked) > 15:
                 typer.echo(f"  ... and {len(ranked) - 15} other reasons (`cadence leads list --status name`)")
         if report.warned:
-            typer.echo(f"{report.warned} row(s) imported with a field normalized or left empty:", err=True)
+            typer.echo(f"{report.warned} row(s) imported with a field normalized or left empty", err=True)
+        if report.warnings:  # also the address and owner warnings found while writing
+            typer.echo("warnings:", err=True)
             for warning in report.warnings[:20]:
                 typer.echo(f"  row {warning['row']}: {warning['warning']}", err=True)
             if len(report.warnings) > 20:
                 typer.echo(f"  ... and more (--json lists up to {len(report.warnings)})", err=True)
+        if report.errors:  # a header of their own: a rejected row reads like a warned one
+            typer.echo("rejected rows:", err=True)
         for error in report.errors[:50]:
             typer.echo(f"  row {error['row']}: {error['reason']}", err=True)
         if report.rejected > 50:
@@ -347,6 +351,8 @@ def leads_undo(
             emit_json(result)
         else:
             typer.echo(f"undone: {result['summary']} ({result['undone']})")
+
+    run(go)
 
 
 @leads_app.command("add-colleague")

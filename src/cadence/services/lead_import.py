@@ -21,7 +21,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import delete, exists, func, select
+from sqlalchemy import delete, exists, func, or_, select
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
@@ -37,6 +37,8 @@ from cadence.adapters.csv_leads import (
     same_file,
 )
 from cadence.adapters.models import (
+    Account,
+    AccountChange,
     Decision,
     Enrollment,
     Import,
@@ -431,9 +433,12 @@ def _undo_change(s: Session, change: ImportChange, report: UndoReport) -> None:
             report.kept.append({"email": lead.email, "reason": f"kept: {history}"})
             s.delete(change)
             return
+        account_id = lead.account_id
         s.execute(delete(ImportChange).where(ImportChange.lead_id == lead.id))
         s.execute(delete(Enrollment).where(Enrollment.lead_id == lead.id))
         s.execute(delete(Lead).where(Lead.id == lead.id))
+        if account_id is not None:
+            _drop_if_empty(s, account_id)
         report.removed += 1
         return
     before = dict(change.before or {})
@@ -455,6 +460,21 @@ def _undo_change(s: Session, change: ImportChange, report: UndoReport) -> None:
         lead.updated_at = datetime.fromisoformat(before["updated_at"])
     s.delete(change)
     report.restored += 1
+
+
+def _drop_if_empty(s: Session, account_id: int) -> None:
+    """Delete the account of a lead just taken back when it has no contact left and no history of its own.
+
+    Accounts are made for the leads that join them: one left with no lead, never merged, split or
+    reassigned, is the one the import made for the leads it created.
+    """
+    used = (
+        exists().where(Lead.account_id == account_id),
+        exists().where(Account.merged_into_id == account_id),
+        exists().where(or_(AccountChange.account_id == account_id, AccountChange.other_account_id == account_id)),
+    )
+    if not any(s.scalar(select(test)) for test in used):
+        s.execute(delete(Account).where(Account.id == account_id))
 
 
 def _history(s: Session, lead: Lead) -> str:

@@ -23,6 +23,7 @@ from cadence.adapters.models import (
     Response,
     Touch,
 )
+from cadence.core.accounts import account_match
 from cadence.core.addresses import DISPOSABLE, ROLE, address_flags
 from cadence.core.cadences import Cadence
 from cadence.core.leads import LeadData, normalize_email
@@ -30,7 +31,7 @@ from cadence.core.qualification import Kind, Qualification, Rules, qualify
 from cadence.core.schedule import LeadCalendar
 from cadence.core.webhooks import EventType
 from cadence.errors import CadenceError, NotFound, ValidationError, database_problem
-from cadence.services.accounts import account_for, place_lead
+from cadence.services.accounts import account_for, find_account, place_lead
 from cadence.services.enrollments import (
     calendar_for,
     latest_enrollment,
@@ -317,12 +318,13 @@ def import_leads(
                     import_id=journal, created=creating, enrolled=False, before=None if lead is None else snapshot(lead)
                 )
             if lead is None:
+                if owner is None and fallback_owner is None and robin.empty and not _owned_account(session, data):
+                    report.errors.append({"row": item.row, "reason": NO_OWNER})  # and no account made for nobody
+                    continue
                 account = account_for(session, data.email, data.company, explicit=data.account, now=now)
                 owner = _owner_for(account, owner, fallback_owner, robin, item, report, now)
                 if owner is None:
-                    report.errors.append(
-                        {"row": item.row, "reason": "no owner and no rep to assign: add one with `cadence reps add`"}
-                    )
+                    report.errors.append({"row": item.row, "reason": NO_OWNER})
                     continue
                 lead = Lead(email=data.email, created_at=now, updated_at=now, status=Kind.NAME.value, owner=owner,
                             account_id=account.id, buying_role=data.role)  # fmt: skip
@@ -420,6 +422,15 @@ def _owner_for(
         robin.moved(None, current)
         return current
     return fallback or robin.next()
+
+
+NO_OWNER = "no owner and no rep to assign: add one with `cadence reps add`"
+
+
+def _owned_account(session: Session, data: LeadData) -> bool:
+    """True when the account a new lead ``data`` would join exists and has an active owner."""
+    account = find_account(session, account_match(data.email, data.company, data.account))
+    return account is not None and account.owner is not None and account.owner.active
 
 
 def flag_address(lead: Lead) -> bool:

@@ -119,6 +119,11 @@ class RoundRobin:
             if rep is not leaving and not (now is not None and is_away(rep, now))
         }
 
+    @property
+    def empty(self) -> bool:
+        """True when there is no rep to give a lead to."""
+        return not self._load
+
     def next(self) -> Rep | None:
         """The rep who gets the next lead, or None when there are no reps."""
         if not self._load:

@@ -4,7 +4,10 @@ PostgreSQL cannot store a NUL (``\\x00``) in text: a form field, a query paramet
 holding one reached the database as an error, and the workspace answered 503 "temporarily
 unavailable" (issue #28, finding 9). No field of cadence has a use for it, so a request with a NUL
 anywhere a handler may read text (the path, the query string, the body: raw, percent-encoded or as a
-JSON ``\\u0000``) is refused here with a message saying so, before any route runs.
+JSON ``\\u0000``) is refused here with a message saying so, before any route runs. The one exception is
+a NUL in the token of an unsubscribe link: that is a forged link, and it gets the same plain answer as
+every other forged link (:func:`cadence.web.unsubscribe.invalid_link`), which says nothing about what
+is wrong with it.
 
 A pure ASGI middleware: the body is read once (up to :data:`MAX_CHECKED_BYTES`; a larger body is
 passed on unread, for the route's own size limit to refuse) and replayed to the app unchanged.
@@ -19,6 +22,7 @@ from starlette.requests import HTTPConnection
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from cadence.web.errors import error_response
+from cadence.web.unsubscribe import invalid_link
 
 MAX_CHECKED_BYTES = 1024 * 1024
 """Bodies up to this size are checked (every form of the workspace is far smaller)."""
@@ -26,6 +30,8 @@ REFUSED = (
     "The request contains a NUL character (\\0), which no field accepts. Remove it (it often comes from "
     "text pasted from another program) and try again."
 )
+UNSUBSCRIBE_PREFIX = "/unsubscribe/"
+"""The unsubscribe links' paths: a NUL in their token is a forged link, answered as every other one."""
 _JSON_NUL = re.compile(rb"(?<!\\)(?:\\\\)*\\u0000", re.IGNORECASE)
 
 
@@ -47,7 +53,11 @@ class RefuseNul:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        if "\x00" in scope.get("path", "") or has_nul(scope.get("query_string", b"")):
+        path: str = scope.get("path", "")
+        if "\x00" in path and path.startswith(UNSUBSCRIBE_PREFIX):
+            await invalid_link()(scope, receive, send)
+            return
+        if "\x00" in path or has_nul(scope.get("query_string", b"")):
             await self._refuse(scope, receive, send)
             return
         messages: list[Message] = []
