@@ -112,6 +112,7 @@ def run_import(
         raise ValidationError(f"--rejects {rejects} is the file being imported: name another file")
     mapping = parse_mapping(request.mapping)
     ctx.require_schema()
+    _check_choices(ctx, request)  # before the import is recorded: a refused command writes nothing
     with leads_source(file) as source:
         try:
             layout = check_leads_csv(source, mapping=mapping)
@@ -130,6 +131,17 @@ def run_import(
             else:
                 writer.discard()
     return report
+
+
+def _check_choices(ctx: Context, request: FileImport) -> None:
+    """Refuse an unknown ``--cadence`` or ``--owner`` (:class:`NotFound`) before anything is written."""
+    if request.cadence is not None and request.cadence not in ctx.cadences:
+        raise NotFound(f"no cadence named {request.cadence!r}; known: {', '.join(sorted(ctx.cadences))}")
+    if request.owner:
+        from cadence.services.reps import get_rep
+
+        with ctx.sessions() as session:
+            get_rep(session, request.owner)
 
 
 def _stream(
