@@ -128,8 +128,8 @@ def test_an_explicit_owner_wins_over_the_accounts_with_a_warning(world: Context)
     assert lead(world, "hal@globex.example").owner is not None
     assert lead(world, "hal@globex.example").owner.email == other  # type: ignore[union-attr]
     assert [w["row"] for w in report.warnings] == [2]
-    assert other in report.warnings[0]["reason"]
-    assert owner.email in report.warnings[0]["reason"]
+    assert other in report.warnings[0]["warning"]
+    assert owner.email in report.warnings[0]["warning"]
 
 
 def test_an_explicit_account_key_puts_a_lead_in_that_account(world: Context) -> None:

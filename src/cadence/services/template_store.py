@@ -22,13 +22,16 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path, PurePosixPath
+from typing import TYPE_CHECKING
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from cadence.adapters.models import TemplateFile
 from cadence.errors import NotFound, ValidationError
-from cadence.services.template_checks import Problem, run_checks
+
+if TYPE_CHECKING:  # the checks compile templates (Jinja): imported only when a save is checked
+    from cadence.services.template_checks import Problem
 
 __all__ = [
     "FileVersion",
@@ -174,6 +177,8 @@ def materialize(files: Mapping[str, str], cache_root: Path) -> Path:
 
 def _problems_of(files: Mapping[str, str], paths: Iterable[str]) -> list[Problem]:
     """The checks of ``cadence templates check`` on ``files``; the problems that are in ``paths``."""
+    from cadence.services.template_checks import Problem, run_checks
+
     wanted = set(paths)
     with tempfile.TemporaryDirectory(prefix="cadence-check-") as tmp:
         folder = Path(tmp)
