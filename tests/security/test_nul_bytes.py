@@ -49,7 +49,8 @@ def post_routes() -> list[str]:
 
 def filled(path: str, seeded: Seeded, account_id: int) -> str:
     values = {"email": ADA, "task_id": str(seeded.ada_call), "token": sign_unsubscribe(ADA, SECRET),
-              "account_id": str(account_id), "subscription_id": "1", "action": "pause"}  # fmt: skip
+              "account_id": str(account_id), "subscription_id": "1", "action": "pause",
+              "path": "email/introduction.j2"}  # fmt: skip
     return re.sub(r"\{(\w+)(?::path)?\}", lambda m: values[m.group(1)], path)
 
 
