@@ -83,7 +83,7 @@ def test_the_people_not_enrolled_show_why_and_a_manager_enrolls_one_anyway(
     with signed_in(site, MAX) as http:
         page = http.get("/not-enrolled")
         assert "Nia Name" in page.text
-        assert "1 interaction(s), 2 make a lead" in page.text
+        assert "one interaction: a name (2 make a lead)" in page.text
         no_reason = post_form(http, f"/not-enrolled/{NIA}/enroll", {"cadence": "default", "why": " "})
         assert no_reason.status_code == 422
         done = post_form(http, f"/not-enrolled/{NIA}/enroll", {"cadence": "default", "why": "met her at a fair"})
