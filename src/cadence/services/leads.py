@@ -26,7 +26,7 @@ from cadence.adapters.models import (
 from cadence.core.accounts import account_match
 from cadence.core.addresses import DISPOSABLE, ROLE, address_flags
 from cadence.core.cadences import Cadence
-from cadence.core.leads import LeadData, normalize_email
+from cadence.core.leads import LEAD_FIELDS, LeadData, normalize_email
 from cadence.core.qualification import Kind, Qualification, Rules, qualify
 from cadence.core.schedule import LeadCalendar
 from cadence.core.webhooks import EventType
@@ -138,23 +138,7 @@ MAX_LISTED = 1000
 """The most rejected rows (and rows with warnings) a report lists; the counts count them all."""
 
 SNAPSHOT = [
-    "first_name",
-    "last_name",
-    "title",
-    "company",
-    "industry",
-    "company_size",
-    "phone",
-    "linkedin_url",
-    "address_line1",
-    "address_line2",
-    "city",
-    "region",
-    "postal_code",
-    "country",
-    "timezone",
-    "source",
-    "interactions",
+    *LEAD_FIELDS[1 : LEAD_FIELDS.index("owner")],  # the imported fields, first_name to interactions
     "custom",
     "owner_id",
     "kind",
