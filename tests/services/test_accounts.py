@@ -237,6 +237,27 @@ def test_a_referral_is_a_colleague_in_the_same_account_with_the_same_owner(world
     assert (kim.account_id, kim.owner_id, kim.referred_by_id) == (ann.account_id, ann.owner_id, ann.id)
 
 
+def test_a_referral_is_enrolled_in_the_referral_cadence_as_saved_in_the_template_store(world: Context) -> None:
+    from cadence.services import template_store
+
+    with world.sessions.begin() as s:
+        template_store.seed(s, TEMPLATES, now=MONDAY)
+        text = (TEMPLATES / "cadences/referral.yaml").read_text(encoding="utf-8")
+        saved = text.replace("    channel: call\n", "    channel: linkedin\n", 1)
+        assert saved != text
+        template_store.save(s, "cadences/referral.yaml", saved, by="mara@cadence.example", now=MONDAY)
+    assert world.refresh_templates() is True
+    with world.sessions() as s, s.begin():
+        named = NewReferral(email="kim.private@gmail.com", name="Kim Lee", phone=None, cadence="referral")
+        assert add_referral(s, get_lead(s, ANN), named, at=TUESDAY, settings=world.settings).enrolled
+    with world.sessions() as s:
+        kim = s.scalars(select(Lead).where(Lead.email == "kim.private@gmail.com")).one()
+        enrollment = s.scalars(select(Enrollment).where(Enrollment.lead_id == kim.id)).one()
+    saved_version = world.cadences["referral"]
+    assert [step.channel for step in saved_version.steps][1] == "linkedin"
+    assert (enrollment.cadence_name, enrollment.cadence_version) == ("referral", saved_version.version)
+
+
 # -- merges, splits, reassignments -------------------------------------------------------------------------------
 
 

@@ -21,6 +21,7 @@ from cadence.core.events import NewReferral
 from cadence.core.leads import normalize_email
 from cadence.core.qualification import Kind
 from cadence.errors import AlreadyExists, ConfigurationError, ValidationError
+from cadence.services.stages import context_of
 from cadence.services.webhooks import outbox
 from cadence.settings import Settings
 
@@ -83,7 +84,9 @@ def add_referral(
     session.add(lead)
     session.flush()
     outbox.record(session, outbox.lead_events(lead, created=True, qualified=True, at=at))
-    cadence = load_cadences(settings.templates_dir).get(referral.cadence)
+    ctx = context_of(session)  # the cadences as saved in the template store, when the session has a context
+    cadences = ctx.cadences if ctx is not None else load_cadences(settings.templates_dir)
+    cadence = cadences.get(referral.cadence)
     if cadence is None:
         raise ConfigurationError(f"no cadence named {referral.cadence!r} for referrals: add it to the cadences folder")
     try:
