@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import httpx
 import pytest
@@ -11,10 +11,12 @@ from fastapi import FastAPI
 from sqlalchemy import func, select
 
 from cadence.adapters.models import Enrollment, Interaction, Lead
+from cadence.core.tokens import form_started_token
 from cadence.services.context import Context
 from cadence.settings import Settings
 from cadence.web.app import create_app
 from tests.web.api_support import MONDAY_10_NY, seed_api
+from tests.web.conftest import SECRET
 from tests.web.workspace import Clock
 
 SITE = "https://www.yourco.example"
@@ -46,6 +48,11 @@ def form(
         yield client
 
 
+def _token(at: datetime, secret: str = SECRET) -> str:
+    """The ``form_started`` token the page would have got at ``at``."""
+    return form_started_token(int(at.timestamp() * 1000), secret)
+
+
 def _fields(clock: Clock, **extra: str) -> dict[str, str]:
     shown_at = clock.now - timedelta(seconds=40)
     return {
@@ -55,7 +62,7 @@ def _fields(clock: Clock, **extra: str) -> dict[str, str]:
         "company": "Prospect",
         "message": "Please call me about pricing.",
         "website": "",
-        "form_started": str(int(shown_at.timestamp() * 1000)),
+        "form_started": _token(shown_at),
         **extra,
     }
 
@@ -126,18 +133,52 @@ def test_a_bot_is_answered_like_a_person_and_nothing_is_recorded(
 
 
 def test_a_form_filled_faster_than_a_person_can_is_a_bot_s(form: httpx.Client, form_clock: Clock, ctx: Context) -> None:
-    fast = str(int((form_clock.now - timedelta(seconds=1)).timestamp()))
+    fast = _token(form_clock.now - timedelta(seconds=1))
     assert (
         form.post("/forms/contact", data=_fields(form_clock, form_started=fast), headers={"Origin": SITE}).status_code
         == 303
     )
     assert _leads(ctx) == 0
-    slow = str(int((form_clock.now - timedelta(seconds=3)).timestamp()))
+    slow = _token(form_clock.now - timedelta(seconds=3))
     assert (
         form.post("/forms/contact", data=_fields(form_clock, form_started=slow), headers={"Origin": SITE}).status_code
         == 303
     )
     assert _leads(ctx) == 1
+
+
+def test_the_fill_time_is_the_one_the_page_got_from_us_not_one_a_script_wrote(
+    form: httpx.Client, form_clock: Clock, ctx: Context
+) -> None:
+    shown_at = form_clock.now - timedelta(seconds=40)
+    written = [
+        str(int(shown_at.timestamp() * 1000)),  # what a page's own Date.now() gives: unsigned
+        str(int(shown_at.timestamp())),
+        _token(shown_at, "another-key-of-at-least-thirty-two-characters"),  # not our key
+        _token(shown_at)[:-1] + "0",  # altered
+        _token(shown_at).replace(".", "0."),  # another time under the same mac
+    ]
+    for value in written:
+        answer = form.post("/forms/contact", data=_fields(form_clock, form_started=value), headers={"Origin": SITE})
+        assert answer.status_code == 303, value  # answered like a person
+    assert _leads(ctx) == 0
+
+
+def test_the_page_gets_its_token_from_the_form_s_own_endpoint(
+    form: httpx.Client, form_clock: Clock, ctx: Context
+) -> None:
+    shown = form.get("/forms/contact/started", headers={"Origin": SITE})
+    assert shown.status_code == 200
+    assert shown.headers["access-control-allow-origin"] == SITE
+    assert shown.headers["cache-control"] == "no-store"
+    assert form.get("/forms/contact/started", headers={"Origin": "https://evil.example"}).status_code == 403
+    token = shown.text
+    form_clock.now += timedelta(seconds=1)
+    too_soon = form.post("/forms/contact", data=_fields(form_clock, form_started=token), headers={"Origin": SITE})
+    assert (too_soon.status_code, _leads(ctx)) == (303, 0)
+    form_clock.now += timedelta(seconds=5)
+    person = form.post("/forms/contact", data=_fields(form_clock, form_started=token), headers={"Origin": SITE})
+    assert (person.status_code, _leads(ctx)) == (303, 1)
 
 
 def test_one_address_posting_again_and_again_is_rate_limited(

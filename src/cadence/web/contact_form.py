@@ -6,8 +6,9 @@ Form-encoded (a plain HTML form) or JSON (a script). Against bots and abuse:
   ``Referer``'s) must be one of them; with none set the form is off (404).
 - **A honeypot**: the field :data:`HONEYPOT`, hidden from people with CSS, must stay empty.
 - **A minimum fill time** (``CADENCE_CONTACT_FORM_MIN_SECONDS``): the field ``form_started`` holds
-  the Unix time (seconds or milliseconds) at which the page showed the form, set by the page's script;
-  a post sooner than that, or without it, is taken for a bot's.
+  the token ``GET /forms/contact/started`` gave the page's script when the page showed the form (the
+  time, signed with the secret key, so that a script cannot write a time of its own); a post sooner
+  than that after it, or without a token of ours, is taken for a bot's.
 - **A per-address rate limit** (``CADENCE_CONTACT_FORM_PER_ADDRESS_PER_HOUR``): more posts for one
   email address in an hour are refused with 429 and ``Retry-After``.
 
@@ -26,10 +27,11 @@ from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
 from fastapi import APIRouter, Request
-from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse
+from fastapi.responses import HTMLResponse, JSONResponse, PlainTextResponse, RedirectResponse
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
+from cadence.core.tokens import form_started_at, form_started_token
 from cadence.errors import CadenceError, ValidationError
 from cadence.services.intake import InteractionKind, record_interaction
 from cadence.web.api.errors import error_json
@@ -106,22 +108,31 @@ async def _fields(request: Request) -> dict[str, str] | None:
     return None
 
 
-def _started(value: str | None) -> datetime | None:
-    """``form_started`` as an instant: Unix seconds, or milliseconds (what ``Date.now()`` gives)."""
-    if not value:
+def _started(value: str | None, secret: str) -> datetime | None:
+    """When the page showed the form: the time of the ``form_started`` token, if it is one of ours."""
+    at_ms = form_started_at(value, secret) if value else None
+    if at_ms is None:
         return None
     try:
-        number = float(value)
-    except ValueError:
-        return None
-    if number != number or number <= 0:  # NaN
-        return None
-    if number > 1e11:
-        number /= 1000
-    try:
-        return datetime.fromtimestamp(number, UTC)
+        return datetime.fromtimestamp(at_ms / 1000, UTC)
     except (OverflowError, OSError, ValueError):
         return None
+
+
+@router.get("/forms/contact/started")
+def contact_started(request: Request) -> Response:
+    """The token the page puts in ``form_started`` when it shows the form (for the allowed origins only)."""
+    ctx = get_context(request)
+    allowed = ctx.settings.contact_origins()
+    if not allowed:
+        return error_json(404, "form_disabled", "the contact form is off: set CADENCE_CONTACT_FORM_ORIGINS")
+    origin = _origin(request)
+    if origin is not None and origin not in allowed:
+        return error_json(403, "origin_not_allowed", "this form may only be shown on the company's own site")
+    at_ms = int(get_clock(request)().timestamp() * 1000)
+    token = form_started_token(at_ms, ctx.settings.secret_key.get_secret_value())
+    response = PlainTextResponse(token, headers={"Cache-Control": "no-store"})
+    return _cors(response, origin)
 
 
 @router.options("/forms/contact")
@@ -166,13 +177,13 @@ async def contact(request: Request) -> Response:
             return _cors(RedirectResponse(settings.contact_form_thanks_url, status_code=303), origin)
         return _cors(HTMLResponse(THANKS_PAGE, status_code=200), origin)
 
-    started = _started(fields.get("form_started"))
+    started = _started(fields.get("form_started"), settings.secret_key.get_secret_value())
     if fields.get(HONEYPOT, "").strip():
         logger.info("contact form: a post with the honeypot filled was ignored")
         return done()
     if started is None or (now - started).total_seconds() < settings.contact_form_min_seconds:
         logger.info(
-            "contact form: a post faster than %s s (or without form_started) was ignored",
+            "contact form: a post faster than %s s (or without a form_started token of ours) was ignored",
             settings.contact_form_min_seconds,
         )
         return done()
