@@ -53,7 +53,9 @@ def downgrade() -> None:
     op.execute("DELETE FROM inbound_messages WHERE account <> ''")
     with op.batch_alter_table("inbound_messages", schema=None) as batch_op:
         batch_op.drop_constraint("uq_inbound_messages_account_folder_uidvalidity_uid", type_="unique")
-        batch_op.create_unique_constraint("uq_inbound_messages_folder_uidvalidity_uid", ["folder", "uidvalidity", "uid"])
+        batch_op.create_unique_constraint(
+            "uq_inbound_messages_folder_uidvalidity_uid", ["folder", "uidvalidity", "uid"]
+        )
         batch_op.drop_column("account")
     with op.batch_alter_table("mailbox_states", schema=None) as batch_op:
         batch_op.drop_constraint("uq_mailbox_states_account_folder", type_="unique")
