@@ -14,6 +14,8 @@ Create Date: 2026-12-07 23:00:00.000000
 
 from __future__ import annotations
 
+from typing import Any
+
 import sqlalchemy as sa
 from alembic import op
 
@@ -22,7 +24,7 @@ down_revision = "0020"
 branch_labels = None
 depends_on = None
 
-_IMAP_COLUMNS: tuple[tuple[str, sa.types.TypeEngine[object]], ...] = (
+_IMAP_COLUMNS: tuple[tuple[str, sa.types.TypeEngine[Any]], ...] = (
     ("imap_host", sa.String(length=253)),
     ("imap_port", sa.Integer()),
     ("imap_tls", sa.String(length=10)),
