@@ -411,7 +411,10 @@ def test_a_changed_uidvalidity_does_not_process_anything_twice(
     with ctx.sessions() as s:
         state = s.scalars(select(MailboxState)).one()
         assert (state.account, state.folder, state.uidvalidity, state.last_uid) == (
-            "", "Cadence Replies", shared["uidvalidity"], 2
+            "",
+            "Cadence Replies",
+            shared["uidvalidity"],
+            2,
         )
 
 
