@@ -112,6 +112,7 @@ def test_a_manager_adds_a_mailbox_with_its_own_inbox_from_the_form_and_the_audit
         text = http.get("/mailboxes").text
     assert "rita@outreach.cadence.example is added: rita@cadence.example&#39;s leads&#39; emails leave from it" in text
     assert "Its inbox is read for replies." in text
+    assert "replies read from INBOX of rita@outreach.cadence.example on imap.outreach.example:993" in text
     with ctx.sessions() as s:
         box = get_mailbox(s, "rita@outreach.cadence.example")
         assert (box.smtp_host, box.smtp_port, box.smtp_tls, box.password_block) == (

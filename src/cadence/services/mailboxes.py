@@ -247,6 +247,9 @@ def list_mailboxes(session: Session, *, now: datetime, settings: Settings) -> li
                 "rep": m.rep.email,
                 "smtp": f"{m.smtp_host}:{m.smtp_port} ({m.smtp_tls})",
                 "password_block": m.password_block,
+                "inbox": f"{m.imap_folder} of {m.imap_username or m.address} on {m.imap_host}:{m.imap_port}"
+                if m.imap_host
+                else None,
                 "daily_cap": m.daily_cap,
                 "per_minute": m.per_minute,
                 "ramp": str(ramp_of(m)) if ramp_of(m) else None,
