@@ -96,11 +96,12 @@ def sync_replies_command(now: NowOption = None) -> None:
         from cadence.services.reply_runs import inboxes
         from flows.replies import NOTHING_TO_READ, sync_replies_flow
 
+        at = parse_instant(now)  # arguments first, then the database
         ctx = context()
         ctx.require_schema()
         if inboxes(ctx) == ([], []):
             raise ConfigurationError(NOTHING_TO_READ)
-        emit_json(asyncio.run(sync_replies_flow(now=parse_instant(now))))
+        emit_json(asyncio.run(sync_replies_flow(now=at)))
         hint_temporary_server()
 
     run(go)
