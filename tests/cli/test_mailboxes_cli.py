@@ -110,3 +110,37 @@ def test_role_addresses_are_enrolled_with_a_warning_and_disposable_ones_kept_but
     shown = run_cli("leads", "show", "jo@mailinator.com").stdout
     assert "warning: mailinator.com is a disposable email service: not enrolled" in shown
     assert "warning" not in run_cli("leads", "show", "ada@acme.example").stdout
+
+
+def test_a_mailbox_can_name_its_own_inbox_and_bad_imap_options_are_clear_errors(run_cli: Cli) -> None:
+    run_cli("reps", "add", "rita@cadence.example", "--name", "Rita Rep")
+    assert "an IMAP host is needed" in add_box(run_cli, "--imap-user", "rita", expect=1)
+    assert "must come from a Prefect Secret block" in add_box(run_cli, "--imap-host", "imap.outreach.example",
+                                                              expect=1)  # fmt: skip
+    bad = add_box(run_cli, "--imap-host", "imap host", "--imap-tls", "maybe", "--imap-password-block", "x y", expect=1)
+    assert "IMAP host 'imap host' is not a host name" in bad
+    assert "IMAP TLS must be none, starttls or tls" in bad
+    assert "IMAP password block 'x y' is not a Prefect block name" in bad
+    added = add_box(run_cli, "--imap-host", "IMAP.outreach.example", "--imap-password-block", "rita-imap")
+    assert "sync-replies reads its inbox: INBOX on imap.outreach.example:993" in added
+    entries = run_cli("audit", "list", "--action", "mailboxes", "--json").json()
+    assert [(e["action"], e["actor"], e["subject"]) for e in entries] == [("mailboxes.add", "cli", BOX)]
+    assert entries[0]["details"]["imap"] == "imap.outreach.example:993 INBOX"
+
+
+def test_removing_a_reps_only_mailbox_says_its_leads_send_through_the_settings_server(
+    run_cli: Cli, tmp_path: Path
+) -> None:
+    run_cli("reps", "add", "rita@cadence.example", "--name", "Rita Rep")
+    add_box(run_cli)
+    removed = run_cli("mailboxes", "remove", BOX, "--by", "max@cadence.example", "--now", NOW).stdout
+    assert f"removed {BOX}. It has no leads under way." in removed
+    assert "What it sent stays in the leads' histories." in removed
+    add_box(run_cli)
+    other = "rita2@outreach.cadence.example"
+    run_cli("mailboxes", "add", other, "--rep", "rita@cadence.example", "--smtp-host", "smtp.outreach.example",
+            "--daily-cap", "5", "--now", NOW)  # fmt: skip
+    run_cli("mailboxes", "pause", other)
+    assert "It has no leads under way." in run_cli("mailboxes", "remove", BOX, "--now", NOW).stdout
+    (entry,) = run_cli("audit", "list", "--actor", "max@cadence.example", "--json").json()
+    assert (entry["action"], entry["subject"], entry["details"]["leads"]) == ("mailboxes.remove", BOX, 0)

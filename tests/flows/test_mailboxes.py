@@ -26,6 +26,7 @@ from cadence.services.advance import run_until_idle
 from cadence.services.context import Context
 from cadence.services.digest import due_digests
 from cadence.services.guards import resume_cadence
+from cadence.services.mailbox_removal import preview, remove_mailbox
 from cadence.services.mailboxes import add_mailbox, resume_mailbox
 from cadence.services.sending_domains import add_domain
 from cadence.settings import Settings
@@ -224,3 +225,37 @@ def test_a_sink_refusing_one_recipient_in_five_pauses_the_mailbox_at_the_thresho
             at += timedelta(hours=1, minutes=1)
             asyncio.run(run_until_idle(ctx, now=at))
         assert own.count() > sent
+
+
+def test_a_removed_mailboxs_leads_send_their_next_email_from_the_owners_other_mailbox_or_the_settings_server(
+    settings: Settings, smtp_sink: SmtpSink, own_sink: SmtpSink, tmp_path: Path
+) -> None:
+    ctx = make_ctx(settings, smtp_sink)
+    seed(ctx, [lead_row(i) for i in range(2)], now=MONDAY, cadence="nurture")
+    add_own_mailbox(ctx, own_sink, daily_cap=50)
+    run_day(ctx, MONDAY + timedelta(days=1))
+    assert own_sink.count() == 2
+    with SmtpSink(tmp_path / "second") as second:
+        other = "rita.b@outreach.cadence.example"
+        with ctx.sessions() as s, s.begin():
+            add_mailbox(s, other, rep_email="rita@cadence.example", smtp_host=second.host, smtp_port=second.port,
+                        smtp_tls="none", now=MONDAY, daily_cap=50)  # fmt: skip
+            said = preview(s, MAILBOX).consequence()
+            assert said.startswith(f"Its 2 leads under way send their next emails from another of "
+                                   f"rita@cadence.example's mailboxes ({other})")  # fmt: skip
+            removal = remove_mailbox(s, MAILBOX, now=MONDAY, actor="max@cadence.example")
+            assert removal.consequence() == said
+        run_day(ctx, datetime(2026, 12, 8, 15, 0, tzinfo=UTC))  # day 7: the next emails
+        assert (own_sink.count(), second.count(), smtp_sink.count()) == (2, 2, 0)
+        assert {e.mail_from for e in second.envelopes} == {other}
+    with ctx.sessions() as s, s.begin():
+        said = preview(s, other).consequence()
+        assert said.startswith("rita@cadence.example has no other mailbox: its 2 leads under way send their next "
+                               "emails through the SMTP server of the settings")  # fmt: skip
+        remove_mailbox(s, other, now=MONDAY)
+        assert s.scalars(select(Enrollment.mailbox_id)).all() == [None, None]
+    for day in range(21, 31):  # day 21: the final emails
+        run_day(ctx, MONDAY + timedelta(days=day), every=timedelta(hours=1))
+    assert smtp_sink.count() == 2, "no lead is left behind: the settings' server takes them"
+    assert {m["To"] for m in smtp_sink.messages()} == {"Lead0 Tester <lead0@acme.example>",
+                                                       "Lead1 Tester <lead1@acme.example>"}  # fmt: skip

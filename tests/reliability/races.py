@@ -181,7 +181,7 @@ class Stopper:
                     thread = s.scalar(select(Touch.message_id).join(Lead, Lead.id == Touch.lead_id)
                                       .where(Lead.email == email, Touch.state.in_(HANDED_OVER)))  # fmt: skip
             raw = inbound_message(email, uid, kind.removesuffix("_email"), thread)
-            ok = replies_module._process(self.ctx, FOLDER, UIDVALIDITY, uid, raw, now=SEND, report=self.sync,
+            ok = replies_module._process(self.ctx, ("", FOLDER, UIDVALIDITY), uid, raw, now=SEND, report=self.sync,
                                          wanted=set())  # fmt: skip
             if not ok:
                 raise RuntimeError(f"sync-replies failed on a {kind} from {email}: {self.sync.errors[-1]}")

@@ -401,20 +401,28 @@ def test_a_changed_uidvalidity_does_not_process_anything_twice(
 
     after = asyncio.run(sync_replies_flow(now=SYNC + timedelta(hours=1)))
 
-    assert after["uidvalidity"] != before["uidvalidity"]
-    assert after["restarted"] is True
-    assert after["kinds"] == {"duplicate": 1, "reply": 1}
-    assert after["last_uid"] == 2
+    [shared_before], [shared] = before["mailboxes"], after["mailboxes"]
+    assert shared["uidvalidity"] != shared_before["uidvalidity"]
+    assert shared["restarted"] is True
+    assert after["kinds"] == shared["kinds"] == {"duplicate": 1, "reply": 1}
+    assert shared["last_uid"] == 2
     assert count(ctx, Response) == 2
     assert count(ctx, Task, Task.channel == "reply") == 2
     with ctx.sessions() as s:
         state = s.scalars(select(MailboxState)).one()
-        assert (state.folder, state.uidvalidity, state.last_uid) == ("Cadence Replies", after["uidvalidity"], 2)
+        assert (state.account, state.folder, state.uidvalidity, state.last_uid) == (
+            "",
+            "Cadence Replies",
+            shared["uidvalidity"],
+            2,
+        )
 
 
 @pytest.mark.one_database
 def test_without_an_imap_host_the_flow_warns_and_does_nothing(flow_env: SmtpSink) -> None:
-    assert asyncio.run(sync_replies_flow(now=SYNC)) == {"skipped": "CADENCE_IMAP_HOST is not set"}
+    assert asyncio.run(sync_replies_flow(now=SYNC)) == {
+        "skipped": "no replies mailbox: CADENCE_IMAP_HOST is not set and no sending mailbox has an IMAP host"
+    }
 
 
 # -- the service alone (no Prefect): failures and edge cases ------------------------------------------

@@ -58,10 +58,20 @@ class ImapConfig:
     tls: Literal["none", "starttls", "tls"] = "tls"
     timeout: float = 30.0
     ssl_context: ssl.SSLContext | None = None
+    origin: Literal["settings", "mailbox"] = "settings"
+    """Where these settings come from, for the hints of error messages: ``CADENCE_IMAP_*``, or a sending
+    mailbox's ``--imap-*`` options."""
 
     def where(self) -> str:
         """``user@host:port`` for error messages (never the password)."""
         return f"{self.username} on {self.host}:{self.port}"
+
+    def name(self, setting: str) -> str:
+        """How a person sets ``setting`` (``USERNAME``, ``PASSWORD``, ``TLS``, ``PORT``, ``FOLDER``) here."""
+        if self.origin == "settings":
+            return f"CADENCE_IMAP_{setting}"
+        option = {"USERNAME": "user", "PASSWORD": "password-block"}.get(setting, setting.lower())
+        return f"the mailbox's --imap-{option}"
 
 
 def encode_mailbox(name: str) -> str:
@@ -161,7 +171,7 @@ class ImapMailbox:
             self._abort()
             raise ImapUnreachable(
                 f"TLS with the IMAP server {cfg.host}:{cfg.port} failed ({exc.reason or exc}); "
-                "check CADENCE_IMAP_TLS and CADENCE_IMAP_PORT"
+                f"check {cfg.name('TLS')} and {cfg.name('PORT')}"
             ) from exc
         except (OSError, TimeoutError, aioimaplib.AioImapException) as exc:
             self._abort()
@@ -178,7 +188,7 @@ class ImapMailbox:
             self._abort()
             raise ImapUnreachable(
                 f"the IMAP server {cfg.host}:{cfg.port} does not offer STARTTLS; "
-                "use CADENCE_IMAP_TLS=tls (usually port 993) or fix the server"
+                f"set {cfg.name('TLS')} to tls (usually port 993) or fix the server"
             )
         try:
             command = aioimaplib.Command("STARTTLS", protocol.new_tag(), loop=protocol.loop)
@@ -206,14 +216,14 @@ class ImapMailbox:
             self._abort()
             raise ImapLoginFailed(
                 f"the IMAP server {cfg.host}:{cfg.port} does not allow a login without TLS: "
-                "set CADENCE_IMAP_TLS to tls or starttls"
+                f"set {cfg.name('TLS')} to tls or starttls"
             )
         response = await self._call("LOGIN", self._require().login(cfg.username, cfg.password))
         if response.result != "OK":
             self._abort()
             raise ImapLoginFailed(
                 f"the IMAP server refused the login of {cfg.where()}: {_text(response.lines) or response.result}; "
-                "check CADENCE_IMAP_USERNAME and CADENCE_IMAP_PASSWORD"
+                f"check {cfg.name('USERNAME')} and {cfg.name('PASSWORD')}"
             )
 
     async def select(self, folder: str) -> int:
@@ -222,7 +232,7 @@ class ImapMailbox:
         if response.result != "OK":
             raise ImapFolderMissing(
                 f"cannot open the folder {folder!r} of {self.config.where()}: {_text(response.lines)}; "
-                "check CADENCE_IMAP_FOLDER"
+                f"check {self.config.name('FOLDER')}"
             )
         for line in response.lines:
             if isinstance(line, bytes | bytearray) and (match := _UIDVALIDITY.search(bytes(line))):

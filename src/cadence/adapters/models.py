@@ -357,24 +357,29 @@ class Digest(Base):
 
 
 class MailboxState(Base):
-    """How far sync-replies has read one IMAP folder: its UIDVALIDITY and the last UID read."""
+    """How far sync-replies has read one IMAP folder of one account: its UIDVALIDITY and the last UID read."""
 
     __tablename__ = "mailbox_states"
+    __table_args__ = (UniqueConstraint("account", "folder"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    folder: Mapped[str] = mapped_column(String(500), unique=True)
+    account: Mapped[str] = mapped_column(String(320), default="", server_default="")
+    """Whose inbox: ``''`` the shared replies mailbox (``CADENCE_IMAP_*``), else a sending mailbox's address."""
+    folder: Mapped[str] = mapped_column(String(500))
     uidvalidity: Mapped[int] = mapped_column(BigInteger)
     last_uid: Mapped[int] = mapped_column(BigInteger, default=0)
     updated_at: Mapped[datetime]
 
 
 class InboundMessage(Base):
-    """One message read from the replies mailbox and what it was; each (folder, UIDVALIDITY, UID) once."""
+    """One message read from a replies mailbox and what it was; each (account, folder, UIDVALIDITY, UID) once."""
 
     __tablename__ = "inbound_messages"
-    __table_args__ = (UniqueConstraint("folder", "uidvalidity", "uid"),)
+    __table_args__ = (UniqueConstraint("account", "folder", "uidvalidity", "uid"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
+    account: Mapped[str] = mapped_column(String(320), default="", server_default="")
+    """The inbox it was read from: ``''`` the shared replies mailbox, else a sending mailbox's address."""
     folder: Mapped[str] = mapped_column(String(500))
     uidvalidity: Mapped[int] = mapped_column(BigInteger)
     uid: Mapped[int] = mapped_column(BigInteger)
@@ -517,6 +522,13 @@ class SendingMailbox(Base):
     # Resumed by hand at: the bounce guard counts only the sends after it.
     guard_since: Mapped[datetime | None]
     created_at: Mapped[datetime]
+    # Its own inbox, read by sync-replies (no imap_host: not read; replies go to the shared mailbox).
+    imap_host: Mapped[str | None] = mapped_column(String(253))
+    imap_port: Mapped[int | None] = mapped_column(Integer)
+    imap_tls: Mapped[str | None] = mapped_column(String(10))
+    imap_username: Mapped[str | None] = mapped_column(String(320))
+    imap_folder: Mapped[str | None] = mapped_column(String(500))
+    imap_password_block: Mapped[str | None] = mapped_column(String(200))
 
     rep: Mapped[Rep] = relationship(lazy="joined")
 

@@ -31,19 +31,41 @@ def mailboxes_add(
     ramp: Annotated[
         str | None, typer.Option("--ramp", help="Ramp-up START:STEP:MAX, e.g. 10:5:50 (10 the first day, +5 a day).")
     ] = None,
+    imap_host: Annotated[
+        str | None, typer.Option("--imap-host", help="Its own inbox's IMAP server: sync-replies reads it too.")
+    ] = None,
+    imap_port: Annotated[
+        int | None, typer.Option("--imap-port", help="The IMAP port (default 993 with tls, else 143).")
+    ] = None,
+    imap_tls: Annotated[str, typer.Option("--imap-tls", help="none, starttls or tls.")] = "tls",
+    imap_user: Annotated[
+        str | None, typer.Option("--imap-user", help="The IMAP login (default: the mailbox's address).")
+    ] = None,
+    imap_password_block: Annotated[
+        str | None,
+        typer.Option("--imap-password-block", help="Name of a Prefect Secret block holding the IMAP password."),
+    ] = None,
+    imap_folder: Annotated[str | None, typer.Option("--imap-folder", help="The folder read (default INBOX).")] = None,
+    by: Annotated[str, typer.Option("--by", help="Who makes the change, for the audit log.")] = "cli",
     now: NowOption = None,
 ) -> None:
     """Add a sending mailbox for a rep: their leads' emails leave from their mailboxes from now on."""
 
     def go() -> None:
-        from cadence.services.mailboxes import add_mailbox
+        from cadence.services.mailboxes import ImapOptions, add_mailbox
 
+        imap = ImapOptions(host=imap_host, port=imap_port, tls=imap_tls, username=imap_user,
+                           password_block=imap_password_block, folder=imap_folder)  # fmt: skip
         with session() as s:
             mailbox = add_mailbox(s, address, rep_email=rep, smtp_host=smtp_host, now=parse_instant(now),
                                   daily_cap=daily_cap, smtp_port=smtp_port, smtp_tls=smtp_tls,
                                   smtp_username=smtp_username, password_block=password_block, per_minute=per_minute,
-                                  ramp=ramp)  # fmt: skip
+                                  ramp=ramp, imap=imap, actor=by)  # fmt: skip
             typer.echo(f"added mailbox {mailbox.address} for {mailbox.rep.email} (at most {mailbox.daily_cap} a day)")
+            if mailbox.imap_host:
+                typer.echo(
+                    f"sync-replies reads its inbox: {mailbox.imap_folder} on {mailbox.imap_host}:{mailbox.imap_port}"
+                )
 
     run(go)
 
@@ -120,15 +142,20 @@ def mailboxes_resume(address: str, now: NowOption = None) -> None:
 
 
 @mailboxes_app.command("remove")
-def mailboxes_remove(address: str) -> None:
-    """Remove a mailbox; its leads under way move to another of their owner's mailboxes at their next email."""
+def mailboxes_remove(
+    address: str,
+    by: Annotated[str, typer.Option("--by", help="Who makes the change, for the audit log.")] = "cli",
+    now: NowOption = None,
+) -> None:
+    """Remove a mailbox; its leads under way are routed afresh at their next email (another of their owner's
+    mailboxes, else the SMTP server of the settings): the command says which."""
 
     def go() -> None:
-        from cadence.services.mailboxes import remove_mailbox
+        from cadence.services.mailbox_removal import remove_mailbox
 
         with session() as s:
-            moved = remove_mailbox(s, address)
-            typer.echo(f"removed {address.strip().lower()}; {moved} lead(s) under way get another mailbox")
+            removal = remove_mailbox(s, address, now=parse_instant(now), actor=by)
+            typer.echo(f"removed {removal.address}. {removal.consequence()}")
 
     run(go)
 

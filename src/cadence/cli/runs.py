@@ -85,21 +85,23 @@ def run_once(
 
 
 def sync_replies_command(now: NowOption = None) -> None:
-    """Read the replies mailbox once (CADENCE_IMAP_*): replies stop cadences, out-of-office notes pause them,
-    bounces and unsubscribes end them."""
+    """Read the replies mailboxes once (CADENCE_IMAP_*, and each sending mailbox with an inbox of its own):
+    replies stop cadences, out-of-office notes pause them, bounces and unsubscribes end them."""
 
     def go() -> None:
         quiet_prefect()
         import asyncio
 
         from cadence.errors import ConfigurationError
-        from flows.replies import sync_replies_flow
+        from cadence.services.reply_runs import inboxes
+        from flows.replies import NOTHING_TO_READ, sync_replies_flow
 
+        at = parse_instant(now)  # arguments first, then the database
         ctx = context()
-        if not ctx.settings.imap_host:
-            raise ConfigurationError("CADENCE_IMAP_HOST is not set: there is no replies mailbox to read")
         ctx.require_schema()
-        emit_json(asyncio.run(sync_replies_flow(now=parse_instant(now))))
+        if inboxes(ctx) == ([], []):
+            raise ConfigurationError(NOTHING_TO_READ)
+        emit_json(asyncio.run(sync_replies_flow(now=at)))
         hint_temporary_server()
 
     run(go)

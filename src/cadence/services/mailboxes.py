@@ -9,25 +9,37 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
-from typing import Any, Literal
+from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import func, select, update
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from cadence.adapters.models import Enrollment, Rep, SendingMailbox, Touch
 from cadence.core.event_data import MAY_HAVE_GONE_OUT
 from cadence.core.events import TouchState
 from cadence.core.leads import normalize_email
-from cadence.core.pacing import MAX_DAILY, Ramp, daily_allowance, describe_rate, parse_ramp, spacing
+from cadence.core.pacing import Ramp, daily_allowance, describe_rate, spacing
 from cadence.core.schedule import local_instant
-from cadence.errors import AlreadyExists, NotFound, ValidationError
-from cadence.services.reps import get_rep
+from cadence.errors import NotFound
+from cadence.services import audit
+from cadence.services.mailbox_fields import MailboxFields, TlsMode, check
 from cadence.settings import Settings
 
-TlsMode = Literal["none", "starttls", "tls"]
 PAUSED_RECHECK = timedelta(hours=1)
 """How often an email waiting for a paused mailbox or cadence is looked at again (it stays due)."""
+
+
+@dataclass(frozen=True)
+class ImapOptions:
+    """A mailbox's own inbox as given (all None: it has none; its replies reach the shared mailbox)."""
+
+    host: str | None = None
+    port: int | str | None = None
+    tls: str = "tls"
+    username: str | None = None
+    password_block: str | None = None
+    folder: str | None = None
 
 
 @dataclass(frozen=True)
@@ -90,23 +102,6 @@ def sent_on(session: Session, mailbox: SendingMailbox, day: date, settings: Sett
     return count or 0
 
 
-def _limit(name: str, value: int | None, *, required: bool = False) -> int | None:
-    if value is None:
-        if required:
-            raise ValidationError(f"{name} is required")
-        return None
-    if not 1 <= value <= MAX_DAILY:
-        raise ValidationError(f"{name} must be from 1 to {MAX_DAILY:,}, not {value}")
-    return value
-
-
-def _host(value: str) -> str:
-    host = value.strip().lower().rstrip(".")
-    if not host or len(host) > 253 or any(c.isspace() or c in "/@:\\" for c in host) or not host.isascii():
-        raise ValidationError(f"SMTP host {value!r} is not a host name or address (e.g. smtp.yourco.example)")
-    return host
-
-
 def add_mailbox(
     session: Session,
     address: str,
@@ -114,49 +109,60 @@ def add_mailbox(
     rep_email: str,
     smtp_host: str,
     now: datetime,
-    daily_cap: int,
-    smtp_port: int = 587,
+    daily_cap: int | str | None,
+    smtp_port: int | str | None = 587,
     smtp_tls: str = "starttls",
     smtp_username: str | None = None,
     password_block: str | None = None,
-    per_minute: int | None = None,
+    per_minute: int | str | None = None,
     ramp: str | None = None,
+    imap: ImapOptions | None = None,
+    actor: str = audit.CLI,
 ) -> SendingMailbox:
-    """Add a sending mailbox for a rep (a removed mailbox of the same address comes back with these settings)."""
-    email = normalize_email(address)
-    rep = get_rep(session, rep_email)
-    if not 1 <= smtp_port <= 65535:
-        raise ValidationError(f"SMTP port must be from 1 to 65535, not {smtp_port}")
-    if smtp_tls not in ("none", "starttls", "tls"):
-        raise ValidationError(f"SMTP TLS must be none, starttls or tls, not {smtp_tls!r}")
-    cap = _limit("the daily cap", daily_cap, required=True)
-    assert cap is not None
-    parsed = parse_ramp(ramp) if ramp else None
-    block = (password_block or "").strip()
-    if block and (len(block) > 200 or not block.replace("-", "").replace("_", "").isalnum()):
-        raise ValidationError(f"{password_block!r} is not a Prefect block name (letters, digits, - and _)")
-    existing = session.scalar(select(SendingMailbox).where(SendingMailbox.address == email))
-    if existing is not None and existing.state != "removed":
-        raise AlreadyExists(f"the mailbox {email} exists already (`cadence mailboxes list`)")
-    mailbox = existing or SendingMailbox(address=email, created_at=now)
-    mailbox.rep_id = rep.id
-    mailbox.rep = rep
-    mailbox.smtp_host = _host(smtp_host)
-    mailbox.smtp_port = smtp_port
-    mailbox.smtp_tls = smtp_tls
-    mailbox.smtp_username = smtp_username.strip() if smtp_username else None
-    mailbox.password_block = block or None
-    mailbox.daily_cap = cap
-    mailbox.per_minute = _limit("the per-minute cap", per_minute)
+    """Add a sending mailbox for a rep (a removed mailbox of the same address comes back with these settings).
+
+    Every field is checked by :func:`cadence.services.mailbox_fields.check` (:class:`InvalidMailbox` names
+    each wrong one); ``imap``: its own inbox, read for replies. The change is written to the audit log.
+    """
+    i = imap or ImapOptions()
+    checked = check(session, MailboxFields(
+        address=address, rep=rep_email, smtp_host=smtp_host, daily_cap=daily_cap, smtp_port=smtp_port,
+        smtp_tls=smtp_tls, smtp_username=smtp_username, password_block=password_block, per_minute=per_minute,
+        ramp=ramp, imap_host=i.host, imap_port=i.port, imap_tls=i.tls, imap_username=i.username,
+        imap_password_block=i.password_block, imap_folder=i.folder,
+    ))  # fmt: skip
+    mailbox = checked.existing or SendingMailbox(address=checked.address, created_at=now)
+    mailbox.rep_id = checked.rep.id
+    mailbox.rep = checked.rep
+    mailbox.smtp_host = checked.smtp_host
+    mailbox.smtp_port = checked.smtp_port
+    mailbox.smtp_tls = checked.smtp_tls
+    mailbox.smtp_username = checked.smtp_username
+    mailbox.password_block = checked.password_block
+    mailbox.daily_cap = checked.daily_cap
+    mailbox.per_minute = checked.per_minute
+    parsed = checked.ramp
     mailbox.ramp_start, mailbox.ramp_step, mailbox.ramp_max = (
         (parsed.start, parsed.step, parsed.maximum) if parsed else (None, None, None)
+    )
+    box = checked.imap
+    mailbox.imap_host, mailbox.imap_port, mailbox.imap_tls = (
+        (box.host, box.port, box.tls) if box else (None, None, None)
+    )
+    mailbox.imap_username, mailbox.imap_folder, mailbox.imap_password_block = (
+        (box.username, box.folder, box.password_block) if box else (None, None, None)
     )
     mailbox.state = "active"
     mailbox.paused_reason = None
     mailbox.paused_at = None
-    if existing is None:
+    if checked.existing is None:
         session.add(mailbox)
     session.flush()
+    details: dict[str, Any] = {
+        "rep": checked.rep.email, "smtp": f"{mailbox.smtp_host}:{mailbox.smtp_port}", "daily_cap": mailbox.daily_cap,
+        "imap": f"{box.host}:{box.port} {box.folder}" if box else None, "again": checked.existing is not None,
+    }  # fmt: skip
+    audit.record(session, actor, "mailboxes.add", mailbox.address, details, now=now)
     return mailbox
 
 
@@ -192,21 +198,6 @@ def resume_mailbox(session: Session, address: str, *, now: datetime) -> SendingM
     mailbox.paused_reason = None
     mailbox.paused_at = None
     return mailbox
-
-
-def remove_mailbox(session: Session, address: str) -> int:
-    """Remove a mailbox; its leads under way are given another of their owner's mailboxes at their next email.
-
-    Returns how many leads under way it had. What it sent stays in the history.
-    """
-    mailbox = get_mailbox(session, address)
-    mailbox.state = "removed"
-    moved = session.execute(
-        update(Enrollment)
-        .where(Enrollment.mailbox_id == mailbox.id, Enrollment.state.in_(("active", "paused", "responded")))
-        .values(mailbox_id=None)
-    )
-    return int(getattr(moved, "rowcount", 0) or 0)
 
 
 def open_leads(session: Session, mailbox_ids: list[int]) -> dict[int, int]:
@@ -256,6 +247,9 @@ def list_mailboxes(session: Session, *, now: datetime, settings: Settings) -> li
                 "rep": m.rep.email,
                 "smtp": f"{m.smtp_host}:{m.smtp_port} ({m.smtp_tls})",
                 "password_block": m.password_block,
+                "inbox": f"{m.imap_folder} of {m.imap_username or m.address} on {m.imap_host}:{m.imap_port}"
+                if m.imap_host
+                else None,
                 "daily_cap": m.daily_cap,
                 "per_minute": m.per_minute,
                 "ramp": str(ramp_of(m)) if ramp_of(m) else None,

@@ -1,9 +1,11 @@
 """Reading the replies mailbox: a reply stops the lead's cadence, an out-of-office pauses it, a bounce
 or an unsubscribe ends it.
 
-:func:`sync_replies` reads the new messages of one IMAP folder (``CADENCE_IMAP_*``), classifies each
-(:mod:`cadence.core.inbound`) and acts on it, each message in a transaction of its own together with
-its :class:`~cadence.adapters.models.InboundMessage` row. That row's unique key (folder, UIDVALIDITY,
+:func:`sync_replies` reads the new messages of one IMAP folder of one inbox (the shared replies
+mailbox, ``CADENCE_IMAP_*``, or a sending mailbox's own: :mod:`cadence.services.reply_sources`;
+:mod:`cadence.services.reply_runs` reads them all), classifies each (:mod:`cadence.core.inbound`) and
+acts on it, each message in a transaction of its own together with its
+:class:`~cadence.adapters.models.InboundMessage` row. That row's unique key (inbox, folder, UIDVALIDITY,
 UID) makes each message processed at most once, even by overlapping runs; a message whose
 transaction fails leaves no row, is reported, and is read again by the next run. When the folder's
 UIDVALIDITY changes, its UIDs mean nothing any more: the folder is read again from UID 1, skipping
@@ -39,10 +41,10 @@ to leads:
   calendar that books nothing (cancelled, declined, naming someone else) is a reply the owner reads:
   its intent is not acted on, since "Declined: ..." says nothing of the lead's interest.
 
-Inbound mail is evidence, not authority: a reply, out-of-office or unsubscribe from another address
-than the lead's, or one our receiving server did not authenticate (``CADENCE_TRUSTED_AUTHSERV_ID``),
-and a bounce of no email of ours, are kept as kind ``review`` with why (``cadence inbound review``),
-and nothing is done.
+Inbound mail is evidence, not authority, whichever inbox it was read from: a reply, out-of-office
+or unsubscribe from another address than the lead's, or one our receiving server did not
+authenticate (``CADENCE_TRUSTED_AUTHSERV_ID``), and a bounce of no email of ours, are kept as kind
+``review`` with why (``cadence inbound review``), and nothing is done.
 """
 
 from __future__ import annotations
@@ -62,7 +64,7 @@ from sqlalchemy.orm import Session
 
 from cadence.adapters.calendar import calendar_events
 from cadence.adapters.imap import FETCH_BATCH, ImapConfig, ImapMailbox
-from cadence.adapters.models import InboundMessage, Lead, MailboxState, Rep, Touch
+from cadence.adapters.models import InboundMessage, Lead, Rep, SendingMailbox, Touch
 from cadence.core.enrollment import State
 from cadence.core.events import AutoReply, BounceNotice, Responded, Unsubscribed
 from cadence.core.inbound import Inbound, addresses, classify, headers
@@ -72,16 +74,17 @@ from cadence.core.leads import normalize_email
 from cadence.core.meetings import CalendarEvent, meeting_with
 from cadence.core.questions import DEFAULT_QUESTIONS, Question
 from cadence.core.tokens import touch_of_bounce_token
-from cadence.errors import ConfigurationError, ValidationError
+from cadence.errors import ValidationError
+from cadence.services import reply_state
 from cadence.services.context import Context
 from cadence.services.enrollments import handle
 from cadence.services.meetings import record_meeting
+from cadence.services.reply_sources import ReplySource, shared_source
 from cadence.services.suppression import suppress
 from cadence.settings import Settings
 
 UNSUBSCRIBE_REASON = "unsubscribe by email"
 COMPLAINT_REASON = "marked our email as spam"
-_IN_CHUNK = 500
 
 MailboxFactory = Callable[[ImapConfig], ImapMailbox]
 
@@ -91,6 +94,8 @@ class SyncReport:
     """What one ``sync-replies`` run read and did."""
 
     folder: str = ""
+    mailbox: str = ""
+    """Which inbox: the shared replies mailbox, or a sending mailbox's."""
     uidvalidity: int | None = None
     restarted: bool = False
     """True when the folder's UIDVALIDITY changed and it was read again from UID 1."""
@@ -120,6 +125,7 @@ class SyncReport:
     def as_dict(self) -> dict[str, Any]:
         """The report as plain data (the flow's result)."""
         return {
+            "mailbox": self.mailbox,
             "folder": self.folder,
             "uidvalidity": self.uidvalidity,
             "restarted": self.restarted,
@@ -155,22 +161,6 @@ class _Effects:
     referred: int = 0
 
 
-def imap_config(settings: Settings) -> ImapConfig:
-    """How to reach the replies mailbox, from ``CADENCE_IMAP_*``; :class:`ConfigurationError` when unset."""
-    if not settings.imap_host:
-        raise ConfigurationError("CADENCE_IMAP_HOST is not set: there is no replies mailbox to read")
-    if not settings.imap_username:
-        raise ConfigurationError("CADENCE_IMAP_USERNAME is not set: sync-replies cannot log in to the mailbox")
-    return ImapConfig(
-        host=settings.imap_host,
-        port=settings.imap_port,
-        username=settings.imap_username,
-        password=settings.imap_password.get_secret_value() if settings.imap_password else "",
-        tls=settings.imap_tls,
-        timeout=settings.imap_timeout,
-    )
-
-
 def _own_addresses(settings: Settings) -> set[str]:
     """The addresses of the replies mailbox itself."""
     return {a.strip().lower() for a in (settings.reply_to, settings.imap_username) if a and "@" in a}
@@ -187,85 +177,38 @@ def unsubscribe_addresses(settings: Settings) -> set[str]:
     return {address}
 
 
-async def sync_replies(ctx: Context, *, now: datetime, mailbox: MailboxFactory = ImapMailbox) -> SyncReport:
-    """Read the new messages of the replies folder and act on each, once (see the module's docstring).
+async def sync_replies(
+    ctx: Context, *, now: datetime, mailbox: MailboxFactory = ImapMailbox, source: ReplySource | None = None
+) -> SyncReport:
+    """Read the new messages of one inbox's folder and act on each, once (see the module's docstring).
 
-    Raises :class:`~cadence.adapters.imap.ImapError` when the mailbox cannot be read and
-    :class:`ConfigurationError` when it is not configured; a message that fails is reported in
-    ``errors`` and read again next time.
+    ``source``: the inbox (default: the shared replies mailbox, ``CADENCE_IMAP_*``); its read state and
+    its messages' rows are its own. Raises :class:`~cadence.adapters.imap.ImapError` when the mailbox
+    cannot be read and :class:`ConfigurationError` when it is not configured; a message that fails is
+    reported in ``errors`` and read again next time.
     """
     settings = ctx.settings
-    config = imap_config(settings)
-    folder = settings.imap_folder
-    report = SyncReport(folder=folder)
+    where = source or shared_source(settings)
+    account, folder = where.account, where.folder
+    report = SyncReport(folder=folder, mailbox=where.label)
     wanted = unsubscribe_addresses(settings)
-    async with mailbox(config) as imap:
+    async with mailbox(await where.config()) as imap:
         uidvalidity = await imap.select(folder)
         report.uidvalidity = uidvalidity
-        start, report.restarted = _start(ctx, folder, uidvalidity, now)
-        found = await imap.uids_after(start)
-        todo = _unprocessed(ctx, folder, uidvalidity, found)
+        begin, report.restarted = reply_state.start(ctx, account, folder, uidvalidity, now)
+        found = await imap.uids_after(begin)
+        todo = reply_state.unprocessed(ctx, account, folder, uidvalidity, found)
         failed: list[int] = []
         for index in range(0, len(todo), FETCH_BATCH):
             batch = todo[index : index + FETCH_BATCH]
             for uid, raw in await imap.fetch(batch):
                 report.fetched += 1
-                if not _process(ctx, folder, uidvalidity, uid, raw, now=now, report=report, wanted=wanted):
+                if not _process(ctx, (account, folder, uidvalidity), uid, raw, now=now, report=report, wanted=wanted):
                     failed.append(uid)
     # Next time, read again from the first message that failed; the others have their rows.
-    last = min(failed) - 1 if failed else max([start, *found])
-    report.last_uid = _finish(ctx, folder, uidvalidity, last, now)
+    last = min(failed) - 1 if failed else max([begin, *found])
+    report.last_uid = reply_state.finish(ctx, account, folder, uidvalidity, last, now)
     return report
-
-
-# -- the mailbox's state ---------------------------------------------------------------------------
-
-
-def _start(ctx: Context, folder: str, uidvalidity: int, now: datetime) -> tuple[int, bool]:
-    """(The last UID read in ``folder``, True when its UIDVALIDITY changed and it is read again from 1)."""
-    with ctx.sessions() as session, session.begin():
-        state = session.scalar(select(MailboxState).where(MailboxState.folder == folder).with_for_update())
-        if state is None:
-            try:
-                with session.begin_nested():
-                    session.add(MailboxState(folder=folder, uidvalidity=uidvalidity, last_uid=0, updated_at=now))
-            except IntegrityError:  # another run created it at the same moment
-                pass
-            return 0, False
-        if state.uidvalidity != uidvalidity:
-            state.uidvalidity = uidvalidity
-            state.last_uid = 0
-            state.updated_at = now
-            return 0, True
-        return state.last_uid, False
-
-
-def _finish(ctx: Context, folder: str, uidvalidity: int, last_uid: int, now: datetime) -> int:
-    with ctx.sessions() as session, session.begin():
-        state = session.scalar(select(MailboxState).where(MailboxState.folder == folder).with_for_update())
-        if state is None or state.uidvalidity != uidvalidity:
-            return last_uid  # the folder was reset meanwhile: its new state is the other run's
-        state.last_uid = max(state.last_uid, last_uid)
-        state.updated_at = now
-        return state.last_uid
-
-
-def _unprocessed(ctx: Context, folder: str, uidvalidity: int, uids: Sequence[int]) -> list[int]:
-    """``uids`` less those processed already (a run that failed part-way, or one running alongside)."""
-    done: set[int] = set()
-    with ctx.sessions() as session:
-        for index in range(0, len(uids), _IN_CHUNK):
-            chunk = list(uids[index : index + _IN_CHUNK])
-            done.update(
-                session.scalars(
-                    select(InboundMessage.uid).where(
-                        InboundMessage.folder == folder,
-                        InboundMessage.uidvalidity == uidvalidity,
-                        InboundMessage.uid.in_(chunk),
-                    )
-                )
-            )
-    return [uid for uid in uids if uid not in done]
 
 
 # -- one message -------------------------------------------------------------------------------------
@@ -273,8 +216,7 @@ def _unprocessed(ctx: Context, folder: str, uidvalidity: int, uids: Sequence[int
 
 def _process(
     ctx: Context,
-    folder: str,
-    uidvalidity: int,
+    place: tuple[str, str, int],
     uid: int,
     raw: bytes,
     *,
@@ -282,7 +224,9 @@ def _process(
     report: SyncReport,
     wanted: set[str],
 ) -> bool:
-    """Process one message in its own transaction; False when it failed (nothing of it was kept)."""
+    """Process one message of ``place`` (account, folder, UIDVALIDITY) in its own transaction; False when it
+    failed (nothing of it was kept)."""
+    account, folder, uidvalidity = place
     try:
         message = email.message_from_bytes(raw, policy=email.policy.default)
     except Exception:  # the parser is lenient; should it ever give up, the message is recorded as ignored
@@ -297,6 +241,7 @@ def _process(
         questions = ctx.questions if events else DEFAULT_QUESTIONS
         with ctx.sessions() as session, session.begin():
             row = InboundMessage(
+                account=account,
                 folder=folder,
                 uidvalidity=uidvalidity,
                 uid=uid,
@@ -395,7 +340,7 @@ def _apply(
             row.detail = f"Message-ID processed already (inbound message {earlier})"
             return _Effects(kind="duplicate")
     if inbound.kind in ("reply", "auto_reply", "unsubscribe") and _from_us(session, settings, inbound.sender):
-        row.detail = "sent by us (a rep or the replies mailbox itself)"
+        row.detail = "sent by us (a rep, a rep's sending mailbox, or the replies mailbox itself)"
         return _Effects(kind="ignored")
     if inbound.kind in ("reply", "auto_reply", "unsubscribe") and vouched is not None and vouched.passed is False:
         return _review(row, f"{inbound.kind} from {inbound.sender}: {vouched.reason}")
@@ -425,6 +370,8 @@ def _from_us(session: Session, settings: Settings, sender: str | None) -> bool:
         return False
     if sender in _own_addresses(settings):
         return True
+    if session.scalar(select(SendingMailbox.id).where(SendingMailbox.address == sender).limit(1)) is not None:
+        return True  # a rep's own sending mailbox (its sent copies, a forward to itself)
     return session.scalar(select(Rep.id).where(Rep.email == sender).limit(1)) is not None
 
 
