@@ -21,7 +21,7 @@ from cadence.adapters.smtp_sink import SmtpSink
 from cadence.core.decisions import Outcome
 from cadence.core.events import NewReferral
 from cadence.core.leads import make_lead
-from cadence.services.accounts import merge_accounts, reassign_account, show_account, split_account
+from cadence.services.accounts import account_for, merge_accounts, reassign_account, show_account, split_account
 from cadence.services.advance import run_until_idle
 from cadence.services.advance.ledger import Ledger
 from cadence.services.advance.work import WorkItem
@@ -33,6 +33,7 @@ from cadence.services.reps import add_rep
 from cadence.settings import Settings
 from tests.conftest import TEMPLATES
 from tests.reliability.races import Stopper
+from tests.reliability.test_races import WAITING_ON_A_LOCK
 
 MONDAY = datetime(2026, 11, 30, 14, 0, tzinfo=UTC)  # 09:00 in New York: the leads are enrolled then
 TUESDAY = MONDAY + timedelta(days=1, hours=1)  # 10:00 in New York: the nurture day-1 emails are due
@@ -256,6 +257,35 @@ def test_a_referral_is_enrolled_in_the_referral_cadence_as_saved_in_the_template
     saved_version = world.cadences["referral"]
     assert [step.channel for step in saved_version.steps][1] == "linkedin"
     assert (enrollment.cadence_name, enrollment.cadence_version) == ("referral", saved_version.version)
+
+
+@pytest.mark.postgresql
+def test_two_colleagues_of_a_new_company_arriving_at_once_share_one_account(postgresql_ctx: Context) -> None:
+    """Two API posts or form fills for one new company at once: the second waits on the first's account and
+    takes it (before, it failed on the account's unique key and that lead was refused with 409)."""
+    ctx, found, failed = postgresql_ctx, [], []
+
+    def second() -> None:
+        try:
+            with ctx.sessions() as s, s.begin():
+                found.append(account_for(s, "bob@newco.example", "NewCo", now=MONDAY).id)
+        except Exception as exc:  # reported by the assertion below
+            failed.append(exc)
+
+    with ctx.sessions() as first, first.begin():
+        mine = account_for(first, "ann@newco.example", "NewCo", now=MONDAY).id  # inserted, not committed yet
+        thread = threading.Thread(target=second)
+        thread.start()
+        with ctx.engine.connect() as watch:  # the second insert is blocked on the first's uncommitted key
+            for _ in range(600):
+                if watch.execute(WAITING_ON_A_LOCK).scalar_one() or not thread.is_alive():
+                    break
+                watch.rollback()
+                threading.Event().wait(0.1)
+    thread.join(60)
+    assert (failed, found) == ([], [mine])
+    with ctx.sessions() as s:
+        assert s.scalars(select(Account)).all() == [s.get(Account, mine)]
 
 
 # -- merges, splits, reassignments -------------------------------------------------------------------------------

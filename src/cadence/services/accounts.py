@@ -12,6 +12,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import func, or_, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from cadence.adapters.models import (
@@ -95,8 +96,15 @@ def account_for(
         name_key=match.name_key,
         created_at=now,
     )
-    session.add(account)
-    session.flush()
+    try:
+        with session.begin_nested():
+            session.add(account)
+            session.flush()
+    except IntegrityError:  # another transaction created it meanwhile (two colleagues at once): that one it is
+        found = find_account(session, match)
+        if found is None:
+            raise
+        return found
     return account
 
 
