@@ -33,8 +33,9 @@ from cadence.services.sending_domains import Signers
 
 CHUNK_PER_CONNECTION = 8
 """Emails per SMTP connection marked ``sending`` in one transaction."""
-QUEUE_PER_CONNECTION = 2
-"""Marked emails waiting per SMTP connection: enough that no connection waits for the producer."""
+QUEUE_PER_CONNECTION = 2 * CHUNK_PER_CONNECTION
+"""Marked emails waiting per SMTP connection: two chunks, so that the producer composes and marks the
+next chunk while the connections send the one before it (with one chunk or less, each waited for the other)."""
 
 _T = TypeVar("_T")
 
