@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TypeVar
@@ -33,8 +33,9 @@ from cadence.services.sending_domains import Signers
 
 CHUNK_PER_CONNECTION = 8
 """Emails per SMTP connection marked ``sending`` in one transaction."""
-QUEUE_PER_CONNECTION = 2
-"""Marked emails waiting per SMTP connection: enough that no connection waits for the producer."""
+QUEUE_PER_CONNECTION = 2 * CHUNK_PER_CONNECTION
+"""Marked emails waiting per SMTP connection: two chunks, so that the producer composes and marks the
+next chunk while the connections send the one before it (with one chunk or less, each waited for the other)."""
 
 _T = TypeVar("_T")
 
@@ -98,6 +99,18 @@ class _HandOff:
             self._batch.problem = database_problem(exc)
 
 
+def chunks(items: list[_T], *, first: int, size: int) -> Iterator[list[_T]]:
+    """``items`` in chunks of ``size``, the first one of ``first`` only.
+
+    The producer marks its first chunk with one email per connection, so that a batch starts
+    sending as soon as that many are composed, not a whole chunk of them.
+    """
+    start, end = 0, first
+    while start < len(items):
+        yield items[start:end]
+        start, end = end, end + size
+
+
 def _deliver(
     connection: SmtpConnection, ledger: Ledger, item: WorkItem, built: Built, envelope_from: str, batch: _Batch
 ) -> SendResult:
@@ -129,15 +142,14 @@ async def dispatch(
     queue: asyncio.Queue[tuple[WorkItem, Built] | None] = asyncio.Queue(len(connections) * QUEUE_PER_CONNECTION)
     results: list[tuple[WorkItem, SendResult]] = []
     batch = _Batch()
-    chunk = len(connections) * CHUNK_PER_CONNECTION
     envelope = ctx.settings.reply_to or None
 
     async def produce() -> None:
         try:
-            for start in range(0, len(emails), chunk):
+            for chunk in chunks(emails, first=len(connections), size=len(connections) * CHUNK_PER_CONNECTION):
                 built: list[tuple[WorkItem, Built]] = []
                 broken: list[tuple[WorkItem, str]] = []
-                for item in emails[start : start + chunk]:
+                for item in chunk:
                     made = compose.build(ctx, item, now=now, signers=signers)
                     if isinstance(made, Unsendable):  # settled as a failed step, never marked nor sent
                         results.append((item, made))

@@ -145,9 +145,12 @@ def outcome_state(outcome: str | BaseException) -> str:
 class Ledger:
     """The hand-off writes of one SMTP connection, on a database connection of its own.
 
-    Plain SQL statements on a SQLAlchemy connection of the engine, one short transaction each, run
-    in the SMTP connection's thread. After a database error the connection is dropped and a new one
-    is opened for the next write.
+    Plain SQL statements on a SQLAlchemy connection of the engine, run in the SMTP connection's
+    thread. Each write is one statement, so the connection is in autocommit: the statement is its
+    own transaction, committed when it returns, with the same locks and checks as in an explicit
+    one, and no ``BEGIN`` and ``COMMIT`` of its own. On PostgreSQL that is one round trip a write
+    instead of three, on the chain each email waits on before its final dot. After a database error
+    the connection is dropped and a new one is opened for the next write.
     """
 
     def __init__(self, ctx: Context) -> None:
@@ -184,12 +187,12 @@ class Ledger:
                 connection.close()
 
     def _write(self, statement: Any, values: dict[str, Any]) -> int:
-        """One transaction of one statement; the rows it changed."""
+        """One statement, committed when it returns; the rows it changed."""
         if self._connection is None:
-            self._connection = self._engine.connect()
+            self._connection = self._engine.connect().execution_options(isolation_level="AUTOCOMMIT")
         connection = self._connection
         try:
-            with connection.begin():
+            with connection.begin():  # no BEGIN nor COMMIT is sent in autocommit: the statement commits itself
                 return int(connection.execute(statement, values).rowcount)
         except BaseException:  # an error, or an interruption mid-statement: the connection's state is unknown
             self._connection = None
