@@ -616,3 +616,28 @@ def test_an_email_without_an_unsubscribe_link_or_postal_address_is_refused(
         sample[key] = value
     with pytest.raises(TemplateError, match=r"unsubscribe|postal address"):
         templates.render_email("email/x", sample)
+
+
+def test_a_render_s_time_limit_counts_its_own_cpu_not_time_spent_waiting(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A loaded machine (or threads holding the GIL) must not fail a render; a render that computes too long must."""
+    import threading
+    import time
+
+    from jinja2.exceptions import SecurityError
+
+    from cadence.adapters.templates import limits
+
+    monkeypatch.setattr(limits, "MAX_SECONDS", 0.05)
+    waited = limits.Budget(max_chars=1000)
+    threading.Event().wait(0.2)  # descheduled four times the limit: no CPU spent
+    waited.step()
+    busy = limits.Budget(max_chars=1000)
+
+    def compute() -> None:  # past the limit: refused on the next step
+        start = time.thread_time()
+        while time.thread_time() - start < 1.0:
+            busy.step()
+            sum(range(2000))
+
+    with pytest.raises(SecurityError, match="seconds of CPU time"):
+        compute()
