@@ -153,6 +153,16 @@ class Lead(Base):
 
     owner: Mapped[Rep | None] = relationship(lazy="joined", foreign_keys=[owner_id])
 
+    @property
+    def reference(self) -> str:
+        """How a person names this lead: its address, else ``#ID`` (a contact known only by phone)."""
+        return self.email if self.email is not None else f"#{self.id}"
+
+    @property
+    def label(self) -> str:
+        """The lead's name, else its :attr:`reference`."""
+        return " ".join(p for p in (self.first_name, self.last_name) if p) or self.reference
+
 
 class CadenceVersion(Base):
     """A cadence definition as it was when an enrollment started; enrollments pin it."""

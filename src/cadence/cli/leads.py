@@ -357,10 +357,14 @@ def leads_undo(
 
 @leads_app.command("add-colleague")
 def leads_add_colleague(
-    email: Annotated[str, typer.Argument(help="The lead whose colleague this is.")],
+    email: Annotated[str, typer.Argument(help="The lead whose colleague this is: its address or #ID.")],
     name: Annotated[str, typer.Option(help="The colleague's name.")],
-    colleague_email: Annotated[str | None, typer.Option("--email", help="The colleague's address.")] = None,
-    phone: Annotated[str | None, typer.Option(help="The colleague's phone number.")] = None,
+    colleague_email: Annotated[
+        str | None, typer.Option("--email", help="The colleague's address (give it, a phone, or both).")
+    ] = None,
+    phone: Annotated[
+        str | None, typer.Option(help="The colleague's phone (+1 212 555 0100; without +, read in their country).")
+    ] = None,
     title: Annotated[str | None, typer.Option(help="The colleague's job title.")] = None,
     role: Annotated[str | None, typer.Option(help="decision_maker, approver, influencer, user or gatekeeper.")] = None,
     referred: Annotated[
@@ -369,7 +373,10 @@ def leads_add_colleague(
     as_json: JsonOption = False,
     now: NowOption = None,
 ) -> None:
-    """Add a colleague of a lead: the same account and owner, with a role in the buying group."""
+    """Add a colleague of a lead: the same account and owner, with a role in the buying group.
+
+    A colleague known only by phone is referred to as #ID afterwards; its cadence's email steps are skipped.
+    """
 
     def go() -> None:
         from cadence.core.accounts import parse_role
@@ -385,7 +392,8 @@ def leads_add_colleague(
             emit_json(result)
             return
         enrolled = f", enrolled in {result['enrolled']}" if result["enrolled"] else ", not enrolled"
-        typer.echo(f"added {result['email']} to {result['account']} (owner {result['owner']}){enrolled}")
+        who = result["email"] or f"{result['name']} ({result['phone']}), {result['reference']}"
+        typer.echo(f"added {who} to {result['account']} (owner {result['owner'] or 'none'}){enrolled}")
 
     run(go)
 

@@ -167,14 +167,18 @@ class AccountMatch:
     name_key: str | None
 
 
-def account_match(email: str, company: str | None, explicit: str | None = None) -> AccountMatch:
+def account_match(
+    email: str | None, company: str | None, explicit: str | None = None, *, phone: str | None = None
+) -> AccountMatch:
     """The account a lead at ``email`` working at ``company`` belongs to (see the module's order).
 
     Keys are namespaced so that they never collide: ``key:...``, ``domain:...``, ``company:...``,
-    ``address:...``.
+    ``address:...``, and ``phone:...`` for a contact known only by ``phone`` with nothing else to go by.
+    Raises :class:`ValueError` for a contact with neither address nor phone (a caller's bug: such a
+    lead is refused at the edge).
     """
     name_key = normalize_company(company)
-    domain = company_domain(email)
+    domain = company_domain(email) if email is not None else None
     key = clean_key(explicit)
     if key is not None:
         return AccountMatch(f"key:{key}", MatchedBy.KEY, domain, name_key)
@@ -182,7 +186,11 @@ def account_match(email: str, company: str | None, explicit: str | None = None) 
         return AccountMatch(f"domain:{domain}", MatchedBy.DOMAIN, domain, name_key)
     if name_key is not None:
         return AccountMatch(f"company:{name_key}", MatchedBy.COMPANY, None, name_key)
-    return AccountMatch(f"address:{email.lower()}", MatchedBy.ADDRESS, None, None)
+    if email is not None:
+        return AccountMatch(f"address:{email.lower()}", MatchedBy.ADDRESS, None, None)
+    if phone is not None:
+        return AccountMatch(f"phone:{phone}", MatchedBy.ADDRESS, None, None)
+    raise ValueError("a contact without an address or a phone number has no account to match")
 
 
 @dataclass(frozen=True)

@@ -185,6 +185,15 @@ class Withdrawn:
 
 
 @dataclass(frozen=True)
+class NoAddress:
+    """An email step is due for a lead without an email address (known by phone only): it cannot be sent."""
+
+
+NO_ADDRESS_REASON = "no email address: the lead is known by phone only, so this email step was skipped"
+"""The reason a skipped email step of a phone-only lead records on its touch (people read it on the timeline)."""
+
+
+@dataclass(frozen=True)
 class StepHeld:
     """The step cannot run now (a broken template): it waits, due again later."""
 
@@ -339,6 +348,7 @@ SendOutcome = Sent | Retry | Bounced | Uncertain | Withdrawn | StepFailed
 """What SMTP said about a touch's email."""
 AnyEvent = (
     SendOutcome
+    | NoAddress
     | StepHeld
     | StepDue
     | ClaimLapsed

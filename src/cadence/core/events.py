@@ -16,6 +16,7 @@ event              enrollment                                 touch           al
 ``Bounced``        decided ``bounced`` [2]_                   bounced         address suppressed
 ``Uncertain``      the step is done [1]_                      uncertain       reported, never re-sent
 ``Withdrawn``      suppressed: the step is done [1]_          skipped         otherwise: the claim is given back
+``NoAddress``      the step is done [1]_                      skipped         the reason recorded (no address)
 ``StepHeld``       due again at the next slot after recheck   held
 ``StepDue``        outside its slot: due at the next slot                     the claim is given back (deferred);
                                                                               not active: given back
@@ -118,6 +119,7 @@ from cadence.core.event_data import (
     NewResponse,
     NewSnooze,
     NewTask,
+    NoAddress,
     Paused,
     Policy,
     Position,
@@ -180,6 +182,7 @@ __all__ = [
     "NewResponse",
     "NewSnooze",
     "NewTask",
+    "NoAddress",
     "Paused",
     "Policy",
     "Position",
@@ -246,6 +249,8 @@ def _rule(event: AnyEvent, facts: Facts) -> Consequences:
             return replace(decisions.bounce(facts, error), touch=TouchState.BOUNCED, touch_error=error)
         case Withdrawn(suppressed=suppressed):
             return sending.withdrawn(facts, suppressed)
+        case NoAddress():
+            return sending.no_address(facts)
         case StepHeld(reason=reason):
             return sending.held(facts, reason)
         case StepDue():

@@ -71,7 +71,8 @@ class LeadData:
     with us (webinars, downloads, visits...).
     """
 
-    email: str
+    email: str | None
+    """The normalized address; None only for a contact known by phone (``make_lead`` with ``email_optional``)."""
     first_name: str | None = None
     last_name: str | None = None
     title: str | None = None
@@ -132,6 +133,47 @@ def normalize_email(value: str) -> str:
     return result.ascii_email.lower()
 
 
+def normalize_phone(value: str, country: str | None = None) -> str:
+    """Return a phone number in E.164 form (``+12125550100``), or raise :class:`ValidationError`.
+
+    ``country`` (two letters) reads a number written without its country code (``212 555 0100`` in
+    ``US``); without it, the number must start with ``+``. The number is checked against the
+    numbering plan of its country (the ``phonenumbers`` package, Google's libphonenumber data), so
+    that two spellings of one number are one number.
+    """
+    import phonenumbers  # only when a number is checked
+
+    text = clean_text("phone", value, max_length=60)
+    if text is None:
+        raise ValidationError("phone is missing")
+    region = country.upper() if country else None
+    try:
+        number = phonenumbers.parse(text, region)
+    except phonenumbers.NumberParseException as exc:
+        plus = region or text.startswith("+")
+        hint = "" if plus else " (start it with + and the country code, such as +1 212 555 0100)"
+        raise ValidationError(f"phone {shown(text)} is not a phone number{hint}") from exc
+    if not phonenumbers.is_valid_number(number):
+        raise ValidationError(f"phone {shown(text)} is not a valid number for its country")
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+
+
+def parse_reference(value: str) -> int | None:
+    """The lead id a ``#ID`` reference names (``#42`` is 42), or None when ``value`` is not one (an address)."""
+    text = value.strip()
+    if not text.startswith("#"):
+        return None
+    digits = text[1:].strip()
+    if not (digits.isascii() and digits.isdigit()) or int(digits) > MAX_COUNT:
+        raise ValidationError(f"{shown(text)} is not a lead reference: write # and the lead's number, such as #42")
+    return int(digits)
+
+
+def lead_reference(lead_id: int, email: str | None) -> str:
+    """How a person names a lead: its address, else ``#ID`` (a contact known only by phone)."""
+    return email if email is not None else f"#{lead_id}"
+
+
 def validate_timezone(value: str) -> str:
     """Return ``value`` if it names an IANA time zone, else raise :class:`ValidationError`."""
     text = value.strip()
@@ -189,7 +231,9 @@ def parse_count(name: str, value: Any, *, default: int | None = 0) -> int | None
     return int(text)
 
 
-def make_lead(values: dict[str, Any], custom: dict[str, Any] | None = None, *, lenient: bool = False) -> LeadData:
+def make_lead(
+    values: dict[str, Any], custom: dict[str, Any] | None = None, *, lenient: bool = False, email_optional: bool = False
+) -> LeadData:
     """Validate raw field values (strings, as read from a CSV row, a form or an API body) into a :class:`LeadData`.
 
     The one validation of a lead's fields, for every way a lead comes in. Strict (the default), it
@@ -198,8 +242,12 @@ def make_lead(values: dict[str, Any], custom: dict[str, Any] | None = None, *, l
     zone written ``Eastern Time`` is ``America/New_York``, a country ``usa`` is ``US``, a line break in
     an address line becomes ``", "``, control characters are dropped), and otherwise left empty; each
     such change is a sentence in ``LeadData.warnings``.
+
+    ``email_optional`` (a colleague added by hand): a person without an address is taken when they
+    have a phone number, which is then normalized (:func:`normalize_phone`); one with neither is refused.
     """
-    email = normalize_email(str(values.get("email") or ""))
+    given = str(values.get("email") or "").strip()
+    email = normalize_email(given) if given or not email_optional else None
     notes: list[str] = []
 
     def usable(name: str, check: Any, fallback: Any = None) -> Any:
@@ -242,6 +290,10 @@ def make_lead(values: dict[str, Any], custom: dict[str, Any] | None = None, *, l
 
     def phone() -> str | None:
         value = text("phone", max_length=60)
+        if email is None:  # the phone is the person's only contact: it must be a number we can dial
+            if value is None:
+                raise ValidationError("give an email address or a phone number: a contact needs one of them")
+            return normalize_phone(value, country())
         if value is not None and not _PHONE.match(value):
             usable("phone", lambda: _refuse(f"phone {shown(value)} is not a phone number"))
             return None

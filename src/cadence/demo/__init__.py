@@ -121,7 +121,7 @@ def import_arrivals(ctx: Context, now: datetime) -> list[str]:
             rules=ctx.rules,
             cadences=ctx.cadences,
         )
-    return [r.lead.email for r in parsed.rows]
+    return [r.lead.email for r in parsed.rows if r.lead.email is not None]
 
 
 def _shown(path: Path) -> str:

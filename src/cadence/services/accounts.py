@@ -36,7 +36,7 @@ from cadence.core.accounts import (
     normalize_company,
 )
 from cadence.core.cadences import Cadence
-from cadence.core.leads import normalize_email
+from cadence.core.leads import normalize_email, normalize_phone
 from cadence.core.qualification import Rules
 from cadence.errors import NotFound, ValidationError
 from cadence.settings import Settings
@@ -79,10 +79,19 @@ def find_account(session: Session, match: AccountMatch) -> Account | None:
 
 
 def account_for(
-    session: Session, email: str, company: str | None, *, explicit: str | None = None, now: datetime
+    session: Session,
+    email: str | None,
+    company: str | None,
+    *,
+    explicit: str | None = None,
+    now: datetime,
+    phone: str | None = None,
 ) -> Account:
-    """The account of a lead at ``email`` working at ``company`` (``explicit``: a given key), created if new."""
-    match = account_match(email, company, explicit)
+    """The account of a lead at ``email`` working at ``company`` (``explicit``: a given key), created if new.
+
+    A contact without an address is matched by company or key, else by its ``phone``.
+    """
+    match = account_match(email, company, explicit, phone=phone)
     found = find_account(session, match)
     if found is not None:
         if found.name is None and company:
@@ -112,7 +121,7 @@ def place_lead(session: Session, lead: Lead, *, explicit: str | None = None, now
     """Put ``lead`` in its account (an explicit key moves it; otherwise a lead keeps the account it has)."""
     if lead.account_id is not None and explicit is None:
         return session.get_one(Account, lead.account_id)
-    account = account_for(session, lead.email, lead.company, explicit=explicit, now=now)
+    account = account_for(session, lead.email, lead.company, explicit=explicit, now=now, phone=lead.phone)
     lead.account_id = account.id
     return account
 
@@ -430,10 +439,13 @@ def add_colleague(
 ) -> dict[str, Any]:
     """Add a colleague of the lead ``of``: same account, the account's owner, a role in the buying group.
 
-    ``values`` are a lead's fields as a form or the command line gives them (``email`` needed; ``name``
-    is split into first and last). ``referred``: ``of`` named them, so they are ``referred_by`` it and
-    enrolled in the referral cadence; otherwise they are qualified as an import qualifies a row and
-    enrolled in their class's cadence if they are a lead. An address that is a lead already is refused.
+    ``values`` are a lead's fields as a form or the command line gives them (an ``email`` or a
+    ``phone``, or both; ``name`` is split into first and last). A phone is normalized (E.164, read in
+    the colleague's country, else the lead's). ``referred``: ``of`` named them, so they are ``referred_by``
+    it and enrolled in the referral cadence; otherwise they are qualified as an import qualifies a row
+    and enrolled in their class's cadence if they are a lead. An address that is a lead already, or a
+    phone number a contact of the same account has already, is refused (no second lead for one person).
+    A colleague without an address gets the cadence's tasks; its email steps are skipped, with the reason.
     """
     from cadence.core.leads import make_lead
     from cadence.core.qualification import Kind, qualify
@@ -449,12 +461,21 @@ def add_colleague(
     raw.setdefault("company", referrer.company)  # type: ignore[arg-type]
     raw.setdefault("timezone", referrer.timezone)  # type: ignore[arg-type]
     raw.setdefault("country", referrer.country)  # type: ignore[arg-type]
-    if not raw.get("email"):
-        raise ValidationError("a colleague needs an email address (--email): cadence keeps its contacts by address")
-    data = make_lead({k: v for k, v in raw.items() if v is not None})
-    if session.scalar(select(Lead.id).where(Lead.email == data.email)) is not None:
+    if not raw.get("email") and not raw.get("phone"):
+        raise ValidationError("a colleague needs an email address or a phone number (--email or --phone)")
+    if raw.get("phone"):
+        raw["phone"] = normalize_phone(raw["phone"], raw.get("country"))
+    data = make_lead({k: v for k, v in raw.items() if v is not None}, email_optional=True)
+    if data.email is not None and session.scalar(select(Lead.id).where(Lead.email == data.email)) is not None:
         raise ValidationError(f"{data.email} is a lead already: see `cadence leads show {data.email}`")
     account = place_lead(session, referrer, now=now)
+    if data.phone is not None:
+        same = same_phone(session, account.id, data.phone)
+        if same is not None:
+            raise ValidationError(
+                f"{data.phone} is the phone of {same.label} ({same.reference}) at this account already: "
+                f"no second lead was added; see `cadence leads show '{same.reference}'`"
+            )
     owner_id = account.owner_id or referrer.owner_id
     lead = Lead(email=data.email, created_at=now, updated_at=now, status=Kind.NAME.value, owner_id=owner_id,
                 account_id=account.id, buying_role=data.role, source="colleague", interactions=0, custom={},
@@ -462,7 +483,9 @@ def add_colleague(
     if referred:
         lead.referred_by_id = referrer.id
         lead.source = "referral"
-        lead.custom = {"referred_by": label_of(referrer), "referred_by_email": referrer.email}
+        lead.custom = {"referred_by": label_of(referrer)}
+        if referrer.email is not None:
+            lead.custom["referred_by_email"] = referrer.email
     lead.owner = session.get(Rep, owner_id) if owner_id is not None else None
     result = qualify(lead_data(lead), rules)
     lead.kind, lead.persona_fit, lead.source_rank = result.kind.value, result.persona_fit, result.source_rank
@@ -482,14 +505,29 @@ def add_colleague(
         except Suppressed:
             enrolled = None
     session.flush()
-    return {"email": lead.email, "account": label(account), "owner": lead.owner.email if lead.owner else None,
-            "role": lead.buying_role, "referred_by": referrer.email if referred else None, "status": lead.status,
+    return {"id": lead.id, "reference": lead.reference, "email": lead.email, "phone": lead.phone,
+            "name": lead.label, "account": label(account), "owner": lead.owner.email if lead.owner else None,
+            "role": lead.buying_role, "referred_by": referrer.reference if referred else None, "status": lead.status,
             "enrolled": enrolled}  # fmt: skip
 
 
+def same_phone(session: Session, account_id: int, phone: str) -> Lead | None:
+    """The contact of the account whose phone is ``phone`` (E.164), however its number was written; else None.
+
+    Numbers kept as imported (``(212) 555-0100``) are read in their lead's country to compare them.
+    """
+    for contact in session.scalars(select(Lead).where(Lead.account_id == account_id, Lead.phone.is_not(None))):
+        try:
+            if contact.phone is not None and normalize_phone(contact.phone, contact.country) == phone:
+                return contact
+        except ValidationError:
+            continue  # a number we cannot read is no match
+    return None
+
+
 def label_of(lead: Lead) -> str:
-    """A lead's name, else its address."""
-    return " ".join(p for p in (lead.first_name, lead.last_name) if p) or lead.email
+    """A lead's name, else its address, else ``#ID``."""
+    return lead.label
 
 
 def company_suppression(session: Session, email: str) -> str:
@@ -501,10 +539,11 @@ def company_suppression(session: Session, email: str) -> str:
 
     lead = get_lead(session, email)
     account = session.get(Account, lead.account_id) if lead.account_id is not None else None
-    domain = account.domain if account is not None else company_domain(lead.email)
+    own = company_domain(lead.email) if lead.email is not None else None
+    domain = account.domain if account is not None else own
     if domain is None:
         raise ValidationError(
-            f"{lead.email} has no company domain (a free-mail address): "
+            f"{lead.reference} has no company domain (a free-mail address, or none): "
             "suppress the address, or the colleagues one by one"
         )
     return f"@{domain}"

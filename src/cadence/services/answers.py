@@ -66,9 +66,12 @@ def record_answers(
 
 
 def contact_name(contact: Lead) -> str:
-    """How an answer shows a contact: the name and the address (the address alone without a name)."""
+    """How an answer shows a contact: the name and the address or phone (without a name: the address or ``#ID``)."""
     name = " ".join(p for p in (contact.first_name, contact.last_name) if p)
-    return f"{name} ({contact.email})" if name else contact.email
+    reach = contact.email or contact.phone
+    if not name:
+        return contact.reference
+    return f"{name} ({reach})" if reach else name
 
 
 def pointed_contact(session: Session, lead: Lead, key: str, text: str, points_at: str | None) -> Lead | None:

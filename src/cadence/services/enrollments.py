@@ -36,7 +36,7 @@ from cadence.core.events import (
     consequences,
     next_due_at,
 )
-from cadence.core.leads import normalize_email
+from cadence.core.leads import normalize_email, parse_reference
 from cadence.core.schedule import LeadCalendar
 from cadence.core.webhooks import EventType
 from cadence.errors import AlreadyExists, CadenceError, NotFound, ValidationError
@@ -130,7 +130,13 @@ def latest_enrollment(session: Session, lead: Lead) -> Enrollment | None:
 
 
 def get_lead(session: Session, email: str) -> Lead:
-    """The lead with ``email``, or :class:`NotFound`."""
+    """The lead ``email`` names (an address, or ``#ID`` for any lead), or :class:`NotFound`."""
+    lead_id = parse_reference(email)
+    if lead_id is not None:
+        found = session.get(Lead, lead_id)
+        if found is None:
+            raise NotFound(f"no lead #{lead_id}")
+        return found
     address = normalize_email(email)
     lead = session.scalar(select(Lead).where(Lead.email == address))
     if lead is None:
@@ -148,8 +154,8 @@ def start_enrollment(
     from cadence.services.suppression import is_suppressed
 
     if open_enrollment(session, lead) is not None:
-        raise AlreadyExists(f"{lead.email} is enrolled already; decide or finish that enrollment first")
-    if is_suppressed(session, lead.email):
+        raise AlreadyExists(f"{lead.reference} is enrolled already; decide or finish that enrollment first")
+    if lead.email is not None and is_suppressed(session, lead.email):
         raise Suppressed(f"{lead.email} is suppressed (unsubscribed, bounced or blocked): it is not enrolled")
     pin_cadence(session, cadence, now)
     enrollment = Enrollment(
@@ -367,8 +373,8 @@ def read_facts(
 
 
 def full_name(lead: Lead) -> str:
-    """The lead's name, else its address (for task titles)."""
-    name = " ".join(p for p in (lead.first_name, lead.last_name) if p) or lead.email
+    """The lead's name, else its address, else ``#ID`` (for task titles)."""
+    name = lead.label
     return " ".join(name.split())[:200]
 
 
@@ -506,7 +512,8 @@ def apply_consequences(
             if result.touch_error is not None:
                 touch.error = result.touch_error[:2000]
     if result.suppress is not None:
-        applied.suppressed = _suppress(session, [lead.email, *suppress_also], at=at, reason=result.suppress)
+        addresses = [a for a in (lead.email, *suppress_also) if a is not None]  # a phone-only lead has none
+        applied.suppressed = _suppress(session, addresses, at=at, reason=result.suppress)
     if result.cancel_open_tasks and result.decision is not None:
         for task in session.scalars(select(Task).where(Task.lead_id == lead.id, Task.status == "open")):
             task.status = "cancelled"

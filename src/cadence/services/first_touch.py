@@ -173,7 +173,7 @@ def find_breaches(session: Session, ctx: Context, *, now: datetime) -> list[Brea
                 Breach(
                     enrollment.id,
                     lead.id,
-                    lead.email,
+                    lead.reference,
                     full_name(lead),
                     lead.lead_class,
                     lead.owner.email if lead.owner else None,

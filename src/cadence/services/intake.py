@@ -94,7 +94,7 @@ def _intake(ctx: Context, session: Session, data: LeadData, *, now: datetime) ->
     lead = session.scalar(select(Lead).where(Lead.email == data.email))
     assert lead is not None, "the import wrote the lead"
     if report.enrolled:
-        announce(session, lead.email)  # speed to lead: the runners hear of it when this commits
+        announce(session, lead.reference)  # speed to lead: the runners hear of it when this commits
     described = describe(
         ctx, session, lead, created=not existed, enrolled=report.enrolled > 0, suppressed=report.suppressed > 0
     )
@@ -116,7 +116,7 @@ def describe(
     result = qualify(lead_data(lead), ctx.rules)
     enrollment = open_enrollment(session, lead)
     return Intake(
-        email=lead.email,
+        email=lead.reference,
         created=created,
         kind=result.kind.value,
         reasons=list(result.reasons),

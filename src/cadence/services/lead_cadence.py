@@ -82,7 +82,7 @@ def enroll_lead(
     if cadence_name or anyway is not None:
         lead.cadence = cadence.name
     enrollment = start_enrollment(session, lead, cadence, now=now, settings=ctx.settings)
-    return Enrolled(lead.email, cadence.name, cadence.version, enrollment.next_due_at)
+    return Enrolled(lead.reference, cadence.name, cadence.version, enrollment.next_due_at)
 
 
 def lead_plan(

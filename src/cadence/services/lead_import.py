@@ -436,13 +436,13 @@ def _undo_change(s: Session, change: ImportChange, report: UndoReport) -> None:
         .where(ImportChange.lead_id == lead.id, ImportChange.import_id > change.import_id)
     )
     if later:
-        report.kept.append({"email": lead.email, "reason": "a later import changed it"})
+        report.kept.append({"email": lead.reference, "reason": "a later import changed it"})
         s.delete(change)
         return
     history = _history(s, lead)
     if change.created:
         if history:
-            report.kept.append({"email": lead.email, "reason": f"kept: {history}"})
+            report.kept.append({"email": lead.reference, "reason": f"kept: {history}"})
             s.delete(change)
             return
         account_id = lead.account_id
@@ -457,7 +457,7 @@ def _undo_change(s: Session, change: ImportChange, report: UndoReport) -> None:
     status_back = True
     if change.enrolled:
         if history:
-            report.kept.append({"email": lead.email, "reason": f"enrollment kept: {history}"})
+            report.kept.append({"email": lead.reference, "reason": f"enrollment kept: {history}"})
             status_back = False
         else:
             s.execute(delete(Enrollment).where(Enrollment.lead_id == lead.id))

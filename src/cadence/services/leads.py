@@ -72,6 +72,13 @@ class ImportRow:
     row: int
     lead: LeadData
 
+    @property
+    def email(self) -> str:
+        """The row's address: an import finds people by address (a phone-only contact is added as a colleague)."""
+        if self.lead.email is None:
+            raise ValidationError(f"row {self.row}: an imported person needs an email address")
+        return self.lead.email
+
 
 @dataclass
 class ImportReport:
@@ -274,15 +281,16 @@ def import_leads(
     fallback_owner = _rep_by_email(session, default_owner) if default_owner else None
     reps = {rep.email: rep for rep in session.scalars(select(Rep))}
     robin = RoundRobin(session, now=now)
-    emails = list(dict.fromkeys(r.lead.email for r in rows))
+    emails = list(dict.fromkeys(r.email for r in rows))
     erased = erased_among(session, settings, emails)
     existing: dict[str, Lead] = {}
     for start in range(0, len(emails), _CHUNK):
         chunk = emails[start : start + _CHUNK]
-        existing.update({lead.email: lead for lead in session.scalars(select(Lead).where(Lead.email.in_(chunk)))})
+        found = session.scalars(select(Lead).where(Lead.email.in_(chunk)))
+        existing.update({lead.email: lead for lead in found if lead.email is not None})
     for item in rows:
         with _aborting_on_database_error(item):
-            data = item.lead
+            data, address = item.lead, item.email
             owner: Rep | None = None
             if data.owner is not None:
                 owner = reps.get(data.owner)
@@ -290,11 +298,11 @@ def import_leads(
                     report.warnings.append(
                         {"row": item.row, "warning": f"unknown owner {data.owner}: another rep was given the lead"}
                     )
-            if data.email in erased:  # asked to be forgotten: neither stored nor enrolled again
+            if address in erased:  # asked to be forgotten: neither stored nor enrolled again
                 report.suppressed += 1
                 report.erased += 1
                 continue
-            lead = existing.get(data.email)
+            lead = existing.get(address)
             creating = lead is None
             change: ImportChange | None = None
             if journal is not None:
@@ -316,7 +324,7 @@ def import_leads(
                     account.owner = owner
                 _apply(lead, data, creating=True)
                 session.add(lead)
-                existing[data.email] = lead
+                existing[address] = lead
                 report.imported += 1
             else:
                 changed = _apply(lead, data, creating=False)
@@ -359,13 +367,13 @@ def import_leads(
                 if creating is False:
                     _reschedule_if_moved(session, lead, settings)
                 continue
-            if is_suppressed(session, lead.email):
+            if is_suppressed(session, address):
                 lead.not_enrolled_reasons = [SUPPRESSED_REASON]
                 report.reasons[SUPPRESSED_REASON] = report.reasons.get(SUPPRESSED_REASON, 0) + 1
                 report.suppressed += 1
                 continue
             if lead.address_flag == DISPOSABLE and lead.enrolled_anyway is None:
-                why = f"disposable address: {lead.email.rpartition('@')[2]} is a throw-away inbox"
+                why = f"disposable address: {address.rpartition('@')[2]} is a throw-away inbox"
                 lead.not_enrolled_reasons = [why]
                 report.reasons[why] = report.reasons.get(why, 0) + 1
                 continue  # the warning is on the lead and in the report
@@ -423,6 +431,9 @@ def flag_address(lead: Lead) -> bool:
     A role address (``info@``, ``sales@``) reaches a shared inbox, not a person: it is enrolled, with
     the warning. A disposable domain is a throw-away inbox: its lead is kept but not enrolled.
     """
+    if lead.email is None:  # known by phone only: no address to flag
+        lead.address_flag = lead.address_warning = None
+        return False
     flags = address_flags(lead.email)
     domain = lead.email.rpartition("@")[2]
     if DISPOSABLE in flags:

@@ -110,4 +110,4 @@ def _printable(text: str) -> str:
 
 
 def _name(lead: Lead) -> str:
-    return " ".join(p for p in (lead.first_name, lead.last_name) if p) or lead.email
+    return lead.label

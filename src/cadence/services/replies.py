@@ -457,7 +457,7 @@ def _calendar(
         row.detail = "a calendar from an address that is no lead, in no thread of ours"
         return _Effects(kind="reply", unmatched=True)
     row.lead_id, row.touch_id = lead.id, _touch_id(touch)
-    seen = meeting_with(events, lead.email)
+    seen = meeting_with(events, lead.email) if lead.email is not None else None  # invited by address
     if seen is not None and seen.booked and seen.start is not None:
         applied = record_meeting(
             session, lead, start=seen.start, via="calendar invitation", at=now, evidence=seen.reason,
@@ -590,8 +590,9 @@ def _complaint(
         return _Effects(kind="complaint", unmatched=True)
     row.lead_id, row.touch_id = lead.id, touch.id
     reason = f"{COMPLAINT_REASON} (feedback report from {inbound.sender or 'an unnamed sender'})"
+    also = [lead.email] if lead.email else []
     applied = handle(session, lead, Unsubscribed(reason=reason[:1000], by=inbound.sender), at=now, settings=settings,
-                     suppress_also=[lead.email], message_id=inbound.message_id, touch_id=touch.id)  # fmt: skip
+                     suppress_also=also, message_id=inbound.message_id, touch_id=touch.id)  # fmt: skip
     effects = _Effects(kind="complaint", suppressed=applied.suppressed)
     if applied.decision is not None:
         effects.decisions.append(applied.decision.outcome)

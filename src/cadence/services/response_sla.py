@@ -80,7 +80,7 @@ def late_answers(
             late.append(
                 LateAnswer(
                     task_id=task.id,
-                    lead_email=task.lead.email,
+                    lead_email=task.lead.reference,
                     lead_name=full_name(task.lead),
                     owner=task.owner.email if task.owner is not None else None,
                     title=task.title,

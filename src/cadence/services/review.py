@@ -52,14 +52,14 @@ def not_enrolled(ctx: Context, session: Session, *, kind: str | None = None) -> 
         result = qualify(lead_data(lead), ctx.rules)
         found.append(
             NotEnrolled(
-                email=lead.email,
-                name=" ".join(p for p in (lead.first_name, lead.last_name) if p) or lead.email,
+                email=lead.reference,
+                name=lead.label,
                 company=lead.company,
                 kind=lead.status,
                 reasons=result.reasons,
                 owner=lead.owner.email if lead.owner is not None else None,
                 source=lead.source,
-                suppressed=is_suppressed(session, lead.email),
+                suppressed=lead.email is not None and is_suppressed(session, lead.email),
             )
         )
     return found

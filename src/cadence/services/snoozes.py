@@ -82,14 +82,14 @@ def _wake(session: Session, ctx: Context, lead: Lead, *, now: datetime, report: 
     refused: str | None = None
     if cadence is None:
         refused = f"no cadence named {name!r} in the cadences folder"
-    elif is_suppressed(session, lead.email):
+    elif lead.email is not None and is_suppressed(session, lead.email):
         refused = "the address is suppressed"
     else:
         last_touch = session.scalar(select(func.max(Touch.executed_at)).where(Touch.lead_id == lead.id))
         earliest = cadence.reenroll.not_before(last_touch)
         if earliest is not None and now < earliest:
             lead.snoozed_until = earliest
-            report.postponed.append(lead.email)
+            report.postponed.append(lead.reference)
             return
         recent = session.scalar(
             select(func.count(Enrollment.id)).where(Enrollment.lead_id == lead.id, Enrollment.enrolled_at > now - YEAR)
@@ -98,7 +98,7 @@ def _wake(session: Session, ctx: Context, lead: Lead, *, now: datetime, report: 
     handle(session, lead, SnoozeOver(cadence=name, refused=refused), at=now, settings=ctx.settings)
     lead.snoozed_until = lead.snooze_cadence = None
     if refused is not None or cadence is None:
-        report.refused.append(lead.email)
+        report.refused.append(lead.reference)
         return
     start_enrollment(session, lead, cadence, now=now, settings=ctx.settings)
-    report.enrolled.append(lead.email)
+    report.enrolled.append(lead.reference)

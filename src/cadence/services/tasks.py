@@ -37,6 +37,7 @@ def task_dict(task: Task) -> dict[str, Any]:
     return {
         "id": task.id,
         "lead_email": task.lead.email,
+        "lead_ref": task.lead.reference,
         "lead_name": " ".join(p for p in (task.lead.first_name, task.lead.last_name) if p) or None,
         "company": task.lead.company,
         "class": task.lead.lead_class,

@@ -25,6 +25,7 @@ from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session
 
 from cadence.adapters.models import Enrollment, Lead
+from cadence.core.leads import lead_reference
 from cadence.services.context import Context
 
 logger = logging.getLogger("cadence.wake")
@@ -38,7 +39,7 @@ CATCH_UP_LIMIT = 1000
 
 
 def announce(session: Session, email: str) -> None:
-    """Announce that ``email`` was just enrolled, in ``session``'s transaction (delivered at its commit)."""
+    """Announce that the lead ``email`` (address or ``#ID``) was just enrolled, delivered at ``session``'s commit."""
     if session.get_bind().dialect.name == "postgresql":
         session.execute(text("SELECT pg_notify(:channel, :email)"), {"channel": CHANNEL, "email": email})
 
@@ -151,15 +152,15 @@ class Listener:
     def _catch_up(self) -> None:
         """Wake the leads whose first step is due now: enrolled while nobody listened (a restart, the start)."""
         with self.ctx.sessions() as session:
-            emails = session.scalars(
-                select(Lead.email)
+            emails = session.execute(
+                select(Lead.id, Lead.email)
                 .join(Enrollment, Enrollment.lead_id == Lead.id)
                 .where(Enrollment.state == "active", Enrollment.next_step == 0, Enrollment.next_due_at <= self.clock())
                 .order_by(Enrollment.next_due_at)
                 .limit(CATCH_UP_LIMIT)
             ).all()
-        for email in emails:
-            self.wake(email)
+        for lead_id, email in emails:
+            self.wake(lead_reference(lead_id, email))
 
     def _poll_sqlite(self) -> None:
         with self.ctx.sessions() as session:
@@ -168,11 +169,11 @@ class Listener:
         while not self.stopping.wait(SQLITE_POLL_SECONDS):
             with self.ctx.sessions() as session:
                 rows = session.execute(
-                    select(Enrollment.id, Lead.email)
+                    select(Enrollment.id, Lead.id, Lead.email)
                     .join(Lead, Lead.id == Enrollment.lead_id)
                     .where(Enrollment.id > seen)
                     .order_by(Enrollment.id)
                 ).all()
-            for enrollment_id, email in rows:
+            for enrollment_id, lead_id, email in rows:
                 seen = max(seen, enrollment_id)
-                self.wake(email)
+                self.wake(lead_reference(lead_id, email))

@@ -7,6 +7,7 @@ from datetime import datetime, timedelta
 
 from cadence.core.enrollment import State
 from cadence.core.event_data import (
+    NO_ADDRESS_REASON,
     RECLAIMABLE,
     STEP_DONE,
     Consequences,
@@ -95,6 +96,14 @@ def withdrawn(facts: Facts, suppressed: bool) -> Consequences:
         touch_error="address suppressed",
         note="withdrawn: address suppressed",
     )
+
+
+def no_address(facts: Facts) -> Consequences:
+    """An email step of a lead without an address: skipped with the reason, the enrollment moved on."""
+    touch = require_touch(facts, "an email step without an address")
+    moved = _move_on(facts, touch, "an email step without an address")
+    return Consequences(enrollment=moved, touch=TouchState.SKIPPED, touch_error=NO_ADDRESS_REASON,
+                        note=NO_ADDRESS_REASON)  # fmt: skip
 
 
 def held(facts: Facts, reason: str) -> Consequences:

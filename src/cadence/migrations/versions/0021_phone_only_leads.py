@@ -48,8 +48,8 @@ def downgrade() -> None:
     missing = bind.execute(sa.text("SELECT count(*) FROM leads WHERE email IS NULL")).scalar() or 0
     if missing:
         raise RuntimeError(
-            f"{missing} lead(s) have no email address (known by phone only): give each an address "
-            "(`cadence leads edit`) or erase them before going back to a version that needs one"
+            f"{missing} lead(s) have no email address (known by phone only): a version before 0021 "
+            "cannot hold them; erase them (`cadence leads erase '#ID'`) before going back, or stay on this one"
         )
     if bind.dialect.name == "sqlite":
         _rewrite_sqlite_definition(lambda sql: _NULLABLE.sub(r"\1 NOT NULL", sql, count=1))

@@ -100,7 +100,7 @@ def template_variables(
     """Every variable a template may use, for ``lead`` at step ``step_index`` of ``cadence``."""
     settings = ctx.settings
     step = cadence.steps[step_index]
-    token = sign_unsubscribe(lead.email, settings.secret_key.get_secret_value())
+    token = sign_unsubscribe(lead.email, settings.secret_key.get_secret_value()) if lead.email is not None else None
     calendar = calendar_for(lead, cadence, settings)
     return {
         "lead": lead_variables(lead),
@@ -119,7 +119,7 @@ def template_variables(
             "previous_subject": previous_subject,
             "instructions": step.instructions,
         },
-        "unsubscribe_url": f"{settings.base_url.rstrip('/')}/unsubscribe/{token}",
+        "unsubscribe_url": f"{settings.base_url.rstrip('/')}/unsubscribe/{token}" if token is not None else None,
         "qualifying_questions": [question.text for question in _questions(ctx)],
         "today": calendar.local_date(now).isoformat(),
     }
@@ -142,9 +142,9 @@ def work_item(
         claim=claim,
         step=step,
         step_total=len(cadence.steps),
-        template=template or choose_variant(step.templates, lead.email, claim.enrollment_id, claim.step_index),
+        template=template or choose_variant(step.templates, lead.reference, claim.enrollment_id, claim.step_index),
         lead_email=lead.email,
-        lead_name=" ".join(p for p in (lead.first_name, lead.last_name) if p) or lead.email,
+        lead_name=lead.label,
         lead_priority=lead.priority if lead.priority is not None else 9,
         owner_id=lead.owner_id,
         owner_email=lead.owner.email if lead.owner else None,
@@ -215,7 +215,7 @@ def compose(identity: MailIdentity, item: WorkItem, rendered: RenderedEmail, *, 
     return build_message(
         from_name=item.owner_name,
         from_address=item.from_address or f"sales@{identity.mail_domain}",
-        to_address=item.lead_email,
+        to_address=item.recipient,
         to_name=item.variables["lead"]["full_name"],
         subject=subject,
         text=rendered.text,

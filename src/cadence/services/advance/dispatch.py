@@ -116,7 +116,7 @@ def _deliver(
 ) -> SendResult:
     """Send one email over ``connection`` (in its thread): the server's reply, or the error."""
     try:
-        return connection.send(built.data, sender=envelope_from, recipient=item.lead_email,
+        return connection.send(built.data, sender=envelope_from, recipient=item.recipient,
                                hand_off=_HandOff(ledger, item, batch))  # fmt: skip
     except DeliveryError as exc:
         return exc

@@ -28,6 +28,7 @@ from cadence.core.webhooks import EventType
 from cadence.services.advance import pacing, settle
 from cadence.services.advance.accounts import space_account_contacts
 from cadence.services.advance.compose import Versions, render, work_item
+from cadence.services.advance.no_address import skip_without_address
 from cadence.services.advance.work import RunReport, WorkItem
 from cadence.services.claims import Claim, ClaimBatch, advance, claim_due
 from cadence.services.context import Context
@@ -174,7 +175,8 @@ def hold(session: Session, ctx: Context, item: WorkItem, now: datetime, reason: 
     if found.enrollment is not None:
         enrollment.next_due_at = found.enrollment.next_due_at
     report.held += 1
-    report.failures.append({"lead": item.lead_email, "step": item.claim.step_index + 1, "held": reason[:300]})
+    who = item.lead_email or item.lead_name
+    report.failures.append({"lead": who, "step": item.claim.step_index + 1, "held": reason[:300]})
 
 
 def hold_broken_cadences(
@@ -353,6 +355,7 @@ def take(
     """Claim a batch and settle all but its emails, in one transaction: (emails to send, enrollments as claimed)."""
     with ctx.sessions() as session, session.begin():
         items, snapshots = claim(session, ctx, now=now, limit=limit, only_enrollment=only_enrollment, report=report)
+        items = skip_without_address(session, ctx, items, now, report)
         items = defer_outside_slot(session, ctx, items, snapshots, now, report)
         items = hold_broken_cadences(session, ctx, items, now, report)
         items = hold_until_researched(session, ctx, items, now, report)

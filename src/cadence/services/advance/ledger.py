@@ -102,7 +102,7 @@ def mark_sending(
         )
     )
     tokens = claim_tokens(session, [item.claim.touch_id for item, _ in emails])
-    keys = sorted({key for item, _ in emails for key in suppression_keys(item.lead_email)})
+    keys = sorted({key for item, _ in emails for key in suppression_keys(item.recipient)})
     suppressed = set(session.scalars(select(Suppression.value).where(Suppression.value.in_(keys))))
     to_send: list[tuple[WorkItem, Built]] = []
     withdrawn: list[WorkItem] = []
@@ -110,7 +110,7 @@ def mark_sending(
     for item, built in emails:
         if tokens.get(item.claim.touch_id) != item.claim.token:
             superseded += 1
-        elif item.claim.enrollment_id not in active or suppressed.intersection(suppression_keys(item.lead_email)):
+        elif item.claim.enrollment_id not in active or suppressed.intersection(suppression_keys(item.recipient)):
             withdrawn.append(item)
         else:
             to_send.append((item, built))
@@ -164,7 +164,7 @@ class Ledger:
     def hand(self, item: WorkItem) -> bool:
         """Commit ``handing`` for ``item`` if it is still ours, its lead active and not suppressed; False: withdraw."""
         claim = item.claim
-        address, domain = suppression_keys(item.lead_email)
+        address, domain = suppression_keys(item.recipient)
         return self._write(self._hand, {"touch_id": claim.touch_id, "token": claim.token,
                                         "enrollment_id": claim.enrollment_id, "address": address,
                                         "domain": domain}) == 1  # fmt: skip

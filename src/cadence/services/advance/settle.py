@@ -131,7 +131,7 @@ def apply_outcome(
     The core's rule decides and :func:`cadence.services.enrollments.handle` applies it, as on every
     other path; what is left here is the touch's own bookkeeping as a send attempt.
     """
-    suppressed = isinstance(result, Withdrawn) and is_suppressed(session, item.lead_email)
+    suppressed = isinstance(result, Withdrawn) and is_suppressed(session, item.recipient)
     event = send_event(ctx, result, touch.attempts, suppressed=suppressed)
     found = handle(session, enrollment.lead, event, at=now, settings=ctx.settings, enrollment=enrollment,
                    touch=touch).consequences  # fmt: skip
@@ -144,7 +144,7 @@ def apply_outcome(
             touch.claim_token = None
         if isinstance(result, PermanentFailure):
             touch.outcome = str(result.code) if result.code else None
-    failure = {"lead": item.lead_email, "step": item.claim.step_index + 1}
+    failure = {"lead": item.lead_email or item.lead_name, "step": item.claim.step_index + 1}
     match event:
         case events.Withdrawn():
             report.skipped += 1

@@ -6,6 +6,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
+from cadence.adapters.mail import Unsendable
 from cadence.adapters.templates import RenderedEmail
 from cadence.core.cadences import Step
 from cadence.services.claims import Claim
@@ -20,7 +21,7 @@ class WorkItem:
     step: Step
     step_total: int
     template: str | None
-    lead_email: str
+    lead_email: str | None  # None: known by phone only; its email steps are skipped at intake (no_address)
     lead_name: str
     lead_priority: int
     owner_id: int | None
@@ -33,6 +34,13 @@ class WorkItem:
     cadence_key: tuple[str, str] | None = None  # (name, version) the enrollment is pinned to
     owner_cap: int | None = None  # the owner's daily email cap when the step was claimed
     mailbox: MailboxRoute | None = None  # the owner's sending mailbox it leaves from (None: the global SMTP server)
+
+    @property
+    def recipient(self) -> str:
+        """The address the email goes to; :class:`Unsendable` for a lead without one (intake skips those)."""
+        if self.lead_email is None:
+            raise Unsendable("the lead has no email address (known by phone only): nothing can be sent to it")
+        return self.lead_email
 
     @property
     def from_address(self) -> str | None:

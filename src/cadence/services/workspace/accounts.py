@@ -50,7 +50,7 @@ def add_colleague_of(
     values: dict[str, str | None] = {k: (form.get(k) or "").strip() or None for k in COLLEAGUE_FIELDS}
     with ctx.sessions() as session, session.begin():
         lead = changeable_lead(session, email, viewer)
-        return add_colleague(session, lead.email, values, referred=form.get("referred") == "yes", now=now,
+        return add_colleague(session, lead.reference, values, referred=form.get("referred") == "yes", now=now,
                              settings=ctx.settings, rules=ctx.rules, cadences=ctx.cadences)  # fmt: skip
 
 
@@ -59,7 +59,7 @@ def add_colleague_from_task(
 ) -> dict[str, Any]:
     """Add a colleague of the task's lead (the viewer may see the task and change the lead) from the task's page."""
     with ctx.sessions() as session:
-        email = visible_task(session, task_id, viewer).lead.email
+        email = visible_task(session, task_id, viewer).lead.reference
     return add_colleague_of(ctx, viewer, email, form, now=now)
 
 
@@ -75,4 +75,4 @@ def move_lead(ctx: Context, viewer: Viewer, email: str, key: str, *, now: dateti
     """Put the lead (the viewer may change it) in the account of the explicit ``key`` (recorded)."""
     with ctx.sessions() as session, session.begin():
         lead = changeable_lead(session, email, viewer)
-        return move_to_account(session, lead.email, key, by=viewer.email, now=now)
+        return move_to_account(session, lead.reference, key, by=viewer.email, now=now)

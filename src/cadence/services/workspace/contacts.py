@@ -118,7 +118,7 @@ def log_contact(
             )
         _keep(session, lead, viewer, text, now=now, kind="contact", channel=channel, outcome=outcome)
         return ContactLogged(
-            email=lead.email, answered=outcome == "answered", decision=chosen.outcome.value if chosen else None
+            email=lead.reference, answered=outcome == "answered", decision=chosen.outcome.value if chosen else None
         )
 
 
@@ -128,7 +128,7 @@ def add_note(ctx: Context, viewer: Viewer, email: str, note: str, *, now: dateti
     with ctx.sessions() as session, session.begin():
         lead = changeable_lead(session, email, viewer)
         _keep(session, lead, viewer, text, now=now, kind="note")
-        return lead.email
+        return lead.reference
 
 
 def snooze_lead(ctx: Context, viewer: Viewer, email: str, until: str, *, note: str = "", now: datetime) -> date:

@@ -74,4 +74,4 @@ def edit_lead(ctx: Context, viewer: Viewer, email: str, given: Mapping[str, str]
                 setattr(lead, name, value)
             lead.updated_at = now
             audit.record(session, viewer.email, "leads.edit", lead.email, {"fields": changed}, now=now)
-        return LeadEdited(email=lead.email, changed=changed)
+        return LeadEdited(email=lead.reference, changed=changed)

@@ -7,11 +7,12 @@ from datetime import date, datetime, time
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import select
+from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from cadence.adapters.models import Lead, Task, Touch
 from cadence.core.enrollment import OPEN_STATES
+from cadence.core.leads import parse_reference
 from cadence.core.schedule import local_instant
 from cadence.errors import CadenceError, ValidationError
 from cadence.services.answers import account_contacts, answer_rows, configured_questions, known_answers
@@ -71,10 +72,12 @@ class Decided:
 
 
 def lead_briefs(session: Session, emails: list[str]) -> dict[str, LeadBrief]:
-    """The context of each lead in ``emails``, by address (two queries whatever their number)."""
+    """The context of each lead in ``emails`` (addresses or ``#ID``), by that reference (two queries in all)."""
     if not emails:
         return {}
-    leads = {lead.id: lead for lead in session.scalars(select(Lead).where(Lead.email.in_(emails)))}
+    ids = [lead_id for lead_id in map(parse_reference, emails) if lead_id is not None]
+    named = select(Lead).where(or_(Lead.email.in_(emails), Lead.id.in_(ids)))
+    leads = {lead.id: lead for lead in session.scalars(named)}
     sent: dict[int, list[Touch]] = {lead_id: [] for lead_id in leads}
     for touch in session.scalars(
         select(Touch)
@@ -83,7 +86,7 @@ def lead_briefs(session: Session, emails: list[str]) -> dict[str, LeadBrief]:
     ):
         sent[touch.lead_id].append(touch)
     return {
-        lead.email: LeadBrief(
+        lead.reference: LeadBrief(
             source=lead.source,
             interactions=lead.interactions,
             status=lead.status,
@@ -142,7 +145,7 @@ def known_and_missing(session: Session, lead: Lead, decided: dict[str, Any]) -> 
 
 def lead_details(session: Session, lead: Lead, settings: Settings) -> dict[str, Any]:
     """Everything the lead's page shows: ``show_lead`` plus its tasks and the emails sent to it."""
-    data = show_lead(session, lead.email, settings=settings)
+    data = show_lead(session, lead.reference, settings=settings)
     tasks = list(session.scalars(select(Task).where(Task.lead_id == lead.id).order_by(Task.due_at.desc(), Task.id)))
     data["tasks"] = [task_dict(task) for task in tasks]
     _with_tasks(session, data["timeline"], tasks)
@@ -241,7 +244,7 @@ def pause_lead(ctx: Context, viewer: Viewer, email: str, *, until: str, now: dat
             if until_at <= now:
                 raise ValidationError("The end of the pause must be a day in the future.")
         pause(session, lead, now=now, until=until_at)
-        return Paused(email=lead.email, until=until_day)
+        return Paused(email=lead.reference, until=until_day)
 
 
 def resume_lead(ctx: Context, viewer: Viewer, email: str, *, now: datetime) -> str:
@@ -249,7 +252,7 @@ def resume_lead(ctx: Context, viewer: Viewer, email: str, *, now: datetime) -> s
     with ctx.sessions() as session, session.begin():
         lead = changeable_lead(session, email, viewer)
         resume(session, lead, now=now, settings=ctx.settings)
-        return lead.email
+        return lead.reference
 
 
 def decide_lead(ctx: Context, viewer: Viewer, email: str, given: DecisionForm, *, now: datetime) -> Decided:
@@ -273,7 +276,7 @@ def decide_lead(ctx: Context, viewer: Viewer, email: str, given: DecisionForm, *
             qualification_skipped=chosen.qualification_skipped,
             decided_by=viewer.email,
         )
-        return Decided(email=lead.email, decision=chosen)
+        return Decided(email=lead.reference, decision=chosen)
 
 
 def move_lead_stage(ctx: Context, viewer: Viewer, email: str, stage: str, reason: str, *, now: datetime) -> str:

@@ -142,7 +142,7 @@ def sent_emails(
         error: str | None = None
         try:
             current = templates.version(touch.template)
-            message = preview_email(ctx, session, lead.email, touch.template, now=touch.executed_at or touch.due_at)
+            message = preview_email(ctx, session, lead.reference, touch.template, now=touch.executed_at or touch.due_at)
             text = _part(message, "plain")
         except CadenceError as exc:
             error = str(exc)

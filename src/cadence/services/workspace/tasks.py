@@ -78,7 +78,7 @@ def task_board(ctx: Context, viewer: Viewer, *, owner: str | None, now: datetime
         if chosen is not None and viewer.role is Role.MANAGER and chosen not in {r["email"] for r in reps}:
             chosen = None
         sections = _sections(session, ctx, chosen, now)
-        emails = sorted({t["lead_email"] for _, _, items in sections for t in items})
+        emails = sorted({t["lead_ref"] for _, _, items in sections for t in items})
         briefs = lead_briefs(session, emails)
     return TaskBoard(sections=sections, briefs=briefs, reps=reps, owner=chosen)
 
