@@ -59,7 +59,8 @@ def _print(data: dict[str, Any]) -> None:
         f"  coverage: decision maker {'known' if cover['decision_maker'] else 'unknown'}, "
         f"approver {'known' if cover['approver'] else 'unknown'}, {cover['engaged']} of {cover['contacts']} engaged"
     )
-    rows = [(c["email"], c["name"], c["title"], c["role"], c["status"], c["decision"]) for c in data["contacts"]]
+    rows = [(c["email"] or c["phone"], c["name"] or c["ref"], c["title"], c["role"], c["status"], c["decision"])
+            for c in data["contacts"]]  # fmt: skip
     typer.echo(table(rows, ["contact", "name", "title", "role", "status", "decision"]))
     if data["open_tasks"]:
         typer.echo("open tasks:")

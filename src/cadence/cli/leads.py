@@ -207,7 +207,7 @@ def leads_list(
         if as_json:
             emit_json(leads)
         else:
-            rows = [(x["email"], x["name"], x["status"], x["class"], x["owner"], x["cadence"]) for x in leads]
+            rows = [(x["ref"], x["name"], x["status"], x["class"], x["owner"], x["cadence"]) for x in leads]
             typer.echo(table(rows, ["email", "name", "status", "class", "owner", "cadence"]))
             typer.echo(f"{len(leads)} lead(s)")
 
@@ -242,7 +242,10 @@ def leads_show(email: str, as_json: JsonOption = False) -> None:
         if as_json:
             emit_json(data)
             return
-        typer.echo(f"{data['name'] or data['email']} <{data['email']}>  {data['company'] or ''}".rstrip())
+        reach = " ".join(f"<{v}>" for v in (data["email"], data["phone"]) if v)
+        typer.echo(f"{data['name'] or data['ref']} {reach}  {data['company'] or ''}".rstrip())
+        if data["email"] is None:
+            typer.echo(f"  known by phone only: refer to it as {data['ref']}; its cadence's email steps are skipped")
         lead_class, owner, source = data["class"] or "none", data["owner"] or "none", data["source"] or "unknown"
         typer.echo(f"  status {data['status']}, class {lead_class}, owner {owner}, source {source}")
         if data.get("address_warning"):
@@ -313,7 +316,7 @@ def leads_stage(
             change = move_by_hand(s, lead, stage, reason=reason, by=by, now=instant)
             stages = stages_of(s)
             result = {
-                "email": lead.email,
+                "email": lead.reference,
                 "stage": change.stage,
                 "name": stages.name(change.stage),
                 "previous": change.previous or stages.first.key,

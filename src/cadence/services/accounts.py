@@ -334,7 +334,7 @@ def show_account(session: Session, ref: str) -> dict[str, Any]:
     account = resolve(session, ref)
     leads = _contacts(session, account)
     ids = [lead.id for lead in leads]
-    by_id = {lead.id: lead.email for lead in leads}
+    by_id = {lead.id: lead.reference for lead in leads}
     enrollments = {
         e.lead_id: e
         for e in session.scalars(select(Enrollment).where(Enrollment.lead_id.in_(ids)).order_by(Enrollment.id))
@@ -345,7 +345,9 @@ def show_account(session: Session, ref: str) -> dict[str, Any]:
     }
     contacts = [
         {
+            "ref": lead.reference,
             "email": lead.email,
+            "phone": lead.phone,
             "name": " ".join(p for p in (lead.first_name, lead.last_name) if p) or None,
             "title": lead.title,
             "role": lead.buying_role,
@@ -562,10 +564,10 @@ def move_to_account(session: Session, email: str, key: str, *, by: str | None, n
     before = session.get(Account, lead.account_id) if lead.account_id is not None else None
     account = place_lead(session, lead, explicit=key, now=now)
     if before is not None and before.id == account.id:
-        return {"email": lead.email, "account": label(account), "moved": False}
+        return {"email": lead.reference, "account": label(account), "moved": False}
     if account.owner_id is None:
         account.owner_id = lead.owner_id
-    note = f"{lead.email} moved from {label(before) if before else 'no account'} to {label(account)}"
+    note = f"{lead.reference} moved from {label(before) if before else 'no account'} to {label(account)}"
     _record(session, "move", account, other=before, lead_ids=[lead.id], by=by, now=now, note=note)
     session.flush()
-    return {"email": lead.email, "account": label(account), "moved": True}
+    return {"email": lead.reference, "account": label(account), "moved": True}

@@ -15,7 +15,6 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from cadence.adapters.models import Lead, QualifyingAnswer
-from cadence.core.leads import normalize_email
 from cadence.core.questions import DEFAULT_QUESTIONS, Question, missing, pointed_address
 from cadence.errors import ValidationError
 from cadence.services.context import QUESTIONS
@@ -89,22 +88,28 @@ def pointed_contact(session: Session, lead: Lead, key: str, text: str, points_at
         )
     if not address:
         raise ValidationError(f"the answer to {key} names no contact: write @lead: and the contact's address")
-    contact = session.scalar(select(Lead).where(Lead.email == normalize_email(address)))
+    contact = _find(session, address)
     if contact is None:
         raise ValidationError(f"{address} is not a contact yet: add them as a colleague first, then name them")
     if contact.id != lead.id and (lead.account_id is None or contact.account_id != lead.account_id):
-        raise ValidationError(f"{contact.email} works at another account than {lead.email}: name a colleague")
+        raise ValidationError(f"{contact.reference} works at another account than {lead.reference}: name a colleague")
     return contact
 
 
+def _find(session: Session, ref: str) -> Lead | None:
+    from cadence.services.enrollments import find_lead  # enrollments records answers: imported when used
+
+    return find_lead(session, ref)
+
+
 def account_contacts(session: Session, lead: Lead) -> list[tuple[str, str]]:
-    """The contacts an answer about who decides or approves can name: (``@lead:EMAIL``, their name), the lead first."""
+    """The contacts an answer about who decides or approves can name: (``@lead:EMAIL`` or ``@lead:#ID``, their name)."""
     if lead.account_id is None:
-        return [(f"@lead:{lead.email}", contact_name(lead))]
+        return [(f"@lead:{lead.reference}", contact_name(lead))]
     others = session.scalars(
         select(Lead).where(Lead.account_id == lead.account_id, Lead.id != lead.id).order_by(Lead.id).limit(200)
     )
-    return [(f"@lead:{c.email}", contact_name(c)) for c in (lead, *others)]
+    return [(f"@lead:{c.reference}", contact_name(c)) for c in (lead, *others)]
 
 
 def answer_rows(session: Session, lead_id: int) -> dict[str, QualifyingAnswer]:
@@ -138,7 +143,7 @@ def named(session: Session, text: str) -> str:
     """``text``, or for ``@lead:EMAIL`` naming a lead, that lead's name: how a decision keeps the answer."""
     address = pointed_address(text)
     try:
-        contact = session.scalar(select(Lead).where(Lead.email == normalize_email(address))) if address else None
+        contact = _find(session, address) if address else None
     except ValidationError:  # refused, with its reason, when the answer is recorded
         return text
     return contact_name(contact) if contact is not None else text

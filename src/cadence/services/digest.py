@@ -44,7 +44,7 @@ def _task_line(task: Task, tz: ZoneInfo) -> dict[str, Any]:
     instructions = (task.instructions or task.title or "").strip().splitlines()
     return {
         "id": task.id,
-        "lead_name": " ".join(p for p in (lead.first_name, lead.last_name) if p) or lead.email,
+        "lead_name": lead.label,
         "lead_email": lead.email,
         "company": lead.company,
         "class": lead.lead_class,

@@ -129,6 +129,14 @@ def latest_enrollment(session: Session, lead: Lead) -> Enrollment | None:
     )
 
 
+def find_lead(session: Session, ref: str) -> Lead | None:
+    """The lead ``ref`` names (an address, or ``#ID``), or None; :class:`ValidationError` for neither."""
+    lead_id = parse_reference(ref)
+    if lead_id is not None:
+        return session.get(Lead, lead_id)
+    return session.scalar(select(Lead).where(Lead.email == normalize_email(ref)))
+
+
 def get_lead(session: Session, email: str) -> Lead:
     """The lead ``email`` names (an address, or ``#ID`` for any lead), or :class:`NotFound`."""
     lead_id = parse_reference(email)
@@ -175,14 +183,14 @@ def start_enrollment(
         with session.begin_nested():
             session.flush()
     except IntegrityError:
-        raise AlreadyExists(f"{lead.email} was enrolled at the same moment by another process") from None
+        raise AlreadyExists(f"{lead.reference} was enrolled at the same moment by another process") from None
     return enrollment
 
 
 def _require_open(session: Session, lead: Lead, what: str) -> Enrollment:
     enrollment = open_enrollment(session, lead)
     if enrollment is None:
-        raise NotFound(f"{lead.email} has no enrollment under way to {what}")
+        raise NotFound(f"{lead.reference} has no enrollment under way to {what}")
     return enrollment
 
 
@@ -666,7 +674,7 @@ def _record_decision(
         session,
         decision.decided_by or audit.SYSTEM,
         "decision.correct" if earlier else "decision.record",
-        lead.email,
+        lead.reference,
         {"outcome": decision.outcome, "reason": decision.reason, "replaces": [o.outcome for o in earlier]},
         now=at,
     )
@@ -685,7 +693,7 @@ def plan_for(
         return cadence, plan(cadence, calendar_for(lead, cadence, settings), enrollment.anchor_at)
     name = enrollment.cadence_name if enrollment is not None else lead.cadence
     if name is None:
-        raise ValidationError(f"{lead.email} is a {lead.kind}, not a lead: name a cadence with --cadence")
+        raise ValidationError(f"{lead.reference} is a {lead.kind}, not a lead: name a cadence with --cadence")
     if name not in cadences:
         raise NotFound(f"no cadence named {name!r}")
     cadence = cadences[name]

@@ -62,7 +62,7 @@ def enroll_lead(
     if name is None:
         why = "; ".join(lead.not_enrolled_reasons or []) or "it did not qualify"
         raise ValidationError(
-            f"{lead.email} is a {lead.kind}, not a lead ({why}): enroll it anyway with --anyway --reason TEXT, "
+            f"{lead.reference} is a {lead.kind}, not a lead ({why}): enroll it anyway with --anyway --reason TEXT, "
             "or name a cadence with --cadence"
         )
     if anyway is not None:

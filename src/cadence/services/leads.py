@@ -26,7 +26,7 @@ from cadence.adapters.models import (
 from cadence.core.accounts import account_match
 from cadence.core.addresses import DISPOSABLE, ROLE, address_flags
 from cadence.core.cadences import Cadence
-from cadence.core.leads import LEAD_FIELDS, LeadData, normalize_email
+from cadence.core.leads import LEAD_FIELDS, LeadData, lead_reference
 from cadence.core.qualification import Kind, Qualification, Rules, qualify
 from cadence.core.schedule import LeadCalendar
 from cadence.core.webhooks import EventType
@@ -483,10 +483,21 @@ def _iso(value: datetime | None) -> str | None:
     return value.isoformat() if value is not None else None
 
 
+def _reference_of(session: Session, lead_id: int | None) -> str | None:
+    """How a person names the lead ``lead_id`` (its address, else ``#ID``), or None for no lead."""
+    if lead_id is None:
+        return None
+    email = session.scalar(select(Lead.email).where(Lead.id == lead_id))
+    return lead_reference(lead_id, email)
+
+
 def lead_summary(lead: Lead) -> dict[str, Any]:
     """The fields every lead listing shows."""
     return {
+        "id": lead.id,
+        "ref": lead.reference,
         "email": lead.email,
+        "phone": lead.phone,
         "name": " ".join(p for p in (lead.first_name, lead.last_name) if p) or None,
         "company": lead.company,
         "status": lead.status,
@@ -515,10 +526,10 @@ def _local_day(anchor: datetime, at: datetime, calendar: LeadCalendar) -> int:
 
 
 def show_lead(session: Session, email: str, *, settings: Settings) -> dict[str, Any]:
-    """Everything about one lead: fields, class, owner, enrollment, decision and timeline."""
-    lead = session.scalar(select(Lead).where(Lead.email == normalize_email(email)))
-    if lead is None:
-        raise NotFound(f"no lead with email {normalize_email(email)}")
+    """Everything about one lead (``email``: its address or ``#ID``): fields, class, owner, enrollment, timeline."""
+    from cadence.services.enrollments import get_lead
+
+    lead = get_lead(session, email)
     data = lead_summary(lead)
     data.update(
         {
@@ -548,9 +559,7 @@ def show_lead(session: Session, email: str, *, settings: Settings) -> dict[str, 
             "enrolled_anyway": lead.enrolled_anyway,
             "snoozed_until": _iso(lead.snoozed_until),
             "snooze_cadence": lead.snooze_cadence,
-            "referred_by": session.scalar(select(Lead.email).where(Lead.id == lead.referred_by_id))
-            if lead.referred_by_id is not None
-            else None,
+            "referred_by": _reference_of(session, lead.referred_by_id),
             "enrollment": None,
             "decision": None,
             "timeline": [],
@@ -662,6 +671,7 @@ def due_items(session: Session, *, now: datetime, limit: int | None = None) -> l
         cadence = pinned_cadence(session, enrollment.cadence_name, enrollment.cadence_version)
         item: dict[str, Any] = {
             "email": enrollment.lead.email,
+            "ref": enrollment.lead.reference,
             "owner": enrollment.lead.owner.email if enrollment.lead.owner else None,
             "cadence": enrollment.cadence_name,
             "version": enrollment.cadence_version,

@@ -50,7 +50,7 @@ class ScriptedEvents:
                     outcome, note = self.rep_outcomes(session, task, clock)
                     complete_task(session, task.id, outcome, now=clock, note=note)
                     self.log.append((clock, f"{task.owner.email if task.owner else '-'}: {task.channel} "
-                                            f"for {task.lead.email}: {outcome}"))  # fmt: skip
+                                            f"for {task.lead.reference}: {outcome}"))  # fmt: skip
 
     def next_before(self, limit: datetime, *, after: datetime) -> datetime:
         """The next event time after ``after`` if it comes before ``limit``, else ``limit``."""

@@ -60,7 +60,7 @@ def stuck_leads(session: Session, *, owner_id: int | None = None, limit: int | N
         reason = _REASONS.get(state, f"enrollment {state}: no open task and no decision")
         if enrollment is not None and enrollment.held_by_lead_id is not None:
             colleague = session.get(Lead, enrollment.held_by_lead_id)
-            name = colleague.email if colleague is not None else "a colleague"
+            name = colleague.label if colleague is not None else "a colleague"
             reason = f"held while the owner works {name}'s answer: a decision on {name} resumes or stops it"
         found.append({**lead_summary(lead), "enrollment": state, "reason": reason})
     return found

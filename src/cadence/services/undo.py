@@ -102,7 +102,9 @@ def undo_action(session: Session, lead: Lead, action_id: int, *, by: str, now: d
         select(LeadAction).where(LeadAction.id == action_id, LeadAction.lead_id == lead.id).with_for_update()
     )
     if action is None:
-        raise NotFound(f"{lead.email} has no automatic action {action_id}; see `cadence leads show {lead.email}`")
+        raise NotFound(
+            f"{lead.reference} has no automatic action {action_id}; see `cadence leads show {lead.reference}`"
+        )
     if action.undone_at is not None:
         raise ValidationError(f"action {action_id} was undone already, on {action.undone_at.isoformat()}")
     undo = {

@@ -21,11 +21,11 @@ import threading
 from collections.abc import Callable
 from datetime import UTC, datetime
 
-from sqlalchemy import func, select, text
+from sqlalchemy import ColumnElement, func, select, text
 from sqlalchemy.orm import Session
 
 from cadence.adapters.models import Enrollment, Lead
-from cadence.core.leads import lead_reference
+from cadence.core.leads import lead_reference, parse_reference
 from cadence.services.context import Context
 
 logger = logging.getLogger("cadence.wake")
@@ -36,6 +36,12 @@ LISTEN_TIMEOUT_SECONDS = 1.0
 """How often the PostgreSQL listener looks up from waiting, to see whether it must stop."""
 CATCH_UP_LIMIT = 1000
 """At most this many leads due at their first step are woken when the listener starts (the advance takes the rest)."""
+
+
+def _named(ref: str) -> ColumnElement[bool]:
+    """The condition on ``leads`` for the lead ``ref`` names (its address, or ``#ID``)."""
+    lead_id = parse_reference(ref)
+    return Lead.id == lead_id if lead_id is not None else Lead.email == ref
 
 
 def announce(session: Session, email: str) -> None:
@@ -108,7 +114,7 @@ class Listener:
             due = session.scalar(
                 select(Enrollment.next_due_at)
                 .join(Lead, Lead.id == Enrollment.lead_id)
-                .where(Lead.email == email, Enrollment.state == "active", Enrollment.next_step == 0)
+                .where(_named(email), Enrollment.state == "active", Enrollment.next_step == 0)
             )
         if due is None:
             return

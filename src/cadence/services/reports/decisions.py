@@ -8,6 +8,7 @@ from sqlalchemy import Subquery, func, or_, select, union_all
 from sqlalchemy.orm import Session
 
 from cadence.adapters.models import Decision, Lead, Rep
+from cadence.core.leads import lead_reference
 from cadence.core.questions import Question
 from cadence.services.answers import configured_questions
 from cadence.services.reports.rules import MAX_FLAGGED, MEETING_OUTCOMES, TOP_REASONS
@@ -76,6 +77,7 @@ def decisions(session: Session, scope: Scope, chosen: Subquery) -> dict[str, Any
             Decision.reason,
             Decision.answers,
             Decision.qualification_skipped,
+            Lead.id,
             Lead.email,
             Rep.email,
         )
@@ -85,7 +87,7 @@ def decisions(session: Session, scope: Scope, chosen: Subquery) -> dict[str, Any
         .order_by(Decision.decided_at, Decision.id)
         .execution_options(yield_per=500)
     ).tuples()
-    for _id, outcome, decided_at, reason, answers, skipped, lead_email, owner_email in meetings:
+    for _id, outcome, decided_at, reason, answers, skipped, lead_id, lead_email, owner_email in meetings:
         why = _missing_answers(answers, skipped, questions)
         if why is None:
             continue
@@ -93,7 +95,7 @@ def decisions(session: Session, scope: Scope, chosen: Subquery) -> dict[str, Any
         if len(flagged) < MAX_FLAGGED:
             flagged.append(
                 {
-                    "lead": lead_email,
+                    "lead": lead_reference(lead_id, lead_email),
                     "owner": owner_email,
                     "outcome": outcome,
                     "decided_at": decided_at.isoformat(),

@@ -54,6 +54,7 @@ def lead_data(lead: Lead) -> dict[str, Any]:
     return {
         "id": lead.id,
         "email": lead.email,
+        "phone": lead.phone,
         "first_name": lead.first_name,
         "last_name": lead.last_name,
         "company": lead.company,

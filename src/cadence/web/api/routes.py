@@ -217,11 +217,12 @@ def create_response(request: Request, email: Email, body: ResponseIn, caller: Wr
             lead = get_lead(session, email)
             if body.type is ResponseType.BOOKING:
                 booked = _booked(session, body.booking or {}, now, lead=lead.email)
-                return 201, {"email": lead.email, "type": body.type.value, "booking": booked}
+                return 201, {"id": lead.id, "email": lead.email, "type": body.type.value, "booking": booked}
             kind = "reply" if body.type is ResponseType.REPLY else "manual"
             channel = "email" if body.type is ResponseType.REPLY and body.channel == "other" else body.channel
             response, enrollment = record_response(session, lead, now=now, kind=kind, channel=channel, note=body.note)
         return 201, {
+            "id": lead.id,
             "email": lead.email,
             "type": body.type.value,
             "channel": response.channel,
@@ -295,6 +296,7 @@ def create_decision(request: Request, email: Email, body: DecisionIn, caller: Wr
                 decided_by=f"API key {caller.name}",
             )
         return 201, {
+            "id": lead.id,
             "email": lead.email,
             "outcome": decision.outcome,
             "reason": decision.reason,
