@@ -45,4 +45,4 @@ def test_a_rep_adds_a_colleague_from_a_call_task_and_names_him_as_who_decides(pa
     screenshot(page, "account-decision-maker-named")
     with workspace.ctx.sessions() as s:
         added = s.scalars(select(Lead).where(Lead.email == CHARLES)).one()
-        assert (added.phone, added.buying_role) == ("+1 212 555 0199", "decision_maker")
+        assert (added.phone, added.buying_role) == ("+12125550199", "decision_maker")  # E.164

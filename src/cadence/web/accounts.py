@@ -5,6 +5,8 @@ The use cases are :mod:`cadence.services.workspace.accounts`; here the requests 
 
 from __future__ import annotations
 
+from typing import Any
+
 from fastapi import Request, Response
 from sqlalchemy import select
 
@@ -63,6 +65,13 @@ def account_reassign(
     return redirect(f"/accounts/{account_id}")
 
 
+def _added(done: dict[str, Any]) -> str:
+    """The message for a colleague added: who (their address, else their name and phone), where, enrolled or not."""
+    who = done["email"] or f"{done['name']} ({done['phone']})"
+    enrolled = f", enrolled in {done['enrolled']}" if done["enrolled"] else ""
+    return f"Added {who} to {done['account']}{enrolled}."
+
+
 @router.post("/leads/{email:path}/colleague")
 def lead_colleague(
     request: Request, ctx: ContextDep, clock: ClockDep, viewer: ViewerDep, form: FormDep, email: str
@@ -78,8 +87,7 @@ def lead_colleague(
         raise
     except CadenceError as exc:
         return lead_page(request, ctx, viewer, email, status_code=422, error=str(exc), form=dict(form))
-    enrolled = f", enrolled in {done['enrolled']}" if done["enrolled"] else ""
-    flash(ctx, viewer, f"Added {done['email']} to {done['account']}{enrolled}.")
+    flash(ctx, viewer, _added(done))
     return redirect(safe_next(form.get("return_to"), "") or f"/leads/{urlpath(email)}")
 
 
@@ -100,8 +108,7 @@ def task_colleague(
         raise
     except CadenceError as exc:
         return task_page(request, ctx, viewer, task_id, status_code=422, error=str(exc), form=dict(form))
-    enrolled = f", enrolled in {done['enrolled']}" if done["enrolled"] else ""
-    flash(ctx, viewer, f"Added {done['email']} to {done['account']}{enrolled}.")
+    flash(ctx, viewer, _added(done))
     return redirect(f"/tasks/{task_id}")
 
 
