@@ -115,3 +115,38 @@ def test_a_colleague_added_from_a_call_task_is_then_named_as_who_decides(
         assert post_form(http, f"{task}/colleague", {"name": "X", "email": "x@analytical.example"}).status_code == 404
     with signed_in(site, MIA) as http:  # a marketer reads, never adds
         assert post_form(http, f"{task}/colleague", {"name": "X", "email": "x@analytical.example"}).status_code == 403
+
+
+def test_a_colleague_known_only_by_phone_is_added_from_the_lead_page_and_from_a_call_task(
+    site: str, ctx: Context, seeded: Seeded
+) -> None:
+    with signed_in(site, RITA) as http:
+        done = post_form(http, f"/leads/{ADA}/colleague", {"name": "Charles Babbage", "email": "",
+                                                           "phone": "(212) 555-0142", "role": "approver"})  # fmt: skip
+        assert done.status_code in (200, 303)
+        assert "Added Charles Babbage (+12125550142) to" in http.get(f"/leads/{ADA}").text
+        with ctx.sessions() as s:
+            ada = s.scalars(select(Lead).where(Lead.email == ADA)).one()
+            charles = s.scalars(select(Lead).where(Lead.phone == "+12125550142")).one()
+            assert (charles.email, charles.account_id, charles.owner_id) == (None, ada.account_id, ada.owner_id)
+        account = http.get(f"/accounts/{account_id(ctx, ADA)}").text
+        assert f'<a href="/leads/%23{charles.id}">Charles Babbage</a>' in account
+        assert "phone only: +12125550142" in account
+        assert "None" not in account
+        page = http.get(f"/leads/%23{charles.id}")
+        assert page.status_code == 200
+        assert f'known by phone only (<a href="/leads/%23{charles.id}">#{charles.id}</a>)' in page.text
+        assert "tel:+12125550142" in page.text
+        again = post_form(http, f"/leads/{ADA}/colleague", {"name": "Charles B.", "phone": "+1 212 555 0142"})
+        assert again.status_code == 422
+        assert f"+12125550142 is the phone of Charles Babbage (#{charles.id}) at this account already" in again.text
+        ada_number = post_form(http, f"/leads/{ADA}/colleague", {"name": "Ada Again", "phone": "212.555.0100"})
+        assert "is the phone of Ada Lovelace (ada@analytical.example)" in ada_number.text  # imported as +1 212 555 0100
+        task = f"/tasks/{seeded.ada_call}"
+        done = post_form(http, f"{task}/colleague", {"name": "Grace Hopper", "phone": "+1 212 555 0143"})
+        assert done.status_code in (200, 303)
+        page = http.get(task).text
+        assert "Added Grace Hopper (+12125550143) to" in page
+        with ctx.sessions() as s:
+            grace = s.scalars(select(Lead).where(Lead.phone == "+12125550143")).one()
+        assert f'<option value="@lead:#{grace.id}">Grace Hopper (+12125550143)</option>' in page  # who decides
