@@ -29,7 +29,7 @@ def decisions_list(
             emit_json(items)
             return
         rows = [
-            (d["at"][:16], d["email"], d["outcome"], "skipped" if d["qualification_skipped"] else "", d["reason"])
+            (d["at"][:16], d["ref"], d["outcome"], "skipped" if d["qualification_skipped"] else "", d["reason"])
             for d in items
         ]
         typer.echo(table(rows, ["at (UTC)", "lead", "outcome", "qualification", "reason"]))

@@ -72,7 +72,7 @@ def pause(email: str, now: NowOption = None) -> None:
         with session() as s:
             lead = get_lead(s, email)
             do_pause(s, lead, now=parse_instant(now))
-            typer.echo(f"paused {lead.email}")
+            typer.echo(f"paused {lead.reference}")
 
     run(go)
 
@@ -87,7 +87,7 @@ def resume(email: str, now: NowOption = None) -> None:
         with session() as s:
             lead = get_lead(s, email)
             enrollment = do_resume(s, lead, now=parse_instant(now), settings=context().settings)
-            typer.echo(f"resumed {lead.email}; next step due {enrollment.next_due_at}")
+            typer.echo(f"resumed {lead.reference}; next step due {enrollment.next_due_at}")
 
     run(go)
 
@@ -169,7 +169,7 @@ def decide(
                 qualification_skipped=skip_qualification,
             )
             typer.echo(
-                f"decided {lead.email}: {chosen.value}" + (" (qualification skipped)" if skip_qualification else "")
+                f"decided {lead.reference}: {chosen.value}" + (" (qualification skipped)" if skip_qualification else "")
             )
 
     run(go)
@@ -192,6 +192,6 @@ def reply(
             lead = get_lead(s, email)
             _, enrollment = record_response(s, lead, now=parse_instant(now), channel=channel, note=note)
             state = enrollment.state if enrollment else "not enrolled"
-            typer.echo(f"recorded a response from {lead.email}; enrollment {state}")
+            typer.echo(f"recorded a response from {lead.reference}; enrollment {state}")
 
     run(go)

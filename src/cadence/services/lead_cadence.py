@@ -121,4 +121,4 @@ def lead_plan(
                 "utc": at.isoformat(),
             }
         )
-    return {"email": lead.email, "cadence": cadence.name, "timezone": str(calendar.tz), "steps": steps}
+    return {"email": lead.reference, "cadence": cadence.name, "timezone": str(calendar.tz), "steps": steps}

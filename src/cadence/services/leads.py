@@ -745,13 +745,16 @@ def list_decisions(session: Session, *, outcome: str | None = None, history: boo
 
     With ``history``, the decisions later ones superseded too (``superseded_at`` set).
     """
-    query = select(Decision, Lead.email).join(Lead, Lead.id == Decision.lead_id)
+    query = select(Decision, Lead.id, Lead.email).join(Lead, Lead.id == Decision.lead_id)
     if not history:
         query = query.where(Decision.superseded_at.is_(None))
     if outcome is not None:
         query = query.where(Decision.outcome == outcome)
     query = query.order_by(Decision.decided_at.desc(), Decision.id.desc())
-    return [{"email": email, **_decision_dict(decision)} for decision, email in session.execute(query)]
+    return [
+        {"email": email, "ref": lead_reference(lead_id, email), **_decision_dict(decision)}
+        for decision, lead_id, email in session.execute(query)
+    ]
 
 
 def _account_of(session: Session, lead: Lead) -> dict[str, Any] | None:
