@@ -137,6 +137,12 @@ def test_a_colleague_known_only_by_phone_is_added_from_the_lead_page_and_from_a_
         assert page.status_code == 200
         assert f'known by phone only (<a href="/leads/%23{charles.id}">#{charles.id}</a>)' in page.text
         assert "tel:+12125550142" in page.text
+        edited = post_form(http, f"/leads/%23{charles.id}/edit", {"title": "CFO", "phone": "+1 212 555 0142"})
+        assert edited.status_code in (200, 303)
+        assert f"Saved #{charles.id}: title." in http.get(f"/leads/%23{charles.id}").text
+        emptied = post_form(http, f"/leads/%23{charles.id}/edit", {"phone": ""})
+        assert emptied.status_code == 422
+        assert "give an email address or a phone number" in emptied.text  # the only way to reach them stays
         again = post_form(http, f"/leads/{ADA}/colleague", {"name": "Charles B.", "phone": "+1 212 555 0142"})
         assert again.status_code == 422
         assert f"+12125550142 is the phone of Charles Babbage (#{charles.id}) at this account already" in again.text

@@ -49,7 +49,7 @@ def downgrade() -> None:
     if missing:
         raise RuntimeError(
             f"{missing} lead(s) have no email address (known by phone only): a version before 0021 "
-            "cannot hold them; erase them (`cadence leads erase '#ID'`) before going back, or stay on this one"
+            "cannot hold them without inventing an address it would send to; stay on this version"
         )
     if bind.dialect.name == "sqlite":
         _rewrite_sqlite_definition(lambda sql: _NULLABLE.sub(r"\1 NOT NULL", sql, count=1))

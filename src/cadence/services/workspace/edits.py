@@ -66,12 +66,12 @@ def edit_lead(ctx: Context, viewer: Viewer, email: str, given: Mapping[str, str]
         values: dict[str, Any] = lead_field_values(lead)
         values.update({name: given[name] for name, _ in EDITABLE_FIELDS if name in given})
         values["email"] = lead.email
-        data = make_lead(values)
+        data = make_lead(values, email_optional=lead.email is None)  # known by phone: the phone must stay usable
         cleaned = lead_columns(data)
         changed = [label for name, label in EDITABLE_FIELDS if getattr(lead, name) != cleaned[name]]
         if changed:
             for name, value in cleaned.items():
                 setattr(lead, name, value)
             lead.updated_at = now
-            audit.record(session, viewer.email, "leads.edit", lead.email, {"fields": changed}, now=now)
+            audit.record(session, viewer.email, "leads.edit", lead.reference, {"fields": changed}, now=now)
         return LeadEdited(email=lead.reference, changed=changed)
