@@ -8,7 +8,7 @@ belongs to. Their unique keys include it, so two inboxes with an ``INBOX`` each 
 UIDVALIDITY and last UID.
 
 Revision ID: 0022
-Revises: 0020
+Revises: 0021
 Create Date: 2026-12-07 23:00:00.000000
 """
 
@@ -20,7 +20,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0022"
-down_revision = "0020"
+down_revision = "0021"
 branch_labels = None
 depends_on = None
 
