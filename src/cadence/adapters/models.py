@@ -92,6 +92,13 @@ class Lead(Base):
     """A person we follow up (a name until they show enough interest)."""
 
     __tablename__ = "leads"
+    __table_args__ = (
+        # The workspace's list pages through leads in (priority, email) order, filtered by status or owner;
+        # PostgreSQL sorts NULLs last in an ascending index, the order the list asks for.
+        Index("ix_leads_priority_email", "priority", "email"),
+        Index("ix_leads_status_priority_email", "status", "priority", "email"),
+        Index("ix_leads_owner_priority_email", "owner_id", "priority", "email"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     email: Mapped[str] = mapped_column(String(320), unique=True)
@@ -267,7 +274,12 @@ class Task(Base):
     """Work for a rep: a call, a LinkedIn invite, research, a postcard, an answer to a reply."""
 
     __tablename__ = "tasks"
-    __table_args__ = (Index("ix_tasks_owner_status_due", "owner_id", "status", "due_at"),)
+    __table_args__ = (
+        Index("ix_tasks_owner_status_due", "owner_id", "status", "due_at"),
+        # Everyone's open tasks by due time (a manager's task board, the API), and the tasks done lately.
+        Index("ix_tasks_status_due", "status", "due_at"),
+        Index("ix_tasks_status_completed", "status", "completed_at"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     lead_id: Mapped[int] = mapped_column(ForeignKey("leads.id"), index=True)

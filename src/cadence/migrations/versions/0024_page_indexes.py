@@ -1,0 +1,37 @@
+"""page indexes: the leads list and the task boards read a page of rows off an index
+
+``leads`` gains (priority, email), (status, priority, email) and (owner_id, priority, email): the
+workspace's list reads its first rows in that order, whatever the number of leads. ``tasks`` gains
+(status, due_at), everyone's open tasks by due time, and (status, completed_at), the tasks done lately.
+
+Revision ID: 0024
+Revises: 0020
+Create Date: 2026-12-07 23:00:00.000000
+"""
+
+from __future__ import annotations
+
+from alembic import op
+
+revision = "0024"
+down_revision = "0020"
+branch_labels = None
+depends_on = None
+
+INDEXES = (
+    ("ix_leads_priority_email", "leads", ["priority", "email"]),
+    ("ix_leads_status_priority_email", "leads", ["status", "priority", "email"]),
+    ("ix_leads_owner_priority_email", "leads", ["owner_id", "priority", "email"]),
+    ("ix_tasks_status_due", "tasks", ["status", "due_at"]),
+    ("ix_tasks_status_completed", "tasks", ["status", "completed_at"]),
+)
+
+
+def upgrade() -> None:
+    for name, table, columns in INDEXES:
+        op.create_index(name, table, columns)
+
+
+def downgrade() -> None:
+    for name, table, _columns in reversed(INDEXES):
+        op.drop_index(name, table_name=table)
