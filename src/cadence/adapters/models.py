@@ -842,3 +842,18 @@ class AuditEntry(Base):
     action: Mapped[str] = mapped_column(String(60), index=True)
     subject: Mapped[str | None] = mapped_column(String(320))
     details: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+
+
+class DashboardSnapshot(Base):
+    """The managers' dashboard's numbers as computed at ``taken_at`` (JSON), so that a page view reads one row.
+
+    :mod:`cadence.services.dashboard_snapshot` writes it in the background and keeps the latest only.
+    """
+
+    __tablename__ = "dashboard_snapshots"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    taken_at: Mapped[datetime] = mapped_column(index=True)
+    seconds: Mapped[float] = mapped_column(Float)
+    """How long computing the numbers took."""
+    numbers: Mapped[dict[str, Any]] = mapped_column(JSON)
