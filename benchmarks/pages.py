@@ -3,9 +3,10 @@
     python benchmarks/pages.py [--sizes 10000,1000000] [--seconds 90] [--users 20] [--database-url URL]
 
 At each size, on a PostgreSQL database of its own, a tenant is built (``benchmarks/tenant.py``'s
-``build`` when it is there; else :func:`seed_tenant` below: leads over three years, accounts, ten
-touches and three tasks a lead, replies, decisions, 50 reps), ``ANALYZE``d, a manager, a rep and a
-read API key are added, and ``cadence web`` is started as a user starts it. Then locust, headless,
+``build``; with ``--own-tenant`` :func:`seed_tenant` below, cruder and faster: leads over three
+years, accounts, ten touches and three tasks a lead, replies, decisions, 50 reps), one manager
+account per user and rep accounts and a read API key are added, and ``cadence web`` is started as a
+user starts it, its clock at the tenant's present. Then locust, headless,
 runs ``benchmarks/pages_locust.py``: ``--users`` users (managers, reps and API clients, 3:2:1) who
 sign in and go from page to page, 1 to 3 seconds apart, for ``--warmup`` seconds not counted (the
 statistics are reset then), then ``--seconds`` measured.
@@ -138,18 +139,18 @@ def seed_tenant(url: str, leads: int) -> None:
     engine.dispose()
 
 
-def build_tenant(url: str, leads: int) -> str:
-    """The tenant of ``leads`` leads: ``tenant.build`` when the module is there, else :func:`seed_tenant`."""
-    try:
-        from tenant import build  # type: ignore[import-not-found]
-    except ImportError:
+def build_tenant(url: str, leads: int, *, own: bool) -> tuple[str, datetime]:
+    """The tenant of ``leads`` leads, and its present: ``tenant.build``'s, else (``own``) :func:`seed_tenant`'s."""
+    if own:
         seed_tenant(url, leads)
-        return "pages.seed_tenant"
-    build(url, leads)
-    return "tenant.build"
+        return "pages.seed_tenant", NOW
+    import tenant
+
+    tenant.build(url, leads, quiet=True)
+    return "tenant.build", tenant.NOW
 
 
-def prepare(url: str, folder: Path, users: int) -> Path:
+def prepare(url: str, folder: Path, users: int, now: datetime) -> Path:
     """Add the people who log in and the API key; write the sample of what they ask for; return its path."""
     import sqlalchemy as sa
 
@@ -165,10 +166,10 @@ def prepare(url: str, folder: Path, users: int) -> Path:
         reps = list(s.scalars(sa.select(Rep).order_by(Rep.id).limit(users)))
         managers = [f"boss{i}@yourco.example" for i in range(users)]
         for manager in managers:
-            add_user(s, manager, role=Role.MANAGER, password=PASSWORD, now=NOW)
+            add_user(s, manager, role=Role.MANAGER, password=PASSWORD, now=now)
         for rep in reps:
-            add_user(s, rep.email, role=Role.REP, password=PASSWORD, now=NOW)
-        key = create_key(s, "pages benchmark", Scope.READ, now=NOW).key
+            add_user(s, rep.email, role=Role.REP, password=PASSWORD, now=now)
+        key = create_key(s, "pages benchmark", Scope.READ, now=now).key
         leads = list(s.scalars(sa.select(Lead.email).order_by(sa.func.random()).limit(SAMPLES)))
         sample = {
             "managers": managers,
@@ -215,9 +216,9 @@ def wait_for_web(base: str, process: subprocess.Popen[bytes]) -> None:
         time.sleep(0.3)
 
 
-def run_size(url: str, args: argparse.Namespace, folder: Path) -> dict[str, dict[str, float]]:
+def run_size(url: str, args: argparse.Namespace, folder: Path, now: datetime) -> dict[str, dict[str, float]]:
     """Serve the tenant at ``url`` and run the users against it; each page's p50, p95 and counts."""
-    sample = prepare(url, folder, args.users)
+    sample = prepare(url, folder, args.users, now)
     port = free_port()
     env = {
         **os.environ,
@@ -228,7 +229,7 @@ def run_size(url: str, args: argparse.Namespace, folder: Path) -> dict[str, dict
         "CADENCE_PAGES_SAMPLE": str(sample),
     }
     web = subprocess.Popen(
-        [sys.executable, "-m", "cadence.cli", "web", "--port", str(port), "--now", NOW.isoformat()],
+        [sys.executable, "-m", "cadence.cli", "web", "--port", str(port), "--now", now.isoformat()],
         env=env,
         stdout=subprocess.DEVNULL,
         stderr=open(folder / "web.log", "ab"),  # noqa: SIM115 - the process owns it until it ends
@@ -291,6 +292,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--users", type=int, default=20, help="concurrent users")
     parser.add_argument("--database-url", help="PostgreSQL server to create the benchmark databases on")
     parser.add_argument("--keep", action="store_true", help="keep the databases (their URLs go to stderr)")
+    parser.add_argument(
+        "--own-tenant", action="store_true", help="seed with generate_series (faster, cruder) instead of tenant.py"
+    )
     args = parser.parse_args(argv)
     sizes = [int(size) for size in args.sizes.split(",")]
     isolate_environment()
@@ -303,11 +307,12 @@ def main(argv: list[str] | None = None) -> int:
             if args.keep:
                 log(f"database: {url}")
             started = time.perf_counter()
-            builders.append(build_tenant(url, size))
-            log(f"{size} leads built in {time.perf_counter() - started:.0f}s ({builders[-1]})")
+            builder, now = build_tenant(url, size, own=args.own_tenant)
+            builders.append(builder)
+            log(f"{size} leads built in {time.perf_counter() - started:.0f}s ({builder})")
             here = folder / str(size)
             here.mkdir()
-            results.append(run_size(url, args, here))
+            results.append(run_size(url, args, here, now))
             log(f"{size}: " + ", ".join(f"{name} {r['p95_ms']:.0f}" for name, r in sorted(results[-1].items())))
     names = sorted(set().union(*results))
     pages: dict[str, Any] = {}
