@@ -154,7 +154,7 @@ def prepare(url: str, folder: Path, users: int, now: datetime) -> Path:
     """Add the people who log in and the API key; write the sample of what they ask for; return its path."""
     import sqlalchemy as sa
 
-    from cadence.adapters.models import Account, Lead, Rep, Task
+    from cadence.adapters.models import Account, Lead, Rep, Task, User
     from cadence.services.api_keys import Scope, create_key
     from cadence.services.context import Context
     from cadence.services.users import Role, add_user
@@ -165,11 +165,14 @@ def prepare(url: str, folder: Path, users: int, now: datetime) -> Path:
         # one account per user: logins in flight count against their account's limit, as they should
         reps = list(s.scalars(sa.select(Rep).order_by(Rep.id).limit(users)))
         managers = [f"boss{i}@yourco.example" for i in range(users)]
+        have = set(s.scalars(sa.select(User.email)))  # a tenant reused from an earlier run has them
         for manager in managers:
-            add_user(s, manager, role=Role.MANAGER, password=PASSWORD, now=now)
+            if manager not in have:
+                add_user(s, manager, role=Role.MANAGER, password=PASSWORD, now=now)
         for rep in reps:
-            add_user(s, rep.email, role=Role.REP, password=PASSWORD, now=now)
-        key = create_key(s, "pages benchmark", Scope.READ, now=now).key
+            if rep.email not in have:
+                add_user(s, rep.email, role=Role.REP, password=PASSWORD, now=now)
+        key = create_key(s, f"pages benchmark {os.getpid()} {time.time():.0f}", Scope.READ, now=now).key
         leads = list(s.scalars(sa.select(Lead.email).order_by(sa.func.random()).limit(SAMPLES)))
         sample = {
             "managers": managers,
@@ -293,6 +296,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--database-url", help="PostgreSQL server to create the benchmark databases on")
     parser.add_argument("--keep", action="store_true", help="keep the databases (their URLs go to stderr)")
     parser.add_argument(
+        "--tenant-url",
+        action="append",
+        default=[],
+        metavar="SIZE=URL",
+        help="use the tenant of SIZE leads already built at URL (kept; migrated to the head) instead of building one",
+    )
+    parser.add_argument("--reused-from-tenant", action="store_true", help="the reused tenants were built by tenant.py")
+    parser.add_argument(
         "--own-tenant", action="store_true", help="seed with generate_series (faster, cruder) instead of tenant.py"
     )
     args = parser.parse_args(argv)
@@ -302,7 +313,19 @@ def main(argv: list[str] | None = None) -> int:
     results: list[dict[str, dict[str, float]]] = []
     builders: list[str] = []
     folder = Path(tempfile.mkdtemp(prefix="cadence-pages-"))
+    reused = dict(item.split("=", 1) for item in args.tenant_url)
     for size in sizes:
+        here = folder / str(size)
+        here.mkdir()
+        if str(size) in reused:
+            # a tenant built before (migrated to the head): its present is the seeder's, or tenant.py's
+            import tenant
+
+            builders.append(f"reused ({'tenant.build' if args.reused_from_tenant else 'pages.seed_tenant'})")
+            now = tenant.NOW if args.reused_from_tenant else NOW
+            results.append(run_size(reused[str(size)], args, here, now))
+            log(f"{size}: " + ", ".join(f"{name} {r['p95_ms']:.0f}" for name, r in sorted(results[-1].items())))
+            continue
         with database("postgresql", args.database_url, keep=args.keep) as url:
             if args.keep:
                 log(f"database: {url}")
@@ -310,8 +333,6 @@ def main(argv: list[str] | None = None) -> int:
             builder, now = build_tenant(url, size, own=args.own_tenant)
             builders.append(builder)
             log(f"{size} leads built in {time.perf_counter() - started:.0f}s ({builder})")
-            here = folder / str(size)
-            here.mkdir()
             results.append(run_size(url, args, here, now))
             log(f"{size}: " + ", ".join(f"{name} {r['p95_ms']:.0f}" for name, r in sorted(results[-1].items())))
     names = sorted(set().union(*results))

@@ -98,6 +98,8 @@ class Lead(Base):
         Index("ix_leads_priority_email", "priority", "email"),
         Index("ix_leads_status_priority_email", "status", "priority", "email"),
         Index("ix_leads_owner_priority_email", "owner_id", "priority", "email"),
+        # The names and unfit contacts not enrolled, newest first (the managers' review page).
+        Index("ix_leads_status_created", "status", "created_at"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -279,6 +281,8 @@ class Task(Base):
         # Everyone's open tasks by due time (a manager's task board, the API), and the tasks done lately.
         Index("ix_tasks_status_due", "status", "due_at"),
         Index("ix_tasks_status_completed", "status", "completed_at"),
+        # One rep's tasks of every status by due time (GET /api/v1/tasks?owner=).
+        Index("ix_tasks_owner_due", "owner_id", "due_at"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
 
-from cadence.adapters.models import Lead, Rep, Task
+from cadence.adapters.models import Rep, Task
 from cadence.core.decisions import Outcome
 from cadence.core.events import Decided, TaskDone
 from cadence.core.schedule import local_instant
@@ -69,7 +69,7 @@ def _tasks_query(
         raise ValidationError(f"--due must be today, overdue or all, not {due!r}")
     if status is not None and status not in ("open", "done", "cancelled"):
         raise ValidationError(f"--status must be open, done or cancelled, not {status!r}")
-    query = select(Task).join(Lead, Lead.id == Task.lead_id)
+    query = select(Task)  # every task has its lead (a foreign key, not null): no join to filter by
     zone = settings.default_timezone
     if owner is not None:
         from cadence.services.reps import get_rep

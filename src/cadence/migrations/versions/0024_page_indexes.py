@@ -1,8 +1,10 @@
 """pages at scale: indexes for the leads list and the task boards; the dashboard's snapshots
 
 ``leads`` gains (priority, email), (status, priority, email) and (owner_id, priority, email): the
-workspace's list reads its first rows in that order, whatever the number of leads. ``tasks`` gains
-(status, due_at), everyone's open tasks by due time, and (status, completed_at), the tasks done lately.
+workspace's list reads its first rows in that order, whatever the number of leads; (status,
+created_at) gives the newest names and unfit contacts to review. ``tasks`` gains
+(status, due_at), everyone's open tasks by due time, (status, completed_at), the tasks done lately,
+and (owner_id, due_at), one rep's tasks of every status.
 ``dashboard_snapshots`` keeps the managers' dashboard's numbers, computed in the background.
 
 Revision ID: 0024
@@ -26,8 +28,10 @@ INDEXES = (
     ("ix_leads_priority_email", "leads", ["priority", "email"]),
     ("ix_leads_status_priority_email", "leads", ["status", "priority", "email"]),
     ("ix_leads_owner_priority_email", "leads", ["owner_id", "priority", "email"]),
+    ("ix_leads_status_created", "leads", ["status", "created_at"]),
     ("ix_tasks_status_due", "tasks", ["status", "due_at"]),
     ("ix_tasks_status_completed", "tasks", ["status", "completed_at"]),
+    ("ix_tasks_owner_due", "tasks", ["owner_id", "due_at"]),
 )
 
 
