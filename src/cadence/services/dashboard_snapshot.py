@@ -187,8 +187,15 @@ class Refresher:
         interval = self.ctx.settings.dashboard_refresh_seconds
         while not self._stop.is_set():
             try:
-                done = refresh(self.ctx, now=self.clock())
-                logger.info("dashboard numbers refreshed in %.1f s", done.seconds)
+                now = self.clock()
+                found = latest(self.ctx)
+                # a server restarted within the interval finds them fresh: it waits for its turn
+                wait = interval if found is None else interval - (now - found.taken_at).total_seconds()
+                if found is None or not 0 < wait <= interval:
+                    done = refresh(self.ctx, now=now)
+                    logger.info("dashboard numbers refreshed in %.1f s", done.seconds)
+                    wait = interval
             except Exception:  # the next round tries again; the page computes them if they grow stale
                 logger.exception("the dashboard's numbers could not be refreshed")
-            self._stop.wait(interval)
+                wait = interval
+            self._stop.wait(wait)
