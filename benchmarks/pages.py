@@ -226,8 +226,11 @@ def wait_for_web(base: str, process: subprocess.Popen[bytes]) -> None:
         time.sleep(0.3)
 
 
-def run_size(url: str, args: argparse.Namespace, folder: Path, now: datetime) -> dict[str, dict[str, float]]:
-    """Serve the tenant at ``url`` and run the users against it; each page's p50, p95 and counts."""
+def run_size(
+    url: str, args: argparse.Namespace, folder: Path, now: datetime
+) -> tuple[dict[str, dict[str, float]], float]:
+    """Serve the tenant at ``url`` and run the users against it; each page's p50, p95 and counts, and the
+    seconds the dashboard's numbers took to compute."""
     sample = prepare(url, folder, args.users, now)
     port = free_port()
     env = {
@@ -269,9 +272,9 @@ def run_size(url: str, args: argparse.Namespace, folder: Path, now: datetime) ->
         log(f"locust: {args.users} users for {args.seconds}s against {base}")
         with (folder / "locust.log").open("ab") as errors:
             subprocess.run(locust, env=env, check=False, stdout=subprocess.DEVNULL, stderr=errors)
-        stats = read_stats(prefix.with_name("locust_stats.csv"))
-        stats["_dashboard_refresh_s"] = {"seconds": json.loads(sample.read_text())["dashboard_refresh_s"]}
-        return stats
+        return read_stats(prefix.with_name("locust_stats.csv")), float(
+            json.loads(sample.read_text())["dashboard_refresh_s"]
+        )
     finally:
         web.terminate()
         try:
@@ -323,6 +326,7 @@ def main(argv: list[str] | None = None) -> int:
     builders: list[str] = []
     folder = Path(tempfile.mkdtemp(prefix="cadence-pages-"))
     reused = dict(item.split("=", 1) for item in args.tenant_url)
+    refresh_seconds: list[float] = []
     for size in sizes:
         here = folder / str(size)
         here.mkdir()
@@ -332,7 +336,9 @@ def main(argv: list[str] | None = None) -> int:
 
             builders.append(f"reused ({'tenant.build' if args.reused_from_tenant else 'pages.seed_tenant'})")
             now = tenant.NOW if args.reused_from_tenant else NOW
-            results.append(run_size(reused[str(size)], args, here, now))
+            stats, seconds = run_size(reused[str(size)], args, here, now)
+            results.append(stats)
+            refresh_seconds.append(seconds)
             log(f"{size}: " + ", ".join(f"{name} {r['p95_ms']:.0f}" for name, r in sorted(results[-1].items())))
             continue
         with database("postgresql", args.database_url, keep=args.keep) as url:
@@ -342,9 +348,10 @@ def main(argv: list[str] | None = None) -> int:
             builder, now = build_tenant(url, size, own=args.own_tenant)
             builders.append(builder)
             log(f"{size} leads built in {time.perf_counter() - started:.0f}s ({builder})")
-            results.append(run_size(url, args, here, now))
+            stats, seconds = run_size(url, args, here, now)
+            results.append(stats)
+            refresh_seconds.append(seconds)
             log(f"{size}: " + ", ".join(f"{name} {r['p95_ms']:.0f}" for name, r in sorted(results[-1].items())))
-    refresh_seconds = [result.pop("_dashboard_refresh_s")["seconds"] for result in results]
     names = sorted(set().union(*results))
     pages: dict[str, Any] = {}
     for name in names:
