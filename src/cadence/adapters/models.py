@@ -283,6 +283,8 @@ class Task(Base):
         Index("ix_tasks_status_completed", "status", "completed_at"),
         # One rep's tasks of every status by due time (GET /api/v1/tasks?owner=).
         Index("ix_tasks_owner_due", "owner_id", "due_at"),
+        # An enrollment's tasks (time to first touch reads the last 30 days' enrollments' tasks).
+        Index("ix_tasks_enrollment_id", "enrollment_id"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -4,7 +4,8 @@
 workspace's list reads its first rows in that order, whatever the number of leads; (status,
 created_at) gives the newest names and unfit contacts to review. ``tasks`` gains
 (status, due_at), everyone's open tasks by due time, (status, completed_at), the tasks done lately,
-and (owner_id, due_at), one rep's tasks of every status.
+(owner_id, due_at), one rep's tasks of every status, and (enrollment_id), an enrollment's tasks
+(time to first touch, on the dashboard, reads them for the last 30 days' enrollments).
 ``dashboard_snapshots`` keeps the managers' dashboard's numbers, computed in the background.
 
 Revision ID: 0024
@@ -32,6 +33,7 @@ INDEXES = (
     ("ix_tasks_status_due", "tasks", ["status", "due_at"]),
     ("ix_tasks_status_completed", "tasks", ["status", "completed_at"]),
     ("ix_tasks_owner_due", "tasks", ["owner_id", "due_at"]),
+    ("ix_tasks_enrollment_id", "tasks", ["enrollment_id"]),
 )
 
 
