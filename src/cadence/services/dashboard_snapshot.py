@@ -4,7 +4,9 @@ Computing them reads every lead, touch, decision and task (:mod:`cadence.service
 million leads that is seconds of database work, too much for each view. ``cadence web`` runs
 :func:`refresh` every ``dashboard_refresh_seconds`` (:class:`Refresher`); :func:`numbers` returns
 the latest snapshot, or computes one when there is none or it is older than twice the interval
-(a server that was stopped). With ``dashboard_refresh_seconds`` 0 every view computes them.
+(a server that was stopped). The alerts (late answers, messages to review, failed webhook
+deliveries) are read at each view: a manager acts on them. With ``dashboard_refresh_seconds`` 0
+every view computes them.
 
 The snapshot is the very numbers :func:`compute` returns, through JSON: the tests hold that they
 equal the direct queries after sends, decisions and an erasure.
@@ -16,7 +18,7 @@ import logging
 import threading
 import time as clock_time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -25,7 +27,7 @@ from sqlalchemy import delete, select
 from cadence.adapters.models import DashboardSnapshot
 from cadence.services.context import Context
 from cadence.services.dashboard import Funnel, FunnelStep, LeadCounts, OutcomeCount, RepTasks
-from cadence.services.response_sla import LateAnswer
+from cadence.services.response_sla import LateAnswer, late_answers
 from cadence.services.workspace.dashboard import Overview, overview
 
 logger = logging.getLogger("cadence.dashboard")
@@ -159,8 +161,28 @@ def numbers(ctx: Context, *, now: datetime) -> DashboardNumbers:
         return compute(ctx, now=now)
     found = latest(ctx)
     if found is not None and now - timedelta(seconds=2 * interval) <= found.taken_at <= now:
-        return found
+        return with_live_alerts(ctx, found, now=now)
     return refresh(ctx, now=now)
+
+
+def with_live_alerts(ctx: Context, found: DashboardNumbers, *, now: datetime) -> DashboardNumbers:
+    """``found`` with its alerts read now: answers past the response time, messages to review, webhook deliveries.
+
+    They ask a manager to act, so they are never minutes old; each reads few rows (open answer
+    tasks, an index on the deliveries' state).
+    """
+    from cadence.services.replies import review_count
+    from cadence.services.workspace.webhooks import webhook_counts
+
+    with ctx.sessions() as session:
+        late = late_answers(session, now=now, settings=ctx.settings)
+        review = review_count(session)
+    return replace(
+        found,
+        overview=replace(found.overview, late_answers=late),
+        inbound_review=review,
+        webhooks=webhook_counts(ctx),
+    )
 
 
 class Refresher:
