@@ -85,6 +85,13 @@ class Settings(BaseSettings):
     auto_reply_pause_days: int = Field(
         default=7, ge=1, le=90, description="How long an out-of-office pauses a lead when it names no return date."
     )
+    dashboard_refresh_seconds: int = Field(
+        default=300,
+        ge=0,
+        le=86_400,
+        description="How often `cadence web` computes the managers' dashboard in the background (its page shows"
+        " the latest numbers and their time); 0: the page computes them at each view.",
+    )
     response_sla_hours: int = Field(
         default=4, ge=1, le=80, description="Business hours within which an interested reply is answered."
     )

@@ -92,6 +92,15 @@ class Lead(Base):
     """A person we follow up (a name until they show enough interest)."""
 
     __tablename__ = "leads"
+    __table_args__ = (
+        # The workspace's list pages through leads in (priority, email) order, filtered by status or owner;
+        # PostgreSQL sorts NULLs last in an ascending index, the order the list asks for.
+        Index("ix_leads_priority_email", "priority", "email"),
+        Index("ix_leads_status_priority_email", "status", "priority", "email"),
+        Index("ix_leads_owner_priority_email", "owner_id", "priority", "email"),
+        # The names and unfit contacts not enrolled, newest first (the managers' review page).
+        Index("ix_leads_status_created", "status", "created_at"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     email: Mapped[str | None] = mapped_column(String(320), unique=True)
@@ -278,7 +287,16 @@ class Task(Base):
     """Work for a rep: a call, a LinkedIn invite, research, a postcard, an answer to a reply."""
 
     __tablename__ = "tasks"
-    __table_args__ = (Index("ix_tasks_owner_status_due", "owner_id", "status", "due_at"),)
+    __table_args__ = (
+        Index("ix_tasks_owner_status_due", "owner_id", "status", "due_at"),
+        # Everyone's open tasks by due time (a manager's task board, the API), and the tasks done lately.
+        Index("ix_tasks_status_due", "status", "due_at"),
+        Index("ix_tasks_status_completed", "status", "completed_at"),
+        # One rep's tasks of every status by due time (GET /api/v1/tasks?owner=).
+        Index("ix_tasks_owner_due", "owner_id", "due_at"),
+        # An enrollment's tasks (time to first touch reads the last 30 days' enrollments' tasks).
+        Index("ix_tasks_enrollment_id", "enrollment_id"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     lead_id: Mapped[int] = mapped_column(ForeignKey("leads.id"), index=True)
@@ -853,3 +871,18 @@ class AuditEntry(Base):
     action: Mapped[str] = mapped_column(String(60), index=True)
     subject: Mapped[str | None] = mapped_column(String(320))
     details: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+
+
+class DashboardSnapshot(Base):
+    """The managers' dashboard's numbers as computed at ``taken_at`` (JSON), so that a page view reads one row.
+
+    :mod:`cadence.services.dashboard_snapshot` writes it in the background and keeps the latest only.
+    """
+
+    __tablename__ = "dashboard_snapshots"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    taken_at: Mapped[datetime] = mapped_column(index=True)
+    seconds: Mapped[float] = mapped_column(Float)
+    """How long computing the numbers took."""
+    numbers: Mapped[dict[str, Any]] = mapped_column(JSON)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import exists, select
 from sqlalchemy.orm import Session
 
 from cadence.adapters.models import Enrollment, Lead
@@ -15,7 +15,7 @@ from cadence.services import audit
 from cadence.services.context import Context
 from cadence.services.lead_cadence import Enrolled, enroll_lead
 from cadence.services.leads import lead_data
-from cadence.services.suppression import is_suppressed
+from cadence.services.suppression import suppressed_among
 
 MAX_LISTED = 500
 
@@ -40,13 +40,22 @@ def not_enrolled(ctx: Context, session: Session, *, kind: str | None = None) -> 
     The reasons are the qualification rules' own, read again now (rules may have changed since the import).
     """
     kinds = [kind] if kind in (Kind.NAME.value, Kind.UNFIT.value) else [Kind.NAME.value, Kind.UNFIT.value]
-    enrolled = select(Enrollment.lead_id)
-    leads = session.scalars(
-        select(Lead)
-        .where(Lead.status.in_(kinds), Lead.id.not_in(enrolled))
-        .order_by(Lead.created_at.desc(), Lead.id.desc())
-        .limit(MAX_LISTED)
-    )
+    # NOT EXISTS, one probe of the enrollments' lead index per candidate (NOT IN would hash every
+    # enrollment); one query per kind, newest first off ix_leads_status_created, so that each reads
+    # its newest candidates only; the two lists merged.
+    enrolled = exists().where(Enrollment.lead_id == Lead.id)
+    candidates = [
+        lead
+        for status in kinds
+        for lead in session.scalars(
+            select(Lead)
+            .where(Lead.status == status, ~enrolled)
+            .order_by(Lead.created_at.desc(), Lead.id.desc())
+            .limit(MAX_LISTED)
+        )
+    ]
+    leads = sorted(candidates, key=lambda lead: (lead.created_at, lead.id), reverse=True)[:MAX_LISTED]
+    suppressed = suppressed_among(session, [lead.email for lead in leads if lead.email is not None])
     found = []
     for lead in leads:
         result = qualify(lead_data(lead), ctx.rules)
@@ -59,7 +68,7 @@ def not_enrolled(ctx: Context, session: Session, *, kind: str | None = None) -> 
                 reasons=result.reasons,
                 owner=lead.owner.email if lead.owner is not None else None,
                 source=lead.source,
-                suppressed=lead.email is not None and is_suppressed(session, lead.email),
+                suppressed=lead.email is not None and lead.email in suppressed,
             )
         )
     return found

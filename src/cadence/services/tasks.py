@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import select
+from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
 
-from cadence.adapters.models import Lead, Rep, Task
+from cadence.adapters.models import Rep, Task
 from cadence.core.decisions import Outcome
 from cadence.core.events import Decided, TaskDone
 from cadence.core.schedule import local_instant
@@ -61,26 +62,15 @@ def _day_bounds(now: datetime, timezone: str) -> tuple[datetime, datetime]:
     return start, local_instant(day + timedelta(days=1), datetime.min.time(), tz)
 
 
-def list_tasks(
-    session: Session,
-    *,
-    now: datetime,
-    settings: Settings,
-    owner: str | None = None,
-    due: str = "all",
-    status: str | None = None,
-) -> list[dict[str, Any]]:
-    """Tasks, overdue first then by due time.
-
-    ``due``: ``today`` (open tasks due before the end of the owner's local day, overdue included),
-    ``overdue`` (open tasks due before the start of today), or ``all``. Without ``status``, ``today``
-    and ``overdue`` list open tasks and ``all`` lists every status.
-    """
+def _tasks_query(
+    session: Session, *, now: datetime, settings: Settings, owner: str | None, due: str, status: str | None
+) -> Select[tuple[Task]]:
+    """The tasks :func:`list_tasks` lists, unordered."""
     if due not in ("today", "overdue", "all"):
         raise ValidationError(f"--due must be today, overdue or all, not {due!r}")
     if status is not None and status not in ("open", "done", "cancelled"):
         raise ValidationError(f"--status must be open, done or cancelled, not {status!r}")
-    query = select(Task).join(Lead, Lead.id == Task.lead_id)
+    query = select(Task)  # every task has its lead (a foreign key, not null): no join to filter by
     zone = settings.default_timezone
     if owner is not None:
         from cadence.services.reps import get_rep
@@ -97,8 +87,77 @@ def list_tasks(
         query = query.where(Task.due_at < end)
     elif due == "overdue":
         query = query.where(Task.due_at < start)
-    query = query.order_by(Task.due_at, Task.priority, Task.id)
+    return query
+
+
+def list_tasks(
+    session: Session,
+    *,
+    now: datetime,
+    settings: Settings,
+    owner: str | None = None,
+    due: str = "all",
+    status: str | None = None,
+    limit: int | None = None,
+) -> list[dict[str, Any]]:
+    """Tasks, overdue first then by due time (the first ``limit`` of them when given).
+
+    ``due``: ``today`` (open tasks due before the end of the owner's local day, overdue included),
+    ``overdue`` (open tasks due before the start of today), or ``all``. Without ``status``, ``today``
+    and ``overdue`` list open tasks and ``all`` lists every status.
+    """
+    query = _tasks_query(session, now=now, settings=settings, owner=owner, due=due, status=status)
+    query = query.order_by(Task.due_at, Task.priority, Task.id).limit(limit)
     return [task_dict(t) for t in session.scalars(query)]
+
+
+def count_tasks(
+    session: Session,
+    *,
+    now: datetime,
+    settings: Settings,
+    owner: str | None = None,
+    due: str = "all",
+    status: str | None = None,
+) -> int:
+    """How many tasks :func:`list_tasks` would list without a limit (counted by the database)."""
+    query = _tasks_query(session, now=now, settings=settings, owner=owner, due=due, status=status)
+    return int(session.scalar(select(func.count()).select_from(query.with_only_columns(Task.id).subquery())) or 0)
+
+
+@dataclass(frozen=True)
+class OpenTasks:
+    """The first open tasks of one part of a board (by due time) and how many there are (up to a cap)."""
+
+    rows: list[dict[str, Any]]
+    total: int
+    capped: bool
+
+
+def open_tasks_due(
+    session: Session, *, owner_id: int | None, since: datetime | None, before: datetime | None, limit: int, cap: int
+) -> OpenTasks:
+    """Open tasks (of ``owner_id``, else everyone's) due in [``since``, ``before``): the first ``limit``, by due time.
+
+    Read off ``ix_tasks_owner_status_due`` or ``ix_tasks_status_due``: ``limit`` rows and a count
+    that stops at ``cap``, whatever the number of tasks.
+    """
+    query = select(Task).where(Task.status == "open")
+    if owner_id is not None:
+        query = query.where(Task.owner_id == owner_id)
+    if since is not None:
+        query = query.where(Task.due_at >= since)
+    if before is not None:
+        query = query.where(Task.due_at < before)
+    rows = [task_dict(t) for t in session.scalars(query.order_by(Task.due_at, Task.priority, Task.id).limit(limit))]
+    counted = query.with_only_columns(Task.id).limit(cap + 1).subquery()
+    total = int(session.scalar(select(func.count()).select_from(counted)) or 0)
+    return OpenTasks(rows=rows, total=min(total, cap), capped=total > cap)
+
+
+def day_bounds(now: datetime, timezone: str) -> tuple[datetime, datetime]:
+    """The start and the end of the local day of ``now`` in ``timezone``."""
+    return _day_bounds(now, timezone)
 
 
 def get_task(session: Session, task_id: int, *, owner_id: int | None = None) -> Task:

@@ -1,6 +1,7 @@
 """The managers' dashboard: leads by status and class, each cadence's funnel, decisions, each rep's tasks.
 
-The numbers come from :mod:`cadence.services.workspace.dashboard`; the charts are drawn here as inline SVG
+The numbers come from :mod:`cadence.services.workspace.dashboard`, computed in the background
+(:mod:`cadence.services.dashboard_snapshot`); the charts are drawn here as inline SVG
 (:mod:`cadence.web.charts`), with the same numbers in tables.
 """
 
@@ -8,10 +9,8 @@ from __future__ import annotations
 
 from fastapi import Request, Response
 
-from cadence.services.context import Context
 from cadence.services.dashboard import DONE_WINDOW_DAYS
-from cadence.services.workspace.dashboard import overview
-from cadence.services.workspace.webhooks import first_touch_times, webhook_counts
+from cadence.services.dashboard_snapshot import numbers as dashboard_numbers
 from cadence.web.auth import ManagerDep, guarded_router
 from cadence.web.charts import BLUE, GREEN, GREY, ORANGE, VERMILLION, Series, bar_chart, class_color
 from cadence.web.deps import ClockDep, ContextDep
@@ -23,7 +22,9 @@ router = guarded_router()
 @router.get("/dashboard")
 def dashboard_page(request: Request, ctx: ContextDep, clock: ClockDep, viewer: ManagerDep) -> Response:
     """Where the leads stand, how each cadence converts step by step, why leads were decided, and who is behind."""
-    numbers = overview(ctx, now=clock())
+    now = clock()
+    found = dashboard_numbers(ctx, now=now)
+    numbers = found.overview
     leads, funnels, decisions, reps = numbers.leads, numbers.funnels, numbers.decisions, numbers.reps
 
     class_series = [Series("no class" if c == "-" else f"class {c}", class_color(c)) for c in leads.classes]
@@ -81,17 +82,11 @@ def dashboard_page(request: Request, ctx: ContextDep, clock: ClockDep, viewer: M
         late_answers=numbers.late_answers,
         stuck=numbers.stuck,
         stuck_total=numbers.stuck_total,
-        now=clock(),
+        now=now,
         sla_hours=ctx.settings.response_sla_hours,
-        inbound_review=_inbound_review(ctx),
-        webhooks=webhook_counts(ctx),
-        first_touch=first_touch_times(ctx, now=clock()),
+        inbound_review=found.inbound_review,
+        webhooks=found.webhooks,
+        first_touch=found.first_touch,
+        taken_at=found.taken_at,
+        refresh_seconds=ctx.settings.dashboard_refresh_seconds,
     )
-
-
-def _inbound_review(ctx: Context) -> int:
-    """How many inbound messages wait for a person's review (forged or unauthenticated mail is not acted on)."""
-    from cadence.services.replies import review_count
-
-    with ctx.sessions() as session:
-        return review_count(session)

@@ -37,8 +37,6 @@ router = guarded_router()
 
 POINTING = {q.key for q in DEFAULT_QUESTIONS if q.points_at}
 """The questions answered by naming a contact of the account, outside a context: seed 001's two."""
-LIST_LIMIT = 500
-"""The most leads one list page shows (filter by status or owner for the others)."""
 STATUSES = ["name", "unfit", "lead", "active", "paused", "responded", "completed", "decided"]
 """The statuses the list filters by."""
 
@@ -62,19 +60,27 @@ def leads_list(
     viewer: ViewerDep,
     status: Annotated[str, Query(max_length=20)] = "",
     owner: Annotated[str, Query(max_length=320)] = "",
+    q: Annotated[str, Query(max_length=320)] = "",
+    after: Annotated[str, Query(max_length=320)] = "",
 ) -> Response:
-    """The leads: a rep's own; every lead for marketers (read-only) and managers, by owner if asked."""
-    found = leads_for(ctx, viewer, status=status or None, owner=owner or None)
+    """The leads, a page at a time: a rep's own; every lead for marketers (read-only) and managers, by owner if asked.
+
+    ``q``: the start of the address; ``after``: the address the page starts after.
+    """
+    found = leads_for(ctx, viewer, status=status or None, owner=owner or None, search=q or None, after=after or None)
     return workspace_page(
         request,
         ctx,
         viewer,
         "leads.html",
-        leads=found.rows[:LIST_LIMIT],
-        total=len(found.rows),
-        limit=LIST_LIMIT,
+        leads=found.rows,
+        total=found.total,
+        capped=found.capped,
+        next_after=found.next_after,
         status=status,
         owner=owner,
+        q=q,
+        after=after,
         statuses=STATUSES,
         reps=found.reps,
     )

@@ -11,6 +11,7 @@ import uvicorn
 from uvicorn.config import LOGGING_CONFIG
 
 from cadence.errors import ConfigurationError
+from cadence.services.dashboard_snapshot import Refresher
 from cadence.settings import Settings
 from cadence.web.app import create_app
 from cadence.web.deps import running_from
@@ -39,6 +40,8 @@ def serve(host: str = "127.0.0.1", port: int = 8000, now: datetime | None = None
     server reached from elsewhere (:meth:`~cadence.settings.Settings.demo_key_exposed`), an unreachable database,
     :class:`~cadence.services.context.SchemaNotReady`) before listening. uvicorn's own access log is off:
     it would write every unsubscribe token, which spells the address, to the log; ours redacts them.
+    The dashboard's numbers are refreshed in a thread meanwhile
+    (:class:`~cadence.services.dashboard_snapshot.Refresher`).
     """
     try:
         settings = Settings()
@@ -62,8 +65,13 @@ def serve(host: str = "127.0.0.1", port: int = 8000, now: datetime | None = None
     except BaseException:
         context.close()
         raise
-    uvicorn.run(app, host=host, port=port, log_config=log_config(), access_log=False, server_header=False,
-                **proxy_options(settings))  # fmt: skip
+    refresher = Refresher(context, app.state.clock)
+    refresher.start()
+    try:
+        uvicorn.run(app, host=host, port=port, log_config=log_config(), access_log=False, server_header=False,
+                    **proxy_options(settings))  # fmt: skip
+    finally:
+        refresher.stop()
 
 
 def proxy_options(settings: Settings) -> dict[str, Any]:

@@ -45,6 +45,7 @@ def tasks_page(
         outcomes={channel: task_outcomes(channel) for channel in {t["channel"] for _, _, i in sections for t in i}},
         reps=board.reps,
         owner=board.owner or "",
+        totals=board.totals,
     )
 
 

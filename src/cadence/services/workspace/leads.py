@@ -10,16 +10,16 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
-from cadence.adapters.models import Lead, Task, Touch
+from cadence.adapters.models import Lead, Rep, Task, Touch
 from cadence.core.enrollment import OPEN_STATES
 from cadence.core.leads import parse_reference
 from cadence.core.schedule import local_instant
-from cadence.errors import CadenceError, ValidationError
+from cadence.errors import ValidationError
 from cadence.services.answers import account_contacts, answer_rows, configured_questions, known_answers
 from cadence.services.context import Context
 from cadence.services.enrollments import decide, lead_timezone, pause, resume
-from cadence.services.leads import list_leads, show_lead
-from cadence.services.reps import list_reps
+from cadence.services.lead_list import lead_page, rep_choices
+from cadence.services.leads import show_lead
 from cadence.services.tasks import task_dict
 from cadence.services.users import Role, Viewer
 from cadence.services.workspace.access import changeable_lead, visible_lead
@@ -48,10 +48,16 @@ class LeadBrief:
 
 @dataclass(frozen=True)
 class LeadList:
-    """The leads a viewer sees (all of them: the page shows the first few), and the reps to filter by."""
+    """One page of the leads a viewer sees, how many there are, and the reps to filter by."""
 
     rows: list[dict[str, Any]]
     reps: list[dict[str, object]]
+    total: int = 0
+    """How many leads match, counted up to :data:`cadence.services.lead_list.COUNT_CAP`."""
+    capped: bool = False
+    """True when more leads match than were counted."""
+    next_after: str | None = None
+    """The address the next page starts after (None: this is the last page)."""
 
 
 @dataclass(frozen=True)
@@ -205,21 +211,35 @@ def with_sent_emails(ctx: Context, session: Session, lead: Lead, data: dict[str,
     return data
 
 
-def leads_for(ctx: Context, viewer: Viewer, *, status: str | None, owner: str | None) -> LeadList:
-    """The leads the viewer sees: a rep's own; every lead for marketers and managers, by ``owner`` if asked.
+def leads_for(
+    ctx: Context,
+    viewer: Viewer,
+    *,
+    status: str | None,
+    owner: str | None,
+    search: str | None = None,
+    after: str | None = None,
+) -> LeadList:
+    """One page of the leads the viewer sees: a rep's own; every lead for marketers and managers, by ``owner`` if asked.
 
-    An unknown status or owner (typed into the address bar) lists no leads; reps get no list of reps.
+    ``search``: the start of the address; ``after``: the address the page starts after (see
+    :func:`cadence.services.lead_list.lead_page`). An unknown owner (typed into the address bar)
+    lists no leads; reps get no list of reps.
     """
     with ctx.sessions() as session:
         if viewer.role is Role.REP:
-            rows = list_leads(session, status=status, owner=viewer.email)
+            owner_id = viewer.rep_id
+        elif owner:
+            owner_id = session.scalar(select(Rep.id).where(Rep.email == owner.strip().lower()))
+            if owner_id is None:
+                return LeadList(rows=[], reps=rep_choices(session))
         else:
-            try:
-                rows = list_leads(session, status=status, owner=owner)
-            except CadenceError:
-                rows = []
-        reps = list_reps(session) if viewer.role is not Role.REP else []
-    return LeadList(rows=rows, reps=reps)
+            owner_id = None
+        if viewer.role is Role.REP and owner_id is None:
+            return LeadList(rows=[], reps=[])
+        page = lead_page(session, status=status, owner_id=owner_id, search=search, after=after)
+        reps = rep_choices(session) if viewer.role is not Role.REP else []
+    return LeadList(rows=page.rows, reps=reps, total=page.total, capped=page.capped, next_after=page.next_after)
 
 
 def lead_for(ctx: Context, viewer: Viewer, email: str) -> dict[str, Any]:

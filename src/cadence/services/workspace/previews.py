@@ -18,7 +18,7 @@ from cadence.errors import CadenceError, NotFound
 from cadence.services.advance import preview_email, template_variables, templates_for
 from cadence.services.context import Context
 from cadence.services.enrollments import get_lead, open_enrollment, pinned_cadence
-from cadence.services.leads import list_leads
+from cadence.services.lead_list import lead_page
 
 _STRUCTURAL_HEADERS = frozenset({"mime-version", "content-type", "content-transfer-encoding"})
 
@@ -100,7 +100,7 @@ def preview_for(ctx: Context, name: str, kind: str, lead: str, *, now: datetime,
     made (no such lead, a template that fails) is its ``error``, never an exception.
     """
     with ctx.sessions() as session:
-        offered = list_leads(session)[:choices]
+        offered = lead_page(session, size=choices).rows
         chosen = lead.strip() or (offered[0]["email"] if offered else "")
         preview = _preview(ctx, session, name, kind, chosen, now) if kind in ("email", "task") and chosen else None
     return PreviewChoice(choices=offered, chosen=chosen, preview=preview)

@@ -2,25 +2,30 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from cadence.adapters.models import Task
+from cadence.adapters.models import Rep, Task
 from cadence.errors import ValidationError
 from cadence.services.answers import configured_questions, known_answers
 from cadence.services.context import Context
 from cadence.services.enrollments import decide
-from cadence.services.reps import list_reps
-from cadence.services.tasks import complete_task, list_tasks, task_dict
+from cadence.services.lead_list import rep_choices
+from cadence.services.tasks import complete_task, day_bounds, list_tasks, open_tasks_due, task_dict
 from cadence.services.users import Role, Viewer
 from cadence.services.workspace.access import visible_task
 from cadence.services.workspace.decisions import DecisionForm, DecisionInput, check_decision
 from cadence.services.workspace.leads import LeadBrief, lead_briefs, lead_details, with_sent_emails
 
 NOTE_CHARS = 5000
+SECTION_SIZE = 50
+"""How many tasks each part of a board (overdue, today, upcoming) shows."""
+COUNT_CAP = 1000
+"""Each part counts its tasks up to this number."""
 
 Section = tuple[str, str, list[dict[str, Any]]]
 """(key, heading, tasks) of one part of a task list."""
@@ -36,6 +41,8 @@ class TaskBoard:
     """The reps a manager may choose from (empty for a rep)."""
     owner: str | None
     """The rep whose tasks these are; None for everyone's."""
+    totals: dict[str, tuple[int, bool]] = field(default_factory=dict)
+    """Each part's number of tasks (counted up to :data:`COUNT_CAP`) and whether there are more."""
 
 
 @dataclass(frozen=True)
@@ -58,29 +65,45 @@ class TaskDone:
     following: dict[str, Any] | None
 
 
-def _sections(session: Session, ctx: Context, owner: str | None, now: datetime) -> list[Section]:
-    """(key, heading, tasks) for overdue, today and upcoming open tasks, each by due time."""
-    overdue = list_tasks(session, now=now, settings=ctx.settings, owner=owner, due="overdue")
-    today = list_tasks(session, now=now, settings=ctx.settings, owner=owner, due="today")
-    every = list_tasks(session, now=now, settings=ctx.settings, owner=owner, due="all", status="open")
-    seen = {t["id"] for t in overdue}
-    today = [t for t in today if t["id"] not in seen]
-    seen |= {t["id"] for t in today}
-    upcoming = [t for t in every if t["id"] not in seen]
-    return [("overdue", "Overdue", overdue), ("today", "Today", today), ("upcoming", "Upcoming", upcoming)]
+def _sections(
+    session: Session, ctx: Context, owner: str | None, now: datetime
+) -> tuple[list[Section], dict[str, tuple[int, bool]]]:
+    """(key, heading, tasks) for overdue, today and upcoming open tasks, each by due time, the first few of each;
+    and each part's count (up to :data:`COUNT_CAP`) and whether it has more."""
+    zone = ctx.settings.default_timezone
+    owner_id = None
+    if owner is not None:
+        rep = session.scalar(select(Rep).where(Rep.email == owner))
+        if rep is None:
+            return [("overdue", "Overdue", []), ("today", "Today", []), ("upcoming", "Upcoming", [])], {}
+        owner_id, zone = rep.id, rep.timezone or zone
+    start, end = day_bounds(now, zone)
+    parts = (("overdue", "Overdue", None, start), ("today", "Today", start, end), ("upcoming", "Upcoming", end, None))
+    sections: list[Section] = []
+    totals: dict[str, tuple[int, bool]] = {}
+    for key, heading, since, before in parts:
+        found = open_tasks_due(
+            session, owner_id=owner_id, since=since, before=before, limit=SECTION_SIZE, cap=COUNT_CAP
+        )
+        sections.append((key, heading, found.rows))
+        totals[key] = (found.total, found.capped)
+    return sections, totals
 
 
 def task_board(ctx: Context, viewer: Viewer, *, owner: str | None, now: datetime) -> TaskBoard:
-    """A rep's own open tasks; a manager's view of everyone's, or of the rep ``owner`` (an unknown one: everyone's)."""
+    """A rep's own open tasks; a manager's view of everyone's, or of the rep ``owner`` (an unknown one: everyone's).
+
+    Each part (overdue, today, upcoming) shows its first :data:`SECTION_SIZE` tasks and how many it has.
+    """
     with ctx.sessions() as session:
-        reps = list_reps(session) if viewer.role is Role.MANAGER else []
+        reps = rep_choices(session) if viewer.role is Role.MANAGER else []
         chosen = viewer.email if viewer.role is Role.REP else owner
         if chosen is not None and viewer.role is Role.MANAGER and chosen not in {r["email"] for r in reps}:
             chosen = None
-        sections = _sections(session, ctx, chosen, now)
+        sections, totals = _sections(session, ctx, chosen, now)
         emails = sorted({t["lead_ref"] for _, _, items in sections for t in items})
         briefs = lead_briefs(session, emails)
-    return TaskBoard(sections=sections, briefs=briefs, reps=reps, owner=chosen)
+    return TaskBoard(sections=sections, briefs=briefs, reps=reps, owner=chosen, totals=totals)
 
 
 def task_for(ctx: Context, viewer: Viewer, task_id: int) -> TaskView:
@@ -96,7 +119,7 @@ def _next_open(session: Session, ctx: Context, task: Task, now: datetime) -> dic
     owner = task.owner.email if task.owner is not None else None
     if owner is None:
         return None
-    remaining = list_tasks(session, now=now, settings=ctx.settings, owner=owner, due="all", status="open")
+    remaining = list_tasks(session, now=now, settings=ctx.settings, owner=owner, due="all", status="open", limit=1)
     return remaining[0] if remaining else None
 
 

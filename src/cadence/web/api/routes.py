@@ -21,7 +21,7 @@ from cadence.services.api_keys import Scope
 from cadence.services.enrollments import decide, get_lead, record_response
 from cadence.services.intake import describe, interactions_of, record_interaction, upsert_lead
 from cadence.services.leads import show_lead
-from cadence.services.tasks import list_tasks
+from cadence.services.tasks import count_tasks, list_tasks
 from cadence.services.workspace.decisions import DecisionForm, check_decision
 from cadence.web.api.errors import ApiError, cadence_errors
 from cadence.web.api.models import (
@@ -196,8 +196,9 @@ def get_tasks(
     ctx = get_context(request)
     now = get_clock(request)()
     with cadence_errors(), ctx.sessions() as session:
-        tasks = list_tasks(session, now=now, settings=ctx.settings, owner=owner, due=due, status=status)
-    return {"tasks": tasks[:limit], "total": len(tasks)}
+        tasks = list_tasks(session, now=now, settings=ctx.settings, owner=owner, due=due, status=status, limit=limit)
+        total = count_tasks(session, now=now, settings=ctx.settings, owner=owner, due=due, status=status)
+    return {"tasks": tasks, "total": total}
 
 
 @router.post(
