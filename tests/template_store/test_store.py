@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 import asyncio
+import functools
+import threading
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from sqlalchemy.orm import Session
 
 import tests.flows.conftest as flow_fixtures
 from cadence.adapters.smtp_sink import SmtpSink
-from cadence.errors import ValidationError
+from cadence.errors import AlreadyExists, ValidationError
 from cadence.services import template_store
 from cadence.services.advance import run_until_idle
 from cadence.services.context import Context
@@ -20,6 +24,7 @@ from flows.advance import flow_context
 from tests.conftest import TEMPLATES
 from tests.flows.conftest import lead_row, seed
 from tests.flows.test_advance import MONDAY, SEND
+from tests.reliability.test_races import WAITING_ON_A_LOCK
 
 flow_env = flow_fixtures.flow_env
 
@@ -164,3 +169,58 @@ def test_a_runner_uses_a_saved_template_on_its_next_run(flow_env: SmtpSink) -> N
     subjects = {m["To"].addresses[0].addr_spec: str(m["Subject"]) for m in flow_env.messages()}
     assert not subjects["lead0@acme.example"].startswith("Saved today: ")
     assert subjects["lead1@acme.example"].startswith("Saved today: ")
+
+
+def _while_waiting(
+    ctx: Context, first: Callable[[Session], object], second: Callable[[Session], object]
+) -> list[object]:
+    """Run ``first`` in a transaction, then ``second`` in another thread until it waits on ``first``'s lock,
+    then commit ``first``: what ``second`` returned or raised."""
+    outcome: list[object] = []
+
+    def other() -> None:
+        try:
+            with ctx.sessions.begin() as s:
+                outcome.append(second(s))
+        except Exception as exc:  # what the second transaction met: checked by the caller
+            outcome.append(exc)
+
+    with ctx.sessions.begin() as s:
+        first(s)
+        thread = threading.Thread(target=other)
+        thread.start()
+        with ctx.engine.connect() as watch:
+            for _ in range(600):
+                if watch.execute(WAITING_ON_A_LOCK).scalar_one() or not thread.is_alive():
+                    break
+                watch.rollback()
+                threading.Event().wait(0.1)
+    thread.join(60)
+    return outcome
+
+
+@pytest.mark.postgresql
+def test_two_first_visits_of_the_editor_at_once_seed_the_store_once(postgresql_ctx: Context) -> None:
+    seed = functools.partial(template_store.seed, folder=TEMPLATES, now=NOW)
+    assert _while_waiting(postgresql_ctx, seed, seed) == [0]  # the second finds the first's versions
+    with postgresql_ctx.sessions() as s:
+        files = template_store.current_files(s)
+    assert {v.version for v in files.values()} == {1}
+    assert len(files) == len(template_store.folder_files(TEMPLATES))
+
+
+@pytest.mark.postgresql
+def test_two_saves_of_one_file_at_once_keep_the_first_and_tell_the_second(postgresql_ctx: Context) -> None:
+    seeded(postgresql_ctx)
+    text = (TEMPLATES / INTRO).read_text()
+
+    def save(marker: str) -> Callable[[Session], object]:
+        changed = text.replace("{% block subject %}", "{% block subject %}" + marker, 1)
+        return lambda s: template_store.save(s, INTRO, changed, by="mara@cadence.example", now=NOW)
+
+    [second] = _while_waiting(postgresql_ctx, save("First: "), save("Second: "))
+    assert isinstance(second, AlreadyExists)
+    assert "saved by someone else meanwhile" in str(second)
+    with postgresql_ctx.sessions() as s:
+        current = template_store.current_files(s)[INTRO]
+    assert (current.version, "First: " in current.content) == (2, True)

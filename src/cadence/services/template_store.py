@@ -25,10 +25,11 @@ from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING
 
 from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from cadence.adapters.models import TemplateFile
-from cadence.errors import NotFound, ValidationError
+from cadence.errors import AlreadyExists, NotFound, ValidationError
 
 if TYPE_CHECKING:  # the checks compile templates (Jinja): imported only when a save is checked
     from cadence.services.template_checks import Problem
@@ -213,8 +214,14 @@ def _add(
         saved_at=now,
         comment=(comment or "").strip()[:MAX_COMMENT] or None,
     )
-    session.add(row)
-    session.flush()
+    try:
+        with session.begin_nested():
+            session.add(row)
+            session.flush()
+    except IntegrityError:  # another transaction saved this version of the file meanwhile
+        raise AlreadyExists(
+            f"{path} was saved by someone else meanwhile (as version {last + 1}): reload it, then save again"
+        ) from None
     if by is not None:  # a person's save (the first seeding from the folder is nobody's)
         from cadence.services import audit
 
@@ -254,8 +261,12 @@ def seed(session: Session, folder: Path, *, now: datetime) -> int:
     if generation(session):
         return 0
     files = folder_files(folder)
-    for path, content in files.items():
-        _add(session, path, content, by=None, now=now, comment=f"first version, from {folder}")
+    try:
+        with session.begin_nested():
+            for path, content in files.items():
+                _add(session, path, content, by=None, now=now, comment=f"first version, from {folder}")
+    except AlreadyExists:  # another request seeded the store at the same time: its versions are the first
+        return 0
     return len(files)
 
 
