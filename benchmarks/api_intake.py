@@ -8,9 +8,9 @@ an intake API key (``CADENCE_API_REQUESTS_PER_MINUTE`` raised so that the key's 
 the measurement) and a rep, then drives it with asyncio + httpx clients in this process:
 
 - **open loop at ``--rate``** (the bar is 300/s): requests start on a fixed schedule, ``rate`` a
-  second for ``--seconds``, whatever the answers do; each one's time runs from its scheduled start
-  to its answer (a request that waits for a free connection counts its wait). The achieved rate is
-  answers over the time from the first start to the last answer.
+  second for ``--seconds``, whatever the answers do, over at most 64 connections; each one's time
+  runs from its scheduled start to its answer (a request that waits for a free connection counts
+  its wait). The achieved rate is answers over the time from the first start to the last answer.
 - **closed loop with ``--clients``**: that many clients each send their next request as soon as the
   last is answered, for ``--seconds``: the most the app answers.
 
@@ -75,20 +75,29 @@ def summary(latencies_ms: list[float], elapsed: float, errors: int) -> dict[str,
     }
 
 
-async def open_loop(send: Callable[[int], Awaitable[int]], rate: float, seconds: float, first: int) -> dict:
-    """``rate`` requests a second for ``seconds``, started on schedule; each timed from its scheduled start."""
+async def open_loop(
+    send: Callable[[int], Awaitable[int]], rate: float, seconds: float, first: int, connections: int
+) -> dict:
+    """``rate`` requests a second for ``seconds``, started on schedule; each timed from its scheduled start.
+
+    At most ``connections`` are in flight; a request due while they all are waits for one (and its
+    wait counts). Handing httpx thousands of waiting requests at once costs the client more CPU
+    than the app spends on them.
+    """
     count = round(rate * seconds)
     latencies: list[float] = []
     errors = 0
     loop = asyncio.get_running_loop()
     start = loop.time() + 0.05
+    in_flight = asyncio.Semaphore(connections)
 
     async def one(index: int) -> None:
         nonlocal errors
         scheduled = start + index / rate
         await asyncio.sleep(max(0.0, scheduled - loop.time()))
-        if await send(first + index) >= 400:
-            errors += 1
+        async with in_flight:
+            if await send(first + index) >= 400:
+                errors += 1
         latencies.append((loop.time() - scheduled) * 1000)
 
     await asyncio.gather(*(one(i) for i in range(count)))
@@ -121,7 +130,8 @@ async def drive(base: str, key: str, web_pid: int, args: argparse.Namespace) -> 
     import httpx
 
     zone = zone_in_window(datetime.now(UTC))
-    limits = httpx.Limits(max_connections=max(64, args.clients), max_keepalive_connections=max(64, args.clients))
+    connections = max(64, args.clients)
+    limits = httpx.Limits(max_connections=connections, max_keepalive_connections=connections)
     headers = {"Authorization": f"Bearer {key}"}
     async with httpx.AsyncClient(base_url=base, headers=headers, limits=limits, timeout=60) as client:
 
@@ -157,7 +167,7 @@ async def drive(base: str, key: str, web_pid: int, args: argparse.Namespace) -> 
             app_cpu, own_cpu = process_cpu_seconds(web_pid), own_cpu_seconds()
             load = os.getloadavg()[0]
             if loop_kind == "open":
-                phase = await open_loop(send, args.rate, args.seconds, next_lead)
+                phase = await open_loop(send, args.rate, args.seconds, next_lead, connections)
             else:
                 phase = await closed_loop(send, args.clients, args.seconds, next_lead)
             if send is lead:
