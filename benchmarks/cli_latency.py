@@ -4,10 +4,11 @@
                                      [--with-run] [--database-url URL]
 
 On a small database of its own (``--leads`` leads of one rep, imported and enrolled as a user's
-import does, and a rep task due), it runs each read command, ``leads list``, ``due``, ``tasks list``
+import does), it runs each read command, ``leads list``, ``due``, ``tasks list``
 and ``leads show EMAIL``, as a user does (the ``cadence`` console script, a fresh process each
 time), ``--runs`` times in turn with the floors: ``python -c pass`` (the interpreter) and
-``python -c "import cadence"`` (the interpreter and the package's own start). Each command's
+``python -c "import cadence"`` (the interpreter and the package's own start), and beside them
+the libraries every read command needs (SQLAlchemy's ORM, pydantic-settings, Typer). Each command's
 figures are the medians of its wall time and of its CPU time (user + system of the child).
 
 With ``--with-run`` it also starts ``prefect server start`` itself (and the SMTP sink of
@@ -37,6 +38,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from _common import MONDAY, SEND, TEMPLATES, SinkProcess, database, isolate_environment, log, seed_due_leads
 from speed_to_lead import free_port
+
+LIBRARIES = "the libraries (import sqlalchemy.orm, pydantic_settings, typer)"
+"""What every read command imports before any of cadence's own work: its share of their time."""
 
 READ_COMMANDS = {
     "leads list": ["leads", "list"],
@@ -84,6 +88,7 @@ def read_commands(env: dict[str, str], runs: int) -> dict[str, dict[str, float]]
     commands = {
         "python -c pass": [sys.executable, "-c", "pass"],
         "python -c 'import cadence'": [sys.executable, "-c", "import cadence"],
+        LIBRARIES: [sys.executable, "-c", "import sqlalchemy.orm, pydantic_settings, typer"],
         **{name: [*cadence_command(), *args] for name, args in READ_COMMANDS.items()},
     }
     commands["due"] += ["--now", SEND.isoformat()]  # the day-1 emails are due then
@@ -185,6 +190,7 @@ def main(argv: list[str] | None = None) -> int:
         result["worst_read_wall_s"] = max(commands[name]["wall_s"] for name in READ_COMMANDS)
         result["worst_read_cpu_s"] = max(commands[name]["cpu_s"] for name in READ_COMMANDS)
         result["worst_read_over_floor_s"] = round(result["worst_read_wall_s"] - floor["wall_s"], 3)  # type: ignore[operator]
+        result["libraries_cpu_s"] = commands[LIBRARIES]["cpu_s"]
         if args.with_run:
             if args.backend != "sqlite":
                 raise SystemExit("--with-run copies the queue's SQLite file for each run: use --backend sqlite")
