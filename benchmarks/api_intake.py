@@ -140,7 +140,11 @@ async def drive(base: str, key: str, web_pid: int, args: argparse.Namespace) -> 
             body = {"email": f"lead{index}@prospect{company}.example", "first_name": "Lee", "last_name": "Tester",
                     "company": f"Prospect {company}", "title": "VP Sales", "source": "contact_request",
                     "timezone": zone}  # fmt: skip
-            answer = await client.post("/api/v1/leads", json=body)
+            try:
+                answer = await client.post("/api/v1/leads", json=body)
+            except httpx.TransportError as exc:  # counted as an error, as a client would see it
+                log(f"lead {index}: {exc!r}")
+                return 599
             if answer.status_code != 201:
                 log(f"lead {index}: {answer.status_code} {answer.text[:200]}")
             elif not answer.json()["enrolled"]:
@@ -149,7 +153,11 @@ async def drive(base: str, key: str, web_pid: int, args: argparse.Namespace) -> 
             return answer.status_code
 
         async def health(_index: int) -> int:
-            return (await client.get("/healthz")).status_code
+            try:
+                return (await client.get("/healthz")).status_code
+            except httpx.TransportError as exc:
+                log(f"healthz: {exc!r}")
+                return 599
 
         # Warm up: connections, the thread pool, the first queries' plans.
         await closed_loop(lead, 4, 2.0, 1_000_000)
