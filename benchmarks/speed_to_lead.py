@@ -115,7 +115,8 @@ def main(argv: list[str] | None = None) -> int:
                 with httpx.Client(base_url=base, headers=headers, timeout=30) as client:
                     for index in range(args.leads + 1):
                         zone = zone_in_window(datetime.now(UTC))
-                        email = f"lead{index}@prospect.example"
+                        # a company of its own: colleagues at one account get one email a day (the account gate)
+                        email = f"lead{index}@prospect{index}.example"
                         lead = {"email": email, "first_name": "Lee", "source": "contact_request", "timezone": zone}
                         started = time.perf_counter()
                         answer = client.post("/api/v1/leads", json=lead)

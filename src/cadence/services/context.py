@@ -14,7 +14,6 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from cadence.adapters.db import DatabaseUnavailable, busy_message, locked, make_engine, session_factory
-from cadence.adapters.files import load_cadences, load_questions, load_rules, load_stages
 from cadence.core.cadences import Cadence
 from cadence.core.qualification import Rules
 from cadence.core.questions import Question
@@ -133,21 +132,28 @@ class Context:
     @cached_property
     def cadences(self) -> dict[str, Cadence]:
         """The cadences as they are in the templates folder now."""
+        from cadence.adapters.files import load_cadences  # YAML is read only when a command needs the files
+
         return load_cadences(self.templates_dir)
 
     @cached_property
     def rules(self) -> Rules:
         """The qualification rules, checked against the cadences they name."""
+        from cadence.adapters.files import load_rules
+
         return load_rules(self.templates_dir, set(self.cadences))
 
     @cached_property
     def questions(self) -> tuple[Question, ...]:
         """The qualifying questions (``questions.yaml``, else seed 001's seven)."""
+        from cadence.adapters.files import load_questions
+
         return load_questions(self.templates_dir)
 
     @cached_property
     def stages(self) -> Stages:
         """The stages of maturation and their rules (``stages.yaml``; seed 001's when it is absent)."""
+        from cadence.adapters.files import load_stages
         from cadence.services.tasks import OUTCOMES
 
         return load_stages(self.templates_dir, OUTCOMES)
