@@ -67,8 +67,8 @@ def seed_tenant(url: str, leads: int) -> None:
     import sqlalchemy as sa
 
     from cadence.adapters.files import load_cadences
+    from cadence.services.cadence_versions import pin_cadence
     from cadence.services.context import Context
-    from cadence.services.enrollments import pin_cadence
     from cadence.settings import Settings
 
     ctx = Context(Settings(database_url=url, templates_dir=TEMPLATES))

@@ -139,8 +139,8 @@ def make_baseline_flow(workers: int) -> Any:
     from cadence.adapters.mail import build_message
     from cadence.adapters.models import Enrollment, Touch
     from cadence.services.advance import template_variables, templates_for
+    from cadence.services.cadence_versions import pinned_cadence
     from cadence.services.claims import advance
-    from cadence.services.enrollments import pinned_cadence
     from flows.advance import flow_context
 
     @task(name="send-email")

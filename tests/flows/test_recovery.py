@@ -124,8 +124,9 @@ def test_an_enrollment_paused_and_resumed_while_its_email_goes_out_is_moved_on_f
 ) -> None:
     from cadence.services.advance.ledger import Ledger
     from cadence.services.advance.work import WorkItem
+    from cadence.services.cadence_versions import pinned_cadence
     from cadence.services.context import Context
-    from cadence.services.enrollments import get_lead, pause, pinned_cadence, resume, schedule_next
+    from cadence.services.enrollments import get_lead, pause, resume, schedule_next
 
     ctx = flow_context()
     seed(ctx, [lead_row(0), lead_row(1)], now=MONDAY, cadence="nurture")

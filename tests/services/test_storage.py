@@ -12,9 +12,10 @@ from sqlalchemy.exc import IntegrityError
 
 from cadence.adapters.models import Enrollment, Touch
 from cadence.core.leads import make_lead
+from cadence.services.cadence_versions import pinned_cadence
 from cadence.services.claims import TouchState, advance, claim_due
 from cadence.services.context import Context
-from cadence.services.enrollments import get_lead, pinned_cadence
+from cadence.services.enrollments import get_lead
 from cadence.services.leads import ImportRow, import_leads
 from cadence.services.reps import add_rep
 from cadence.services.suppression import is_suppressed

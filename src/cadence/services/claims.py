@@ -39,7 +39,9 @@ from sqlalchemy.orm.attributes import set_committed_value
 from cadence.adapters.models import Enrollment, Touch
 from cadence.core.cadences import Cadence
 from cadence.core.events import RECLAIMABLE, ClaimLapsed, TouchState, step_done
-from cadence.services.enrollments import calendar_for, complete, handle, pinned_cadence, position_of, write_position
+from cadence.services.cadence_versions import calendar_for, pinned_cadence
+from cadence.services.enrollments import complete, handle
+from cadence.services.rule_rows import position_of, write_position
 from cadence.services.webhooks import outbox
 from cadence.settings import Settings
 

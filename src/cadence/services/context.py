@@ -66,7 +66,7 @@ class Context:
             self.settings.database_url, sqlite_busy_timeout_ms=self.settings.sqlite_busy_timeout_ms
         )
         self.sessions = session_factory(self.engine)
-        # Every session of this context reaches the cache through its info (services.enrollments.pinned_cadence).
+        # Every session of this context reaches the cache through its info (services.cadence_versions.pinned_cadence).
         self.sessions.configure(
             info={
                 PINNED_CADENCES: self.pinned_cadences,

@@ -11,8 +11,8 @@ from sqlalchemy import exists, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from cadence.adapters.models import CadenceVersion, Decision, Enrollment, Lead, Response, StageChange, Task, Touch
-from cadence.core.cadences import Cadence, parse_cadence
+from cadence.adapters.models import Decision, Enrollment, Lead, Response, StageChange, Task, Touch
+from cadence.core.cadences import Cadence
 from cadence.core.decisions import NEEDS_QUALIFICATION, Outcome
 from cadence.core.enrollment import OPEN_STATES, State
 from cadence.core.events import (
@@ -27,7 +27,6 @@ from cadence.core.events import (
     GraceOver,
     Paused,
     Policy,
-    Position,
     Responded,
     Resumed,
     TaskDone,
@@ -37,11 +36,12 @@ from cadence.core.events import (
     next_due_at,
 )
 from cadence.core.leads import normalize_email, parse_reference
-from cadence.core.schedule import LeadCalendar
 from cadence.core.webhooks import EventType
 from cadence.errors import AlreadyExists, CadenceError, NotFound, ValidationError
 from cadence.services import audit
-from cadence.services.context import PINNED_CADENCES, SESSION_SETTINGS
+from cadence.services.cadence_versions import calendar_for, pin_cadence, pinned_cadence
+from cadence.services.context import SESSION_SETTINGS
+from cadence.services.rule_rows import full_name, policy_of, position_of, write_position
 from cadence.services.webhooks import outbox
 from cadence.settings import Settings
 
@@ -55,55 +55,6 @@ QUALIFIED_AGAIN = frozenset({Outcome.QUALIFIED, Outcome.MEETING_BOOKED, Outcome.
 
 class Suppressed(CadenceError):
     """The address is suppressed: it is never emailed."""
-
-
-def lead_timezone(lead: Lead, settings: Settings) -> str:
-    """The lead's time zone, else its owner's, else the configured default."""
-    return lead.timezone or (lead.owner.timezone if lead.owner else None) or settings.default_timezone
-
-
-def calendar_for(lead: Lead, cadence: Cadence, settings: Settings) -> LeadCalendar:
-    """The lead's calendar under ``cadence``'s settings."""
-    return LeadCalendar.for_lead(cadence.settings, lead_timezone(lead, settings), lead.country)
-
-
-def _pinned(session: Session) -> dict[tuple[str, str], Cadence]:
-    """The pinned cadences cache: the context's (shared by its sessions), else one for this session alone."""
-    cache: dict[tuple[str, str], Cadence] = session.info.setdefault(PINNED_CADENCES, {})
-    return cache
-
-
-def pin_cadence(session: Session, cadence: Cadence, now: datetime) -> None:
-    """Store this version of ``cadence`` so that enrollments on it keep it after the file changes."""
-    key = (cadence.name, cadence.version)
-    exists = session.scalar(
-        select(CadenceVersion.id).where(CadenceVersion.name == cadence.name, CadenceVersion.version == cadence.version)
-    )
-    if exists is None:
-        try:
-            with session.begin_nested():
-                session.add(
-                    CadenceVersion(
-                        name=cadence.name, version=cadence.version, definition=cadence.to_dict(), created_at=now
-                    )
-                )
-        except IntegrityError:
-            pass  # another process pinned the same version at the same moment
-    _pinned(session)[key] = cadence
-
-
-def pinned_cadence(session: Session, name: str, version: str) -> Cadence:
-    """The cadence version an enrollment started with (read once per context: a version never changes)."""
-    key = (name, version)
-    cache = _pinned(session)
-    if key not in cache:
-        row = session.scalar(
-            select(CadenceVersion).where(CadenceVersion.name == name, CadenceVersion.version == version)
-        )
-        if row is None:
-            raise NotFound(f"cadence {name} version {version} is not stored")
-        cache[key] = parse_cadence(row.definition)
-    return cache[key]
 
 
 def schedule_next(enrollment: Enrollment, cadence: Cadence, settings: Settings, reply_grace_days: int = 3) -> None:
@@ -286,36 +237,6 @@ def complete(session: Session, enrollment: Enrollment, *, now: datetime) -> Deci
 # -- applying the rule: what an event means (cadence.core.events), done to the rows -----------------------
 
 
-def position_of(enrollment: Enrollment) -> Position:
-    """The enrollment's row as the rule reads it."""
-    return Position(
-        state=State(enrollment.state),
-        enrolled_at=enrollment.enrolled_at,
-        anchor_at=enrollment.anchor_at,
-        next_step=enrollment.next_step,
-        next_due_at=enrollment.next_due_at,
-        last_touch_at=enrollment.last_touch_at,
-        last_touch_day=enrollment.last_touch_day,
-        paused_at=enrollment.paused_at,
-        paused_until=enrollment.paused_until,
-        ended_at=enrollment.ended_at,
-        held_by_lead_id=enrollment.held_by_lead_id,
-    )
-
-
-def policy_of(settings: Settings) -> Policy:
-    """The settings the rule reads."""
-    return Policy(
-        reply_grace_days=settings.reply_grace_days,
-        auto_reply_pause_days=settings.auto_reply_pause_days,
-        response_sla_hours=settings.response_sla_hours,
-        reengage_cadence=settings.reengage_cadence,
-        referral_cadence=settings.referral_cadence,
-        max_send_attempts=settings.max_send_attempts,
-        auto_reply_max_days=settings.auto_reply_max_days,
-    )
-
-
 def current_decision(session: Session, lead_id: int) -> Decision | None:
     """The lead's current decision (the one no later decision superseded), if any."""
     return session.scalar(
@@ -378,12 +299,6 @@ def read_facts(
         policy=policy_of(settings) if settings is not None else Policy(),
         snoozed_until=lead.snoozed_until,
     )
-
-
-def full_name(lead: Lead) -> str:
-    """The lead's name, else its address, else ``#ID`` (for task titles)."""
-    name = lead.label
-    return " ".join(name.split())[:200]
 
 
 @dataclass
@@ -616,20 +531,6 @@ def tell_colleagues(
         for enrollment in list(colleagues):
             applied.append(handle(session, enrollment.lead, event(), at=at, settings=settings, enrollment=enrollment))
     return applied
-
-
-def write_position(enrollment: Enrollment, position: Position) -> None:
-    """Copy the rule's new position of the enrollment onto its row."""
-    enrollment.state = position.state.value
-    enrollment.anchor_at = position.anchor_at
-    enrollment.next_step = position.next_step
-    enrollment.next_due_at = position.next_due_at
-    enrollment.last_touch_at = position.last_touch_at
-    enrollment.last_touch_day = position.last_touch_day
-    enrollment.paused_at = position.paused_at
-    enrollment.paused_until = position.paused_until
-    enrollment.ended_at = position.ended_at
-    enrollment.held_by_lead_id = position.held_by_lead_id
 
 
 def _suppress(session: Session, addresses: Iterable[str], *, at: datetime, reason: str) -> int:

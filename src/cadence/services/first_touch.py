@@ -22,9 +22,10 @@ from sqlalchemy.orm import Session
 from cadence.adapters.mail import SmtpSender, build_message
 from cadence.adapters.models import Enrollment, Lead, Rep, Task, Touch
 from cadence.core.first_touch import deadline, percentile
+from cadence.services.cadence_versions import calendar_for, pinned_cadence
 from cadence.services.context import Context
-from cadence.services.enrollments import calendar_for, full_name, pinned_cadence
 from cadence.services.reports.rules import CONTACT_TASK_CHANNELS
+from cadence.services.rule_rows import full_name
 
 LOOKBACK = timedelta(days=60)
 """Enrollments older than this are not checked (their SLA is long past and was seen then)."""

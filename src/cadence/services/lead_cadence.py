@@ -10,8 +10,9 @@ from sqlalchemy.orm import Session
 
 from cadence.core.schedule import plan
 from cadence.errors import ValidationError
+from cadence.services.cadence_versions import calendar_for
 from cadence.services.context import Context
-from cadence.services.enrollments import calendar_for, get_lead, plan_for, start_enrollment
+from cadence.services.enrollments import get_lead, plan_for, start_enrollment
 
 
 @dataclass(frozen=True)

@@ -32,14 +32,8 @@ from cadence.core.schedule import LeadCalendar
 from cadence.core.webhooks import EventType
 from cadence.errors import CadenceError, NotFound, ValidationError, database_problem
 from cadence.services.accounts import account_for, find_account, place_lead
-from cadence.services.enrollments import (
-    calendar_for,
-    latest_enrollment,
-    open_enrollment,
-    pinned_cadence,
-    schedule_next,
-    start_enrollment,
-)
+from cadence.services.cadence_versions import calendar_for, pinned_cadence
+from cadence.services.enrollments import latest_enrollment, open_enrollment, schedule_next, start_enrollment
 from cadence.services.erasure import erased_among
 from cadence.services.reps import RoundRobin, is_away
 from cadence.services.suppression import is_suppressed

@@ -20,8 +20,9 @@ from sqlalchemy.orm import Session
 
 from cadence.adapters.models import Lead, Rep, Task
 from cadence.errors import CadenceError
-from cadence.services.enrollments import full_name, start_enrollment
+from cadence.services.enrollments import start_enrollment
 from cadence.services.reps import DEVELOPER
+from cadence.services.rule_rows import full_name
 from cadence.services.stages import context_of
 
 MAX_TITLE = 300

@@ -19,7 +19,9 @@ from sqlalchemy.orm import Session
 from cadence.adapters.models import Lead, Task
 from cadence.core.cadences import CadenceSettings
 from cadence.core.schedule import LeadCalendar, add_business_hours
-from cadence.services.enrollments import full_name, latest_enrollment, lead_timezone, pinned_cadence
+from cadence.services.cadence_versions import lead_timezone, pinned_cadence
+from cadence.services.enrollments import latest_enrollment
+from cadence.services.rule_rows import full_name
 from cadence.settings import Settings
 
 ANSWER_CHANNEL = "reply"

@@ -31,7 +31,8 @@ from cadence.core.enrollment import OPEN_STATES, State
 from cadence.core.events import Consequences
 from cadence.core.intent import Reading
 from cadence.errors import NotFound, ValidationError
-from cadence.services.enrollments import Applied, decide, full_name, latest_enrollment, open_enrollment
+from cadence.services.enrollments import Applied, decide, latest_enrollment, open_enrollment
+from cadence.services.rule_rows import full_name
 
 KINDS = ("snooze", "referral", "decision", "suppression")
 MAX_TITLE = 300

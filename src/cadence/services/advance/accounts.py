@@ -26,8 +26,8 @@ from cadence.core.event_data import MAY_HAVE_GONE_OUT
 from cadence.core.events import TouchState
 from cadence.core.schedule import LeadCalendar
 from cadence.services.advance.work import RunReport, WorkItem
+from cadence.services.cadence_versions import calendar_for, pinned_cadence
 from cadence.services.context import Context
-from cadence.services.enrollments import calendar_for, pinned_cadence
 
 ON_THEIR_WAY = sorted({*MAY_HAVE_GONE_OUT, TouchState.CLAIMED})
 """An email of a colleague counts from its claim: another run may hand it over any moment."""

@@ -25,9 +25,9 @@ from cadence.core.questions import DEFAULT_QUESTIONS, Question
 from cadence.core.tokens import sign_unsubscribe
 from cadence.errors import ConfigurationError
 from cadence.services.advance.work import Built, WorkItem
+from cadence.services.cadence_versions import calendar_for, pinned_cadence
 from cadence.services.claims import Claim
 from cadence.services.context import Context
-from cadence.services.enrollments import calendar_for, pinned_cadence
 from cadence.services.sending_domains import Signers
 
 

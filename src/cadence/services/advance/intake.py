@@ -30,9 +30,10 @@ from cadence.services.advance.accounts import space_account_contacts
 from cadence.services.advance.compose import Versions, render, work_item
 from cadence.services.advance.no_address import skip_without_address
 from cadence.services.advance.work import RunReport, WorkItem
+from cadence.services.cadence_versions import calendar_for, pinned_cadence
 from cadence.services.claims import Claim, ClaimBatch, advance, claim_due
 from cadence.services.context import Context
-from cadence.services.enrollments import calendar_for, pinned_cadence, resume
+from cadence.services.enrollments import resume
 from cadence.services.webhooks import outbox
 
 TASK_TITLES = {

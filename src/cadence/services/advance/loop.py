@@ -27,8 +27,8 @@ from cadence.services.advance.compose import Versions
 from cadence.services.advance.dispatch import dispatch, retrying
 from cadence.services.advance.settle import SendResult
 from cadence.services.advance.work import RunReport, WorkItem
+from cadence.services.cadence_versions import lead_timezone
 from cadence.services.context import Context
-from cadence.services.enrollments import lead_timezone
 from cadence.services.mailboxes import MailboxRoute
 from cadence.services.sending_domains import domain_keys, load_signers
 

@@ -20,8 +20,8 @@ from cadence.adapters.models import CadencePause, Enrollment, SendingMailbox, To
 from cadence.core.pacing import Gate, floor_interval, interval, spacing, verdict
 from cadence.core.schedule import local_instant
 from cadence.services.advance.work import RunReport, WorkItem
+from cadence.services.cadence_versions import calendar_for, pinned_cadence
 from cadence.services.context import Context
-from cadence.services.enrollments import calendar_for, pinned_cadence
 from cadence.services.mailboxes import (
     PAUSED_RECHECK,
     allowance_on,

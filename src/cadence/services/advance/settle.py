@@ -34,8 +34,10 @@ from cadence.core.events import TouchState, consequences
 from cadence.core.webhooks import EventType
 from cadence.services.advance.ledger import claim_tokens
 from cadence.services.advance.work import RunReport, WorkItem
+from cadence.services.cadence_versions import calendar_for, pinned_cadence
 from cadence.services.context import Context
-from cadence.services.enrollments import calendar_for, handle, pinned_cadence, policy_of, position_of, write_position
+from cadence.services.enrollments import handle
+from cadence.services.rule_rows import policy_of, position_of, write_position
 from cadence.services.suppression import is_suppressed
 from cadence.services.webhooks import outbox
 

@@ -16,8 +16,9 @@ from cadence.core.leads import parse_reference
 from cadence.core.schedule import local_instant
 from cadence.errors import ValidationError
 from cadence.services.answers import account_contacts, answer_rows, configured_questions, known_answers
+from cadence.services.cadence_versions import lead_timezone
 from cadence.services.context import Context
-from cadence.services.enrollments import decide, lead_timezone, pause, resume
+from cadence.services.enrollments import decide, pause, resume
 from cadence.services.lead_list import lead_page, rep_choices
 from cadence.services.leads import show_lead
 from cadence.services.tasks import task_dict

@@ -16,8 +16,9 @@ from sqlalchemy.orm import Session
 from cadence.adapters.models import Lead, Touch
 from cadence.errors import CadenceError, NotFound
 from cadence.services.advance import preview_email, template_variables, templates_for
+from cadence.services.cadence_versions import pinned_cadence
 from cadence.services.context import Context
-from cadence.services.enrollments import get_lead, open_enrollment, pinned_cadence
+from cadence.services.enrollments import get_lead, open_enrollment
 from cadence.services.lead_list import lead_page
 
 _STRUCTURAL_HEADERS = frozenset({"mime-version", "content-type", "content-transfer-encoding"})
