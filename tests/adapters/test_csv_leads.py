@@ -13,14 +13,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from cadence.adapters import csv_leads
-from cadence.adapters.csv_leads import (
-    ParsedCsv,
-    RowError,
-    neutralize_formula,
-    normalize_header,
-    parse_leads_csv,
-    write_rejects,
-)
+from cadence.adapters.csv_headers import normalize_header
+from cadence.adapters.csv_leads import ParsedCsv, RowError, parse_leads_csv
+from cadence.adapters.csv_rejects import write_rejects
+from cadence.adapters.csv_safety import neutralize_formula
 from cadence.core.leads import LEAD_FIELDS
 from cadence.errors import CadenceError, ValidationError
 

@@ -23,7 +23,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from sqlalchemy import select
 
-from cadence.adapters.csv_leads import ParsedCsv, RowError, normalize_header, write_rejects
+from cadence.adapters.csv_headers import normalize_header
+from cadence.adapters.csv_leads import ParsedCsv, RowError
+from cadence.adapters.csv_rejects import write_rejects
 from cadence.adapters.csv_safety import csv_cell, neutralize_formula
 from cadence.adapters.models import Lead, Task
 from cadence.services.context import Context
@@ -190,7 +192,7 @@ def test_every_module_that_writes_csv_is_one_whose_output_is_checked_here() -> N
     )
     # A new CSV export must use cadence.adapters.csv_safety and get a test below, then join this list.
     assert writers == [
-        "src/cadence/adapters/csv_leads.py",
+        "src/cadence/adapters/csv_rejects.py",
         "src/cadence/services/postcards.py",
         "src/cadence/services/reports/render.py",
     ]

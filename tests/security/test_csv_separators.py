@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from cadence.adapters.csv_leads import ParsedCsv, RowError, write_rejects
+from cadence.adapters.csv_leads import ParsedCsv, RowError
+from cadence.adapters.csv_rejects import write_rejects
 from cadence.adapters.csv_safety import neutralize_formula
 from cadence.services.postcards import postcards_csv
 from tests.reliability.test_csv_exports import unsafe_cells

@@ -1,9 +1,9 @@
-"""Reading a leads CSV file (``cadence leads import FILE.csv``) and writing its rejects file.
+"""Reading a leads CSV file (``cadence leads import FILE.csv``).
 
 No database. :func:`read_leads_file` reads a file (refusing folders, devices and files over
 1 GiB); :func:`parse_leads_csv` turns its bytes into validated leads (:class:`ParsedRow`) and
-rejected rows (:class:`RowError`); :func:`write_rejects` writes the rejected rows back out so that
-the user can fix them in a spreadsheet.
+rejected rows (:class:`RowError`); :func:`~.csv_rejects.write_rejects` writes the rejected rows
+back out so that the user can fix them in a spreadsheet.
 
 The rules, in the words a spreadsheet user would use:
 
@@ -11,7 +11,7 @@ The rules, in the words a spreadsheet user would use:
   accepted (the delimiter is detected); the rejects file uses the same delimiter.
 - The first non-empty row is the header. Headers match case- and space-insensitively:
   ``"First Name"``, ``"first-name"`` and ``"first_name"`` are the same column (see
-  :func:`normalize_header`, and :data:`HEADER_ALIASES` for the few alternative names).
+  :func:`~.csv_headers.normalize_header`, and :data:`~.csv_headers.HEADER_ALIASES` for the few alternative names).
   Empty header cells at the end of the header row (trailing separators) are ignored.
 - Any column that is not one of :data:`~cadence.core.leads.LEAD_FIELDS` is a custom field, keyed by
   its normalised header; empty custom cells are left out.
@@ -21,7 +21,7 @@ The rules, in the words a spreadsheet user would use:
   cells than the header is rejected, unless the extra cells are all empty (trailing separators);
   a row with fewer cells is padded with empty cells.
 - Cells are data, never formulas: ``=1+1`` is kept as-is in the lead (and then validated like any
-  other value); :func:`write_rejects` prefixes cells that a spreadsheet would run as a formula
+  other value); :func:`~.csv_rejects.write_rejects` prefixes cells that a spreadsheet would run as a formula
   with ``'`` (:func:`~cadence.adapters.csv_safety.neutralize_formula`, shared by every CSV cadence writes).
 - Whole-file problems (not UTF-8, binary, empty, no ``email`` column, duplicate columns, an unclosed
   quote, too many rows) raise :class:`~cadence.errors.ValidationError`; every other problem is a
@@ -42,14 +42,15 @@ import re
 import stat
 import tempfile
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, BinaryIO
 
-from cadence.adapters.csv_safety import neutralize_formula, unneutralize_formula
+from cadence.adapters.csv_headers import HEADER_ALIASES, normalize_header, plain_key, unique_name
+from cadence.adapters.csv_safety import unneutralize_formula
 from cadence.core.leads import LEAD_FIELDS, LeadData, clean_text, make_lead
-from cadence.errors import CadenceError, ValidationError
+from cadence.errors import ValidationError
 
 MAX_FILE_BYTES = 1 << 30
 """The largest file :func:`read_leads_file` reads (1 GiB): far more than the most rows an import takes."""
@@ -60,105 +61,11 @@ MAX_ROWS = 1_000_000
 MAX_CELL_BYTES = 100_000
 """The largest cell accepted, in UTF-8 bytes (100 kB); a larger cell makes its row a :class:`RowError`."""
 
-HEADER_ALIASES: dict[str, str] = {
-    "e_mail": "email",
-    "email_address": "email",
-    "e_mail_address": "email",
-    "work_email": "email",
-    "business_email": "email",
-    "email_id": "email",
-    "person_email": "email",
-    "primary_email": "email",
-    "firstname": "first_name",
-    "first": "first_name",
-    "given_name": "first_name",
-    "person_first_name": "first_name",
-    "lastname": "last_name",
-    "last": "last_name",
-    "surname": "last_name",
-    "family_name": "last_name",
-    "person_last_name": "last_name",
-    "job_title": "title",
-    "jobtitle": "title",
-    "position": "title",
-    "job_position": "title",
-    "person_job_title": "title",
-    "company_name": "company",
-    "organization": "company",
-    "organisation": "company",
-    "organization_name": "company",
-    "organisation_name": "company",
-    "account_name": "company",
-    "account": "company",
-    "employer": "company",
-    "number_of_employees": "company_size",
-    "no_of_employees": "company_size",
-    "no._of_employees": "company_size",
-    "employees": "company_size",
-    "employee_count": "company_size",
-    "num_employees": "company_size",
-    "company_headcount": "company_size",
-    "headcount": "company_size",
-    "phone_number": "phone",
-    "mobile": "phone",
-    "mobile_phone": "phone",
-    "mobile_phone_number": "phone",
-    "work_phone": "phone",
-    "business_phone": "phone",
-    "telephone": "phone",
-    "telephone_number": "phone",
-    "person_phone": "phone",
-    "cell_phone": "phone",
-    "linkedin": "linkedin_url",
-    "linkedin_profile": "linkedin_url",
-    "linkedin_profile_url": "linkedin_url",
-    "person_linkedin_url": "linkedin_url",
-    "address_line_1": "address_line1",
-    "address": "address_line1",
-    "address_1": "address_line1",
-    "street": "address_line1",
-    "street_address": "address_line1",
-    "mailing_street": "address_line1",
-    "address_line_2": "address_line2",
-    "address_2": "address_line2",
-    "mailing_city": "city",
-    "town": "city",
-    "state": "region",
-    "state/region": "region",
-    "state/province": "region",
-    "province": "region",
-    "mailing_state": "region",
-    "mailing_state/province": "region",
-    "zip": "postal_code",
-    "zip_code": "postal_code",
-    "zipcode": "postal_code",
-    "postcode": "postal_code",
-    "post_code": "postal_code",
-    "postal": "postal_code",
-    "zip/postal_code": "postal_code",
-    "mailing_zip/postal_code": "postal_code",
-    "mailing_zip": "postal_code",
-    "country/region": "country",
-    "mailing_country": "country",
-    "country_code": "country",
-    "country_name": "country",
-    "time_zone": "timezone",
-    "tz": "timezone",
-    "lead_source": "source",
-    "original_source": "source",
-    "source_name": "source",
-    "lead_owner": "owner",
-    "contact_owner": "owner",
-    "owner_email": "owner",
-}
-"""Header names of the usual exports (HubSpot, Salesforce, Pipedrive, Zoom and GoTo Webinar, LinkedIn Lead Gen
-forms), already normalised, and the standard column each one means."""
 
 DELIMITERS = ",;\t"
 """The delimiters that :func:`parse_leads_csv` recognises; comma when in doubt."""
 
 _STANDARD = frozenset(LEAD_FIELDS)
-_SEPARATORS = re.compile(r"[\s\-_]+")
 _SNIFF_LINES = 50
 _SNIFF_CHARS = 4_000
 _BLOCK = 1 << 20  # bytes read at a time
@@ -200,7 +107,7 @@ class ParsedCsv:
     """The result of parsing a leads CSV file.
 
     ``headers`` are the original header texts, in file order; ``rows`` and ``errors`` are in file
-    order; ``delimiter`` is the detected delimiter (:func:`write_rejects` writes with it).
+    order; ``delimiter`` is the detected delimiter (:func:`~.csv_rejects.write_rejects` writes with it).
     """
 
     headers: list[str]
@@ -221,16 +128,6 @@ class _Record:
     @property
     def blank(self) -> bool:
         return self.cells is not None and not any(cell.strip() for cell in self.cells)
-
-
-def normalize_header(text: str) -> str:
-    """The column key for a header text: trimmed, lower-cased, runs of spaces/hyphens/underscores as ``_``.
-
-    ``" First  Name "`` and ``"first-name"`` give ``first_name``; the aliases in
-    :data:`HEADER_ALIASES` are then applied (``"E-mail"`` gives ``email``).
-    """
-    key = _SEPARATORS.sub("_", text.replace("\ufeff", "").strip().lower()).strip("_")
-    return HEADER_ALIASES.get(key, key)
 
 
 def read_leads_file(path: Path) -> bytes:
@@ -325,31 +222,13 @@ class CsvLayout:
         return {
             header: key
             for header, key in zip(self.headers, self.keys, strict=True)
-            if key in _STANDARD and _plain_key(header) != key
+            if key in _STANDARD and plain_key(header) != key
         }
 
     @property
     def extra_names(self) -> list[str]:
         """The rejects file's names for cells beyond the last header (``extra_1``...)."""
         return _extra_names(self.headers, self.widest)
-
-
-def parse_mapping(items: Sequence[str]) -> dict[str, str]:
-    """``--map "Column Name=field"`` options as {normalised column: field}; ValidationError for a malformed one.
-
-    ``field`` is a standard field (``title``, ``postal_code``...), ``ignore`` to leave the column out,
-    or any other name, which makes the column a custom field of that name.
-    """
-    mapping: dict[str, str] = {}
-    for item in items:
-        column, separator, target = item.rpartition("=")
-        if not separator or not column.strip() or not target.strip():
-            raise ValidationError(f'--map {item!r}: write it as "Column Name=field", e.g. "Job Role=title"')
-        key = _plain_key(target)
-        if not key:
-            raise ValidationError(f"--map {item!r}: name a field after the =")
-        mapping[_plain_key(column)] = key
-    return mapping
 
 
 def check_leads_csv(path: Path, *, mapping: dict[str, str] | None = None, max_rows: int = MAX_ROWS) -> CsvLayout:
@@ -387,7 +266,7 @@ def parse_leads_csv(data: bytes, *, max_rows: int = MAX_ROWS, mapping: dict[str,
 def lead_from_row(row: dict[str, Any], mapping: dict[str, str] | None = None) -> LeadData:
     """One row given as {column name: value} (a CSV row, a form, an API body) validated into a lead.
 
-    The same rules as an import row: column names as :func:`normalize_header` reads them (aliases and
+    The same rules as an import row: column names as :func:`~.csv_headers.normalize_header` reads them (aliases and
     ``mapping`` included), other columns as custom fields, optional fields normalized or left empty
     with a warning (``LeadData.warnings``). Raises :class:`ValidationError` for a row without an email
     column or without a usable email.
@@ -532,38 +411,6 @@ def _records(stream: BinaryIO, delimiter: str, size: int) -> Iterator[_Record]:
         )
 
 
-def write_rejects(path: Path, parsed: ParsedCsv, extra: Sequence[RowError] = ()) -> None:
-    """Write the rejected rows (``parsed.errors`` and ``extra``, by row number) to a CSV file at ``path``.
-
-    The columns are ``row`` and ``reason`` followed by the original headers (and ``extra_N`` columns
-    for rows that had too many cells). The file is UTF-8 with a byte-order mark (so that Excel
-    reads accents correctly), uses the delimiter of the imported file, and replaces ``path``
-    atomically. Cells that a spreadsheet would run as a formula are prefixed with ``'``
-    (:func:`~cadence.adapters.csv_safety.neutralize_formula`).
-    ``extra`` is for rows that the importer rejected later (for example an unknown owner).
-
-    Raises :class:`CadenceError` if the file cannot be written.
-    """
-    errors = sorted([*parsed.errors, *extra], key=lambda error: error.row)
-    columns = list(parsed.headers)
-    known = set(columns)
-    for error in errors:
-        for key in error.raw:
-            if key not in known:
-                known.add(key)
-                columns.append(key)
-    taken = {normalize_header(column) for column in columns}
-    row_column = _unique_name("row", taken)
-    reason_column = _unique_name("reason", taken)
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, delimiter=parsed.delimiter if parsed.delimiter in DELIMITERS else ",")
-    writer.writerow([neutralize_formula(cell) for cell in (row_column, reason_column, *columns)])
-    for error in errors:
-        cells = [str(error.row), error.reason, *(error.raw.get(column, "") for column in columns)]
-        writer.writerow([neutralize_formula(cell) for cell in cells])
-    _atomic_write(path, buffer.getvalue().encode("utf-8-sig"))
-
-
 def _detect_delimiter(lines: list[str]) -> str:
     """Comma, semicolon or tab, as the header row shows; the csv.Sniffer decides when it has several.
 
@@ -631,7 +478,7 @@ def _read_header(cells: list[str], mapping: dict[str, str]) -> tuple[list[str], 
 
     A rejects file's first two columns (``row`` and ``reason``, or ``row_2``... when the imported
     file had columns of those names) are skipped. A column named like a standard field takes it;
-    an alias (:data:`HEADER_ALIASES`) or a ``--map`` fills a field no other column fills, else the
+    an alias (:data:`~.csv_headers.HEADER_ALIASES`) or a ``--map`` fills a field no other column fills, else the
     column is a custom field under its own name (HubSpot's ``Phone Number`` and ``Mobile Phone
     Number`` are a phone and a custom field). Raises ValidationError for an unusable header.
     """
@@ -639,12 +486,12 @@ def _read_header(cells: list[str], mapping: dict[str, str]) -> tuple[list[str], 
     skip = (
         2
         if len(headers) > 2
-        and _REJECTS_ROW.fullmatch(_plain_key(headers[0]))
-        and _REJECTS_REASON.fullmatch(_plain_key(headers[1]))
+        and _REJECTS_ROW.fullmatch(plain_key(headers[0]))
+        and _REJECTS_REASON.fullmatch(plain_key(headers[1]))
         else 0
     )
     headers = headers[skip:]
-    plain = [_plain_key(header) for header in headers]
+    plain = [plain_key(header) for header in headers]
     wanted = [mapping.get(key, HEADER_ALIASES.get(key, key)) for key in plain]
     taken = {key for key, want in zip(plain, wanted, strict=True) if key == want and key in _STANDARD}
     keys: list[str] = []
@@ -673,11 +520,6 @@ def _read_header(cells: list[str], mapping: dict[str, str]) -> tuple[list[str], 
         more = ", ..." if len(headers) > _MAX_LISTED_HEADERS else ""
         raise ValidationError(f"the file has no email column (its columns are {listed}{more})")
     return headers, keys, skip
-
-
-def _plain_key(text: str) -> str:
-    """A header's normalised key before aliases: ``" First  Name "`` is ``first_name``."""
-    return _SEPARATORS.sub("_", text.replace("\ufeff", "").strip().lower()).strip("_")
 
 
 def _parse_record(record: _Record, headers: list[str], keys: list[str]) -> ParsedRow | RowError:
@@ -723,17 +565,7 @@ def _utf8_size(cell: str) -> int:
 def _extra_names(headers: list[str], count: int) -> list[str]:
     """Keys for the cells beyond the last header: ``extra_1``... unlike any header (same for every row)."""
     taken = {normalize_header(header) for header in headers}
-    return [_unique_name(f"extra_{index}", taken) for index in range(1, count + 1)]
-
-
-def _unique_name(base: str, taken: set[str]) -> str:
-    """``base``, or ``base_2``, ``base_3``... whichever does not normalise to a name in ``taken``; adds it there."""
-    name, number = base, 1
-    while normalize_header(name) in taken:
-        number += 1
-        name = f"{base}_{number}"
-    taken.add(normalize_header(name))
-    return name
+    return [unique_name(f"extra_{index}", taken) for index in range(1, count + 1)]
 
 
 def _column_letter(index: int) -> str:
@@ -748,80 +580,3 @@ def _column_letter(index: int) -> str:
 def _shorten(text: str, limit: int = 60) -> str:
     """``text``, cut to ``limit`` characters for an error message."""
     return text if len(text) <= limit else text[: limit - 3] + "..."
-
-
-def _atomic_write(path: Path, content: bytes) -> None:
-    """Write ``content`` to a temporary file next to ``path``, then rename it over ``path``."""
-    try:
-        handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    except OSError as exc:
-        raise CadenceError(f"{path}: cannot write the rejects file ({exc.strerror or exc})") from None
-    try:
-        with os.fdopen(handle, "wb") as stream:
-            stream.write(content)
-            stream.flush()
-            os.fsync(stream.fileno())
-        os.replace(temporary, path)
-    except BaseException as exc:
-        with contextlib.suppress(OSError):
-            os.unlink(temporary)
-        if isinstance(exc, OSError):
-            raise CadenceError(f"{path}: cannot write the rejects file ({exc.strerror or exc})") from None
-        raise
-
-
-class RejectsFile:
-    """A rejects file written row by row as an import streams, in place only when :meth:`commit` is called.
-
-    Its columns are those of :func:`write_rejects`: ``row``, ``reason``, the file's headers, and
-    ``extra_N`` for cells beyond them. Until :meth:`commit`, the rows go to a temporary file next to
-    ``path`` (so a file that cannot be written fails before the import starts).
-    """
-
-    def __init__(self, path: Path, layout: CsvLayout) -> None:
-        """Open the temporary file and write the header row; :class:`CadenceError` if it cannot be written."""
-        self.path = path
-        self.columns = [*layout.headers, *layout.extra_names]
-        taken = {normalize_header(column) for column in self.columns}
-        try:
-            handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-        except OSError as exc:
-            raise CadenceError(f"{path}: cannot write the rejects file ({exc.strerror or exc})") from None
-        self._temporary = temporary
-        self._stream = os.fdopen(handle, "w", encoding="utf-8-sig", newline="")
-        delimiter = layout.delimiter if layout.delimiter in DELIMITERS else ","
-        self._writer = csv.writer(self._stream, delimiter=delimiter)
-        head = [_unique_name("row", taken), _unique_name("reason", taken), *self.columns]
-        self._write([neutralize_formula(cell) for cell in head])
-        self.count = 0
-
-    def write(self, error: RowError) -> None:
-        """Add one rejected row."""
-        cells = [str(error.row), error.reason, *(error.raw.get(column, "") for column in self.columns)]
-        self._write([neutralize_formula(cell) for cell in cells])
-        self.count += 1
-
-    def commit(self) -> None:
-        """Put the file in place (replacing ``path`` atomically); :class:`CadenceError` if that fails."""
-        try:
-            self._stream.flush()
-            os.fsync(self._stream.fileno())
-            self._stream.close()
-            os.replace(self._temporary, self.path)
-        except OSError as exc:
-            self.discard()
-            raise CadenceError(f"{self.path}: cannot write the rejects file ({exc.strerror or exc})") from None
-
-    def discard(self) -> None:
-        """Remove the temporary file (nothing is written to ``path``)."""
-        with contextlib.suppress(OSError):
-            self._stream.close()
-        with contextlib.suppress(OSError):
-            os.unlink(self._temporary)
-
-    def _write(self, cells: list[str]) -> None:
-        try:
-            self._writer.writerow(cells)
-        except OSError as exc:
-            self.discard()
-            raise CadenceError(f"{self.path}: cannot write the rejects file ({exc.strerror or exc})") from None

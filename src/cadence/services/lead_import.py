@@ -25,17 +25,17 @@ from sqlalchemy import delete, exists, func, or_, select
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
+from cadence.adapters.csv_headers import parse_mapping
 from cadence.adapters.csv_leads import (
     CsvLayout,
     ParsedRow,
-    RejectsFile,
     RowError,
     check_leads_csv,
     leads_source,
-    parse_mapping,
     read_leads_csv,
     same_file,
 )
+from cadence.adapters.csv_rejects import RejectsFile
 from cadence.adapters.models import (
     Account,
     AccountChange,
