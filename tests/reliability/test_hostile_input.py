@@ -557,7 +557,8 @@ def writing(database_url: str, snapshots: Snapshots) -> bool:
 def test_an_import_interrupted_while_it_writes_leaves_the_database_as_it_was(
     signal_number: int, seeded: Cli, database_url: str, snapshots: Snapshots, tmp_path: Path
 ) -> None:
-    source = import_file(tmp_path, [f"many{i}@acme.example" for i in range(400)])
+    # Enough rows that the import is still writing when interrupted: it writes a chunk of them at once.
+    source = import_file(tmp_path, [f"many{i}@acme.example" for i in range(4000)])
     before = snapshots.take()
     process = subprocess.Popen(
         [str(ROOT / ".venv" / "bin" / "cadence"), "leads", "import", str(source), "--now", NOW],

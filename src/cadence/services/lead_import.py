@@ -51,17 +51,35 @@ from cadence.adapters.models import (
 )
 from cadence.errors import CadenceError, NotFound, ValidationError, database_problem
 from cadence.services.context import Context
-from cadence.services.leads import MAX_LISTED, SNAPSHOT, ImportAborted, ImportReport, ImportRow, import_leads
+from cadence.services.leads import (
+    MAX_LISTED,
+    SNAPSHOT,
+    ImportAborted,
+    ImportReport,
+    ImportRow,
+    RowsRefused,
+    import_leads,
+)
 
 CHUNK_SECONDS = 0.25
-"""How long one chunk's transaction aims to take: the longest another writer waits behind an import."""
+"""How long one chunk's transaction aims to take on SQLite, where it holds the database's only write lock:
+about the longest another writer waits behind an import."""
+
+POSTGRESQL_CHUNK_SECONDS = 1.0
+"""The same on PostgreSQL, where a chunk locks only the rows it writes (new ones, mostly): other writers do
+not wait behind it, and longer chunks spend less of the import on each chunk's few queries."""
 
 FIRST_CHUNK = 50
 """Rows in the first chunk; later chunks grow or shrink to take about :data:`CHUNK_SECONDS`."""
 
 MAX_CHUNK = 2_000
-PAUSE_SECONDS = 0.02
-"""A pause between two chunks on SQLite, so that a writer waiting for the lock gets it before the next chunk."""
+PAUSE_SECONDS = 0.15
+"""A pause between two chunks on SQLite, longer than the longest sleep of SQLite's busy handler (100 ms).
+
+SQLite does not queue writers: one waiting for the lock sleeps (1, 2, 5... then 100 ms at a time) and
+tries again, while the import asks again as soon as its pause is over. With a pause shorter than
+those sleeps, a writer that has waited a while wakes in it only by chance, and can wait behind
+chunk after chunk (seconds); with this pause, each writer waiting wakes in it and takes its turn."""
 
 
 @dataclass(frozen=True)
@@ -164,6 +182,7 @@ def _stream(
     done = 0
     size = [FIRST_CHUNK]
     sqlite = ctx.engine.dialect.name == "sqlite"
+    target = CHUNK_SECONDS if sqlite else max(CHUNK_SECONDS, POSTGRESQL_CHUNK_SECONDS)
 
     def reject(error: RowError) -> None:
         nonlocal rejected
@@ -194,7 +213,7 @@ def _stream(
             for error in part.errors:
                 reject(RowError(error["row"], error["reason"], raw.get(error["row"], {})))
             done += len(chunk)
-            size[0] = _next_size(size[0], elapsed)
+            size[0] = _next_size(size[0], elapsed, target)
             if progress is not None:
                 progress(Progress(done, layout.rows, report))
             if sqlite and not request.dry_run:
@@ -228,11 +247,11 @@ def _chunks(items: Iterator[ParsedRow | RowError], size: Callable[[], int]) -> I
         yield chunk
 
 
-def _next_size(size: int, elapsed: float) -> int:
-    """The next chunk's size: about :data:`CHUNK_SECONDS` of writing at the pace the last chunk went."""
+def _next_size(size: int, elapsed: float, target: float) -> int:
+    """The next chunk's size: about ``target`` seconds of writing at the pace the last chunk went."""
     if elapsed <= 0:
         return min(MAX_CHUNK, size * 2)
-    wanted = int(size * CHUNK_SECONDS / elapsed)
+    wanted = int(size * target / elapsed)
     return max(1, min(MAX_CHUNK, size * 2, wanted))
 
 
@@ -246,7 +265,29 @@ def _write_chunk(
     *,
     now: datetime,
 ) -> ImportReport:
-    """Import ``rows`` in one transaction (rolled back in a dry run) and bring the journal's counts up to date."""
+    """Import ``rows`` in one transaction (rolled back in a dry run) and bring the journal's counts up to date.
+
+    The rows are written together; when the database refuses them, they are imported again one at a
+    time in a new transaction, which either names the row it refuses or (a passing problem) imports them.
+    """
+    try:
+        return _write_rows(ctx, request, rows, journal, report, rejected, now=now, flush_each=False)
+    except RowsRefused:
+        return _write_rows(ctx, request, rows, journal, report, rejected, now=now, flush_each=True)
+
+
+def _write_rows(
+    ctx: Context,
+    request: FileImport,
+    rows: list[ParsedRow],
+    journal: int | None,
+    report: ImportReport,
+    rejected: int,
+    *,
+    now: datetime,
+    flush_each: bool,
+) -> ImportReport:
+    """One try of :func:`_write_chunk`: ``flush_each`` writes each row before the next (to name a refused one)."""
     try:
         with ctx.sessions() as s, s.begin():
             part = import_leads(
@@ -260,6 +301,7 @@ def _write_chunk(
                 cadence_override=request.cadence,
                 enroll=request.enroll,
                 journal=journal,
+                flush_each=flush_each,
             )
             if request.dry_run:
                 s.rollback()

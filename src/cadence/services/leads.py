@@ -31,12 +31,11 @@ from cadence.core.qualification import Kind, Qualification, Rules, qualify
 from cadence.core.schedule import LeadCalendar
 from cadence.core.webhooks import EventType
 from cadence.errors import CadenceError, NotFound, ValidationError, database_problem
-from cadence.services.accounts import account_for, find_account, place_lead
 from cadence.services.cadence_versions import calendar_for, pinned_cadence
 from cadence.services.enrollments import latest_enrollment, open_enrollment, schedule_next, start_enrollment
 from cadence.services.erasure import erased_among
+from cadence.services.import_lookups import ChunkLookups
 from cadence.services.reps import RoundRobin, is_away
-from cadence.services.suppression import is_suppressed
 from cadence.services.webhooks import outbox
 from cadence.settings import Settings
 
@@ -47,12 +46,21 @@ class ImportAborted(CadenceError):
     """The database refused the rows being written: they are not imported (the chunks before them are)."""
 
 
+class RowsRefused(CadenceError):
+    """The database refused rows written together (``flush_each=False``); importing them one by one names the row."""
+
+
 @contextmanager
-def _aborting_on_database_error(item: ImportRow) -> Iterator[None]:
-    """Turn a database error while importing ``item`` into :class:`ImportAborted` naming its row."""
+def _aborting_on_database_error(item: ImportRow, *, flush_each: bool) -> Iterator[None]:
+    """Turn a database error while importing ``item`` into :class:`ImportAborted` naming its row.
+
+    When rows are written together, the error may be another row's: it is :class:`RowsRefused`.
+    """
     try:
         yield
     except SQLAlchemyError as exc:
+        if not flush_each:
+            raise RowsRefused(database_problem(exc)) from exc
         raise ImportAborted(
             f"row {item.row} ({item.lead.email}): the database refused it ({database_problem(exc)}), "
             "so the rows written with it were not imported"
@@ -256,6 +264,7 @@ def import_leads(
     cadence_override: str | None = None,
     enroll: bool = True,
     journal: int | None = None,
+    flush_each: bool = True,
 ) -> ImportReport:
     """Import validated rows: create or update each lead, qualify it, assign an owner and enroll new leads.
 
@@ -266,7 +275,10 @@ def import_leads(
     recorded there with its fields before, for ``--undo``.
     Day 0 of a new enrollment is ``now``. The caller commits (or rolls back for a dry run).
     A database error on a row raises :class:`ImportAborted` naming that row; the caller's
-    transaction then rolls back, so that nothing of the import is kept.
+    transaction then rolls back, so that nothing of the import is kept. With ``flush_each=False`` the
+    rows are written together, at the end (a few statements for all of them instead of several per
+    row), and a database error raises :class:`RowsRefused`: run the same rows again with
+    ``flush_each=True`` in a new transaction to learn which row it was.
     """
     report = ImportReport()
     changes: list[tuple[Lead, bool, bool]] = []  # (lead, created, qualified): their webhook events, written at the end
@@ -282,8 +294,20 @@ def import_leads(
         chunk = emails[start : start + _CHUNK]
         found = session.scalars(select(Lead).where(Lead.email.in_(chunk)))
         existing.update({lead.email: lead for lead in found if lead.email is not None})
+    lookups = ChunkLookups(session, [item.lead for item in rows if item.email not in erased])
+    journaled: list[tuple[ImportChange, Lead]] = []
+    if not flush_each and rows and (fallback_owner is not None or not robin.empty):
+        # The new leads' accounts first, written together: each new lead below finds its own.
+        made: set[str] = set()
+        for item in rows:
+            data, address = item.lead, item.email
+            if address not in existing and address not in erased and address not in made:
+                made.add(address)
+                lookups.account_for(address, data.company, explicit=data.account, now=now, flush=False)
+        with _aborting_on_database_error(rows[0], flush_each=False):
+            session.flush()
     for item in rows:
-        with _aborting_on_database_error(item):
+        with _aborting_on_database_error(item, flush_each=flush_each):
             data, address = item.lead, item.email
             owner: Rep | None = None
             if data.owner is not None:
@@ -304,10 +328,10 @@ def import_leads(
                     import_id=journal, created=creating, enrolled=False, before=None if lead is None else snapshot(lead)
                 )
             if lead is None:
-                if owner is None and fallback_owner is None and robin.empty and not _owned_account(session, data):
+                if owner is None and fallback_owner is None and robin.empty and not _owned_account(lookups, data):
                     report.errors.append({"row": item.row, "reason": NO_OWNER})  # and no account made for nobody
                     continue
-                account = account_for(session, data.email, data.company, explicit=data.account, now=now)
+                account = lookups.account_for(address, data.company, explicit=data.account, now=now)
                 owner = _owner_for(account, owner, fallback_owner, robin, item, report, now)
                 if owner is None:
                     report.errors.append({"row": item.row, "reason": NO_OWNER})
@@ -321,9 +345,11 @@ def import_leads(
                 existing[address] = lead
                 report.imported += 1
             else:
+                if lead.id is None:  # created by an earlier row of this chunk: written now, so that it can be looked up
+                    session.flush()
                 changed = _apply(lead, data, creating=False)
                 if data.account is not None or lead.account_id is None:
-                    place_lead(session, lead, explicit=data.account, now=now)
+                    lead.account_id = lookups.account_for(address, lead.company, explicit=data.account, now=now).id
                 if data.role is not None and data.role != lead.buying_role:
                     lead.buying_role, changed = data.role, True
                 if owner is not None and owner is not lead.owner:
@@ -339,10 +365,10 @@ def import_leads(
             if flag_address(lead):
                 report.warnings.append({"row": item.row, "email": lead.email, "flag": lead.address_flag,
                                         "warning": lead.address_warning})  # fmt: skip
-            session.flush()
+            if flush_each:
+                session.flush()
             if change is not None:
-                change.lead_id = lead.id
-                session.add(change)
+                journaled.append((change, lead))
             qualified = result.kind is Kind.LEAD and not was_lead
             if creating or qualified:
                 changes.append((lead, creating, qualified))
@@ -357,11 +383,10 @@ def import_leads(
             lead.not_enrolled_reasons = None
             if not enroll or lead.cadence is None:
                 continue
-            if latest_enrollment(session, lead) is not None or _decided(session, lead):
-                if creating is False:
-                    _reschedule_if_moved(session, lead, settings)
+            if not creating and (latest_enrollment(session, lead) is not None or _decided(session, lead)):
+                _reschedule_if_moved(session, lead, settings)
                 continue
-            if is_suppressed(session, address):
+            if lookups.is_suppressed(address):
                 lead.not_enrolled_reasons = [SUPPRESSED_REASON]
                 report.reasons[SUPPRESSED_REASON] = report.reasons.get(SUPPRESSED_REASON, 0) + 1
                 report.suppressed += 1
@@ -371,15 +396,30 @@ def import_leads(
                 lead.not_enrolled_reasons = [why]
                 report.reasons[why] = report.reasons.get(why, 0) + 1
                 continue  # the warning is on the lead and in the report
-            start_enrollment(session, lead, cadences[lead.cadence], now=now, settings=settings)
+            if creating:
+                lookups.enroll_new(lead, cadences[lead.cadence], now=now, settings=settings)
+            else:
+                start_enrollment(session, lead, cadences[lead.cadence], now=now, settings=settings)
             if change is not None:
                 change.enrolled = True
             report.enrolled += 1
-    if changes and (outbox.wanted(session, EventType.LEAD_CREATED) or outbox.wanted(session, EventType.LEAD_QUALIFIED)):
+    try:
         session.flush()
-        outbox.record(
-            session, [e for lead, c, q in changes for e in outbox.lead_events(lead, created=c, qualified=q, at=now)]
-        )
+        for change, lead in journaled:
+            change.lead_id = lead.id
+        session.add_all(change for change, _lead in journaled)
+        if changes and (
+            outbox.wanted(session, EventType.LEAD_CREATED) or outbox.wanted(session, EventType.LEAD_QUALIFIED)
+        ):
+            session.flush()
+            outbox.record(
+                session, [e for lead, c, q in changes for e in outbox.lead_events(lead, created=c, qualified=q, at=now)]
+            )
+        session.flush()
+    except SQLAlchemyError as exc:
+        if flush_each or not rows:
+            raise
+        raise RowsRefused(database_problem(exc)) from exc
     return report
 
 
@@ -413,9 +453,9 @@ def _owner_for(
 NO_OWNER = "no owner and no rep to assign: add one with `cadence reps add`"
 
 
-def _owned_account(session: Session, data: LeadData) -> bool:
+def _owned_account(lookups: ChunkLookups, data: LeadData) -> bool:
     """True when the account a new lead ``data`` would join exists and has an active owner."""
-    account = find_account(session, account_match(data.email, data.company, data.account))
+    account = lookups.find_account(account_match(data.email, data.company, data.account))
     return account is not None and account.owner is not None and account.owner.active
 
 
