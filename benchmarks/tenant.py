@@ -321,12 +321,16 @@ def copy_history(
 
 
 def tenant_rows(
-    sample: Sample, leads: int, *, chunk: int = 10_000, now: datetime = NOW
+    sample: Sample, leads: int, *, chunk: int = 10_000, now: datetime = NOW, years: float = YEARS
 ) -> Iterator[dict[str, list[dict[str, Any]]]]:
-    """The tenant's rows, ``chunk`` leads at a time (the shared rows come with the first chunk)."""
+    """The tenant's rows, ``chunk`` leads at a time (the shared rows come with the first chunk).
+
+    The leads arrive evenly over ``years`` before ``now``; what would have happened after the day
+    before ``now`` is left out (the last day's steps are due, not done: the day's work).
+    """
     ids = Ids()
-    cut = now - timedelta(days=1)  # the last day's steps are due, not done: the day's work
-    start = cut - timedelta(days=365 * YEARS)
+    cut = now - timedelta(days=1)
+    start = cut - timedelta(days=365 * years)
     step = (cut - start) / max(leads, 1)
     rep = sample.reps[0]
     reps = [
@@ -516,11 +520,18 @@ def size_mb(engine: Any) -> float:
 
 
 def build(
-    url: str, leads: int, *, chunk: int = 10_000, sample: Sample | None = None, quiet: bool = False
+    url: str,
+    leads: int,
+    *,
+    chunk: int = 10_000,
+    sample: Sample | None = None,
+    quiet: bool = False,
+    years: float = YEARS,
 ) -> dict[str, Any]:
     """Fill the empty, migrated cadence database at ``url`` with a tenant of ``leads`` leads; what was built.
 
-    ``sample`` (from :func:`sample_run`) can be shared between builds. The answer has ``rows`` per
+    The leads arrive over ``years`` up to :data:`NOW`. ``sample`` (from :func:`sample_run`) can be
+    shared between builds. The answer has ``rows`` per
     table, ``sample_seconds`` (the small real run), ``build_seconds`` (writing the tenant, statistics
     included) and ``db_mb``.
     """
@@ -539,7 +550,7 @@ def build(
     postgresql = engine.dialect.name == "postgresql"
     try:
         deferred = defer_postgresql(engine) if postgresql else None
-        for batch in tenant_rows(sample, leads, chunk=chunk):
+        for batch in tenant_rows(sample, leads, chunk=chunk, years=years):
             write(engine, batch)
             done += len(batch["leads"])
             say(f"{done}/{leads} leads written ({time.perf_counter() - started:.0f}s)")
@@ -571,12 +582,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--database-url", help="PostgreSQL server to create the tenant's database on")
     parser.add_argument("--keep", action="store_true", help="keep the database (its URL is in the JSON line)")
     parser.add_argument("--chunk", type=int, default=10_000, help="leads written per transaction")
+    parser.add_argument("--years", type=float, default=YEARS, help="the leads arrive over this many years")
     args = parser.parse_args(argv)
     if args.leads < 1:
         parser.error("--leads must be at least 1")
+    if args.years <= 0:
+        parser.error("--years must be more than 0")
     isolate_environment()
     with database(args.backend, args.database_url, keep=args.keep) as url:
-        result = build(url, args.leads, chunk=args.chunk)
+        result = build(url, args.leads, chunk=args.chunk, years=args.years)
         if args.keep:
             result["database_url"] = url
     result["load_avg_1m"] = round(os.getloadavg()[0], 2)
