@@ -92,6 +92,11 @@ class Lead(Base):
     """A person we follow up (a name until they show enough interest)."""
 
     __tablename__ = "leads"
+    __table_args__ = (
+        # The report: names and leads created in a period; leads per stage, in the order they entered it.
+        Index("ix_leads_created_at_kind", "created_at", "kind"),
+        Index("ix_leads_kind_stage_created_at", "kind", "stage", "created_at"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     email: Mapped[str] = mapped_column(String(320), unique=True)
@@ -194,6 +199,8 @@ class Enrollment(Base):
             sqlite_where=text("state = 'active'"),
             postgresql_where=text("state = 'active'"),
         ),
+        # The report's period selects enrollments by their enrollment time.
+        Index("ix_enrollments_enrolled_at", "enrolled_at"),
         # Lapsed pauses (out-of-office return dates passed) cost O(lapsed): only paused ones are here.
         Index(
             "ix_enrollments_paused_until",
@@ -267,7 +274,23 @@ class Task(Base):
     """Work for a rep: a call, a LinkedIn invite, research, a postcard, an answer to a reply."""
 
     __tablename__ = "tasks"
-    __table_args__ = (Index("ix_tasks_owner_status_due", "owner_id", "status", "due_at"),)
+    __table_args__ = (
+        Index("ix_tasks_owner_status_due", "owner_id", "status", "due_at"),
+        # The report: open tasks overdue per owner, and the tasks tied to no enrollment created in a period.
+        Index(
+            "ix_tasks_open_owner_due",
+            "owner_id",
+            "due_at",
+            sqlite_where=text("status = 'open'"),
+            postgresql_where=text("status = 'open'"),
+        ),
+        Index(
+            "ix_tasks_unlinked_created_at",
+            "created_at",
+            sqlite_where=text("enrollment_id IS NULL"),
+            postgresql_where=text("enrollment_id IS NULL"),
+        ),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     lead_id: Mapped[int] = mapped_column(ForeignKey("leads.id"), index=True)
@@ -294,6 +317,15 @@ class Decision(Base):
     """The end of a lead's cadence, with its reason. A lead has one current decision (not superseded)."""
 
     __tablename__ = "decisions"
+    __table_args__ = (
+        # The report: decisions tied to no enrollment, made in a period.
+        Index(
+            "ix_decisions_unlinked_decided_at",
+            "decided_at",
+            sqlite_where=text("enrollment_id IS NULL"),
+            postgresql_where=text("enrollment_id IS NULL"),
+        ),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     lead_id: Mapped[int] = mapped_column(ForeignKey("leads.id"), index=True)
