@@ -83,7 +83,7 @@ def time_cli(url: str, *, week: bool) -> float:
     return seconds
 
 
-def measure(url: str, repeat: int) -> dict[str, Any]:
+def measure(url: str, repeat: int, *, with_all_time: bool = True) -> dict[str, Any]:
     """Every figure of one tenant."""
     import sqlalchemy as sa
 
@@ -95,9 +95,9 @@ def measure(url: str, repeat: int) -> dict[str, Any]:
         with ctx.engine.connect() as conn:
             leads = conn.execute(sa.text("SELECT count(*) FROM leads")).scalar_one()
             touches = conn.execute(sa.text("SELECT count(*) FROM touches")).scalar_one()
-        time_report(ctx, week=False, repeat=1)  # warm the caches
+        time_report(ctx, week=True, repeat=1)  # warm the caches
         week, week_steps = time_report(ctx, week=True, repeat=repeat)
-        all_time, all_steps = time_report(ctx, week=False, repeat=repeat)
+        all_time, all_steps = time_report(ctx, week=False, repeat=repeat) if with_all_time else (None, {})
         floor = floor_seconds(ctx, repeat)
     finally:
         ctx.close()
@@ -105,14 +105,14 @@ def measure(url: str, repeat: int) -> dict[str, Any]:
         "leads": leads,
         "touches": touches,
         "week_s": round(week, 3),
-        "all_time_s": round(all_time, 3),
+        "all_time_s": None if all_time is None else round(all_time, 3),
         "floor_count_touches_s": round(floor, 3),
         "cli_week_s": round(time_cli(url, week=True), 3),
-        "cli_all_time_s": round(time_cli(url, week=False), 3),
+        "cli_all_time_s": round(time_cli(url, week=False), 3) if with_all_time else None,
         "week_steps_s": week_steps,
         "all_time_steps_s": all_steps,
     }
-    log(f"{leads} leads: week {week:.2f}s, all time {all_time:.2f}s, count(*) of touches {floor:.2f}s")
+    log(f"{leads} leads: week {week:.2f}s, all time {all_time}s, count(*) of touches {floor:.2f}s")
     log(f"  all-time steps: {all_steps}")
     return result
 
@@ -124,17 +124,19 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--sizes", default="1000000", help="leads of each tenant, comma-separated")
     parser.add_argument("--tenant-url", help="measure this tenant (built by tenant.py --keep) instead of building")
     parser.add_argument("--repeat", type=int, default=3, help="runs of each report (the median counts)")
+    parser.add_argument("--week-only", action="store_true", help="leave out the all-time report (minutes at 1M)")
     args = parser.parse_args(argv)
     isolate_environment()
     runs = []
     if args.tenant_url:
-        runs.append(measure(args.tenant_url, args.repeat))
+        runs.append(measure(args.tenant_url, args.repeat, with_all_time=not args.week_only))
     else:
         sample = sample_run()
         for size in [int(s) for s in args.sizes.split(",")]:
             with database(args.backend, args.database_url) as url:
                 built = build(url, size, sample=sample)
-                runs.append({**measure(url, args.repeat), "build_seconds": built["build_seconds"]})
+                measured = measure(url, args.repeat, with_all_time=not args.week_only)
+                runs.append({**measured, "build_seconds": built["build_seconds"]})
     result = {
         "backend": "postgresql" if (args.tenant_url or "").startswith("postgresql") else args.backend,
         "sizes": [r["leads"] for r in runs],
