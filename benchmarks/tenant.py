@@ -321,12 +321,16 @@ def copy_history(
 
 
 def tenant_rows(
-    sample: Sample, leads: int, *, chunk: int = 10_000, now: datetime = NOW
+    sample: Sample, leads: int, *, chunk: int = 10_000, now: datetime = NOW, years: float = YEARS
 ) -> Iterator[dict[str, list[dict[str, Any]]]]:
-    """The tenant's rows, ``chunk`` leads at a time (the shared rows come with the first chunk)."""
+    """The tenant's rows, ``chunk`` leads at a time (the shared rows come with the first chunk).
+
+    The leads arrive evenly over ``years`` before ``now``; what would have happened after the day
+    before ``now`` is left out (the last day's steps are due, not done: the day's work).
+    """
     ids = Ids()
-    cut = now - timedelta(days=1)  # the last day's steps are due, not done: the day's work
-    start = cut - timedelta(days=365 * YEARS)
+    cut = now - timedelta(days=1)
+    start = cut - timedelta(days=365 * years)
     step = (cut - start) / max(leads, 1)
     rep = sample.reps[0]
     reps = [
@@ -423,6 +427,63 @@ def write_sqlite(engine: Any, batch: dict[str, list[dict[str, Any]]]) -> None:
                 conn.execute(sa.insert(table), [{c: row.get(c) for c in columns} for row in rows])
 
 
+@dataclass
+class Deferred:
+    """The secondary indexes and the unique and foreign-key constraints of the tenant's tables, as SQL to re-create.
+
+    PostgreSQL's advice for populating a database: load first, then build each index in one sort and
+    check each foreign key in one join, rather than row by row.
+    """
+
+    constraints: list[tuple[str, str, str]]
+    indexes: list[str]
+
+
+def defer_postgresql(engine: Any) -> Deferred:
+    """Drop the secondary indexes and constraints of :data:`TABLES` (kept as SQL in the answer)."""
+    import sqlalchemy as sa
+
+    with engine.begin() as conn:
+        constraints = [
+            (table, name, definition)
+            for table, name, definition in conn.execute(
+                sa.text(
+                    "SELECT c.conrelid::regclass::text, c.conname, pg_get_constraintdef(c.oid) FROM pg_constraint c "
+                    "WHERE c.conrelid::regclass::text = ANY(:tables) AND c.contype IN ('u', 'f') "
+                    "ORDER BY c.contype DESC"  # unique ones first: a foreign key may rest on them
+                ),
+                {"tables": list(TABLES)},
+            ).tuples()
+        ]
+        indexes = list(
+            conn.execute(
+                sa.text(
+                    "SELECT i.indexdef FROM pg_indexes i WHERE i.schemaname = 'public' AND i.tablename = ANY(:tables) "
+                    "AND NOT EXISTS (SELECT 1 FROM pg_constraint c WHERE c.conname = i.indexname)"
+                ),
+                {"tables": list(TABLES)},
+            ).scalars()
+        )
+        for table, name, _ in reversed(constraints):
+            conn.execute(sa.text(f'ALTER TABLE {table} DROP CONSTRAINT "{name}"'))
+        for definition in indexes:
+            name = definition.split(" INDEX ", 1)[1].split(" ON ", 1)[0]
+            conn.execute(sa.text(f"DROP INDEX {name}"))
+    return Deferred(constraints, indexes)
+
+
+def restore_postgresql(engine: Any, deferred: Deferred) -> None:
+    """Build again what :func:`defer_postgresql` dropped: every index, then every constraint (checked once)."""
+    import sqlalchemy as sa
+
+    with engine.begin() as conn:
+        conn.execute(sa.text("SET LOCAL maintenance_work_mem = '256MB'"))
+        for definition in deferred.indexes:
+            conn.execute(sa.text(definition))
+        for table, name, definition in deferred.constraints:
+            conn.execute(sa.text(f'ALTER TABLE {table} ADD CONSTRAINT "{name}" {definition}'))
+
+
 def finish_postgresql(engine: Any) -> None:
     """Move each id sequence past the ids given here, and gather statistics (VACUUM ANALYZE)."""
     import sqlalchemy as sa
@@ -459,11 +520,18 @@ def size_mb(engine: Any) -> float:
 
 
 def build(
-    url: str, leads: int, *, chunk: int = 10_000, sample: Sample | None = None, quiet: bool = False
+    url: str,
+    leads: int,
+    *,
+    chunk: int = 10_000,
+    sample: Sample | None = None,
+    quiet: bool = False,
+    years: float = YEARS,
 ) -> dict[str, Any]:
     """Fill the empty, migrated cadence database at ``url`` with a tenant of ``leads`` leads; what was built.
 
-    ``sample`` (from :func:`sample_run`) can be shared between builds. The answer has ``rows`` per
+    The leads arrive over ``years`` up to :data:`NOW`. ``sample`` (from :func:`sample_run`) can be
+    shared between builds. The answer has ``rows`` per
     table, ``sample_seconds`` (the small real run), ``build_seconds`` (writing the tenant, statistics
     included) and ``db_mb``.
     """
@@ -479,12 +547,16 @@ def build(
     write = write_postgresql if engine.dialect.name == "postgresql" else write_sqlite
     started = time.perf_counter()
     done = 0
+    postgresql = engine.dialect.name == "postgresql"
     try:
-        for batch in tenant_rows(sample, leads, chunk=chunk):
+        deferred = defer_postgresql(engine) if postgresql else None
+        for batch in tenant_rows(sample, leads, chunk=chunk, years=years):
             write(engine, batch)
             done += len(batch["leads"])
             say(f"{done}/{leads} leads written ({time.perf_counter() - started:.0f}s)")
-        if engine.dialect.name == "postgresql":
+        if deferred is not None:
+            restore_postgresql(engine, deferred)
+            say(f"indexes and constraints built again ({time.perf_counter() - started:.0f}s)")
             finish_postgresql(engine)
         else:
             with engine.connect() as conn:
@@ -510,12 +582,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--database-url", help="PostgreSQL server to create the tenant's database on")
     parser.add_argument("--keep", action="store_true", help="keep the database (its URL is in the JSON line)")
     parser.add_argument("--chunk", type=int, default=10_000, help="leads written per transaction")
+    parser.add_argument("--years", type=float, default=YEARS, help="the leads arrive over this many years")
     args = parser.parse_args(argv)
     if args.leads < 1:
         parser.error("--leads must be at least 1")
+    if args.years <= 0:
+        parser.error("--years must be more than 0")
     isolate_environment()
     with database(args.backend, args.database_url, keep=args.keep) as url:
-        result = build(url, args.leads, chunk=args.chunk)
+        result = build(url, args.leads, chunk=args.chunk, years=args.years)
         if args.keep:
             result["database_url"] = url
     result["load_avg_1m"] = round(os.getloadavg()[0], 2)

@@ -54,6 +54,7 @@ from cadence.core.decisions import QUALIFYING_QUESTIONS
 from cadence.errors import ConfigurationError
 from cadence.services.context import Context
 from cadence.services.reports import build_report, generate_report, render_markdown, render_text
+from cadence.services.reports.build import SECTIONS
 from flows.advance import flow_context
 from flows.reports import report_recipients, weekly_report
 from tests.conftest import Cli
@@ -483,6 +484,30 @@ def test_the_cli_prints_the_report_as_json(cli_history: Cli, data: dict[str, Any
     printed = cli_history("report", "--json", *PERIOD).json()
     assert printed == data  # --until 2026-11-30 is a bare date: the whole of 30 November is in the period
     assert printed["funnel"]["enrolled"] == 7
+
+
+def test_asked_for_progress_the_cli_shows_each_step_on_stderr_and_json_stays_clean(
+    cli_history: Cli, data: dict[str, Any]
+) -> None:
+    done = cli_history("report", "--json", "--progress", *PERIOD)
+    assert done.json() == data  # stdout is the report alone
+    steps = [line.split(" (")[0].removeprefix("report: ") for line in done.stderr.splitlines()]
+    assert steps[:-1] == ["enrollments", *SECTIONS]
+    assert steps[-1].startswith("done in ")
+    quiet = cli_history("report", "--json", *PERIOD)  # not a terminal, not asked: nothing on stderr
+    assert quiet.json() == data
+    assert quiet.stderr == ""
+
+
+def test_the_report_tells_its_progress_step_by_step(seeded: Context, data: dict[str, Any]) -> None:
+    told: list[tuple[str, int, int]] = []
+    assert generate_report(seeded, since=SINCE, until=UNTIL, now=NOW, progress=lambda *step: told.append(step)) == data
+    total = len(SECTIONS) + 1
+    assert told == [
+        ("enrollments", 0, total),
+        *[(n, i, total) for i, n in enumerate(SECTIONS, 1)],
+        ("done", total, total),
+    ]
 
 
 def test_the_cli_prints_one_csv_with_a_section_column_and_formulas_neutralised(cli_history: Cli) -> None:

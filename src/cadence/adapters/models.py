@@ -100,6 +100,9 @@ class Lead(Base):
         Index("ix_leads_owner_priority_email", "owner_id", "priority", "email"),
         # The names and unfit contacts not enrolled, newest first (the managers' review page).
         Index("ix_leads_status_created", "status", "created_at"),
+        # The report: names and leads created in a period; leads per stage, in the order they entered it.
+        Index("ix_leads_created_at_kind", "created_at", "kind"),
+        Index("ix_leads_kind_stage_created_at", "kind", "stage", "created_at"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -214,6 +217,8 @@ class Enrollment(Base):
             sqlite_where=text("state = 'active'"),
             postgresql_where=text("state = 'active'"),
         ),
+        # The report's period selects enrollments by their enrollment time.
+        Index("ix_enrollments_enrolled_at", "enrolled_at"),
         # Lapsed pauses (out-of-office return dates passed) cost O(lapsed): only paused ones are here.
         Index(
             "ix_enrollments_paused_until",
@@ -296,6 +301,20 @@ class Task(Base):
         Index("ix_tasks_owner_due", "owner_id", "due_at"),
         # An enrollment's tasks (time to first touch reads the last 30 days' enrollments' tasks).
         Index("ix_tasks_enrollment_id", "enrollment_id"),
+        # The report: open tasks overdue per owner, and the tasks tied to no enrollment created in a period.
+        Index(
+            "ix_tasks_open_owner_due",
+            "owner_id",
+            "due_at",
+            sqlite_where=text("status = 'open'"),
+            postgresql_where=text("status = 'open'"),
+        ),
+        Index(
+            "ix_tasks_unlinked_created_at",
+            "created_at",
+            sqlite_where=text("enrollment_id IS NULL"),
+            postgresql_where=text("enrollment_id IS NULL"),
+        ),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -323,6 +342,15 @@ class Decision(Base):
     """The end of a lead's cadence, with its reason. A lead has one current decision (not superseded)."""
 
     __tablename__ = "decisions"
+    __table_args__ = (
+        # The report: decisions tied to no enrollment, made in a period.
+        Index(
+            "ix_decisions_unlinked_decided_at",
+            "decided_at",
+            sqlite_where=text("enrollment_id IS NULL"),
+            postgresql_where=text("enrollment_id IS NULL"),
+        ),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     lead_id: Mapped[int] = mapped_column(ForeignKey("leads.id"), index=True)

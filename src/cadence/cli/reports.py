@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import re
+import sys
+import time
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Annotated
 
@@ -18,6 +21,26 @@ def parse_until(value: str) -> datetime:
     """``--until``: an ISO time (exclusive), or a bare date, which includes that whole day (UTC)."""
     instant = parse_instant(value, what="--until")
     return instant + timedelta(days=1) if _BARE_DATE.fullmatch(value.strip()) else instant
+
+
+def _shown_on_stderr() -> Callable[[str, int, int], None]:
+    """A report's progress on stderr (never stdout: ``--json`` stays parseable): one line a step, with its time.
+
+    On a terminal each step overwrites the last; elsewhere (a log) each is a line of its own.
+    """
+    tty = sys.stderr.isatty()
+    started = time.monotonic()
+
+    def show(step: str, done: int, total: int) -> None:
+        elapsed = time.monotonic() - started
+        finished = done >= total
+        line = f"report: {step} ({done}/{total}, {elapsed:.1f}s)" if not finished else f"report: done in {elapsed:.1f}s"
+        if tty:
+            typer.echo(f"\r\033[K{line}", err=True, nl=finished)
+        else:
+            typer.echo(line, err=True)
+
+    return show
 
 
 def report(
@@ -43,6 +66,12 @@ def report(
         typer.Option("--now", help="The current time, ISO-8601 (naive means UTC): tasks due before it are overdue.",
                      show_default=False),
     ] = None,
+    progress: Annotated[
+        bool | None,
+        typer.Option("--progress/--no-progress",
+                     help="Show each step on stderr as it starts. Default: when stderr is a terminal.",
+                     show_default=False),
+    ] = None,
 ) -> None:  # fmt: skip
     """Report results: funnel, steps, template variants, conversion, times, decisions and owners.
 
@@ -62,7 +91,8 @@ def report(
             raise ValidationError(f"the period is empty: --until ({stop.isoformat()}) is not after --since")
         ctx = context()
         ctx.require_schema()
-        data = generate_report(ctx, since=start, until=stop, now=instant)
+        show = sys.stderr.isatty() if progress is None else progress
+        data = generate_report(ctx, since=start, until=stop, now=instant, progress=_shown_on_stderr() if show else None)
         if as_json:
             emit_json(data)
         elif as_csv:

@@ -7,13 +7,13 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, func, or_, select
 from sqlalchemy.orm import Session
 
 from cadence.adapters.models import Lead, Rep, StageChange
 from cadence.core.events import AnyEvent, Consequences, Responded, TaskDone
 from cadence.core.intent import REVIEW_BELOW
-from cadence.core.stages import DEFAULT_STAGES, StageMove, Stages, hand_move, median, rule_move, triggers
+from cadence.core.stages import DEFAULT_STAGES, StageMove, Stages, hand_move, rule_move, triggers
 from cadence.services.context import CONTEXT
 
 if TYPE_CHECKING:
@@ -103,25 +103,57 @@ def stage_of(session: Session, lead: Lead) -> dict[str, Any]:
 def leads_per_stage(session: Session, *, now: datetime, owner: Rep | None = None) -> list[dict[str, Any]]:
     """Leads (not names, not unfit) per stage, in the stages' order, with the median days they have spent in it.
 
-    A stage no longer in ``stages.yaml`` that still holds leads comes last, under its key.
+    A stage no longer in ``stages.yaml`` that still holds leads comes last, under its key. The
+    database counts and finds each median (``ORDER BY ... OFFSET`` over an index): no lead is read.
     """
     stages = stages_of(session)
-    query = select(Lead.stage, Lead.stage_entered_at, Lead.created_at).where(Lead.kind == "lead")
-    if owner is not None:
-        query = query.where(Lead.owner_id == owner.id)
-    days: dict[str, list[float]] = {s.key: [] for s in stages.stages}
-    for stage, entered, created in session.execute(query):
-        key = stage or stages.first.key
-        days.setdefault(key, []).append(max(0.0, (now - (entered or created)).total_seconds() / DAY_SECONDS))
+    first = stages.first.key
+    mine = [Lead.kind == "lead", *([Lead.owner_id == owner.id] if owner is not None else [])]
+    stored = dict(session.execute(select(Lead.stage, func.count()).where(*mine).group_by(Lead.stage)).tuples().all())
+    counts: dict[str, int] = {s.key: 0 for s in stages.stages}
+    for stage, count in stored.items():
+        counts[stage or first] = counts.get(stage or first, 0) + int(count)
     rows = []
-    for key, values in days.items():
-        middle = median(values)
+    for key, count in counts.items():
+        middle = _median_days(session, mine, key, first, stored, count, now)
         rows.append(
             {
                 "stage": key,
                 "name": stages.name(key),
-                "leads": len(values),
+                "leads": count,
                 "median_days": round(middle, 1) if middle is not None else None,
             }
         )
     return rows
+
+
+def _median_days(
+    session: Session,
+    mine: list[Any],
+    key: str,
+    first: str,
+    stored: dict[str | None, int],
+    count: int,
+    now: datetime,
+) -> float | None:
+    """The median days in stage ``key`` of its ``count`` leads: since they entered it (or were created, in the first).
+
+    Days fall as the entry time rises, so the middle entry times give the middle days. A lead never
+    moved has no stage and no entry time (:func:`record_move` sets both): the first stage's leads are
+    read in ``created_at`` order off the index, unless some were moved back to it by name.
+    """
+    if count == 0:
+        return None
+    since: ColumnElement[datetime] = func.coalesce(Lead.stage_entered_at, Lead.created_at)
+    order: ColumnElement[datetime]
+    if key != first:
+        where, order = Lead.stage == key, since
+    elif stored.get(first):
+        where, order = or_(Lead.stage.is_(None), Lead.stage == first), since
+    else:
+        where, order = Lead.stage.is_(None), Lead.created_at.expression
+    middle = session.execute(
+        select(order).where(*mine, where).order_by(order).offset((count - 1) // 2).limit(2 - count % 2)
+    ).scalars()
+    days = [max(0.0, (now - at).total_seconds() / DAY_SECONDS) for at in middle]
+    return sum(days) / len(days) if days else None

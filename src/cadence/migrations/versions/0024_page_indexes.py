@@ -9,7 +9,7 @@ created_at) gives the newest names and unfit contacts to review. ``tasks`` gains
 ``dashboard_snapshots`` keeps the managers' dashboard's numbers, computed in the background.
 
 Revision ID: 0024
-Revises: 0022
+Revises: 0023
 Create Date: 2026-12-07 23:00:00.000000
 """
 
@@ -21,7 +21,7 @@ from alembic import op
 from cadence.adapters.models import UTCDateTime
 
 revision = "0024"
-down_revision = "0022"
+down_revision = "0023"
 branch_labels = None
 depends_on = None
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
@@ -19,43 +20,87 @@ from cadence.services.reports.scope import drop_facts, make_scope
 from cadence.services.reports.steps import attributed, cohort_touches, steps, variants
 from cadence.services.stages import leads_per_stage
 
+Progress = Callable[[str, int, int], None]
+"""Told before each step of a report: its name, how many steps are done, how many there are."""
 
-def build_report(session: Session, *, since: datetime | None, until: datetime | None, now: datetime) -> dict[str, Any]:
-    """The report for enrollments in ``[since, until)`` (either may be None: unbounded), tasks overdue as of ``now``."""
+SECTIONS = (
+    "funnel",
+    "steps",
+    "variants",
+    "conversion",
+    "timing",
+    "decisions",
+    "owners",
+    "stages",
+    "first_touch",
+    "accounts",
+)
+"""The report's sections, in the order they are computed (after the enrollments of the period)."""
+
+
+def build_report(
+    session: Session,
+    *,
+    since: datetime | None,
+    until: datetime | None,
+    now: datetime,
+    progress: Progress | None = None,
+) -> dict[str, Any]:
+    """The report for enrollments in ``[since, until)`` (either may be None: unbounded), tasks overdue as of ``now``.
+
+    ``progress`` is told before each step: ``enrollments`` (what became of each one in the period),
+    then each of :data:`SECTIONS`.
+    """
+    total = len(SECTIONS) + 1
+    tell = progress or (lambda _name, _done, _total: None)
+    tell("enrollments", 0, total)
     scope = make_scope(session, since, until, now)
     touches = cohort_touches(scope)
     replied = attributed(scope.cohort, ("reply",))
     chosen = chosen_decisions(scope)
-    report = {
+    sections: dict[str, Callable[[], Any]] = {
+        "funnel": lambda: funnel(session, scope),
+        "steps": lambda: steps(session, scope, touches, replied),
+        "variants": lambda: variants(session, scope, touches, replied),
+        "conversion": lambda: {
+            "by_source": conversion(session, scope, "source"),
+            "by_class": conversion(session, scope, "lead_class"),
+            "by_cadence": conversion(session, scope, "cadence"),
+        },
+        "timing": lambda: {
+            "first_response": durations(session, scope, "first_at"),
+            "decision": durations(session, scope, "decided_at"),
+        },
+        "decisions": lambda: decisions(session, scope, chosen),
+        "owners": lambda: owners(session, scope, chosen),
+        "stages": lambda: leads_per_stage(session, now=now),
+        "first_touch": lambda: first_touch(session, scope),
+        "accounts": lambda: accounts(session, scope, chosen),
+    }
+    report: dict[str, Any] = {
         "period": {
             "since": since.isoformat() if since else None,
             "until": until.isoformat() if until else None,
             "now": now.isoformat(),
         },
         "rules": list(RULES),
-        "funnel": funnel(session, scope),
-        "steps": steps(session, scope, touches, replied),
-        "variants": variants(session, scope, touches, replied),
-        "conversion": {
-            "by_source": conversion(session, scope, "source"),
-            "by_class": conversion(session, scope, "lead_class"),
-            "by_cadence": conversion(session, scope, "cadence"),
-        },
-        "timing": {
-            "first_response": durations(session, scope, "first_at"),
-            "decision": durations(session, scope, "decided_at"),
-        },
-        "decisions": decisions(session, scope, chosen),
-        "owners": owners(session, scope, chosen),
-        "stages": leads_per_stage(session, now=now),
-        "first_touch": first_touch(session, scope),
-        "accounts": accounts(session, scope, chosen),
     }
+    for done, name in enumerate(SECTIONS, start=1):
+        tell(name, done, total)
+        report[name] = sections[name]()
     drop_facts(session, scope.facts)
+    tell("done", total, total)
     return report
 
 
-def generate_report(ctx: Context, *, since: datetime | None, until: datetime | None, now: datetime) -> dict[str, Any]:
+def generate_report(
+    ctx: Context,
+    *,
+    since: datetime | None,
+    until: datetime | None,
+    now: datetime,
+    progress: Progress | None = None,
+) -> dict[str, Any]:
     """:func:`build_report` in one transaction, rolled back (on PostgreSQL a repeatable-read snapshot).
 
     Its only write is a temporary table of its own; every figure comes from the same snapshot.
@@ -66,6 +111,6 @@ def generate_report(ctx: Context, *, since: datetime | None, until: datetime | N
             # About twenty mid-sized queries: compiling each with JIT costs more than it saves.
             session.execute(text("SET LOCAL jit = off"))
         try:
-            return build_report(session, since=since, until=until, now=now)
+            return build_report(session, since=since, until=until, now=now, progress=progress)
         finally:
             session.rollback()

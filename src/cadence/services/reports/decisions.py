@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import Subquery, func, or_, select, union_all
+from sqlalchemy import Subquery, and_, func, or_, select, union_all
 from sqlalchemy.orm import Session
 
 from cadence.adapters.models import Decision, Lead, Rep
@@ -104,8 +104,11 @@ def decisions(session: Session, scope: Scope, chosen: Subquery) -> dict[str, Any
                 }
             )
     f = scope.facts.c
-    all_of_cohort = session.execute(
-        select(func.count()).where(Decision.enrollment_id.in_(select(scope.cohort.c.enrollment_id)))
+    c = scope.cohort.c
+    all_of_cohort = session.execute(  # reached by lead (indexed), the enrollment must match too
+        select(func.count())
+        .select_from(Decision)
+        .join(scope.cohort, and_(c.lead_id == Decision.lead_id, c.enrollment_id == Decision.enrollment_id))
     ).scalar_one()
     effective = session.execute(select(func.count()).where(f.decision_id.is_not(None))).scalar_one()
     return {

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import Subquery, and_, func, or_, select
+from sqlalchemy import Subquery, and_, func, select, union_all
 from sqlalchemy.orm import Session
 
 from cadence.adapters.models import Decision, Lead, Rep, Task
@@ -39,12 +39,21 @@ def owners(session: Session, scope: Scope, chosen: Subquery) -> list[dict[str, A
         select(f.owner_id, func.count(func.distinct(f.lead_id)), count_if(f.decision_id.is_(None))).group_by(f.owner_id)
     ).tuples():
         row(owner_id).update(leads=to_int(leads), undecided=to_int(undecided))
-    in_period = or_(
-        Task.enrollment_id.in_(select(scope.cohort.c.enrollment_id)),
-        and_(Task.enrollment_id.is_(None), *between(Task.created_at, scope.since, scope.until)),
-    )
+    # Two branches, each read through an index: the period's enrollments' tasks (by lead), and the tasks tied
+    # to no enrollment created in the period (a partial index). One OR of both would scan every task.
+    c = scope.cohort.c
+    in_period = union_all(
+        select(Task.id.label("id")).join(
+            scope.cohort, and_(c.lead_id == Task.lead_id, c.enrollment_id == Task.enrollment_id)
+        ),
+        select(Task.id.label("id")).where(
+            Task.enrollment_id.is_(None), *between(Task.created_at, scope.since, scope.until)
+        ),
+    ).subquery("tasks_in_period")
     for mapping in session.execute(
-        select(Task.owner_id.label("owner_id"), *task_counts(scope)).where(in_period).group_by(Task.owner_id)
+        select(Task.owner_id.label("owner_id"), *task_counts(scope))
+        .join(in_period, in_period.c.id == Task.id)
+        .group_by(Task.owner_id)
     ).mappings():
         row(mapping["owner_id"]).update({k: to_int(v) for k, v in mapping.items() if k != "owner_id"})
     for owner_id, overdue in session.execute(

@@ -78,7 +78,9 @@ class Scope:
     until: datetime | None
     now: datetime
     facts: Table
-    """One row per enrollment in the period (the cohort) with what became of it, computed once."""
+    """One row per enrollment in the period (the cohort) with what became of it, computed once: its lead's source,
+    class and owner, whether it was contacted, its first response (``first_at``), its first touch
+    (``touched_at``: first email sent or contact task done) and its latest decision."""
 
     @property
     def cohort(self) -> Table:
@@ -127,6 +129,22 @@ def make_scope(session: Session, since: datetime | None, until: datetime | None,
         )
         .scalar_subquery()
     )
+    first_email = (
+        select(func.min(Touch.executed_at))
+        .where(Touch.enrollment_id == c.enrollment_id, Touch.channel == "email", Touch.state == "sent")
+        .scalar_subquery()
+    )
+    first_contact_task = (
+        select(func.min(Task.completed_at))
+        .where(
+            Task.lead_id == c.lead_id,
+            Task.enrollment_id == c.enrollment_id,
+            Task.channel.in_(CONTACT_TASK_CHANNELS),
+            Task.status == "done",
+            func.coalesce(Task.outcome, "") != "skipped",
+        )
+        .scalar_subquery()
+    )
     latest_decision = (
         select(Decision.id)
         .where(Decision.lead_id == c.lead_id, Decision.enrollment_id == c.enrollment_id)
@@ -146,13 +164,26 @@ def make_scope(session: Session, since: datetime | None, until: datetime | None,
             case((or_(email_sent, contact_task), 1), else_=0).label("contacted"),
             first_response.label("first_at"),
             latest_decision.label("decision_id"),
+            first_email.label("first_email_at"),
+            first_contact_task.label("first_task_at"),
         )
         .join(Lead, Lead.id == c.lead_id)
         .subquery("base")
     )
-    facts = select(base, Decision.outcome.label("outcome"), Decision.decided_at.label("decided_at")).outerjoin(
-        Decision, Decision.id == base.c.decision_id
+    b = base.c
+    # The first touch: the earlier of the first email sent and the first contact task done (either may be missing).
+    touched_at = case(
+        (b.first_task_at.is_(None), b.first_email_at),
+        (b.first_email_at.is_(None), b.first_task_at),
+        (b.first_task_at < b.first_email_at, b.first_task_at),
+        else_=b.first_email_at,
     )
+    facts = select(
+        *[column for column in b if column.name not in ("first_email_at", "first_task_at")],
+        Decision.outcome.label("outcome"),
+        Decision.decided_at.label("decided_at"),
+        touched_at.label("touched_at"),
+    ).outerjoin(Decision, Decision.id == b.decision_id)
     dialect = session.get_bind().dialect.name
     return Scope(dialect, since, until, now, _materialize(session, dialect, facts))
 
@@ -178,6 +209,7 @@ def _materialize(session: Session, dialect: str, facts: Select[Any]) -> Table:
         Column("decision_id", Integer),
         Column("outcome", String(30)),
         Column("decided_at", UTCDateTime()),
+        Column("touched_at", UTCDateTime()),
         prefixes=["TEMPORARY"],
     )
     connection = session.connection()
