@@ -19,7 +19,7 @@ from sqlalchemy import select
 from cadence.adapters.models import Decision, Enrollment, InboundMessage, Task
 from cadence.core.questions import DEFAULT_QUESTIONS
 from cadence.services.context import Context
-from cadence.services.leads import show_lead
+from cadence.services.lead_views import show_lead
 from cadence.services.replies import sync_replies
 from cadence.settings import Settings
 from tests.conftest import TEMPLATES

@@ -20,7 +20,7 @@ from sqlalchemy import select
 
 from cadence.adapters.models import Decision, Enrollment, InboundMessage, Lead, Suppression, Task, Touch
 from cadence.services.context import Context
-from cadence.services.leads import show_lead
+from cadence.services.lead_views import show_lead
 from cadence.services.replies import sync_replies
 from cadence.services.snoozes import wake_snoozed
 from cadence.services.stuck import stuck_leads

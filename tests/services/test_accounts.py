@@ -27,7 +27,8 @@ from cadence.services.advance.ledger import Ledger
 from cadence.services.advance.work import WorkItem
 from cadence.services.context import Context
 from cadence.services.enrollments import decide, get_lead
-from cadence.services.leads import ImportReport, ImportRow, import_leads, show_lead
+from cadence.services.lead_views import show_lead
+from cadence.services.leads import ImportReport, ImportRow, import_leads
 from cadence.services.referrals import add_referral
 from cadence.services.reps import add_rep
 from cadence.settings import Settings

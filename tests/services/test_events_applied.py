@@ -16,7 +16,8 @@ from cadence.core.leads import make_lead
 from cadence.services.claims import TouchState, claim_due
 from cadence.services.context import Context
 from cadence.services.enrollments import current_decision, decide, get_lead, record_response
-from cadence.services.leads import ImportRow, import_leads, list_decisions, show_lead
+from cadence.services.lead_views import list_decisions, show_lead
+from cadence.services.leads import ImportRow, import_leads
 from cadence.services.reports import build_report
 from cadence.services.reps import add_rep
 from cadence.services.suppression import is_suppressed

@@ -23,7 +23,8 @@ from cadence.services.accounts import add_colleague, show_account
 from cadence.services.advance import run_until_idle
 from cadence.services.context import Context
 from cadence.services.enrollments import get_lead
-from cadence.services.leads import ImportRow, import_leads, list_leads, show_lead
+from cadence.services.lead_views import list_leads, show_lead
+from cadence.services.leads import ImportRow, import_leads
 from cadence.services.reps import add_rep
 from cadence.settings import Settings
 from tests.conftest import TEMPLATES

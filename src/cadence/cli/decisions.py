@@ -20,7 +20,7 @@ def decisions_list(
 
     def go() -> None:
         from cadence.core.decisions import parse_outcome
-        from cadence.services.leads import list_decisions
+        from cadence.services.lead_views import list_decisions
 
         chosen = parse_outcome(outcome) if outcome else None
         with session() as s:

@@ -19,7 +19,7 @@ def due(
     """What is due as of --now (or, with --uncertain, which emails may or may not have gone out). Writes nothing."""
 
     def go() -> None:
-        from cadence.services.leads import due_items, uncertain_items
+        from cadence.services.lead_views import due_items, uncertain_items
 
         if uncertain:
             with session() as s:

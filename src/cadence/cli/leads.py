@@ -197,7 +197,7 @@ def leads_list(
     """List leads with their status, class, owner and cadence."""
 
     def go() -> None:
-        from cadence.services.leads import list_leads
+        from cadence.services.lead_views import list_leads
 
         if stuck:
             show_stuck()
@@ -235,7 +235,7 @@ def leads_show(email: str, as_json: JsonOption = False) -> None:
     """Show a lead: class, owner, enrollment, decision and timeline."""
 
     def go() -> None:
-        from cadence.services.leads import show_lead
+        from cadence.services.lead_views import show_lead
 
         with session() as s:
             data = show_lead(s, email, settings=context().settings)

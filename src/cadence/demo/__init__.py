@@ -28,7 +28,8 @@ from cadence.adapters.csv_leads import parse_leads_csv
 from cadence.adapters.schema import upgrade
 from cadence.errors import CadenceError
 from cadence.services.context import Context
-from cadence.services.leads import ImportRow, import_leads, list_leads
+from cadence.services.lead_views import list_leads
+from cadence.services.leads import ImportRow, import_leads
 from cadence.services.reps import add_rep
 from cadence.services.users import Role, add_user
 from cadence.settings import Settings

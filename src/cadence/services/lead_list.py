@@ -15,7 +15,7 @@ from sqlalchemy import Select, and_, func, literal, or_, select, tuple_
 from sqlalchemy.orm import Session
 
 from cadence.adapters.models import Lead, Rep
-from cadence.services.leads import lead_summary
+from cadence.services.lead_views import lead_summary
 
 PAGE_SIZE = 100
 """How many leads one page of the list shows."""

@@ -17,7 +17,7 @@ from cadence.adapters.models import Decision, Enrollment, Lead, Task
 from cadence.core.enrollment import State
 from cadence.core.qualification import Kind
 from cadence.services.enrollments import latest_enrollment
-from cadence.services.leads import lead_summary
+from cadence.services.lead_views import lead_summary
 
 _REASONS = {
     None: "never enrolled, no task, no decision",

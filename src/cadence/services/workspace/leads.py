@@ -20,7 +20,7 @@ from cadence.services.cadence_versions import lead_timezone
 from cadence.services.context import Context
 from cadence.services.enrollments import decide, pause, resume
 from cadence.services.lead_list import lead_page, rep_choices
-from cadence.services.leads import show_lead
+from cadence.services.lead_views import show_lead
 from cadence.services.tasks import task_dict
 from cadence.services.users import Role, Viewer
 from cadence.services.workspace.access import changeable_lead, visible_lead

@@ -20,7 +20,7 @@ from cadence.services import idempotency
 from cadence.services.api_keys import Scope
 from cadence.services.enrollments import decide, get_lead, record_response
 from cadence.services.intake import describe, interactions_of, record_interaction, upsert_lead
-from cadence.services.leads import show_lead
+from cadence.services.lead_views import show_lead
 from cadence.services.tasks import count_tasks, list_tasks
 from cadence.services.workspace.decisions import DecisionForm, check_decision
 from cadence.web.api.errors import ApiError, cadence_errors
