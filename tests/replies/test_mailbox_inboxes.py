@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import secrets
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from prefect.blocks.system import Secret
@@ -96,6 +96,25 @@ def test_a_reply_in_a_reps_own_mailbox_stops_that_lead_and_nothing_else(
         assert [(m.account, m.folder, m.last_uid) for m in s.scalars(select(MailboxState))] == [(OWN, "INBOX", 2)]
     again = asyncio.run(sync_replies_flow(now=SYNC))
     assert (again["fetched"], again["processed"]) == (0, 0)
+
+
+def test_a_reps_own_inbox_is_read_from_the_day_the_mailbox_was_added_not_its_years_of_mail(
+    flow_env: SmtpSink, dovecot: DovecotServer
+) -> None:
+    seed_leads(3)
+    box = own_inbox(flow_env, dovecot)  # added on Monday 30 November
+    send_first_emails(flow_env, 3)
+    sent = {i: sent_to(flow_env, f"lead{i}@acme.example") for i in range(3)}
+    long_ago = datetime(2026, 10, 1, 9, 0, tzinfo=UTC)  # lead2 wrote to Rita in October, before any cadence
+    box.put(reply(sent[2], "About last year's order.", threaded=False, at=long_ago)[1], received=long_ago)
+    box.put(reply(sent[0], "Yes, let's talk on Tuesday.")[1])
+
+    result = asyncio.run(sync_replies_flow(now=SYNC))
+
+    assert (result["fetched"], result["replies"]) == (1, 1)
+    assert [enrollment_of(flow_context(), f"lead{i}@acme.example").state for i in range(3)] == [
+        "responded", "active", "active",
+    ]  # fmt: skip
 
 
 def test_the_shared_mailbox_and_a_reps_own_are_read_in_one_run_each_with_its_own_watermark(

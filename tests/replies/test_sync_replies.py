@@ -84,8 +84,8 @@ class Mailbox:
     password: str
     folder: str = "INBOX"
 
-    def put(self, message: bytes, folder: str | None = None) -> int | None:
-        return self.server.append(self.user, folder or self.folder, crlf(message))
+    def put(self, message: bytes, folder: str | None = None, received: datetime | None = None) -> int | None:
+        return self.server.append(self.user, folder or self.folder, crlf(message), received=received)
 
 
 def crlf(data: bytes) -> bytes:

@@ -31,6 +31,7 @@ import subprocess
 import time
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from types import TracebackType
 from typing import Self
@@ -230,8 +231,11 @@ class DovecotServer:
             with contextlib.suppress(imaplib.IMAP4.error, OSError):
                 imap.logout()
 
-    def append(self, user: str, folder: str, message: bytes, flags: Iterable[str] = ()) -> int | None:
-        """Put ``message`` into ``user``'s ``folder`` (created when missing) with IMAP APPEND.
+    def append(
+        self, user: str, folder: str, message: bytes, flags: Iterable[str] = (), received: datetime | None = None
+    ) -> int | None:
+        """Put ``message`` into ``user``'s ``folder`` (created when missing) with IMAP APPEND; ``received``: the
+        internal date the server keeps for it (default: now).
 
         Returns the UID the server gave the message (from the UIDPLUS ``APPENDUID`` reply), if it said.
         """
@@ -241,7 +245,7 @@ class DovecotServer:
                 if typ != "OK":
                     _check(imap.create(_quote(folder)), f"CREATE {folder}")
             flag_list = f"({' '.join(flags)})" if flags else None
-            typ, data = imap.append(_quote(folder), flag_list, None, message)
+            typ, data = imap.append(_quote(folder), flag_list, received, message)
             _check((typ, data), f"APPEND to {folder}")
             for item in data:
                 if isinstance(item, bytes) and (match := _APPENDUID.search(item)):

@@ -15,6 +15,7 @@ import re
 import ssl
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import date
 from typing import Any, Literal, Self
 
 import aioimaplib  # type: ignore[import-untyped]
@@ -29,6 +30,7 @@ FETCH_BYTES = 512 * 1024
 _UIDVALIDITY = re.compile(rb"\[UIDVALIDITY (\d+)\]", re.I)
 _FETCH_START = re.compile(rb"^\d+ FETCH \(", re.I)
 _UID = re.compile(rb"\bUID (\d+)", re.I)
+_MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
 
 
 class ImapError(CadenceError):
@@ -241,13 +243,17 @@ class ImapMailbox:
                 return self.uidvalidity
         raise ImapError(f"the IMAP server gave no UIDVALIDITY for the folder {folder!r} of {self.config.where()}")
 
-    async def uids_after(self, last_uid: int) -> list[int]:
-        """The UIDs greater than ``last_uid`` in the selected folder, ascending.
+    async def uids_after(self, last_uid: int, *, since: date | None = None) -> list[int]:
+        """The UIDs greater than ``last_uid`` in the selected folder, ascending; ``since``: only of messages the
+        server received on or after that day (``SINCE``, the message's internal date).
 
         ``UID SEARCH UID n:*`` also returns the highest UID when ``n`` is beyond it (``*`` is the
         highest UID, and ``n:*`` is the same as ``*:n``), so UIDs up to ``last_uid`` are dropped here.
         """
-        response = await self._call("UID SEARCH", self._require().uid_search("UID", f"{last_uid + 1}:*", charset=None))
+        criteria = ["UID", f"{last_uid + 1}:*"]
+        if since is not None:  # an IMAP date (RFC 3501 date-text): 7-Dec-2026, English month names
+            criteria += ["SINCE", f"{since.day}-{_MONTHS[since.month - 1]}-{since.year}"]
+        response = await self._call("UID SEARCH", self._require().uid_search(*criteria, charset=None))
         if response.result != "OK":
             raise ImapError(f"UID SEARCH failed on {self.config.where()}: {_text(response.lines)}")
         uids: set[int] = set()

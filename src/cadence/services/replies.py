@@ -196,7 +196,7 @@ async def sync_replies(
         uidvalidity = await imap.select(folder)
         report.uidvalidity = uidvalidity
         begin, report.restarted = reply_state.start(ctx, account, folder, uidvalidity, now)
-        found = await imap.uids_after(begin)
+        found = await imap.uids_after(begin, since=where.since)
         todo = reply_state.unprocessed(ctx, account, folder, uidvalidity, found)
         failed: list[int] = []
         for index in range(0, len(todo), FETCH_BATCH):

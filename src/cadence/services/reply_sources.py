@@ -3,12 +3,15 @@
 The shared mailbox is configured by ``CADENCE_IMAP_*`` (its read state is keyed by the account
 ``''``); a sending mailbox by its ``--imap-*`` settings, its password in a Prefect Secret block as
 its SMTP password is (its read state keyed by its address). A paused mailbox is still read: its
-leads may answer while it waits. A removed one is not.
+leads may answer while it waits. A removed one is not. A sending mailbox's inbox is read from the day
+the mailbox was added (IMAP ``SINCE``): a rep's own inbox holds years of mail from people who are now
+leads, and an old message is not an answer to a cadence.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import date
 from typing import Literal
 
 from sqlalchemy import select
@@ -37,6 +40,8 @@ class ReplySource:
     timeout: float
     password: str | None = None
     password_block: str | None = None
+    since: date | None = None
+    """Only messages the server received on or after this day (None: the whole folder)."""
 
     async def config(self) -> ImapConfig:
         """How to log in (the password read from its Prefect Secret block, if it names one).
@@ -101,6 +106,7 @@ def mailbox_source(mailbox: SendingMailbox, settings: Settings) -> ReplySource |
         folder=mailbox.imap_folder or "INBOX",
         timeout=settings.imap_timeout,
         password_block=mailbox.imap_password_block,
+        since=mailbox.created_at.date(),
     )
 
 
