@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import select
 
@@ -88,9 +88,10 @@ def test_reps_cli_edit_deactivate_and_away(run_cli: Cli, ctx: Context) -> None:
     reps = {r["email"]: r for r in run_cli("reps", "list", "--json").json()}
     assert (reps[RITA]["name"], reps[RITA]["timezone"]) == ("Rita A.", "Europe/Paris")
     assert "nothing to change" in run_cli("reps", "edit", RITA, expect=1).stderr
-    away = run_cli("reps", "away", SAM, "--from", "2026-12-01", "--until", "2026-12-08")
+    start, end = (datetime.now(UTC).date() + timedelta(days=n) for n in (1, 8))  # recorded now, after the edit
+    away = run_cli("reps", "away", SAM, "--from", start.isoformat(), "--until", end.isoformat())
     assert "new leads go to the other reps" in away.stdout
-    assert "after its start" in run_cli("reps", "away", SAM, "--from", "2026-12-08", "--until", "2026-12-01",
+    assert "after its start" in run_cli("reps", "away", SAM, "--from", end.isoformat(), "--until", start.isoformat(),
                                         expect=1).stderr  # fmt: skip
     done = run_cli("reps", "deactivate", RITA, "--reassign-to", SAM)
     assert "4 leads and 0 open tasks went to sam@yourco.example" in done.stdout
