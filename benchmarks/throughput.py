@@ -63,6 +63,7 @@ def floor_lead(i: int, owner: Any) -> Any:
         address_line1="1 Main St", address_line2=None, city="New York", region=None, postal_code="10001",
         country="US", timezone="America/New_York", source="webinar", interactions=3, custom={}, lead_class="A",
         owner=owner, owner_id=1, priority=1, why_now=None, topic=None,
+        reference=f"floor{i}@acme.example", label=f"Floor{i} Tester",
     )  # fmt: skip
 
 
