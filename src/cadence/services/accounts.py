@@ -97,19 +97,29 @@ def account_for(
         if found.name is None and company:
             found.name = company[:500]
         return found
+    return add_account(session, new_account(match, company, explicit, now=now), match)
+
+
+def new_account(match: AccountMatch, company: str | None, explicit: str | None, *, now: datetime) -> Account:
+    """A new account for ``match``, not yet in a session: named by the explicit key, else by the company."""
     name = explicit.strip() if match.matched_by is MatchedBy.KEY and explicit else company
-    account = Account(
+    return Account(
         key=match.key,
         name=name[:500] if name else None,
         domain=match.domain,
         name_key=match.name_key,
         created_at=now,
     )
+
+
+def add_account(session: Session, account: Account, match: AccountMatch) -> Account:
+    """``account`` inserted now; or, when another transaction inserted the same one meanwhile (two colleagues
+    at once), that one."""
     try:
         with session.begin_nested():
             session.add(account)
             session.flush()
-    except IntegrityError:  # another transaction created it meanwhile (two colleagues at once): that one it is
+    except IntegrityError:
         found = find_account(session, match)
         if found is None:
             raise

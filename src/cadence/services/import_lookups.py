@@ -25,7 +25,7 @@ from cadence.core.accounts import AccountMatch, MatchedBy, account_match
 from cadence.core.cadences import Cadence
 from cadence.core.enrollment import State
 from cadence.core.leads import LeadData
-from cadence.services.accounts import find_account
+from cadence.services.accounts import add_account, find_account, new_account
 from cadence.services.cadence_versions import pin_cadence
 from cadence.services.enrollments import schedule_next
 from cadence.settings import Settings
@@ -94,18 +94,12 @@ class ChunkLookups:
             if found.name is None and company:
                 found.name = company[:500]
             return found
-        name = explicit.strip() if match.matched_by is MatchedBy.KEY and explicit else company
-        account = Account(
-            key=match.key,
-            name=name[:500] if name else None,
-            domain=match.domain,
-            name_key=match.name_key,
-            created_at=now,
-        )
-        self._session.add(account)
-        self._remember([account])
+        account = new_account(match, company, explicit, now=now)
         if flush:
-            self._session.flush()
+            account = add_account(self._session, account, match)
+        else:  # written with the chunk's other rows; a clash there is RowsRefused, and the rows go one by one
+            self._session.add(account)
+        self._remember([account])
         return account
 
     def enroll_new(self, lead: Lead, cadence: Cadence, *, now: datetime, settings: Settings) -> Enrollment:
