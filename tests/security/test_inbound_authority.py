@@ -18,7 +18,7 @@ from sqlalchemy import select
 
 from cadence.adapters.models import Decision, InboundMessage, Suppression
 from cadence.adapters.smtp_sink import SmtpSink
-from cadence.services.replies import for_review, review_count
+from cadence.services.inbound_review import for_review, review_count
 from flows.advance import advance_cadences, flow_context
 from flows.replies import sync_replies_flow
 from tests.flows.conftest import lead_row, seed

@@ -114,7 +114,7 @@ def review(as_json: JsonOption = False) -> None:
 
     def go() -> None:
         from cadence.cli.common import session, table
-        from cadence.services.replies import for_review
+        from cadence.services.inbound_review import for_review
 
         with session() as s:
             items = for_review(s)

@@ -48,7 +48,7 @@ class DashboardNumbers:
 
 def compute(ctx: Context, *, now: datetime) -> DashboardNumbers:
     """The dashboard's numbers at ``now``, read from the database (the direct queries)."""
-    from cadence.services.replies import review_count
+    from cadence.services.inbound_review import review_count
     from cadence.services.workspace.webhooks import first_touch_times, webhook_counts
 
     started = clock_time.perf_counter()
@@ -171,7 +171,7 @@ def with_live_alerts(ctx: Context, found: DashboardNumbers, *, now: datetime) ->
     They ask a manager to act, so they are never minutes old; each reads few rows (open answer
     tasks, an index on the deliveries' state).
     """
-    from cadence.services.replies import review_count
+    from cadence.services.inbound_review import review_count
     from cadence.services.workspace.webhooks import webhook_counts
 
     with ctx.sessions() as session:

@@ -58,7 +58,7 @@ from datetime import date, datetime
 from email.message import EmailMessage
 from typing import Any
 
-from sqlalchemy import ColumnElement, func, select
+from sqlalchemy import ColumnElement, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -625,31 +625,3 @@ def _unsubscribe(
         effects.decisions.append(applied.decision.outcome)
         row.detail = "unsubscribe: suppressed and decided"
     return effects
-
-
-def for_review(session: Session, *, limit: int = 200) -> list[dict[str, Any]]:
-    """The inbound messages kept for review (newest first): mail that was not trusted enough to act on."""
-    rows = session.scalars(
-        select(InboundMessage)
-        .where(InboundMessage.kind == REVIEW)
-        .order_by(InboundMessage.processed_at.desc(), InboundMessage.id.desc())
-        .limit(limit)
-    )
-    return [
-        {
-            "id": row.id,
-            "received": row.processed_at.isoformat() if row.processed_at else None,
-            "sender": row.sender,
-            "subject": row.subject,
-            "lead_id": row.lead_id,
-            "why": row.detail,
-        }
-        for row in rows
-    ]
-
-
-def review_count(session: Session) -> int:
-    """How many inbound messages are kept for review."""
-    return int(
-        session.scalar(select(func.count()).select_from(InboundMessage).where(InboundMessage.kind == REVIEW)) or 0
-    )
