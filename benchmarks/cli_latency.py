@@ -95,10 +95,14 @@ BASELINE = "baseline "
 """The prefix of the names of the read commands run from ``--baseline-src``."""
 
 
-def read_commands(env: dict[str, str], runs: int, baseline: Path | None = None) -> dict[str, dict[str, float]]:
-    """The read commands and the two floors, ``runs`` rounds, each round every command once.
+def read_commands(
+    env: dict[str, str], runs: int, baseline: Path | None = None
+) -> tuple[dict[str, dict[str, float]], dict[str, float]]:
+    """The read commands and the two floors, ``runs`` rounds, each round every command once; their medians.
 
-    With ``baseline`` (a copy of another version's ``src``), each read command also runs from it.
+    With ``baseline`` (a copy of another version's ``src``), each read command also runs from it, and
+    the second dict holds, per read command, the median over the rounds of its CPU time over the
+    baseline's in the same round (empty without ``baseline``).
     """
     commands = {
         "python -c pass": [sys.executable, "-c", "pass"],
@@ -108,9 +112,11 @@ def read_commands(env: dict[str, str], runs: int, baseline: Path | None = None) 
     }
     commands["due"] += ["--now", SEND.isoformat()]  # the day-1 emails are due then
     envs = dict.fromkeys(commands, env)
-    if baseline is not None:  # python -m cadence.cli: the console script would import this checkout's cadence
+    if baseline is not None:  # each right after its counterpart: python -m cadence.cli from the baseline's src
         for name in READ_COMMANDS:
-            commands[BASELINE + name] = [sys.executable, "-m", "cadence.cli", *commands[name][len(cadence_command()) :]]
+            args = commands.pop(name)[len(cadence_command()) :]
+            commands[name] = [*cadence_command(), *args]
+            commands[BASELINE + name] = [sys.executable, "-m", "cadence.cli", *args]
             envs[BASELINE + name] = {**env, "PYTHONPATH": str(baseline)}
     samples: dict[str, list[tuple[float, float]]] = {name: [] for name in commands}
     for name, command in commands.items():  # one run each first: the page cache, .pyc files
@@ -119,7 +125,12 @@ def read_commands(env: dict[str, str], runs: int, baseline: Path | None = None) 
         for name, command in commands.items():
             samples[name].append(timed(command, envs[name]))
         log(f"round {round_ + 1}/{runs}: " + ", ".join(f"{n} {s[-1][0]:.2f}s" for n, s in samples.items()))
-    return {name: medians(s) for name, s in samples.items()}
+    ratios = {
+        name: round(statistics.median(a[1] / b[1] for a, b in zip(samples[name], samples[base], strict=True)), 3)
+        for name in READ_COMMANDS
+        if (base := BASELINE + name) in samples
+    }
+    return {name: medians(s) for name, s in samples.items()}, ratios
 
 
 def wait_for_prefect(url: str, server: subprocess.Popen[bytes], timeout: float = 180) -> None:
@@ -207,15 +218,13 @@ def main(argv: list[str] | None = None) -> int:
         ctx = Context(Settings())
         seed(ctx, args.leads)
         ctx.close()
-        commands = read_commands(env, args.runs, args.baseline_src)
+        commands, ratios = read_commands(env, args.runs, args.baseline_src)
         load.append(os.getloadavg()[0])
         floor = commands["python -c 'import cadence'"]
         result["commands"] = commands
         if args.baseline_src is not None:
             result["baseline_src"] = str(args.baseline_src)
-            result["cpu_ratio_to_baseline"] = {
-                name: round(commands[name]["cpu_s"] / commands[BASELINE + name]["cpu_s"], 3) for name in READ_COMMANDS
-            }
+            result["cpu_ratio_to_baseline"] = ratios  # round by round: the load changes from one minute to the next
         result["worst_read_wall_s"] = max(commands[name]["wall_s"] for name in READ_COMMANDS)
         result["worst_read_cpu_s"] = max(commands[name]["cpu_s"] for name in READ_COMMANDS)
         result["worst_read_over_floor_s"] = round(result["worst_read_wall_s"] - floor["wall_s"], 3)  # type: ignore[operator]
