@@ -1,7 +1,7 @@
 """Command start-up: the read commands' wall and CPU times against two floors; ``cadence run`` with a Prefect server.
 
     python benchmarks/cli_latency.py [--runs 7] [--backend sqlite|postgresql] [--leads 14]
-                                     [--with-run] [--database-url URL]
+                                     [--with-run] [--database-url URL] [--baseline-src DIR]
 
 On a small database of its own (``--leads`` leads of one rep, imported and enrolled as a user's
 import does), it runs each read command, ``leads list``, ``due``, ``tasks list``
@@ -10,6 +10,14 @@ time), ``--runs`` times in turn with the floors: ``python -c pass`` (the interpr
 ``python -c "import cadence"`` (the interpreter and the package's own start), and beside them
 the libraries every read command needs (SQLAlchemy's ORM, pydantic-settings, Typer). Each command's
 figures are the medians of its wall time and of its CPU time (user + system of the child).
+
+The commands run as an installed cadence does, from bytecode: ``PYTHONDONTWRITEBYTECODE`` is not
+passed on, so the first (uncounted) run of each writes the ``.pyc`` files that ``pip install``
+writes; with it set and no bytecode, every run compiles cadence's own modules again.
+
+``--baseline-src DIR`` (e.g. ``git archive main src | tar -x -C /tmp/base`` gives ``/tmp/base/src``)
+also runs each read command from that copy of ``src`` (``PYTHONPATH``, same libraries, same
+database) in the same rounds, so that a change is measured against its base under the same load.
 
 With ``--with-run`` it also starts ``prefect server start`` itself (and the SMTP sink of
 ``sink.py``), waits until the server answers, and times ``cadence run`` with ``PREFECT_API_URL``
@@ -83,8 +91,19 @@ def seed(ctx: object, leads: int) -> None:
     seed_due_leads(ctx, leads, prefix="lead", now=MONDAY)
 
 
-def read_commands(env: dict[str, str], runs: int) -> dict[str, dict[str, float]]:
-    """The read commands and the two floors, ``runs`` rounds, each round every command once."""
+BASELINE = "baseline "
+"""The prefix of the names of the read commands run from ``--baseline-src``."""
+
+
+def read_commands(
+    env: dict[str, str], runs: int, baseline: Path | None = None
+) -> tuple[dict[str, dict[str, float]], dict[str, float]]:
+    """The read commands and the two floors, ``runs`` rounds, each round every command once; their medians.
+
+    With ``baseline`` (a copy of another version's ``src``), each read command also runs from it, and
+    the second dict holds, per read command, the median over the rounds of its CPU time over the
+    baseline's in the same round (empty without ``baseline``).
+    """
     commands = {
         "python -c pass": [sys.executable, "-c", "pass"],
         "python -c 'import cadence'": [sys.executable, "-c", "import cadence"],
@@ -92,14 +111,26 @@ def read_commands(env: dict[str, str], runs: int) -> dict[str, dict[str, float]]
         **{name: [*cadence_command(), *args] for name, args in READ_COMMANDS.items()},
     }
     commands["due"] += ["--now", SEND.isoformat()]  # the day-1 emails are due then
+    envs = dict.fromkeys(commands, env)
+    if baseline is not None:  # each right after its counterpart: python -m cadence.cli from the baseline's src
+        for name in READ_COMMANDS:
+            args = commands.pop(name)[len(cadence_command()) :]
+            commands[name] = [*cadence_command(), *args]
+            commands[BASELINE + name] = [sys.executable, "-m", "cadence.cli", *args]
+            envs[BASELINE + name] = {**env, "PYTHONPATH": str(baseline)}
     samples: dict[str, list[tuple[float, float]]] = {name: [] for name in commands}
-    for command in commands.values():  # one run each first: the page cache, .pyc files
-        timed(command, env)
+    for name, command in commands.items():  # one run each first: the page cache, .pyc files
+        timed(command, envs[name])
     for round_ in range(runs):
         for name, command in commands.items():
-            samples[name].append(timed(command, env))
+            samples[name].append(timed(command, envs[name]))
         log(f"round {round_ + 1}/{runs}: " + ", ".join(f"{n} {s[-1][0]:.2f}s" for n, s in samples.items()))
-    return {name: medians(s) for name, s in samples.items()}
+    ratios = {
+        name: round(statistics.median(a[1] / b[1] for a, b in zip(samples[name], samples[base], strict=True)), 3)
+        for name in READ_COMMANDS
+        if (base := BASELINE + name) in samples
+    }
+    return {name: medians(s) for name, s in samples.items()}, ratios
 
 
 def wait_for_prefect(url: str, server: subprocess.Popen[bytes], timeout: float = 180) -> None:
@@ -167,8 +198,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--with-run", action="store_true", help="also time `cadence run` with a Prefect server")
     parser.add_argument("--queue", type=int, default=12, help="due emails in the queue `cadence run` works off")
     parser.add_argument("--database-url", help="PostgreSQL server to create the benchmark database on")
+    parser.add_argument("--baseline-src", type=Path, help="also run the read commands from this copy of src/")
     args = parser.parse_args(argv)
+    if args.baseline_src is not None and not (args.baseline_src / "cadence" / "cli" / "__init__.py").is_file():
+        raise SystemExit(f"--baseline-src {args.baseline_src}: no cadence/cli/__init__.py there")
     isolate_environment()
+    os.environ.pop("PYTHONDONTWRITEBYTECODE", None)  # the commands run from bytecode, as an installed cadence does
 
     from cadence.services.context import Context
     from cadence.settings import Settings
@@ -183,10 +218,13 @@ def main(argv: list[str] | None = None) -> int:
         ctx = Context(Settings())
         seed(ctx, args.leads)
         ctx.close()
-        commands = read_commands(env, args.runs)
+        commands, ratios = read_commands(env, args.runs, args.baseline_src)
         load.append(os.getloadavg()[0])
         floor = commands["python -c 'import cadence'"]
         result["commands"] = commands
+        if args.baseline_src is not None:
+            result["baseline_src"] = str(args.baseline_src)
+            result["cpu_ratio_to_baseline"] = ratios  # round by round: the load changes from one minute to the next
         result["worst_read_wall_s"] = max(commands[name]["wall_s"] for name in READ_COMMANDS)
         result["worst_read_cpu_s"] = max(commands[name]["cpu_s"] for name in READ_COMMANDS)
         result["worst_read_over_floor_s"] = round(result["worst_read_wall_s"] - floor["wall_s"], 3)  # type: ignore[operator]

@@ -56,6 +56,27 @@ def test_a_command_on_an_empty_database_says_to_run_init(tmp_path: Path, run_cli
     assert "no reps yet" in run_cli("reps", "list").stdout
 
 
+def test_an_unknown_default_time_zone_is_a_bad_setting(run_cli: Cli) -> None:
+    run_cli("init")
+    run_cli.env["CADENCE_DEFAULT_TIMEZONE"] = "Nowhere/City"
+    result = run_cli("leads", "list", expect=1)
+    assert "bad setting" in result.stderr
+    assert "unknown time zone" in result.stderr
+
+
+def test_the_default_time_zone_is_not_looked_up_at_every_start(monkeypatch: pytest.MonkeyPatch) -> None:
+    from cadence.core import leads
+    from cadence.settings import Settings
+
+    def listed() -> set[str]:
+        raise AssertionError("the time zones were listed")
+
+    monkeypatch.setattr(leads, "_ZONES", None)
+    monkeypatch.setattr(leads, "available_timezones", listed)
+    monkeypatch.delenv("CADENCE_DEFAULT_TIMEZONE", raising=False)
+    assert Settings().default_timezone == "UTC"
+
+
 def test_reps_are_added_listed_and_not_duplicated(with_reps: Cli) -> None:
     reps = with_reps("reps", "list", "--json").json()
     assert [r["email"] for r in reps] == ["rita@cadence.example", "sam@cadence.example"]

@@ -8,43 +8,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
-from enum import StrEnum
 
 from cadence.core.cadences import Cadence
 from cadence.core.decisions import Outcome
 from cadence.core.enrollment import State
 from cadence.core.intent import Reading
 from cadence.core.schedule import LeadCalendar
-
-
-class TouchState(StrEnum):
-    """The states of a touch (one step's execution), as stored."""
-
-    CLAIMED = "claimed"  # taken by a runner, nothing done yet
-    SENDING = "sending"  # marked to go out in the current wave; not handed to SMTP yet
-    HANDING = "handing"  # the final "." of DATA is being written: from here on a crash leaves the outcome unknown
-    SENT = "sent"  # the SMTP server accepted the email
-    DONE = "done"  # a task was created for the owner
-    RETRY = "retry"  # a transient failure: due again later
-    UNCERTAIN = "uncertain"  # possibly sent, not recorded: never re-sent automatically
-    BOUNCED = "bounced"  # permanently refused by the recipient's server
-    SKIPPED = "skipped"  # not executed (suppressed address, cap, ...)
-    HELD = "held"  # waiting for a template fix
-    FAILED = "failed"  # never sent: the message could not be built or sent, or every attempt failed
-
-
-RECLAIMABLE: frozenset[TouchState] = frozenset(
-    {TouchState.CLAIMED, TouchState.SENDING, TouchState.RETRY, TouchState.HELD}
-)
-"""Nothing of these reached an SMTP server: a lapsed claim on one is simply claimed again."""
-STEP_DONE: frozenset[TouchState] = frozenset(
-    {TouchState.SENT, TouchState.UNCERTAIN, TouchState.DONE, TouchState.SKIPPED, TouchState.FAILED}
-)
-"""A lapsed claim on one of these had its outcome recorded but the enrollment not moved on."""
-MAY_HAVE_GONE_OUT: frozenset[TouchState] = frozenset(
-    {TouchState.SENDING, TouchState.HANDING, TouchState.SENT, TouchState.UNCERTAIN}
-)
-"""The emails that may have reached a server: what counts against a daily email cap."""
+from cadence.core.touch_states import MAY_HAVE_GONE_OUT as MAY_HAVE_GONE_OUT
+from cadence.core.touch_states import RECLAIMABLE as RECLAIMABLE
+from cadence.core.touch_states import STEP_DONE as STEP_DONE
+from cadence.core.touch_states import TouchState as TouchState
 
 RESPONSE_KINDS: frozenset[str] = frozenset({"reply", "call", "manual"})
 """Responses that count as the lead answering (an automatic reply or a bounce does not)."""

@@ -14,15 +14,15 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from cadence.adapters.db import DatabaseUnavailable, busy_message, locked, make_engine, session_factory
-from cadence.core.cadences import Cadence
-from cadence.core.qualification import Rules
-from cadence.core.questions import Question
-from cadence.core.stages import Stages
 from cadence.errors import CadenceError, ConfigurationError, NotFound, database_problem
 from cadence.settings import Settings
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # imported by what reads the files: the lists need none of them
     from cadence.adapters.templates import Templates
+    from cadence.core.cadences import Cadence
+    from cadence.core.qualification import Rules
+    from cadence.core.questions import Question
+    from cadence.core.stages import Stages
     from cadence.services.template_checks import CheckReport
 
 Fingerprint = tuple[tuple[str, int, int], ...]

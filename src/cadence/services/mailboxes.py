@@ -16,11 +16,10 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from cadence.adapters.models import Enrollment, Rep, SendingMailbox, Touch
-from cadence.core.event_data import MAY_HAVE_GONE_OUT
-from cadence.core.events import TouchState
 from cadence.core.leads import normalize_email
 from cadence.core.pacing import Ramp, daily_allowance, describe_rate, spacing
 from cadence.core.schedule import local_instant
+from cadence.core.touch_states import MAY_HAVE_GONE_OUT, TouchState
 from cadence.errors import NotFound
 from cadence.services import audit
 from cadence.services.mailbox_fields import MailboxFields, TlsMode, check

@@ -12,12 +12,8 @@ from sqlalchemy.orm import Session
 
 from cadence.adapters.models import Rep, Task
 from cadence.core.decisions import Outcome
-from cadence.core.events import Decided, TaskDone
 from cadence.core.schedule import local_instant
-from cadence.core.webhooks import EventType
 from cadence.errors import NotFound, ValidationError
-from cadence.services.enrollments import handle
-from cadence.services.webhooks import outbox
 from cadence.settings import Settings
 
 OUTCOMES: dict[str, frozenset[str]] = {
@@ -198,6 +194,12 @@ def complete_task(
     ``why_now`` and ``topic``: a research task's findings, kept on the lead for the messages
     (:func:`cadence.services.research.record_findings`).
     """
+    # the engine of events and the webhooks' outbox: for a task done, not for the lists
+    from cadence.core.events import Decided, TaskDone
+    from cadence.core.webhooks import EventType
+    from cadence.services.enrollments import handle
+    from cadence.services.webhooks import outbox
+
     task = get_task(session, task_id)
     if task.status != "open":
         raise ValidationError(f"task {task_id} is {task.status} already")
