@@ -318,6 +318,20 @@ def test_a_broken_cadence_file_names_file_and_line(run_cli: Cli, tmp_path: Path)
     assert "not valid YAML" in run_cli("cadences", "list", expect=1).stderr
 
 
+def test_an_answers_file_keeps_each_answer_as_it_is_written(with_reps: Cli, tmp_path: Path) -> None:
+    """YAML reads a bare Yes as true and 2027-01-15 as a date: an answer is the text the rep typed."""
+    with_reps("leads", "import", str(write(tmp_path, LEADS_CSV)), "--now", NOW, expect=3)
+    answers = tmp_path / "answers.yaml"
+    answers.write_text(ANSWERS.replace('"Yes, budget approved"', "No").replace('"Yes"', "Yes")
+                       .replace("Pilot in January", "2027-01-15"))  # fmt: skip
+    with_reps("decide", "ada@acme.example", "--outcome", "meeting_booked", "--reason", "demo Tuesday",
+              "--answers", str(answers))  # fmt: skip
+    (decision,) = with_reps("decisions", "list", "--json").json()
+    assert decision["answers"]["committed"] == "No"
+    assert decision["answers"]["fit"] == "Yes"
+    assert decision["answers"]["expectations"] == "2027-01-15"
+
+
 @pytest.mark.one_database
 def test_cli_json_is_valid_for_every_listing(with_reps: Cli, tmp_path: Path) -> None:
     with_reps("leads", "import", str(write(tmp_path, LEADS_CSV)), "--now", NOW, expect=3)
