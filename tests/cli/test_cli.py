@@ -220,6 +220,15 @@ def test_leads_list_filters_by_status_and_owner(with_reps: Cli, tmp_path: Path) 
 
 
 @pytest.mark.one_database
+def test_leads_list_refuses_a_status_that_does_not_exist(with_reps: Cli) -> None:
+    """A typo (activ) listed no lead and said nothing: the rep took it for an empty pipeline."""
+    refused = with_reps("leads", "list", "--status", "activ", expect=1)
+    assert "unknown status 'activ'" in refused.stderr
+    assert "active" in refused.stderr
+    assert with_reps("leads", "list", "--status", "Active").stdout.endswith("0 lead(s)\n")
+
+
+@pytest.mark.one_database
 def test_plan_shows_local_times_and_writes_nothing(with_reps: Cli, tmp_path: Path) -> None:
     with_reps("leads", "import", str(write(tmp_path, LEADS_CSV)), "--now", NOW, expect=3)
     planned = with_reps("plan", "ada@acme.example", "--json").json()

@@ -18,10 +18,14 @@ from cadence.adapters.models import (
     Response,
     Touch,
 )
+from cadence.core.enrollment import State
 from cadence.core.leads import lead_reference
+from cadence.core.qualification import Kind
 from cadence.core.schedule import LeadCalendar
+from cadence.errors import ValidationError, shown
 from cadence.services.cadence_versions import calendar_for, pinned_cadence
 from cadence.services.enrollments import latest_enrollment, open_enrollment
+from cadence.services.erasure import ERASED
 from cadence.services.leads import rep_id
 from cadence.settings import Settings
 
@@ -57,11 +61,18 @@ def lead_summary(lead: Lead) -> dict[str, Any]:
     }
 
 
+LEAD_STATUSES = (*(k.value for k in Kind), *(s.value for s in State), ERASED)
+"""Every status a lead can have: what it is until enrolled, then its enrollment's state; erased."""
+
+
 def list_leads(session: Session, *, status: str | None = None, owner: str | None = None) -> list[dict[str, Any]]:
-    """Leads, optionally of one status and one owner, by priority then email."""
+    """Leads, optionally of one status and one owner, by priority then email; an unknown status is refused."""
     query = select(Lead)
     if status:
-        query = query.where(Lead.status == status.strip().lower())
+        wanted = status.strip().lower()
+        if wanted not in LEAD_STATUSES:
+            raise ValidationError(f"unknown status {shown(status)}; choose one of {', '.join(LEAD_STATUSES)}")
+        query = query.where(Lead.status == wanted)
     if owner:
         query = query.where(Lead.owner_id == rep_id(session, owner))
     query = query.order_by(Lead.priority.is_(None), Lead.priority, Lead.email)
