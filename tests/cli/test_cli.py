@@ -393,6 +393,9 @@ def test_a_decision_stops_the_enrollment_and_is_listed_with_its_reason(with_reps
     assert shown["enrollment"]["state"] == "decided"
     assert shown["enrollment"]["next_due_at"] is None
     assert "no team to equip" in with_reps("decisions", "list").stdout
+    text = with_reps("leads", "show", "ada@acme.example").stdout
+    assert "decided, 0/10 done, no next step" in text
+    assert "None" not in text
 
 
 def test_a_passed_back_lead_is_listed_with_its_reason_and_starts_its_development(
