@@ -170,7 +170,11 @@ def test_an_unknown_field_or_a_wrong_type_is_a_422_that_names_it(api: httpx.Clie
     not_json = api.post(
         "/api/v1/leads", content=b"{not json", headers={**keys.header("intake"), "Content-Type": "application/json"}
     )
-    _error(not_json, 422, "invalid_request")
+    assert "the body is not valid JSON (at character 1: Expecting property name" in _error(
+        not_json, 422, "invalid_request"
+    )
+    form = api.post("/api/v1/leads", data={"email": "ann@acme.example"}, headers=keys.header("intake"))
+    assert "the body must be a JSON object (Content-Type: application/json)" in _error(form, 422, "invalid_request")
 
 
 def test_without_a_key_with_an_unknown_or_revoked_key_the_api_answers_401(
