@@ -229,6 +229,13 @@ def test_leads_list_refuses_a_status_that_does_not_exist(with_reps: Cli) -> None
 
 
 @pytest.mark.one_database
+def test_postcards_export_refuses_csv_and_json_together_before_exporting(with_reps: Cli) -> None:
+    """Each postcard is exported once: a format the user did not mean would spend the export."""
+    refused = with_reps("postcards", "export", "--csv", "--json", "--now", NOW, expect=1)
+    assert "give --csv or --json, not both" in refused.stderr
+
+
+@pytest.mark.one_database
 def test_plan_shows_local_times_and_writes_nothing(with_reps: Cli, tmp_path: Path) -> None:
     with_reps("leads", "import", str(write(tmp_path, LEADS_CSV)), "--now", NOW, expect=3)
     planned = with_reps("plan", "ada@acme.example", "--json").json()
