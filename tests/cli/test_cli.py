@@ -241,6 +241,22 @@ def test_leads_list_filters_by_status_and_owner(with_reps: Cli, tmp_path: Path) 
 
 
 @pytest.mark.one_database
+def test_leads_list_refuses_a_status_that_does_not_exist(with_reps: Cli) -> None:
+    """A typo (activ) listed no lead and said nothing: the rep took it for an empty pipeline."""
+    refused = with_reps("leads", "list", "--status", "activ", expect=1)
+    assert "unknown status 'activ'" in refused.stderr
+    assert "active" in refused.stderr
+    assert with_reps("leads", "list", "--status", "Active").stdout.endswith("0 lead(s)\n")
+
+
+@pytest.mark.one_database
+def test_postcards_export_refuses_csv_and_json_together_before_exporting(with_reps: Cli) -> None:
+    """Each postcard is exported once: a format the user did not mean would spend the export."""
+    refused = with_reps("postcards", "export", "--csv", "--json", "--now", NOW, expect=1)
+    assert "give --csv or --json, not both" in refused.stderr
+
+
+@pytest.mark.one_database
 def test_plan_shows_local_times_and_writes_nothing(with_reps: Cli, tmp_path: Path) -> None:
     with_reps("leads", "import", str(write(tmp_path, LEADS_CSV)), "--now", NOW, expect=3)
     planned = with_reps("plan", "ada@acme.example", "--json").json()
@@ -339,6 +355,20 @@ def test_a_broken_cadence_file_names_file_and_line(run_cli: Cli, tmp_path: Path)
     assert "not valid YAML" in run_cli("cadences", "list", expect=1).stderr
 
 
+def test_an_answers_file_keeps_each_answer_as_it_is_written(with_reps: Cli, tmp_path: Path) -> None:
+    """YAML reads a bare Yes as true and 2027-01-15 as a date: an answer is the text the rep typed."""
+    with_reps("leads", "import", str(write(tmp_path, LEADS_CSV)), "--now", NOW, expect=3)
+    answers = tmp_path / "answers.yaml"
+    answers.write_text(ANSWERS.replace('"Yes, budget approved"', "No").replace('"Yes"', "Yes")
+                       .replace("Pilot in January", "2027-01-15"))  # fmt: skip
+    with_reps("decide", "ada@acme.example", "--outcome", "meeting_booked", "--reason", "demo Tuesday",
+              "--answers", str(answers))  # fmt: skip
+    (decision,) = with_reps("decisions", "list", "--json").json()
+    assert decision["answers"]["committed"] == "No"
+    assert decision["answers"]["fit"] == "Yes"
+    assert decision["answers"]["expectations"] == "2027-01-15"
+
+
 @pytest.mark.one_database
 def test_cli_json_is_valid_for_every_listing(with_reps: Cli, tmp_path: Path) -> None:
     with_reps("leads", "import", str(write(tmp_path, LEADS_CSV)), "--now", NOW, expect=3)
@@ -391,6 +421,9 @@ def test_a_decision_stops_the_enrollment_and_is_listed_with_its_reason(with_reps
     assert shown["enrollment"]["state"] == "decided"
     assert shown["enrollment"]["next_due_at"] is None
     assert "no team to equip" in with_reps("decisions", "list").stdout
+    text = with_reps("leads", "show", "ada@acme.example").stdout
+    assert "decided, 0/10 done, no next step" in text
+    assert "None" not in text
 
 
 def test_a_passed_back_lead_is_listed_with_its_reason_and_starts_its_development(

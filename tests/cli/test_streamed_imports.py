@@ -185,6 +185,19 @@ def test_export_headers_are_read_as_fields_and_custom_columns_are_listed(with_re
     assert '"Column Name=field"' in bad.stderr
 
 
+@pytest.mark.one_database
+def test_a_map_of_a_column_the_file_does_not_have_stops_the_import(with_reps: Cli, tmp_path: Path) -> None:
+    """A misspelt --map column was ignored in silence: the column the user meant became a custom field."""
+    path = tmp_path / "export.csv"
+    path.write_text("email,Job Role\nann@acme.example,CTO\n", encoding="utf-8")
+    refused = with_reps("leads", "import", str(path), "--map", "Job Rol=title", "--now", NOW, expect=1)
+    assert "--map 'job_rol': the file has no such column" in refused.stderr
+    assert "'Job Role'" in refused.stderr
+    assert with_reps("leads", "list", "--json").json() == []
+    with_reps("leads", "import", str(path), "--map", "job-role=title", "--now", NOW)
+    assert with_reps("leads", "show", "ann@acme.example", "--json").json()["title"] == "CTO"
+
+
 def test_the_rejects_file_fixed_and_imported_again_imports(with_reps: Cli, tmp_path: Path) -> None:
     source = tmp_path / "leads.csv"
     source.write_text(

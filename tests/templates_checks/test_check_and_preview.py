@@ -380,6 +380,10 @@ def test_preview_of_an_unknown_lead_is_an_error(with_lead: Cli) -> None:
 def test_preview_of_an_unknown_template_is_an_error(with_lead: Cli) -> None:
     result = with_lead("templates", "preview", "email/nope", "--lead", "ada@acme.example", expect=1)
     assert "no template named 'email/nope'" in result.stderr
+    assert "email/introduction" in result.stderr  # the names to choose from
+    assert "cadence-templates-" not in result.stderr  # not the runner's private copy of the store
+    typo = with_lead("templates", "preview", "email/introduciton", "--lead", "ada@acme.example", expect=1)
+    assert "did you mean email/introduction?" in typo.stderr
 
 
 @pytest.mark.one_database
@@ -395,4 +399,5 @@ def test_preview_of_a_broken_template_names_the_file_and_line(with_lead: Cli, fo
 @pytest.mark.one_database
 def test_preview_of_a_task_template_says_it_is_not_an_email(with_lead: Cli) -> None:
     result = with_lead("templates", "preview", "calls/discovery", "--lead", "ada@acme.example", expect=1)
-    assert "needs {% block subject %}" in result.stderr
+    assert "calls/discovery is a task's instructions, not an email" in result.stderr
+    assert "/templates/calls/discovery" in result.stderr  # where the workspace previews it

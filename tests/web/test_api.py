@@ -170,7 +170,11 @@ def test_an_unknown_field_or_a_wrong_type_is_a_422_that_names_it(api: httpx.Clie
     not_json = api.post(
         "/api/v1/leads", content=b"{not json", headers={**keys.header("intake"), "Content-Type": "application/json"}
     )
-    _error(not_json, 422, "invalid_request")
+    assert "the body is not valid JSON (at character 1: Expecting property name" in _error(
+        not_json, 422, "invalid_request"
+    )
+    form = api.post("/api/v1/leads", data={"email": "ann@acme.example"}, headers=keys.header("intake"))
+    assert "the body must be a JSON object (Content-Type: application/json)" in _error(form, 422, "invalid_request")
 
 
 def test_without_a_key_with_an_unknown_or_revoked_key_the_api_answers_401(
@@ -381,6 +385,38 @@ def test_a_decision_goes_through_the_rule_and_a_meeting_needs_the_qualifying_ans
     with ctx.sessions() as s:
         assert s.scalar(select(Enrollment.state)) == "decided"
         assert s.scalar(select(func.count()).select_from(Task).where(Task.status == "open")) == 0
+
+
+def test_a_meeting_by_the_api_counts_the_answers_the_lead_gave_earlier(
+    api: httpx.Client, keys: Keys, ctx: Context, api_clock: Clock
+) -> None:
+    from cadence.services.answers import record_answers
+    from cadence.services.enrollments import get_lead
+
+    api.post("/api/v1/leads", json=PRIYA, headers=keys.header("intake"))
+    earlier = {"committed": "yes", "requirement": "one CRM", "desired_solution": "hosted", "decides": "Priya"}
+    with ctx.sessions() as s, s.begin():
+        record_answers(s, get_lead(s, "priya.nair@northwind.example"), earlier, at=api_clock.now, by="a call")
+    path = "/api/v1/leads/priya.nair@northwind.example/decision"
+    rest = {"approves": "the CFO", "expectations": "live in March", "fit": "yes"}
+    meeting = {"outcome": "meeting_booked", "reason": "demo on Thursday", "answers": rest}
+    done = api.post(path, json=meeting, headers=keys.header("write"))
+    assert done.status_code == 201, done.text
+    assert done.json()["qualification_skipped"] is False
+    none_yet = api.post(
+        "/api/v1/leads",
+        json={**PRIYA, "email": "omar@northwind.example", "first_name": "Omar"},
+        headers=keys.header("intake"),
+    )
+    assert none_yet.status_code == 201, none_yet.text
+    refused = api.post(
+        "/api/v1/leads/omar@northwind.example/decision",
+        json={"outcome": "meeting_booked", "reason": "demo"},
+        headers=keys.header("write"),
+    )
+    message = _error(refused, 422, "invalid_request")
+    assert "skip_qualification" in message
+    assert "tick" not in message
 
 
 def test_the_schema_and_the_docs_page_are_served(api: httpx.Client) -> None:

@@ -492,6 +492,14 @@ def _read_header(cells: list[str], mapping: dict[str, str]) -> tuple[list[str], 
     )
     headers = headers[skip:]
     plain = [plain_key(header) for header in headers]
+    unknown = [key for key in mapping if key not in plain]
+    if unknown:  # a misspelt column would otherwise be read as it is, in silence
+        listed = ", ".join(repr(_shorten(header)) for header in headers[:_MAX_LISTED_HEADERS])
+        more = ", ..." if len(headers) > _MAX_LISTED_HEADERS else ""
+        raise ValidationError(
+            f"--map {_shorten(unknown[0])!r}: the file has no such column (its columns are {listed}{more}; "
+            "case, spaces and dashes do not matter)"
+        )
     wanted = [mapping.get(key, HEADER_ALIASES.get(key, key)) for key in plain]
     taken = {key for key, want in zip(plain, wanted, strict=True) if key == want and key in _STANDARD}
     keys: list[str] = []

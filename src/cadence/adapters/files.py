@@ -62,6 +62,20 @@ class _LineLoader(yaml.SafeLoader):
             raise yaml.constructor.ConstructorError(None, None, _unreadable(node, exc), node.start_mark) from None
 
 
+_NULL_ONLY = {
+    first: [(tag, pattern) for tag, pattern in resolvers if tag == "tag:yaml.org,2002:null"]
+    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+
+
+class _TextLineLoader(_LineLoader):
+    """:class:`_LineLoader` reading every plain value as the text written (``Yes``, ``2027-01-15``), but null."""
+
+    def __init__(self, stream: str) -> None:
+        super().__init__(stream)
+        self.yaml_implicit_resolvers = _NULL_ONLY
+
+
 def _unreadable(node: yaml.Node, exc: Exception) -> str:
     """Why a YAML value cannot be built, in words."""
     if isinstance(node, yaml.ScalarNode):
@@ -119,11 +133,13 @@ def _check_expansion(root: yaml.Node, path: Path) -> None:
                 stack.append((child, False))
 
 
-def load_yaml(path: Path) -> Any:
+def load_yaml(path: Path, *, as_text: bool = False) -> Any:
     """Parse a YAML file safely; mappings carry ``__line__``. Raises :class:`ConfigurationError`.
 
     Refused, with the file and where known the line: files over MAX_FILE_BYTES, text that is not
     UTF-8, invalid YAML, values Python cannot build, alias cycles and alias bombs, deep nesting.
+    With ``as_text``, a plain value is the text written (``Yes`` is not ``True``): for free-text
+    answers; an empty value or ``null`` is still None.
     """
     try:
         size = path.stat().st_size
@@ -141,7 +157,7 @@ def load_yaml(path: Path) -> Any:
         raise ConfigurationError(f"{path}:{line}: not UTF-8 text ({exc.reason} at byte {exc.start})") from None
     loader: _LineLoader | None = None
     try:
-        loader = _LineLoader(text)  # it checks every character first
+        loader = (_TextLineLoader if as_text else _LineLoader)(text)  # it checks every character first
         root = loader.get_single_node()
         if root is None:
             return None

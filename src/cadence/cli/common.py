@@ -163,7 +163,7 @@ def qualifying_answers(outcome: Outcome | None, answers_file: Path | None, skip:
         if skip:
             raise ValidationError("give --answers or --skip-qualification, not both")
         try:
-            return validate_partial(_mapping(load_yaml(answers_file)), questions)
+            return validate_partial(_mapping(load_yaml(answers_file, as_text=True)), questions)
         except ValidationError as exc:
             raise ValidationError(f"{answers_file}: {exc}") from None
     if outcome not in NEEDS_QUALIFICATION or skip:

@@ -252,12 +252,16 @@ def leads_show(email: str, as_json: JsonOption = False) -> None:
             typer.echo(f"  warning: {data['address_warning']}")
         enrollment = data["enrollment"]
         if enrollment:
-            step = enrollment["next_step"]
-            nxt = f"step {step['index']} (day {step['day']}, {step['channel']})" if step else "none"
+            step, due = enrollment["next_step"], enrollment["next_due_at"]
+            # a decided, responded or completed enrollment keeps its next step's index but no due time
+            nxt = (
+                f"next step {step['index']} (day {step['day']}, {step['channel']}) at {due}"
+                if step and due
+                else "no next step"
+            )
             typer.echo(
                 f"  cadence {enrollment['cadence']} v{enrollment['version']}: {enrollment['state']}, "
-                f"{enrollment['steps_done']}/{enrollment['steps_total']} done, "
-                f"next {nxt} at {enrollment['next_due_at']}"
+                f"{enrollment['steps_done']}/{enrollment['steps_total']} done, {nxt}"
             )
         if data["not_enrolled_reasons"] and not enrollment:
             typer.echo("  not enrolled: " + "; ".join(data["not_enrolled_reasons"]))

@@ -20,8 +20,11 @@ def postcards_export(
     """Export the postcards due, with copy and mailing address; each is exported once."""
 
     def go() -> None:
+        from cadence.errors import ValidationError
         from cadence.services.postcards import export_postcards, postcards_csv
 
+        if as_json and as_csv:  # checked before exporting: each postcard is exported once
+            raise ValidationError("give --csv or --json, not both")
         with session() as s:
             cards = export_postcards(s, now=parse_instant(now))
         if as_json:

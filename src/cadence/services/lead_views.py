@@ -20,6 +20,7 @@ from cadence.adapters.models import (
 )
 from cadence.core.leads import lead_reference
 from cadence.core.schedule import LeadCalendar
+from cadence.errors import ValidationError, shown
 from cadence.services.cadence_versions import calendar_for, pinned_cadence
 from cadence.settings import Settings
 
@@ -55,11 +56,24 @@ def lead_summary(lead: Lead) -> dict[str, Any]:
     }
 
 
+def lead_statuses() -> tuple[str, ...]:
+    """Every status a lead can have: what it is until enrolled, then its enrollment's state; erased."""
+    from cadence.core.enrollment import State  # imported when a status is asked for: the lists stay lean
+    from cadence.core.qualification import Kind
+    from cadence.services.erasure import ERASED
+
+    return (*(k.value for k in Kind), *(s.value for s in State), ERASED)
+
+
 def list_leads(session: Session, *, status: str | None = None, owner: str | None = None) -> list[dict[str, Any]]:
-    """Leads, optionally of one status and one owner, by priority then email."""
+    """Leads, optionally of one status and one owner, by priority then email; an unknown status is refused."""
     query = select(Lead)
     if status:
-        query = query.where(Lead.status == status.strip().lower())
+        wanted = status.strip().lower()
+        statuses = lead_statuses()
+        if wanted not in statuses:
+            raise ValidationError(f"unknown status {shown(status)}; choose one of {', '.join(statuses)}")
+        query = query.where(Lead.status == wanted)
     if owner:
         from cadence.services.leads import rep_id  # the lists import neither the import nor the engine of events
 

@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import difflib
 from dataclasses import dataclass
 from datetime import datetime
 from email.message import EmailMessage
 from typing import Any
 
-from cadence.errors import NotFound
+from cadence.errors import NotFound, ValidationError, shown
 from cadence.services.advance import preview_email, templates_for
 from cadence.services.context import Context
 
+EMAILS = "email/"
+"""The folder of the email templates; every other template is a task's instructions."""
 _STRUCTURAL_HEADERS = frozenset({"mime-version", "content-type", "content-transfer-encoding"})
 
 
@@ -26,11 +29,21 @@ class Preview:
 def preview_template(ctx: Context, lead: str, name: str, *, now: datetime) -> Preview:
     """What template ``name`` would send to the lead ``lead`` at ``now``. Sends and writes nothing.
 
-    Raises :class:`NotFound` for an unknown template (before the database is opened) or lead.
+    Raises :class:`NotFound` for an unknown template (before the database is opened) or lead, and
+    :class:`ValidationError` for a template that is not an email (a call script, a LinkedIn note...).
     """
     templates = templates_for(ctx)
     if not templates.exists(name):
-        raise NotFound(f"no template named {name!r} in {ctx.templates_dir} (names look like email/introduction)")
+        emails = [n for n in templates.names() if n.startswith(EMAILS) and not n.rpartition("/")[2].startswith("_")]
+        # compared without the folder, which every email shares
+        close = difflib.get_close_matches(name.rpartition("/")[2], [n.removeprefix(EMAILS) for n in emails], n=1)
+        hint = f"did you mean {EMAILS}{close[0]}?" if close else f"the emails are {', '.join(emails) or 'none'}"
+        raise NotFound(f"no template named {shown(name)}: {hint}")
+    if not name.startswith(EMAILS):
+        raise ValidationError(
+            f"{name} is a task's instructions, not an email: its preview for a lead is on its page in the "
+            f"workspace (/templates/{name}); the emails are under {EMAILS}"
+        )
     ctx.require_schema()
     with ctx.sessions() as s, s.begin():
         message = preview_email(ctx, s, lead, name, now=now)

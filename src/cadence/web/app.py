@@ -7,9 +7,10 @@ pages of reps (tasks, leads), marketers (cadences, templates, previews) and mana
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from datetime import timedelta
+from typing import Any
 
 from fastapi import FastAPI, Request, Response
 from fastapi.exceptions import RequestValidationError
@@ -63,13 +64,23 @@ async def _http_error(request: Request, exc: Exception) -> Response:
 async def _bad_request(request: Request, exc: Exception) -> Response:
     """A request the routes cannot read: a 400 that does not echo the input back (the API: 422 naming the fields)."""
     if is_api(request.url.path) and isinstance(exc, RequestValidationError):
-        problems = [
-            {"field": ".".join(str(part) for part in error.get("loc", ())), "problem": str(error.get("msg", ""))}
-            for error in exc.errors()[:20]
-        ]
+        problems = [_problem(error) for error in exc.errors()[:20]]
         listed = "; ".join(f"{p['field']}: {p['problem']}" for p in problems)
         return error_json(422, "invalid_request", f"the request cannot be used: {listed}", problems=problems)
     return error_response(request, _settings(request), 400, "Bad Request")
+
+
+def _problem(error: Mapping[str, Any]) -> dict[str, str]:
+    """One field FastAPI could not read, in words: a body that is not JSON, or not an object, says so."""
+    loc = tuple(error.get("loc", ()))
+    kind = error.get("type")
+    if kind == "json_invalid" and loc[:1] == ("body",):
+        where = f"at character {loc[1]}: " if len(loc) > 1 else ""
+        reason = str((error.get("ctx") or {}).get("error", "")) or "cannot be parsed"
+        return {"field": "body", "problem": f"the body is not valid JSON ({where}{reason})"}
+    if loc == ("body",) and kind in {"model_attributes_type", "dict_type", "model_type"}:
+        return {"field": "body", "problem": "the body must be a JSON object (Content-Type: application/json)"}
+    return {"field": ".".join(str(part) for part in loc), "problem": str(error.get("msg", ""))}
 
 
 async def _database_error(request: Request, exc: Exception) -> Response:

@@ -57,13 +57,18 @@ class DecisionInput:
 
 
 def check_decision(
-    given: DecisionForm, known: Mapping[str, str] | None = None, questions: tuple[Question, ...] = DEFAULT_QUESTIONS
+    given: DecisionForm,
+    known: Mapping[str, str] | None = None,
+    questions: tuple[Question, ...] = DEFAULT_QUESTIONS,
+    *,
+    skip_hint: str = "tick “Skip the qualifying questions”",
 ) -> DecisionInput | None:
     """The decision ``given`` stands for, checked; None when none was chosen.
 
     A meeting or a hand-off needs every qualifying question answered, in the form or at an earlier
     conversation (``known``: the lead's answers so far), or the skip box (which is recorded); the
-    answers typed are kept. For other outcomes the answers are not kept.
+    answers typed are kept. For other outcomes the answers are not kept. ``skip_hint`` says how to
+    skip in the refusal (the API names its field).
     """
     chosen = given.decision.strip()
     if not chosen:
@@ -85,7 +90,7 @@ def check_decision(
             return DecisionInput(outcome, reason, None, True)
         raise ValidationError(
             f"{DECISION_LABELS[outcome.value]} needs the answers to the qualifying questions "
-            "(or tick “Skip the qualifying questions”, which is recorded)."
+            f"(or {skip_hint}, which is recorded)."
         )
     if given.skip_qualification and not typed:
         return DecisionInput(outcome, reason, None, True)

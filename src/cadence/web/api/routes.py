@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 
 from cadence.core.decisions import Outcome
 from cadence.services import idempotency
+from cadence.services.answers import configured_questions, known_answers
 from cadence.services.api_keys import Scope
 from cadence.services.enrollments import decide, get_lead, record_response
 from cadence.services.intake import describe, interactions_of, record_interaction, upsert_lead
@@ -281,11 +282,15 @@ def create_decision(request: Request, email: Email, body: DecisionIn, caller: Wr
 
     def work(session: Session, now: datetime) -> tuple[int, dict[str, Any]]:
         with cadence_errors():
+            lead = get_lead(session, email)
+            # the answers the lead gave at earlier conversations count, as in the workspace and the CLI
             checked = check_decision(
-                DecisionForm(body.outcome, body.reason, dict(body.answers or {}), body.skip_qualification)
+                DecisionForm(body.outcome, body.reason, dict(body.answers or {}), body.skip_qualification),
+                known_answers(session, lead.id),
+                configured_questions(session),
+                skip_hint='"skip_qualification": true',
             )
             assert checked is not None, "the outcome is required by the model"
-            lead = get_lead(session, email)
             decision = decide(
                 session,
                 lead,
