@@ -28,7 +28,7 @@ from cadence.core.qualification import Kind, Qualification, Rules, qualify
 from cadence.core.webhooks import EventType
 from cadence.errors import CadenceError, NotFound, ValidationError, database_problem
 from cadence.services.cadence_versions import pinned_cadence
-from cadence.services.enrollments import latest_enrollment, open_enrollment, schedule_next, start_enrollment
+from cadence.services.enrollments import open_enrollment, schedule_next, start_enrollment
 from cadence.services.erasure import erased_among
 from cadence.services.import_lookups import ChunkLookups
 from cadence.services.reps import RoundRobin, is_away
@@ -303,6 +303,8 @@ def import_leads(
         found = session.scalars(select(Lead).where(Lead.email.in_(chunk)))
         existing.update({lead.email: lead for lead in found if lead.email is not None})
     lookups = ChunkLookups(session, [item.lead for item in rows if item.email not in erased])
+    asked = {lead.id for lead in existing.values()}
+    followed = _followed_before(session, sorted(asked))  # known leads, read at once; others asked one by one
     journaled: list[_Change] = []
     pending: dict[str, _NewLead] = {}  # created by this chunk's rows, written together (_write_new)
     if not flush_each and rows and (fallback_owner is not None or not robin.empty):
@@ -331,10 +333,11 @@ def import_leads(
                 continue
             if address in pending:  # created by an earlier row of this chunk: written now, and updated as any lead
                 _write_new(session, pending)
-                existing[address] = pending[address].lead = session.scalars(
-                    select(Lead).where(Lead.email == address)
-                ).one()
-                del pending[address]
+                earlier = pending.pop(address)
+                existing[address] = earlier.lead = session.scalars(select(Lead).where(Lead.email == address)).one()
+                asked.add(earlier.lead.id)  # what it has is known: the enrollment this chunk gave it, and no decision
+                if earlier.enrollment is not None:
+                    followed.add(earlier.lead.id)
             lead = existing.get(address)
             if lead is None:
                 if owner is None and fallback_owner is None and robin.empty and not _owned_account(lookups, data):
@@ -396,7 +399,7 @@ def import_leads(
             lead.not_enrolled_reasons = None
             if not enroll or lead.cadence is None:
                 continue
-            if latest_enrollment(session, lead) is not None or _decided(session, lead):
+            if lead.id in followed or (lead.id not in asked and _followed_before(session, [lead.id])):
                 _reschedule_if_moved(session, lead, settings)
                 continue
             if lookups.is_suppressed(address):
@@ -410,6 +413,7 @@ def import_leads(
                 report.reasons[why] = report.reasons.get(why, 0) + 1
                 continue  # the warning is on the lead and in the report
             start_enrollment(session, lead, cadences[lead.cadence], now=now, settings=settings)
+            followed.add(lead.id)
             if change is not None:
                 change.enrolled = True
             report.enrolled += 1
@@ -417,7 +421,10 @@ def import_leads(
         session.flush()
         _write_new(session, pending)
         if journaled:
-            session.execute(insert(ImportChange).execution_options(render_nulls=True), [change.values(journal) for change in journaled])
+            session.execute(
+                insert(ImportChange).execution_options(render_nulls=True),
+                [change.values(journal) for change in journaled],
+            )
         if changes and (
             outbox.wanted(session, EventType.LEAD_CREATED) or outbox.wanted(session, EventType.LEAD_QUALIFIED)
         ):
@@ -658,8 +665,14 @@ def address_flag(email: str | None) -> tuple[str | None, str | None]:
 SUPPRESSED_REASON = "suppressed: the address or its domain is on the suppression list"
 
 
-def _decided(session: Session, lead: Lead) -> bool:
-    return session.scalar(select(Decision.id).where(Decision.lead_id == lead.id).limit(1)) is not None
+def _followed_before(session: Session, lead_ids: list[int]) -> set[int]:
+    """The leads of ``lead_ids`` that have an enrollment or a decision (a re-import does not enroll them again)."""
+    found: set[int] = set()
+    for start in range(0, len(lead_ids), _CHUNK):
+        part = lead_ids[start : start + _CHUNK]
+        found.update(session.scalars(select(Enrollment.lead_id).where(Enrollment.lead_id.in_(part)).distinct()))
+        found.update(session.scalars(select(Decision.lead_id).where(Decision.lead_id.in_(part)).distinct()))
+    return found
 
 
 def _reschedule_if_moved(session: Session, lead: Lead, settings: Settings) -> None:
