@@ -96,7 +96,15 @@ def address_flags(email: str) -> set[str]:
     (``sales+emea@`` is ``sales@``), nor does a subdomain hide a disposable domain. Raises
     :class:`~cadence.errors.ValidationError` for a string that is not an email address.
     """
-    local, _, domain = normalize_email(email).rpartition("@")
+    return normalized_address_flags(normalize_email(email))
+
+
+def normalized_address_flags(email: str) -> set[str]:
+    """:func:`address_flags` of an address :func:`~cadence.core.leads.normalize_email` gave already (a lead's).
+
+    It is not validated again: an import flags every row's address, which its validation normalized.
+    """
+    local, _, domain = email.rpartition("@")
     flags: set[str] = set()
     if local.lower().partition("+")[0] in ROLE_LOCAL_PARTS:
         flags.add(ROLE)

@@ -8,6 +8,7 @@ import re
 from dataclasses import dataclass, field
 from datetime import datetime, time, timedelta
 from enum import StrEnum
+from functools import cached_property
 from typing import Any
 
 from cadence.errors import ConfigurationError, shown, shown_keys
@@ -108,9 +109,9 @@ class Cadence:
     description: str | None = None
     reenroll: Reenrollment = field(default_factory=Reenrollment)
 
-    @property
+    @cached_property
     def version(self) -> str:
-        """A content hash of the definition: any edit gives a new version."""
+        """A content hash of the definition: any edit gives a new version (computed once: a cadence is frozen)."""
         payload = json.dumps(self.to_dict(), sort_keys=True, separators=(",", ":"))
         return hashlib.sha256(payload.encode()).hexdigest()[:12]
 

@@ -57,7 +57,13 @@ class Suppressed(CadenceError):
     """The address is suppressed: it is never emailed."""
 
 
-def schedule_next(enrollment: Enrollment, cadence: Cadence, settings: Settings, reply_grace_days: int = 3) -> None:
+REPLY_GRACE_DAYS = 3
+"""The days after an enrollment's last step that :func:`schedule_next` waits for a reply by default."""
+
+
+def schedule_next(
+    enrollment: Enrollment, cadence: Cadence, settings: Settings, reply_grace_days: int = REPLY_GRACE_DAYS
+) -> None:
     """Set ``next_due_at`` for the enrollment's next step, or for the end of the reply grace period.
 
     Only an active enrollment has a due time (:func:`cadence.core.events.next_due_at`).

@@ -16,19 +16,22 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from cadence.adapters.models import Account, Enrollment, Lead, Suppression
+from cadence.adapters.models import Account, Suppression
 from cadence.core.accounts import AccountMatch, MatchedBy, account_match
 from cadence.core.cadences import Cadence
 from cadence.core.enrollment import State
+from cadence.core.event_data import Position
+from cadence.core.events import next_due_at
 from cadence.core.leads import LeadData
+from cadence.core.schedule import LeadCalendar
 from cadence.services.accounts import add_account, find_account, new_account
 from cadence.services.cadence_versions import pin_cadence
-from cadence.services.enrollments import schedule_next
-from cadence.settings import Settings
+from cadence.services.enrollments import REPLY_GRACE_DAYS
 
 IN_LIST = 500
 """Values per ``IN (...)`` list: well under every database's limit on bound parameters."""
@@ -61,6 +64,7 @@ class ChunkLookups:
         for part in _parts(keys):  # last: the oldest account of a domain or a name is the one that answers for it
             self._remember(session.scalars(select(Account).where(Account.key.in_(part))))
         self._pinned: set[tuple[str, str]] = set()
+        self._first_due: dict[tuple[str, str, str, str | None], datetime | None] = {}
 
     def is_suppressed(self, email: str) -> bool:
         """True when ``email`` or its domain is suppressed (as :func:`~cadence.services.suppression.is_suppressed`)."""
@@ -102,30 +106,37 @@ class ChunkLookups:
         self._remember([account])
         return account
 
-    def enroll_new(self, lead: Lead, cadence: Cadence, *, now: datetime, settings: Settings) -> Enrollment:
-        """Enroll ``lead``, created in this chunk's transaction, in ``cadence`` with Day 0 at ``now``.
+    def new_enrollment(
+        self, cadence: Cadence, *, timezone: str, country: str | None, priority: int | None, now: datetime
+    ) -> dict[str, Any]:
+        """The column values of a new enrollment in ``cadence`` with Day 0 at ``now`` (its ``lead_id`` left to set).
 
-        What :func:`~cadence.services.enrollments.start_enrollment` does, without its checks for an
-        enrollment under way (a lead nobody else can see yet has none), for a suppression (the caller
-        asked :meth:`is_suppressed`), and with each cadence version pinned once per chunk.
+        What :func:`~cadence.services.enrollments.start_enrollment` writes for a lead created in this
+        chunk's transaction, without its checks for an enrollment under way (a lead nobody else can see
+        yet has none) and for a suppression (the caller asked :meth:`is_suppressed`), with each cadence
+        version pinned once per chunk, and the first step's time computed once per cadence, time zone
+        and country (``timezone``: the lead's, else its owner's, else the default, as
+        :func:`~cadence.services.cadence_versions.lead_timezone` says).
         """
-        if (cadence.name, cadence.version) not in self._pinned:
+        key = (cadence.name, cadence.version)
+        if key not in self._pinned:
             pin_cadence(self._session, cadence, now)
-            self._pinned.add((cadence.name, cadence.version))
-        enrollment = Enrollment(
-            lead=lead,
-            cadence_name=cadence.name,
-            cadence_version=cadence.version,
-            state=State.ACTIVE.value,
-            enrolled_at=now,
-            anchor_at=now,
-            next_step=0,
-            priority=lead.priority if lead.priority is not None else 2,
-        )
-        schedule_next(enrollment, cadence, settings)
-        self._session.add(enrollment)
-        lead.status = enrollment.state
-        return enrollment
+            self._pinned.add(key)
+        where = (cadence.name, cadence.version, timezone, country)
+        if where not in self._first_due:
+            start = Position(state=State.ACTIVE, enrolled_at=now, anchor_at=now)
+            calendar = LeadCalendar.for_lead(cadence.settings, timezone, country)
+            self._first_due[where] = next_due_at(start, cadence, calendar, grace_days=REPLY_GRACE_DAYS)
+        return {
+            "cadence_name": cadence.name,
+            "cadence_version": cadence.version,
+            "state": State.ACTIVE.value,
+            "enrolled_at": now,
+            "anchor_at": now,
+            "next_step": 0,
+            "next_due_at": self._first_due[where],
+            "priority": priority if priority is not None else 2,
+        }
 
     def _remember(self, accounts: Iterable[Account]) -> None:
         """Index accounts by key, and the first unmerged one of each domain and company name (oldest first)."""

@@ -4,30 +4,31 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import insert, select
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from cadence.adapters.models import (
     Account,
     Decision,
+    Enrollment,
     ImportChange,
     Lead,
     Rep,
 )
 from cadence.core.accounts import account_match
-from cadence.core.addresses import DISPOSABLE, ROLE, address_flags
+from cadence.core.addresses import DISPOSABLE, ROLE, normalized_address_flags
 from cadence.core.cadences import Cadence
 from cadence.core.leads import LEAD_FIELDS, LeadData
 from cadence.core.qualification import Kind, Qualification, Rules, qualify
 from cadence.core.webhooks import EventType
 from cadence.errors import CadenceError, NotFound, ValidationError, database_problem
 from cadence.services.cadence_versions import pinned_cadence
-from cadence.services.enrollments import latest_enrollment, open_enrollment, schedule_next, start_enrollment
+from cadence.services.enrollments import open_enrollment, schedule_next, start_enrollment
 from cadence.services.erasure import erased_among
 from cadence.services.import_lookups import ChunkLookups
 from cadence.services.reps import RoundRobin, is_away
@@ -232,19 +233,31 @@ def lead_data(lead: Lead) -> LeadData:
     )
 
 
-def _classify(lead: Lead, result: Qualification, cadence_override: str | None) -> None:
-    lead.kind = result.kind.value
-    lead.persona_fit = result.persona_fit
-    lead.inbound = result.inbound
-    lead.source_rank = result.source_rank
-    lead.lead_class = result.lead_class
-    lead.priority = result.priority
+def _classification(
+    result: Qualification, cadence_override: str | None, *, status: str | None, enrolled_anyway: bool
+) -> dict[str, Any]:
+    """The columns a qualification sets on a lead whose status is ``status``."""
+    values: dict[str, Any] = {
+        "kind": result.kind.value,
+        "persona_fit": result.persona_fit,
+        "inbound": result.inbound,
+        "source_rank": result.source_rank,
+        "lead_class": result.lead_class,
+        "priority": result.priority,
+    }
     if result.kind is Kind.LEAD:
-        lead.cadence = cadence_override or result.cadence
-    elif lead.enrolled_anyway is None:  # enrolled anyway: keeps the cadence it was given
-        lead.cadence = None
-    if lead.status in (None, Kind.NAME.value, Kind.UNFIT.value, Kind.LEAD.value):
-        lead.status = result.kind.value
+        values["cadence"] = cadence_override or result.cadence
+    elif not enrolled_anyway:  # enrolled anyway: keeps the cadence it was given
+        values["cadence"] = None
+    if status in (None, Kind.NAME.value, Kind.UNFIT.value, Kind.LEAD.value):
+        values["status"] = result.kind.value
+    return values
+
+
+def _classify(lead: Lead, result: Qualification, cadence_override: str | None) -> None:
+    anyway = lead.enrolled_anyway is not None
+    for name, value in _classification(result, cadence_override, status=lead.status, enrolled_anyway=anyway).items():
+        setattr(lead, name, value)
 
 
 def import_leads(
@@ -276,7 +289,7 @@ def import_leads(
     ``flush_each=True`` in a new transaction to learn which row it was.
     """
     report = ImportReport()
-    changes: list[tuple[Lead, bool, bool]] = []  # (lead, created, qualified): their webhook events, written at the end
+    changes: list[tuple[Lead | _NewLead, bool, bool]] = []  # (lead, created, qualified): their events, at the end
     if cadence_override is not None and cadence_override not in cadences:
         raise NotFound(f"no cadence named {cadence_override!r}; known: {', '.join(sorted(cadences))}")
     fallback_owner = _rep_by_email(session, default_owner) if default_owner else None
@@ -290,7 +303,10 @@ def import_leads(
         found = session.scalars(select(Lead).where(Lead.email.in_(chunk)))
         existing.update({lead.email: lead for lead in found if lead.email is not None})
     lookups = ChunkLookups(session, [item.lead for item in rows if item.email not in erased])
-    journaled: list[tuple[ImportChange, Lead]] = []
+    asked = {lead.id for lead in existing.values()}
+    followed = _followed_before(session, sorted(asked))  # known leads, read at once; others asked one by one
+    journaled: list[_Change] = []
+    pending: dict[str, _NewLead] = {}  # created by this chunk's rows, written together (_write_new)
     if not flush_each and rows and (fallback_owner is not None or not robin.empty):
         # The new leads' accounts first, written together: each new lead below finds its own.
         made: set[str] = set()
@@ -315,13 +331,14 @@ def import_leads(
                 report.suppressed += 1
                 report.erased += 1
                 continue
+            if address in pending:  # created by an earlier row of this chunk: written now, and updated as any lead
+                _write_new(session, pending)
+                earlier = pending.pop(address)
+                existing[address] = earlier.lead = session.scalars(select(Lead).where(Lead.email == address)).one()
+                asked.add(earlier.lead.id)  # what it has is known: the enrollment this chunk gave it, and no decision
+                if earlier.enrollment is not None:
+                    followed.add(earlier.lead.id)
             lead = existing.get(address)
-            creating = lead is None
-            change: ImportChange | None = None
-            if journal is not None:
-                change = ImportChange(
-                    import_id=journal, created=creating, enrolled=False, before=None if lead is None else snapshot(lead)
-                )
             if lead is None:
                 if owner is None and fallback_owner is None and robin.empty and not _owned_account(lookups, data):
                     report.errors.append({"row": item.row, "reason": NO_OWNER})  # and no account made for nobody
@@ -331,54 +348,58 @@ def import_leads(
                 if owner is None:
                     report.errors.append({"row": item.row, "reason": NO_OWNER})
                     continue
-                lead = Lead(email=data.email, created_at=now, updated_at=now, status=Kind.NAME.value, owner=owner,
-                            account_id=account.id, buying_role=data.role)  # fmt: skip
                 if account.owner_id is None:
                     account.owner = owner
-                _apply(lead, data, creating=True)
-                session.add(lead)
-                existing[address] = lead
+                new = _new_lead(
+                    item, owner, account, now=now, rules=rules, cadence_override=cadence_override, report=report
+                )
+                pending[address] = new
                 report.imported += 1
-            else:
-                if lead.id is None:  # created by an earlier row of this chunk: written now, so that it can be looked up
-                    session.flush()
-                changed = _apply(lead, data, creating=False)
-                if data.account is not None or lead.account_id is None:
-                    lead.account_id = lookups.account_for(address, lead.company, explicit=data.account, now=now).id
-                if data.role is not None and data.role != lead.buying_role:
-                    lead.buying_role, changed = data.role, True
-                if owner is not None and owner is not lead.owner:
-                    robin.moved(lead.owner, owner)
-                    lead.owner = owner
-                    changed = True
-                if changed:
-                    lead.updated_at = now
-                report.updated += 1
-            was_lead = lead.kind == Kind.LEAD.value and not creating
+                qualified = new.values["kind"] == Kind.LEAD.value
+                enrolled = qualified and _enroll_new(
+                    new, lookups, cadences, owner, enroll=enroll, now=now, settings=settings, report=report
+                )
+                if journal is not None:
+                    journaled.append(_Change(new, created=True, enrolled=enrolled))
+                changes.append((new, True, qualified))
+                if flush_each:
+                    _write_new(session, pending)
+                continue
+            change = _Change(lead, created=False, before=snapshot(lead)) if journal is not None else None
+            changed = _apply(lead, data, creating=False)
+            if data.account is not None or lead.account_id is None:
+                lead.account_id = lookups.account_for(address, lead.company, explicit=data.account, now=now).id
+            if data.role is not None and data.role != lead.buying_role:
+                lead.buying_role, changed = data.role, True
+            if owner is not None and owner is not lead.owner:
+                robin.moved(lead.owner, owner)
+                lead.owner = owner
+                changed = True
+            if changed:
+                lead.updated_at = now
+            report.updated += 1
+            was_lead = lead.kind == Kind.LEAD.value
             result = qualify(lead_data(lead), rules)
             _classify(lead, result, cadence_override)
-            if flag_address(lead):
-                report.warnings.append({"row": item.row, "email": lead.email, "flag": lead.address_flag,
-                                        "warning": lead.address_warning})  # fmt: skip
+            lead.address_flag, lead.address_warning = address_flag(lead.email)
+            _warn_flagged(item, lead.email, lead.address_flag, lead.address_warning, report)
             if flush_each:
                 session.flush()
             if change is not None:
-                journaled.append((change, lead))
+                journaled.append(change)
             qualified = result.kind is Kind.LEAD and not was_lead
-            if creating or qualified:
-                changes.append((lead, creating, qualified))
+            if qualified:
+                changes.append((lead, False, qualified))
             if result.kind is not Kind.LEAD:
                 if lead.enrolled_anyway is None:
                     lead.not_enrolled_reasons = list(result.reasons)
                     for reason in result.reasons:
                         report.reasons[reason] = report.reasons.get(reason, 0) + 1
-                report.names += 1 if creating and result.kind is Kind.NAME else 0
-                report.unfit += 1 if creating and result.kind is Kind.UNFIT else 0
                 continue
             lead.not_enrolled_reasons = None
             if not enroll or lead.cadence is None:
                 continue
-            if not creating and (latest_enrollment(session, lead) is not None or _decided(session, lead)):
+            if lead.id in followed or (lead.id not in asked and _followed_before(session, [lead.id])):
                 _reschedule_if_moved(session, lead, settings)
                 continue
             if lookups.is_suppressed(address):
@@ -387,28 +408,29 @@ def import_leads(
                 report.suppressed += 1
                 continue
             if lead.address_flag == DISPOSABLE and lead.enrolled_anyway is None:
-                why = f"disposable address: {address.rpartition('@')[2]} is a throw-away inbox"
+                why = _disposable_reason(address)
                 lead.not_enrolled_reasons = [why]
                 report.reasons[why] = report.reasons.get(why, 0) + 1
                 continue  # the warning is on the lead and in the report
-            if creating:
-                lookups.enroll_new(lead, cadences[lead.cadence], now=now, settings=settings)
-            else:
-                start_enrollment(session, lead, cadences[lead.cadence], now=now, settings=settings)
+            start_enrollment(session, lead, cadences[lead.cadence], now=now, settings=settings)
+            followed.add(lead.id)
             if change is not None:
                 change.enrolled = True
             report.enrolled += 1
     try:
         session.flush()
-        for change, lead in journaled:
-            change.lead_id = lead.id
-        session.add_all(change for change, _lead in journaled)
+        _write_new(session, pending)
+        if journaled:
+            session.execute(
+                insert(ImportChange).execution_options(render_nulls=True),
+                [change.values(journal) for change in journaled],
+            )
         if changes and (
             outbox.wanted(session, EventType.LEAD_CREATED) or outbox.wanted(session, EventType.LEAD_QUALIFIED)
         ):
             session.flush()
             outbox.record(
-                session, [e for lead, c, q in changes for e in outbox.lead_events(lead, created=c, qualified=q, at=now)]
+                session, [e for lead, c, q in changes for e in _lead_events(lead, created=c, qualified=q, at=now)]
             )
         session.flush()
     except SQLAlchemyError as exc:
@@ -416,6 +438,163 @@ def import_leads(
             raise
         raise RowsRefused(database_problem(exc)) from exc
     return report
+
+
+@dataclass
+class _NewLead:
+    """A lead an import creates: its columns, written with the chunk's other new leads by :func:`_write_new`."""
+
+    values: dict[str, Any]
+    owner: Rep
+    enrollment: dict[str, Any] | None = None
+    """Its enrollment's columns (:meth:`ChunkLookups.new_enrollment`), if it is enrolled."""
+    id: int | None = None
+    """Its id, once written."""
+    lead: Lead | None = None
+    """The lead read back, when a later row of the chunk updates it."""
+
+
+@dataclass
+class _Change:
+    """One row of an import's journal (:class:`ImportChange`): the lead created or updated, and its fields before."""
+
+    lead: Lead | _NewLead
+    created: bool
+    enrolled: bool = False
+    before: dict[str, Any] | None = None
+
+    def values(self, journal: int | None) -> dict[str, Any]:
+        """Its columns, once its lead is written."""
+        return {"import_id": journal, "lead_id": self.lead.id, "created": self.created, "enrolled": self.enrolled,
+                "before": self.before}  # fmt: skip
+
+
+def _new_lead(
+    item: ImportRow,
+    owner: Rep,
+    account: Account,
+    *,
+    now: datetime,
+    rules: Rules,
+    cadence_override: str | None,
+    report: ImportReport,
+) -> _NewLead:
+    """The columns of the lead ``item`` creates, qualified and flagged, for ``owner`` at ``account``.
+
+    What a new :class:`Lead` updated by :func:`_apply`, :func:`_classify` and :func:`flag_address` holds.
+    """
+    data = item.lead
+    values: dict[str, Any] = {"email": data.email, "created_at": now, "updated_at": now, "owner_id": owner.id,
+                              "account_id": account.id, "buying_role": data.role, **lead_columns(data),
+                              "source": data.source, "interactions": data.interactions,
+                              "custom": dict(data.custom)}  # fmt: skip
+    stored = replace(data, owner=owner.email, account=None, role=None, warnings=())  # as lead_data() reads it back
+    result = qualify(stored, rules)
+    values.update(_classification(result, cadence_override, status=None, enrolled_anyway=False))
+    values["address_flag"], values["address_warning"] = address_flag(data.email)
+    _warn_flagged(item, data.email, values["address_flag"], values["address_warning"], report)
+    values["not_enrolled_reasons"] = None if result.kind is Kind.LEAD else list(result.reasons)
+    if result.kind is not Kind.LEAD:
+        for reason in result.reasons:
+            report.reasons[reason] = report.reasons.get(reason, 0) + 1
+        report.names += 1 if result.kind is Kind.NAME else 0
+        report.unfit += 1 if result.kind is Kind.UNFIT else 0
+    return _NewLead(values, owner)
+
+
+def _enroll_new(
+    new: _NewLead,
+    lookups: ChunkLookups,
+    cadences: dict[str, Cadence],
+    owner: Rep,
+    *,
+    enroll: bool,
+    now: datetime,
+    settings: Settings,
+    report: ImportReport,
+) -> bool:
+    """Enroll the new lead ``new`` (a lead) unless it is suppressed or at a disposable address; True if enrolled."""
+    values = new.values
+    address, cadence = values["email"], values["cadence"]
+    if not enroll or cadence is None:
+        return False
+    why = SUPPRESSED_REASON if lookups.is_suppressed(address) else None
+    if why is None and values["address_flag"] == DISPOSABLE:
+        why = _disposable_reason(address)
+    if why is not None:
+        values["not_enrolled_reasons"] = [why]
+        report.reasons[why] = report.reasons.get(why, 0) + 1
+        report.suppressed += 1 if why == SUPPRESSED_REASON else 0
+        return False
+    timezone = values["timezone"] or owner.timezone or settings.default_timezone  # as lead_timezone() says
+    new.enrollment = lookups.new_enrollment(
+        cadences[cadence], timezone=timezone, country=values["country"], priority=values["priority"], now=now
+    )
+    values["status"] = new.enrollment["state"]
+    report.enrolled += 1
+    return True
+
+
+def _write_new(session: Session, pending: dict[str, _NewLead]) -> None:
+    """Write the leads of ``pending`` not written yet, with their enrollments: a few statements for all of them.
+
+    ``insert()`` with a list of rows is one ``executemany`` (pipelined by psycopg on PostgreSQL), and
+    their ids are read back by address in a few ``IN (...)`` queries: an ORM flush of as many objects
+    costs several times the CPU (each object's state, ``INSERT ... RETURNING`` pages of thousands of
+    parameters for the driver to parse). ``render_nulls``: every row has the same columns, so that
+    they stay one batch (without it, the ORM groups rows by which of their values are None).
+    """
+    new = [lead for lead in pending.values() if lead.id is None]
+    if not new:
+        return
+    session.flush()  # their accounts first, and what changed on the known leads
+    ids = _insert_leads(session, [lead.values for lead in new])
+    for lead in new:
+        lead.id = ids[lead.values["email"]]
+    enrollments = [{**lead.enrollment, "lead_id": lead.id} for lead in new if lead.enrollment is not None]
+    if enrollments:
+        session.execute(insert(Enrollment).execution_options(render_nulls=True), enrollments)
+
+
+def _insert_leads(session: Session, rows: list[dict[str, Any]]) -> dict[str, int]:
+    """Insert the leads ``rows`` (all with the same columns); the id of each by its address."""
+    if len(rows) == 1:  # one statement: a lead sent alone (the API)
+        return {rows[0]["email"]: session.execute(insert(Lead).returning(Lead.id), rows[0]).scalar_one()}
+    session.execute(insert(Lead).execution_options(render_nulls=True), rows)
+    wanted = [row["email"] for row in rows]
+    ids: dict[str, int] = {}
+    for start in range(0, len(wanted), _CHUNK):
+        part = wanted[start : start + _CHUNK]
+        ids.update(
+            (email, id_)
+            for email, id_ in session.execute(select(Lead.email, Lead.id).where(Lead.email.in_(part)))
+            if email
+        )
+    return ids
+
+
+def _lead_events(lead: Lead | _NewLead, *, created: bool, qualified: bool, at: datetime) -> list[outbox.Event]:
+    """The webhook events of a lead an import created or qualified (:func:`outbox.lead_events`)."""
+    if isinstance(lead, _NewLead):
+        if lead.lead is None:
+            assert lead.id is not None, "written before its events"
+            data = outbox.lead_data_of(lead.id, lead.values, lead.owner.email)
+            return outbox.lead_events_of(lead.id, data, created=created, qualified=qualified, at=at)
+        lead = lead.lead
+    return outbox.lead_events(lead, created=created, qualified=qualified, at=at)
+
+
+def _disposable_reason(address: str) -> str:
+    """Why a lead at a disposable address is not enrolled."""
+    return f"disposable address: {address.rpartition('@')[2]} is a throw-away inbox"
+
+
+def _warn_flagged(
+    item: ImportRow, email: str | None, flag: str | None, warning: str | None, report: ImportReport
+) -> None:
+    """Put a flagged address's warning in the report."""
+    if flag is not None:
+        report.warnings.append({"row": item.row, "email": email, "flag": flag, "warning": warning})
 
 
 def _owner_for(
@@ -460,33 +639,40 @@ def flag_address(lead: Lead) -> bool:
     A role address (``info@``, ``sales@``) reaches a shared inbox, not a person: it is enrolled, with
     the warning. A disposable domain is a throw-away inbox: its lead is kept but not enrolled.
     """
-    if lead.email is None:  # known by phone only: no address to flag
-        lead.address_flag = lead.address_warning = None
-        return False
-    flags = address_flags(lead.email)
-    domain = lead.email.rpartition("@")[2]
+    lead.address_flag, lead.address_warning = address_flag(lead.email)
+    return lead.address_flag is not None
+
+
+def address_flag(email: str | None) -> tuple[str | None, str | None]:
+    """The flag of a lead's (normalized) address and the warning people read (see :func:`flag_address`)."""
+    if email is None:  # known by phone only: no address to flag
+        return None, None
+    flags = normalized_address_flags(email)  # stored normalized
+    domain = email.rpartition("@")[2]
     if DISPOSABLE in flags:
-        lead.address_flag = DISPOSABLE
-        lead.address_warning = (
+        return DISPOSABLE, (
             f"{domain} is a disposable email service: not enrolled (nobody reads a throw-away inbox, and mailing it "
             "hurts the sending domain); find a real address and import it"
         )
-    elif ROLE in flags:
-        lead.address_flag = ROLE
-        lead.address_warning = (
-            f"{lead.email.partition('@')[0]}@ is a role address (a shared inbox, not a person): enrolled, "
+    if ROLE in flags:
+        return ROLE, (
+            f"{email.partition('@')[0]}@ is a role address (a shared inbox, not a person): enrolled, "
             "but look for a named contact"
         )
-    else:
-        lead.address_flag = lead.address_warning = None
-    return lead.address_flag is not None
+    return None, None
 
 
 SUPPRESSED_REASON = "suppressed: the address or its domain is on the suppression list"
 
 
-def _decided(session: Session, lead: Lead) -> bool:
-    return session.scalar(select(Decision.id).where(Decision.lead_id == lead.id).limit(1)) is not None
+def _followed_before(session: Session, lead_ids: list[int]) -> set[int]:
+    """The leads of ``lead_ids`` that have an enrollment or a decision (a re-import does not enroll them again)."""
+    found: set[int] = set()
+    for start in range(0, len(lead_ids), _CHUNK):
+        part = lead_ids[start : start + _CHUNK]
+        found.update(session.scalars(select(Enrollment.lead_id).where(Enrollment.lead_id.in_(part)).distinct()))
+        found.update(session.scalars(select(Decision.lead_id).where(Decision.lead_id.in_(part)).distinct()))
+    return found
 
 
 def _reschedule_if_moved(session: Session, lead: Lead, settings: Settings) -> None:

@@ -10,7 +10,7 @@ for a type, nothing is written.
 from __future__ import annotations
 
 import secrets
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -49,22 +49,23 @@ def _iso(value: datetime | None) -> str | None:
     return value.isoformat().replace("+00:00", "Z") if value is not None else None
 
 
+_LEAD_COLUMNS = ("email", "phone", "first_name", "last_name", "company", "title", "source", "kind", "status")
+
+
 def lead_data(lead: Lead) -> dict[str, Any]:
     """What every event says about its lead."""
+    values = {name: getattr(lead, name) for name in (*_LEAD_COLUMNS, "lead_class", "cadence")}
+    return lead_data_of(lead.id, values, lead.owner.email if lead.owner is not None else None)
+
+
+def lead_data_of(lead_id: int, values: Mapping[str, Any], owner: str | None) -> dict[str, Any]:
+    """:func:`lead_data` of lead ``lead_id`` with the columns ``values`` (an import's new rows), owned by ``owner``."""
     return {
-        "id": lead.id,
-        "email": lead.email,
-        "phone": lead.phone,
-        "first_name": lead.first_name,
-        "last_name": lead.last_name,
-        "company": lead.company,
-        "title": lead.title,
-        "source": lead.source,
-        "kind": lead.kind,
-        "status": lead.status,
-        "class": lead.lead_class,
-        "cadence": lead.cadence,
-        "owner": lead.owner.email if lead.owner is not None else None,
+        "id": lead_id,
+        **{name: values.get(name) for name in _LEAD_COLUMNS},
+        "class": values.get("lead_class"),
+        "cadence": values.get("cadence"),
+        "owner": owner,
     }
 
 
@@ -83,11 +84,16 @@ def task_data(task: Task) -> dict[str, Any]:
 
 def lead_events(lead: Lead, *, created: bool, qualified: bool, at: datetime) -> list[Event]:
     """``lead.created`` for a new person, ``lead.qualified`` for one who became a lead."""
+    return lead_events_of(lead.id, lead_data(lead), created=created, qualified=qualified, at=at)
+
+
+def lead_events_of(lead_id: int, data: dict[str, Any], *, created: bool, qualified: bool, at: datetime) -> list[Event]:
+    """:func:`lead_events` of the lead ``lead_id`` that :func:`lead_data_of` describes as ``data``."""
     found = []
     if created:
-        found.append(Event(EventType.LEAD_CREATED, lead.id, {"lead": lead_data(lead)}, at))
+        found.append(Event(EventType.LEAD_CREATED, lead_id, {"lead": data}, at))
     if qualified:
-        found.append(Event(EventType.LEAD_QUALIFIED, lead.id, {"lead": lead_data(lead)}, at))
+        found.append(Event(EventType.LEAD_QUALIFIED, lead_id, {"lead": data}, at))
     return found
 
 
