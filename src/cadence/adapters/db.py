@@ -8,7 +8,12 @@ locked by another writer past its busy timeout has been waited for already, and 
 
 from __future__ import annotations
 
+import json
+import os
+import sys
+import threading
 import time
+import traceback
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -22,6 +27,9 @@ from sqlalchemy.orm import Session, sessionmaker
 from cadence.errors import CadenceError, ConfigurationError, database_problem
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
+SQLITE_TRACE_ENV = "CADENCE_SQLITE_TRACE"
+"""A debugging aid, off by default: the path of a file to which every SQLite write transaction of every
+cadence process appends one JSON line (who held the write lock, how long, for what: see :func:`make_engine`)."""
 POSTGRESQL_CONNECT_TIMEOUT_S = 10  # an unreachable host fails a connection in seconds, not a TCP timeout
 
 T = TypeVar("T")
@@ -65,6 +73,54 @@ def _sqlite_begin(connection: Any) -> None:
     connection.exec_driver_sql("BEGIN IMMEDIATE")
 
 
+class _SqliteTrace:
+    """Appends one JSON line per write transaction to ``path``: its hold time (BEGIN IMMEDIATE returned to
+    COMMIT or ROLLBACK), how long BEGIN waited for the lock, the process and the code that opened it."""
+
+    _lock = threading.Lock()
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+        program = Path(sys.argv[0]).name if sys.argv else "?"
+        words = [word for word in sys.argv[1:3] if not word.startswith("-")]
+        self.command = " ".join(["cadence" if program == "__main__.py" else program, *words])
+
+    def begin(self, connection: Any) -> None:
+        if connection.get_execution_options().get("isolation_level") == "AUTOCOMMIT":
+            return
+        asked = time.perf_counter()
+        _sqlite_begin(connection)
+        got = time.perf_counter()
+        connection.info["cadence_trace"] = (asked, got, _caller())
+
+    def end(self, connection: Any, how: str) -> None:
+        began = connection.info.pop("cadence_trace", None)
+        if began is None:
+            return
+        asked, got, where = began
+        line = {
+            "pid": os.getpid(),
+            "command": self.command,
+            "held_s": round(time.perf_counter() - got, 4),
+            "waited_s": round(got - asked, 4),
+            "end": how,
+            "at": round(time.time(), 3),
+            "where": where,
+        }
+        with self._lock, open(self.path, "a", encoding="utf-8") as out:
+            out.write(json.dumps(line) + "\n")
+
+
+def _caller() -> str:
+    """The innermost cadence frames (outside this module) of the code that opened the transaction."""
+    frames = [
+        f"{frame.filename.rsplit('/cadence/', 1)[-1]}:{frame.lineno} {frame.name}"
+        for frame in traceback.extract_stack()
+        if "/cadence/" in frame.filename and not frame.filename.endswith("adapters/db.py")
+    ]
+    return " > ".join(frames[-4:])
+
+
 def make_engine(url: str, *, sqlite_busy_timeout_ms: int = SQLITE_BUSY_TIMEOUT_MS, **kwargs: Any) -> Engine:
     """Build an engine for ``url``; for SQLite, create the file's folder and use WAL with a busy timeout.
 
@@ -72,6 +128,11 @@ def make_engine(url: str, *, sqlite_busy_timeout_ms: int = SQLITE_BUSY_TIMEOUT_M
     PostgreSQL connection that cannot be made within a few seconds fails (unless the URL sets its
     own ``connect_timeout``), and a pooled connection is checked before use, so that a restarted
     server is reconnected to.
+
+    With ``CADENCE_SQLITE_TRACE`` set to a file's path (a debugging aid, off by default), each SQLite
+    write transaction appends a JSON line to it: ``held_s`` (from BEGIN IMMEDIATE's return to COMMIT or
+    ROLLBACK), ``waited_s`` (BEGIN IMMEDIATE waiting for the lock), ``pid``, ``command`` and ``where``
+    (the innermost cadence frames that opened it). ``benchmarks/import_contention.py`` reads it.
     """
     try:
         parsed = make_url(normalize_url(url))
@@ -85,7 +146,14 @@ def make_engine(url: str, *, sqlite_busy_timeout_ms: int = SQLITE_BUSY_TIMEOUT_M
         event.listen(engine, "connect", _sqlite_pragmas(sqlite_busy_timeout_ms))
         # pysqlite's own transaction handling is turned off so that BEGIN IMMEDIATE is ours.
         event.listen(engine, "connect", lambda conn, _rec: setattr(conn, "isolation_level", None))
-        event.listen(engine, "begin", _sqlite_begin)
+        trace_path = os.environ.get(SQLITE_TRACE_ENV)
+        if trace_path:
+            trace = _SqliteTrace(trace_path)
+            event.listen(engine, "begin", trace.begin)
+            event.listen(engine, "commit", lambda conn: trace.end(conn, "commit"))
+            event.listen(engine, "rollback", lambda conn: trace.end(conn, "rollback"))
+        else:
+            event.listen(engine, "begin", _sqlite_begin)
         return engine
     if parsed.get_backend_name() == "postgresql":
         if "connect_timeout" not in parsed.query:
