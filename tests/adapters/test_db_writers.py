@@ -87,3 +87,16 @@ def test_each_sqlite_write_transaction_is_traced_when_asked(
         assert line["waited_s"] >= 0
         assert line["where"].split(" > ")[-1].startswith("tests/adapters/test_db_writers.py:")  # who opened it
         assert set(line) == {"pid", "command", "held_s", "waited_s", "end", "at", "where"}
+
+
+@pytest.mark.one_database
+def test_a_turn_not_given_back_is_not_waited_for_past_wait(database_url: str) -> None:
+    engine = make_engine(database_url)
+    # The second cannot have the turn (held by the first, never given back meanwhile): it goes on.
+    with (
+        long_writer_turn(engine, pause=0.0),
+        long_writer_turn(engine, pause=0.0, wait=0.0),
+        engine.begin() as connection,
+    ):
+        connection.execute(text("UPDATE suppressions SET reason = reason WHERE 1 = 0"))
+    engine.dispose()

@@ -175,7 +175,9 @@ def make_engine(url: str, *, sqlite_busy_timeout_ms: int = SQLITE_BUSY_TIMEOUT_M
 
 
 @contextmanager
-def long_writer_turn(engine: Engine, *, pause: float = SQLITE_WRITER_PAUSE_S) -> Iterator[None]:
+def long_writer_turn(
+    engine: Engine, *, pause: float = SQLITE_WRITER_PAUSE_S, wait: float = SQLITE_BUSY_TIMEOUT_MS / 1000
+) -> Iterator[None]:
     """Around one batch-sized write transaction of a long-running writer (an import's chunk, the advance run's
     claim or settlement of a batch) on SQLite: wait for the turn, then, after the transaction, pause ``pause``
     seconds still holding it. On PostgreSQL, or a SQLite database that is not a file, it does nothing.
@@ -189,7 +191,9 @@ def long_writer_turn(engine: Engine, *, pause: float = SQLITE_WRITER_PAUSE_S) ->
     the file ``<database>-writers`` beside the database, held through the transaction and the pause after
     it: another long-running writer waits for it, not for SQLite's lock, so the pause leaves the lock free
     for the short writers (which do not take turns), and each of them waiting gets it. The kernel drops
-    the lock of a process that dies.
+    the lock of a process that dies; a turn not given back within ``wait`` seconds (a process stuck in
+    its transaction) is not waited for longer: the transaction goes on to wait for SQLite's lock, and
+    its busy timeout decides.
     """
     database = engine.url.database if engine.dialect.name == "sqlite" else None
     if not database or database == ":memory:" or database.startswith("file:") or os.name != "posix":
@@ -198,7 +202,16 @@ def long_writer_turn(engine: Engine, *, pause: float = SQLITE_WRITER_PAUSE_S) ->
     import fcntl
 
     with open(f"{Path(database).expanduser()}-writers", "a+b") as turn:
-        fcntl.flock(turn, fcntl.LOCK_EX)
+        deadline = time.monotonic() + wait
+        while True:
+            try:
+                fcntl.flock(turn, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() >= deadline:  # the holder is stuck: go on, SQLite's busy timeout decides
+                    yield
+                    return
+                time.sleep(0.01)
         try:
             yield
             time.sleep(pause)
