@@ -12,8 +12,10 @@ each in a process of its own:
 3. then ``cadence leads import`` of ``--rows`` new leads (persona fits, enrolled) runs, and the same
    three writers run throughout it;
 4. the last line on stdout is one JSON object: per writer the count, the longest and the median time
-   during the import and before it, whether any "database is locked" (or a 503) was seen, and the
-   longest wait of any writer during the import.
+   during the import and before it, whether any "database is locked" (or a 503) was seen, the
+   longest wait of any writer during the import, and the longest holders of the write lock during
+   the import (``longest_holders``: every process runs with ``CADENCE_SQLITE_TRACE``, which logs each
+   SQLite write transaction's hold time, process and code; ``holders`` sums them per process and code).
 """
 
 from __future__ import annotations
@@ -150,6 +152,29 @@ def summary(values: list[float]) -> dict[str, Any]:
     }
 
 
+def holders(trace: Path, began: float, ended: float) -> dict[str, Any]:
+    """The write transactions that ended during the import, from the trace: the longest ten, and per
+    process and code their count, longest and total hold time (the eight that held it longest in all)."""
+    lines = [json.loads(line) for line in trace.read_text(encoding="utf-8").splitlines() if line.strip()]
+    during = [line for line in lines if began <= line["at"] <= ended]
+    longest = sorted(during, key=lambda line: line["held_s"], reverse=True)[:10]
+    groups: dict[tuple[str, str], list[float]] = {}
+    for line in during:
+        groups.setdefault((line["command"], line["where"]), []).append(line["held_s"])
+    per = [
+        {"command": command, "where": where, "count": len(held), "max_s": max(held), "total_s": round(sum(held), 2)}
+        for (command, where), held in groups.items()
+    ]
+    per.sort(key=lambda group: group["total_s"], reverse=True)
+    return {
+        "transactions_during": len(during),
+        "longest_holders": [
+            {key: line[key] for key in ("held_s", "waited_s", "command", "where", "end")} for line in longest
+        ],
+        "holders": per[:8],
+    }
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=20_000, help="rows of the import (default 20,000)")
@@ -167,6 +192,7 @@ def main() -> int:
             "CADENCE_SMTP_HOST": sink.host,
             "CADENCE_SMTP_PORT": str(sink.port),
             "PYTHONPATH": str(Path(__file__).resolve().parent.parent / "src"),
+            "CADENCE_SQLITE_TRACE": str(folder / "transactions.jsonl"),
         }
         os.environ.update({k: v for k, v in env.items() if k.startswith("CADENCE_")})
         cli(env, "init")
@@ -207,8 +233,10 @@ def main() -> int:
             writers.phase = "during"
             log(f"importing {args.rows:,} rows")
             started = time.perf_counter()
+            import_began = time.time()
             done = cli(env, "leads", "import", str(big), "--now", MONDAY.isoformat(), "--json")
             import_seconds = time.perf_counter() - started
+            import_ended = time.time()
             writers.phase = "after"
             writers.stop.set()
             for thread in threads:
@@ -237,6 +265,7 @@ def main() -> int:
         "longest_wait_s": longest,
         "advance_longest_run_s": during.get("advance_run", {}).get("max_s"),
         "advance_floor_run_s": before.get("advance_run", {}).get("max_s"),
+        **holders(folder / "transactions.jsonl", import_began, import_ended),
     }
     print(json.dumps(result))
     return 0

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import asyncio
+import threading
 from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from cadence.adapters.db import long_writer_turn
 from cadence.adapters.models import Decision, Enrollment, Lead, Touch
 from cadence.adapters.smtp_sink import SinkFaults, SmtpSink
 from cadence.core.decisions import Outcome
@@ -101,3 +103,20 @@ def test_a_send_time_bounce_adds_no_decision_to_a_lead_decided_since_it_was_enro
         assert [d.outcome for d in s.scalars(select(Decision))] == [Outcome.NOT_INTERESTED.value]
         assert is_suppressed(s, "lead0@acme.example")
         assert s.scalars(select(Touch.state)).one() == "bounced"
+
+
+def test_on_sqlite_the_run_claims_only_in_the_long_writers_turn(flow_env: SmtpSink, backend: str) -> None:
+    # An import (or another `cadence run`) holds the turn: on SQLite the run waits for it before
+    # claiming, so that the pause after each of their transactions is left to the short writers.
+    ctx = flow_context()
+    seed(ctx, [lead_row(i) for i in range(3)], now=MONDAY, cadence="nurture")
+    reports = []
+    run = threading.Thread(target=lambda: reports.append(asyncio.run(run_until_idle(ctx, now=SEND, batch_size=3))))
+    with long_writer_turn(ctx.engine, pause=0.0):
+        run.start()
+        run.join(timeout=1.0)
+        with ctx.sessions() as s:
+            claimed_meanwhile = s.scalar(select(func.count()).select_from(Touch))
+    run.join(timeout=60)
+    assert claimed_meanwhile == (0 if backend == "sqlite" else 3)
+    assert [r.emails_sent for r in reports] == [3]

@@ -36,6 +36,7 @@ from cadence.adapters.csv_leads import (
     same_file,
 )
 from cadence.adapters.csv_rejects import RejectsFile
+from cadence.adapters.db import SQLITE_WRITER_PAUSE_S, long_writer_turn
 from cadence.adapters.models import (
     Account,
     AccountChange,
@@ -73,13 +74,9 @@ FIRST_CHUNK = 50
 """Rows in the first chunk; later chunks grow or shrink to take about :data:`CHUNK_SECONDS`."""
 
 MAX_CHUNK = 2_000
-PAUSE_SECONDS = 0.15
-"""A pause between two chunks on SQLite, longer than the longest sleep of SQLite's busy handler (100 ms).
-
-SQLite does not queue writers: one waiting for the lock sleeps (1, 2, 5... then 100 ms at a time) and
-tries again, while the import asks again as soon as its pause is over. With a pause shorter than
-those sleeps, a writer that has waited a while wakes in it only by chance, and can wait behind
-chunk after chunk (seconds); with this pause, each writer waiting wakes in it and takes its turn."""
+PAUSE_SECONDS = SQLITE_WRITER_PAUSE_S
+"""The pause after each chunk on SQLite, in the import's turn (:func:`cadence.adapters.db.long_writer_turn`),
+so that every other writer waiting for the lock takes its turn."""
 
 
 @dataclass(frozen=True)
@@ -204,9 +201,10 @@ def _stream(
                     for warning in row.lead.warnings:
                         if len(report.warnings) < MAX_LISTED:
                             report.warnings.append({"row": row.row, "warning": warning})
-            started = time.monotonic()
-            part = _write_chunk(ctx, request, rows, journal, report, rejected, now=now)
-            elapsed = time.monotonic() - started
+            with long_writer_turn(ctx.engine, pause=0.0 if request.dry_run else PAUSE_SECONDS):
+                started = time.monotonic()
+                part = _write_chunk(ctx, request, rows, journal, report, rejected, now=now)
+                elapsed = time.monotonic() - started
             report.add(part)
             report.warnings.extend(part.warnings[: max(0, MAX_LISTED - len(report.warnings))])
             raw = {row.row: row.raw for row in rows}
@@ -216,8 +214,6 @@ def _stream(
             size[0] = _next_size(size[0], elapsed, target)
             if progress is not None:
                 progress(Progress(done, layout.rows, report))
-            if sqlite and not request.dry_run:
-                time.sleep(PAUSE_SECONDS)
     except ImportAborted as exc:
         kept = (
             f"the rows before were imported as import {journal}: "

@@ -2,7 +2,9 @@
 
 One batch (:func:`run_batch`) is: take a batch of due steps (:mod:`~cadence.services.advance.intake`:
 one transaction), send its emails (:mod:`~cadence.services.advance.dispatch`), then settle what
-SMTP said (:mod:`~cadence.services.advance.settle`: one transaction). Every transaction that finds
+SMTP said (:mod:`~cadence.services.advance.settle`: one transaction). On SQLite the claim and the
+settlement each take the long-running writers' turn (:func:`cadence.adapters.db.long_writer_turn`) and
+pause after committing, so that other writers waiting for the lock get it. Every transaction that finds
 PostgreSQL away waits for it and runs again, for up to ``CADENCE_DB_RETRY_SECONDS``; a longer
 outage, or SQLite locked by another writer past its busy timeout, stops the batch cleanly (the
 report's ``stopped`` says why) and what it had claimed is taken up again once the lease lapses.
@@ -18,7 +20,7 @@ from typing import Protocol, cast
 
 from sqlalchemy import func, select
 
-from cadence.adapters.db import DatabaseUnavailable
+from cadence.adapters.db import DatabaseUnavailable, long_writer_turn
 from cadence.adapters.mail import SmtpConfig, SmtpSender
 from cadence.adapters.models import Enrollment, Lead
 from cadence.services import guards
@@ -60,17 +62,19 @@ async def run_batch(
         await asyncio.to_thread(
             retrying, ctx, report, lambda _counts: intake.resume_lapsed_pauses(ctx, now=now, limit=batch_size)
         )
-        emails, snapshots = await asyncio.to_thread(
-            retrying, ctx, report,
-            lambda counts: intake.take(ctx, now=now, limit=batch_size, only_enrollment=only_enrollment,
-                                       report=counts, versions=versions),
-        )  # fmt: skip
+
+        def taken(counts: RunReport) -> tuple[list[WorkItem], dict[int, Enrollment]]:
+            with long_writer_turn(ctx.engine):  # on SQLite: other writers get the lock after the claim
+                return intake.take(ctx, now=now, limit=batch_size, only_enrollment=only_enrollment,
+                                   report=counts, versions=versions)  # fmt: skip
+
+        emails, snapshots = await asyncio.to_thread(retrying, ctx, report, taken)
         if not emails:
             return report
         results = await dispatch_all(ctx, sender, emails, now, report, versions)
 
         def settled(counts: RunReport) -> None:
-            with ctx.sessions() as session, session.begin():
+            with long_writer_turn(ctx.engine), ctx.sessions() as session, session.begin():
                 settle.settle(session, ctx, results, now, counts, snapshots)
 
         await asyncio.to_thread(retrying, ctx, report, settled)
