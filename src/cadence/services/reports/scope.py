@@ -14,6 +14,7 @@ from sqlalchemy import (
     MetaData,
     Select,
     String,
+    Subquery,
     Table,
     case,
     extract,
@@ -21,6 +22,7 @@ from sqlalchemy import (
     insert,
     or_,
     select,
+    union_all,
 )
 from sqlalchemy.orm import Session
 
@@ -88,18 +90,14 @@ class Scope:
         return self.facts
 
 
-def make_scope(session: Session, since: datetime | None, until: datetime | None, now: datetime) -> Scope:
-    """The period's :class:`Scope`, its facts materialized (drop them with :func:`drop_facts`)."""
-    cohort = (
-        select(
-            Enrollment.id.label("enrollment_id"),
-            Enrollment.lead_id.label("lead_id"),
-            Enrollment.enrolled_at.label("enrolled_at"),
-            Enrollment.cadence_name.label("cadence"),
-        )
-        .where(*between(Enrollment.enrolled_at, since, until))
-        .subquery("cohort")
-    )
+def enrollment_facts(cohort: Subquery, *extra: str) -> Select[Any]:
+    """What became of each enrollment of ``cohort`` (``enrollment_id``, ``lead_id``, ``enrolled_at``, ``cadence``).
+
+    Columns: :data:`FACT_COLUMNS` (those four, then ``contacted``, ``first_at``, ``decision_id``,
+    ``outcome``, ``decided_at`` and ``touched_at``), then the ``extra`` columns of ``cohort`` passed
+    through. The lead's own columns are not here: they can change at any time, and the report joins
+    the lead for them.
+    """
     c = cohort.c
     # Each correlated lookup goes through an index: touches (enrollment_id, ...), tasks, responses
     # and decisions by lead_id.
@@ -152,24 +150,18 @@ def make_scope(session: Session, since: datetime | None, until: datetime | None,
         .limit(1)
         .scalar_subquery()
     )
-    base = (
-        select(
-            c.enrollment_id,
-            c.lead_id,
-            c.enrolled_at,
-            c.cadence,
-            Lead.source.label("source"),
-            Lead.lead_class.label("lead_class"),
-            Lead.owner_id.label("owner_id"),
-            case((or_(email_sent, contact_task), 1), else_=0).label("contacted"),
-            first_response.label("first_at"),
-            latest_decision.label("decision_id"),
-            first_email.label("first_email_at"),
-            first_contact_task.label("first_task_at"),
-        )
-        .join(Lead, Lead.id == c.lead_id)
-        .subquery("base")
-    )
+    base = select(
+        c.enrollment_id,
+        c.lead_id,
+        c.enrolled_at,
+        c.cadence,
+        case((or_(email_sent, contact_task), 1), else_=0).label("contacted"),
+        first_response.label("first_at"),
+        latest_decision.label("decision_id"),
+        first_email.label("first_email_at"),
+        first_contact_task.label("first_task_at"),
+        *[c[name] for name in extra],
+    ).subquery("base")
     b = base.c
     # The first touch: the earlier of the first email sent and the first contact task done (either may be missing).
     touched_at = case(
@@ -178,12 +170,65 @@ def make_scope(session: Session, since: datetime | None, until: datetime | None,
         (b.first_task_at < b.first_email_at, b.first_task_at),
         else_=b.first_email_at,
     )
-    facts = select(
-        *[column for column in b if column.name not in ("first_email_at", "first_task_at")],
+    return select(
+        *[b[name] for name in FACT_COLUMNS[:7]],
         Decision.outcome.label("outcome"),
         Decision.decided_at.label("decided_at"),
         touched_at.label("touched_at"),
+        *[b[name] for name in extra],
     ).outerjoin(Decision, Decision.id == b.decision_id)
+
+
+FACT_COLUMNS = (
+    "enrollment_id",
+    "lead_id",
+    "enrolled_at",
+    "cadence",
+    "contacted",
+    "first_at",
+    "decision_id",
+    "outcome",
+    "decided_at",
+    "touched_at",
+)
+"""The columns of :func:`enrollment_facts`, in order."""
+
+
+def make_scope(
+    session: Session, since: datetime | None, until: datetime | None, now: datetime, *, settled: bool = True
+) -> Scope:
+    """The period's :class:`Scope`, its facts materialized (drop them with :func:`drop_facts`).
+
+    With ``settled``, the facts of settled enrollments come from what :func:`.rollup.roll_up` kept (those
+    still usable: :func:`.rollup.usable_settled`) and only the others' are computed here; without, every
+    enrollment's are computed here.
+    """
+    from cadence.services.reports.rollup import usable_settled  # rollup imports this module
+
+    kept = usable_settled(session, since, until, use=settled)
+    cohort = (
+        select(
+            Enrollment.id.label("enrollment_id"),
+            Enrollment.lead_id.label("lead_id"),
+            Enrollment.enrolled_at.label("enrolled_at"),
+            Enrollment.cadence_name.label("cadence"),
+        )
+        .where(*between(Enrollment.enrolled_at, since, until))
+        .where(~select(kept.c.enrollment_id).where(kept.c.enrollment_id == Enrollment.id).exists())
+        .subquery("cohort")
+    )
+    both = union_all(enrollment_facts(cohort), select(*[kept.c[name] for name in FACT_COLUMNS])).subquery("both")
+    u = both.c
+    facts = select(
+        u.enrollment_id,
+        u.lead_id,
+        u.enrolled_at,
+        u.cadence,
+        Lead.source.label("source"),
+        Lead.lead_class.label("lead_class"),
+        Lead.owner_id.label("owner_id"),
+        *[u[name] for name in FACT_COLUMNS[4:]],
+    ).join(Lead, Lead.id == u.lead_id)
     dialect = session.get_bind().dialect.name
     return Scope(dialect, since, until, now, _materialize(session, dialect, facts))
 
