@@ -11,6 +11,7 @@ owner) and the two must still agree, before the next roll-up and after it.
 from __future__ import annotations
 
 import sys
+import threading
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -91,7 +92,8 @@ def test_the_report_with_settled_facts_is_the_report_from_scratch(built: dict[st
         ended = session.scalar(select(func.count()).where(Enrollment.ended_at <= NOW - timedelta(days=SETTLE_DAYS)))
         under_way = session.scalar(select(func.count()).where(Enrollment.state.in_(("active", "paused", "responded"))))
     assert 0 < kept <= ended  # most enrollments ended long ago and were kept; the open ones never are
-    assert under_way and kept < built["rows"]["enrollments"]
+    assert under_way
+    assert kept < built["rows"]["enrollments"]
     with ctx.sessions.begin() as session:  # a second roll-up finds nothing new to keep
         assert roll_up(session, NOW) == {"dropped": 0, "added": 0}
 
@@ -141,3 +143,32 @@ def test_a_wrong_kept_fact_shows_in_the_report(built: dict[str, Any], ctx: Conte
         wrong = build_report(session, since=since, until=until, now=NOW)
         session.rollback()
     assert wrong["funnel"]["contacted"] < scratch["funnel"]["contacted"]
+
+
+def test_two_roll_ups_at_once_keep_each_enrollment_once(built: dict[str, Any], ctx: Context) -> None:
+    """The second waits for the first (the mark's row) and then finds nothing left to keep."""
+    started = threading.Barrier(2)
+    results: list[dict[str, int]] = []
+    errors: list[BaseException] = []
+
+    def one() -> None:
+        try:
+            with ctx.sessions.begin() as session:
+                started.wait(timeout=30)
+                results.append(roll_up(session, NOW))
+        except BaseException as exc:  # reported below, on the test's thread
+            errors.append(exc)
+
+    threads = [threading.Thread(target=one) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+    assert not errors
+    kept = kept_count(ctx)
+    assert sorted(r["added"] for r in results) == [0, kept]
+    assert kept > 0
+    since, until = PERIODS["all time"]
+    assert generate_report(ctx, since=since, until=until, now=NOW) == generate_report(
+        ctx, since=since, until=until, now=NOW, settled=False
+    )
