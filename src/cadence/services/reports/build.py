@@ -15,7 +15,7 @@ from cadence.services.reports.conversion import conversion, durations, funnel
 from cadence.services.reports.decisions import chosen_decisions, decisions
 from cadence.services.reports.first_touch import first_touch
 from cadence.services.reports.owners import owners
-from cadence.services.reports.rollup import roll_up
+from cadence.services.reports.rollup import due, roll_up
 from cadence.services.reports.rules import RULES
 from cadence.services.reports.scope import drop_facts, make_scope
 from cadence.services.reports.steps import attributed, cohort_touches, steps, variants
@@ -107,9 +107,9 @@ def generate_report(
 ) -> dict[str, Any]:
     """:func:`build_report` in one transaction, rolled back (on PostgreSQL a repeatable-read snapshot).
 
-    With ``settled`` (the default), :func:`.rollup.roll_up` first (progress step ``settled``) keeps
-    the facts of the enrollments settled since the last report, in a transaction of its own
-    (committed); the report then reads them. Without, no roll-up runs and every enrollment's facts
+    With ``settled`` (the default), :func:`.rollup.roll_up` first (progress step ``settled``; when
+    :func:`.rollup.due`) keeps the facts of the enrollments settled since, in a transaction of its
+    own (committed); the report then reads them. Without, no roll-up runs and every enrollment's facts
     are computed (the same figures).
     The report's only write is a temporary table of its own; every figure comes from the same snapshot.
     """
@@ -119,7 +119,8 @@ def generate_report(
         progress = lambda name, done, _total: told(name, done + 1, steps)  # noqa: E731
     if settled:
         with ctx.sessions.begin() as session:
-            roll_up(session, now)
+            if due(session, now):
+                roll_up(session, now)
     with ctx.sessions() as session:
         if session.get_bind().dialect.name == "postgresql":
             session.connection(execution_options={"isolation_level": "REPEATABLE READ"})

@@ -26,7 +26,6 @@ short transaction.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -50,8 +49,10 @@ UNSETTLED_TOUCH_STATES = (
 )
 """Touch states whose outcome may still change: an enrollment with one is not settled."""
 MARK_ID = 1
-BATCH = 50_000
-"""Enrollments rolled up per statement (by id range), so that the first roll-up of a big tenant reports progress."""
+ROLL_UP_EVERY = timedelta(hours=1)
+"""A report rolls up first when the last roll-up is older than this (:func:`due`): a no-op roll-up still
+compares every kept row with its enrollment (seconds at a million leads), and what was not rolled up
+yet is computed by the report, so the figures do not depend on it."""
 
 _OPEN = tuple(state.value for state in OPEN_STATES)
 _TABLES = ((Touch, "touch_id"), (Task, "task_id"), (Response, "response_id"), (Decision, "decision_id"))
@@ -97,17 +98,24 @@ def usable_settled(session: Session, since: datetime | None, until: datetime | N
     return query.subquery("settled")
 
 
+def due(session: Session, now: datetime) -> bool:
+    """Whether a roll-up is due: none yet, or the last one not within :data:`ROLL_UP_EVERY` before ``now``."""
+    mark = _mark(session)
+    if mark is None or mark.rolled_at is None:
+        return True
+    return not (now - ROLL_UP_EVERY <= mark.rolled_at <= now)
+
+
 def _marks_of(mark: RollupMark) -> dict[str, int]:
     return {name: getattr(mark, name) for _model, name in _TABLES}
 
 
-def roll_up(session: Session, now: datetime, progress: Callable[[int, int], None] | None = None) -> dict[str, int]:
+def roll_up(session: Session, now: datetime) -> dict[str, int]:
     """Bring ``report_settled_facts`` up to date as of ``now``, in the caller's transaction (commit it after).
 
     Drops the kept rows that no longer hold (their enrollment reopened, ended again, or got a row
     newer than the mark), then keeps the facts of every settled enrollment not kept yet, then moves
-    the mark. ``progress(done, total)`` is told after each batch of enrollment ids. Returns how many
-    rows were dropped and added.
+    the mark. Returns how many rows were dropped and added.
     """
     # Take the mark's row first: a second roll-up waits here until this one commits.
     take = update(RollupMark).where(RollupMark.id == MARK_ID).values(rolled_at=now)
@@ -141,37 +149,38 @@ def roll_up(session: Session, now: datetime, progress: Callable[[int, int], None
     )
     settled_before = now - timedelta(days=SETTLE_DAYS)
     kept_before = session.scalar(select(func.count()).select_from(s)) or 0
-    low, high = session.execute(select(func.min(Enrollment.id), func.max(Enrollment.id))).one()
-    if low is not None:
-        total = high - low + 1
-        for start in range(low, high + 1, BATCH):
-            cohort = (
-                select(
-                    Enrollment.id.label("enrollment_id"),
-                    Enrollment.lead_id.label("lead_id"),
-                    Enrollment.enrolled_at.label("enrolled_at"),
-                    Enrollment.cadence_name.label("cadence"),
-                    Enrollment.ended_at.label("ended_at"),
-                )
-                .where(
-                    Enrollment.id >= start,
-                    Enrollment.id < start + BATCH,
-                    Enrollment.state.not_in(_OPEN),
-                    Enrollment.ended_at.is_not(None),
-                    Enrollment.ended_at <= settled_before,
-                    ~exists().where(s.enrollment_id == Enrollment.id),
-                    ~exists().where(Task.enrollment_id == Enrollment.id, Task.status == "open"),
-                    ~exists().where(Touch.enrollment_id == Enrollment.id, Touch.state.in_(UNSETTLED_TOUCH_STATES)),
-                )
-                .subquery("cohort")
-            )
-            facts = enrollment_facts(cohort, "ended_at")
-            session.execute(insert(s).from_select([*FACT_COLUMNS, "ended_at"], facts))
-            if progress is not None:
-                progress(min(start + BATCH, high + 1) - low, total)
+    # One statement: the database anti-joins every ended enrollment with the kept ones (a hash join),
+    # rather than probing them one by one; only the few not kept yet are looked up.
+    cohort = (
+        select(
+            Enrollment.id.label("enrollment_id"),
+            Enrollment.lead_id.label("lead_id"),
+            Enrollment.enrolled_at.label("enrolled_at"),
+            Enrollment.cadence_name.label("cadence"),
+            Enrollment.ended_at.label("ended_at"),
+        )
+        .where(
+            Enrollment.state.not_in(_OPEN),
+            Enrollment.ended_at.is_not(None),
+            Enrollment.ended_at <= settled_before,
+            ~exists().where(s.enrollment_id == Enrollment.id),
+            ~exists().where(Task.enrollment_id == Enrollment.id, Task.status == "open"),
+            ~exists().where(Touch.enrollment_id == Enrollment.id, Touch.state.in_(UNSETTLED_TOUCH_STATES)),
+        )
+        .subquery("cohort")
+    )
+    session.execute(insert(s).from_select([*FACT_COLUMNS, "ended_at"], enrollment_facts(cohort, "ended_at")))
     session.execute(update(RollupMark).where(RollupMark.id == MARK_ID).values(**new, rolled_at=now))
     # (INSERT ... SELECT reports no row count on every driver: count the table instead.)
     return {"dropped": dropped, "added": (session.scalar(select(func.count()).select_from(s)) or 0) - kept_before}
 
 
-__all__ = ["BATCH", "SETTLE_DAYS", "UNSETTLED_TOUCH_STATES", "changed_since", "roll_up", "usable_settled"]
+__all__ = [
+    "ROLL_UP_EVERY",
+    "SETTLE_DAYS",
+    "UNSETTLED_TOUCH_STATES",
+    "changed_since",
+    "due",
+    "roll_up",
+    "usable_settled",
+]
