@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Integer, String
+from sqlalchemy import Index, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from cadence.adapters.models.base import Base
@@ -20,6 +20,8 @@ class SettledFacts(Base):
     """
 
     __tablename__ = "report_settled_facts"
+    # A period selects the kept rows by their enrollment time.
+    __table_args__ = (Index("ix_report_settled_facts_enrolled_at", "enrolled_at"),)
 
     # No foreign key: the report joins the enrollment anyway, and this table must never block a change to it.
     enrollment_id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)

@@ -39,6 +39,7 @@ def upgrade() -> None:
         sa.Column("decided_at", UTCDateTime(), nullable=True),
         sa.Column("touched_at", UTCDateTime(), nullable=True),
     )
+    op.create_index("ix_report_settled_facts_enrolled_at", "report_settled_facts", ["enrolled_at"])
     op.create_table(
         "report_rollup_mark",
         sa.Column("id", sa.Integer(), primary_key=True, autoincrement=False),
@@ -52,4 +53,5 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     op.drop_table("report_rollup_mark")
+    op.drop_index("ix_report_settled_facts_enrolled_at", table_name="report_settled_facts")
     op.drop_table("report_settled_facts")

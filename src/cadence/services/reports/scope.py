@@ -17,12 +17,12 @@ from sqlalchemy import (
     Subquery,
     Table,
     case,
+    exists,
     extract,
     func,
     insert,
     or_,
     select,
-    union_all,
 )
 from sqlalchemy.orm import Session
 
@@ -206,6 +206,12 @@ def make_scope(
     from cadence.services.reports.rollup import usable_settled  # rollup imports this module
 
     kept = usable_settled(session, since, until, use=settled)
+    dialect = session.get_bind().dialect.name
+    table = _facts_table()
+    connection = session.connection()
+    table.create(connection)
+    # The kept facts first; then the period's other enrollments, found missing from the table by its key.
+    connection.execute(insert(table).from_select([c.name for c in table.c], _with_lead(kept)))
     cohort = (
         select(
             Enrollment.id.label("enrollment_id"),
@@ -214,12 +220,20 @@ def make_scope(
             Enrollment.cadence_name.label("cadence"),
         )
         .where(*between(Enrollment.enrolled_at, since, until))
-        .where(~select(kept.c.enrollment_id).where(kept.c.enrollment_id == Enrollment.id).exists())
+        .where(~exists().where(table.c.enrollment_id == Enrollment.id))
         .subquery("cohort")
     )
-    both = union_all(enrollment_facts(cohort), select(*[kept.c[name] for name in FACT_COLUMNS])).subquery("both")
-    u = both.c
-    facts = select(
+    live = _with_lead(enrollment_facts(cohort).subquery("live"))
+    connection.execute(insert(table).from_select([c.name for c in table.c], live))
+    if dialect == "postgresql":
+        connection.exec_driver_sql(f"ANALYZE {table.name}")  # temporary tables get no statistics otherwise
+    return Scope(dialect, since, until, now, table)
+
+
+def _with_lead(rows: Subquery) -> Select[Any]:
+    """``rows`` (:data:`FACT_COLUMNS`) with their lead's source, class and owner, in the facts table's order."""
+    u = rows.c
+    return select(
         u.enrollment_id,
         u.lead_id,
         u.enrolled_at,
@@ -229,17 +243,15 @@ def make_scope(
         Lead.owner_id.label("owner_id"),
         *[u[name] for name in FACT_COLUMNS[4:]],
     ).join(Lead, Lead.id == u.lead_id)
-    dialect = session.get_bind().dialect.name
-    return Scope(dialect, since, until, now, _materialize(session, dialect, facts))
 
 
-def _materialize(session: Session, dialect: str, facts: Select[Any]) -> Table:
-    """``facts`` in a temporary table of this connection: every section reads it, none recomputes it.
+def _facts_table() -> Table:
+    """A new temporary table for the facts: every section reads it, none recomputes them.
 
     The table goes with the transaction's rollback (DDL is transactional on both databases) or
     :func:`drop_facts`; its random name lets two reports share a transaction.
     """
-    table = Table(
+    return Table(
         f"report_facts_{secrets.token_hex(6)}",
         MetaData(),
         Column("enrollment_id", Integer, primary_key=True, autoincrement=False),
@@ -257,12 +269,6 @@ def _materialize(session: Session, dialect: str, facts: Select[Any]) -> Table:
         Column("touched_at", UTCDateTime()),
         prefixes=["TEMPORARY"],
     )
-    connection = session.connection()
-    table.create(connection)
-    connection.execute(insert(table).from_select([c.name for c in table.c], facts))
-    if dialect == "postgresql":
-        connection.exec_driver_sql(f"ANALYZE {table.name}")  # temporary tables get no statistics otherwise
-    return table
 
 
 def drop_facts(session: Session, table: Table) -> None:
