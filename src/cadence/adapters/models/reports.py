@@ -38,10 +38,13 @@ class SettledFacts(Base):
 
 
 class RollupMark(Base):
-    """The one row saying which rows the settled facts have seen: the largest id of each table at the last roll-up.
+    """The one row saying which rows the settled facts have seen, one roll-up behind (:mod:`.rollup`).
 
-    A touch, task, response or decision with a larger id arrived since: its enrollment's facts are
-    computed afresh by the report until the next roll-up takes it in.
+    ``seen_*``: the largest id of each table at the last roll-up. ``touch_id`` ... ``decision_id``:
+    the mark checked, the ``seen_*`` of the roll-up before (a row whose transaction was still open
+    during the last roll-up may have an id below its ``seen_*``). A touch, task, response or decision
+    with an id above the mark: its enrollment's facts are computed afresh by the report, and dropped
+    and kept again by the next roll-up.
     """
 
     __tablename__ = "report_rollup_mark"
@@ -51,4 +54,8 @@ class RollupMark(Base):
     task_id: Mapped[int] = mapped_column(Integer)
     response_id: Mapped[int] = mapped_column(Integer)
     decision_id: Mapped[int] = mapped_column(Integer)
+    seen_touch_id: Mapped[int] = mapped_column(Integer)
+    seen_task_id: Mapped[int] = mapped_column(Integer)
+    seen_response_id: Mapped[int] = mapped_column(Integer)
+    seen_decision_id: Mapped[int] = mapped_column(Integer)
     rolled_at: Mapped[datetime | None]

@@ -3,8 +3,9 @@
 ``report_settled_facts`` holds what became of each settled enrollment (ended long enough ago, no
 open task, no step that may still change), as the report's facts table has it, so that a report
 reads them instead of looking up every enrollment's touches, tasks, responses and decisions again.
-``report_rollup_mark`` is one row: the largest touch, task, response and decision ids the roll-up
-has seen (a later row makes its enrollment's facts computed afresh).
+``report_rollup_mark`` is one row: the largest touch, task, response and decision ids the last
+roll-up saw (``seen_*``) and those of the roll-up before it, which reports check against (a later
+row makes its enrollment's facts computed afresh).
 
 Revision ID: 0025
 Revises: 0024
@@ -47,6 +48,10 @@ def upgrade() -> None:
         sa.Column("task_id", sa.Integer(), nullable=False),
         sa.Column("response_id", sa.Integer(), nullable=False),
         sa.Column("decision_id", sa.Integer(), nullable=False),
+        sa.Column("seen_touch_id", sa.Integer(), nullable=False),
+        sa.Column("seen_task_id", sa.Integer(), nullable=False),
+        sa.Column("seen_response_id", sa.Integer(), nullable=False),
+        sa.Column("seen_decision_id", sa.Integer(), nullable=False),
         sa.Column("rolled_at", UTCDateTime(), nullable=True),
     )
 

@@ -9,19 +9,22 @@ keeps them in ``report_settled_facts`` once, and a report reads those rows inste
 **Settled**: not active, paused or responded; ended at least :data:`SETTLE_DAYS` days before ``now``;
 no open task; no step whose outcome may still change (claimed, sending, handing, retry, held).
 
-**Exact**, whatever lands later: ``report_rollup_mark`` holds the largest touch, task, response and
-decision ids the roll-up has seen. A report uses a kept row only when its enrollment is still ended
-at the same ``ended_at`` (an undone decision reopens it) and has no touch, task, response or decision
-with a larger id; any other enrollment of the period is computed afresh, as before. The next roll-up
-drops the rows that changed and computes them again. The lead's source, class and owner are never
-kept: the report joins the lead.
+**Exact**, whatever lands later, as long as no transaction that writes a touch, task, response or
+decision stays open across a whole roll-up interval (:data:`ROLL_UP_EVERY`; cadence's writes take
+well under a second). An id is taken before its transaction commits: a row may be invisible to a
+roll-up although a committed row has a larger id. So ``report_rollup_mark`` lags one roll-up behind:
+``seen_*`` holds the largest touch, task, response and decision ids the last roll-up saw, and the
+mark checked (``touch_id`` ... ``decision_id``) is the ``seen_*`` of the roll-up before, whose
+transactions have all committed by then. A report uses a kept row only when its enrollment is still
+ended at the same ``ended_at`` (an undone decision reopens it) and has no touch, task, response or
+decision with an id above the mark; any other enrollment of the period is computed afresh, as
+before. The next roll-up drops the rows whose enrollment has a row above the mark it found, and
+computes them again. The lead's source, class and owner are never kept: the report joins the lead.
+The price of the lag: the facts kept by the very first roll-up are used only after the second,
+which computes them again (every id is above the first mark, 0).
 
 :func:`roll_up` is idempotent and safe when two run at once: it first updates the mark's row, which
 makes a second run wait for the first to commit (a row lock on PostgreSQL, the write lock on SQLite).
-One limit: an id is taken before its transaction commits, so a row written to a settled enrollment
-by a transaction still open while the roll-up reads (months after the enrollment ended) could be
-missed; nothing in cadence writes to an enrollment that old but a late reply or decision, each in a
-short transaction.
 """
 
 from __future__ import annotations
@@ -106,28 +109,31 @@ def due(session: Session, now: datetime) -> bool:
     return not (now - ROLL_UP_EVERY <= mark.rolled_at <= now)
 
 
-def _marks_of(mark: RollupMark) -> dict[str, int]:
-    return {name: getattr(mark, name) for _model, name in _TABLES}
+def _marks_of(mark: RollupMark, prefix: str = "") -> dict[str, int]:
+    return {name: getattr(mark, prefix + name) for _model, name in _TABLES}
 
 
 def roll_up(session: Session, now: datetime) -> dict[str, int]:
     """Bring ``report_settled_facts`` up to date as of ``now``, in the caller's transaction (commit it after).
 
-    Drops the kept rows that no longer hold (their enrollment reopened, ended again, or got a row
-    newer than the mark), then keeps the facts of every settled enrollment not kept yet, then moves
-    the mark. Returns how many rows were dropped and added.
+    Drops the kept rows that no longer hold (their enrollment reopened, ended again, or has a row
+    above the mark), then keeps the facts of every settled enrollment not kept yet, then moves the
+    mark one roll-up on (the ids seen now become ``seen_*``; the ones seen last time, the mark).
+    Returns how many rows were dropped and added.
     """
     # Take the mark's row first: a second roll-up waits here until this one commits.
+    zero = {name: 0 for _model, name in _TABLES}
     take = update(RollupMark).where(RollupMark.id == MARK_ID).values(rolled_at=now)
     if session.connection().execute(take).rowcount == 0:
         try:
             with session.begin_nested():
-                session.add(RollupMark(id=MARK_ID, touch_id=0, task_id=0, response_id=0, decision_id=0, rolled_at=now))
+                session.add(RollupMark(id=MARK_ID, **zero, **{f"seen_{name}": 0 for name in zero}, rolled_at=now))
         except IntegrityError:  # another roll-up made the row first: wait for it like above
             session.execute(take)
     mark = session.execute(select(RollupMark).where(RollupMark.id == MARK_ID)).scalar_one()
     session.refresh(mark)  # the row as this transaction sees it now, not as the session may have cached it
     old = _marks_of(mark)
+    last_seen = _marks_of(mark, "seen_")
     new = {name: session.scalar(select(func.coalesce(func.max(model.id), 0))) or 0 for model, name in _TABLES}
     s = SettledFacts
     changed = changed_since(old).subquery("changed")
@@ -170,7 +176,11 @@ def roll_up(session: Session, now: datetime) -> dict[str, int]:
         .subquery("cohort")
     )
     session.execute(insert(s).from_select([*FACT_COLUMNS, "ended_at"], enrollment_facts(cohort, "ended_at")))
-    session.execute(update(RollupMark).where(RollupMark.id == MARK_ID).values(**new, rolled_at=now))
+    session.execute(
+        update(RollupMark)
+        .where(RollupMark.id == MARK_ID)
+        .values(**last_seen, **{f"seen_{name}": value for name, value in new.items()}, rolled_at=now)
+    )
     # (INSERT ... SELECT reports no row count on every driver: count the table instead.)
     return {"dropped": dropped, "added": (session.scalar(select(func.count()).select_from(s)) or 0) - kept_before}
 
