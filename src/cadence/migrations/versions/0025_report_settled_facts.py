@@ -7,6 +7,10 @@ reads them instead of looking up every enrollment's touches, tasks, responses an
 roll-up saw (``seen_*``) and those of the roll-up before it, which reports check against (a later
 row makes its enrollment's facts computed afresh).
 
+``ix_tasks_enrollment_status_completed`` replaces ``ix_tasks_enrollment_id`` (0024): the facts look up
+an enrollment's done tasks and the first one's completion time. Without statistics (no ``ANALYZE``)
+SQLite read them through ``ix_tasks_status_completed`` by status alone, once per enrollment.
+
 Revision ID: 0025
 Revises: 0024
 Create Date: 2026-12-08 03:00:00.000000
@@ -26,6 +30,8 @@ depends_on = None
 
 
 def upgrade() -> None:
+    op.create_index("ix_tasks_enrollment_status_completed", "tasks", ["enrollment_id", "status", "completed_at"])
+    op.drop_index("ix_tasks_enrollment_id", table_name="tasks")
     op.create_table(
         "report_settled_facts",
         sa.Column("enrollment_id", sa.Integer(), primary_key=True, autoincrement=False),
@@ -60,3 +66,5 @@ def downgrade() -> None:
     op.drop_table("report_rollup_mark")
     op.drop_index("ix_report_settled_facts_enrolled_at", table_name="report_settled_facts")
     op.drop_table("report_settled_facts")
+    op.create_index("ix_tasks_enrollment_id", "tasks", ["enrollment_id"])
+    op.drop_index("ix_tasks_enrollment_status_completed", table_name="tasks")
