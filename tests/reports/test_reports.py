@@ -492,7 +492,7 @@ def test_asked_for_progress_the_cli_shows_each_step_on_stderr_and_json_stays_cle
     done = cli_history("report", "--json", "--progress", *PERIOD)
     assert done.json() == data  # stdout is the report alone
     steps = [line.split(" (")[0].removeprefix("report: ") for line in done.stderr.splitlines()]
-    assert steps[:-1] == ["enrollments", *SECTIONS]
+    assert steps[:-1] == ["settled", "enrollments", *SECTIONS]
     assert steps[-1].startswith("done in ")
     quiet = cli_history("report", "--json", *PERIOD)  # not a terminal, not asked: nothing on stderr
     assert quiet.json() == data
@@ -502,10 +502,11 @@ def test_asked_for_progress_the_cli_shows_each_step_on_stderr_and_json_stays_cle
 def test_the_report_tells_its_progress_step_by_step(seeded: Context, data: dict[str, Any]) -> None:
     told: list[tuple[str, int, int]] = []
     assert generate_report(seeded, since=SINCE, until=UNTIL, now=NOW, progress=lambda *step: told.append(step)) == data
-    total = len(SECTIONS) + 1
+    total = len(SECTIONS) + 2
     assert told == [
-        ("enrollments", 0, total),
-        *[(n, i, total) for i, n in enumerate(SECTIONS, 1)],
+        ("settled", 0, total),
+        ("enrollments", 1, total),
+        *[(n, i + 1, total) for i, n in enumerate(SECTIONS, 1)],
         ("done", total, total),
     ]
 

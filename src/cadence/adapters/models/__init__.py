@@ -10,6 +10,7 @@ relationships name, so the order of mapping is the same on every run:
 - :mod:`~cadence.adapters.models.cadences`: cadence versions, enrollments, touches, tasks, decisions;
 - :mod:`~cadence.adapters.models.imports`: lead imports and what each changed;
 - :mod:`~cadence.adapters.models.mail`: digests, replies mailboxes, sending mailboxes and domains;
+- :mod:`~cadence.adapters.models.reports`: the report's facts of settled enrollments;
 - :mod:`~cadence.adapters.models.web`: the workspace's and the API's accounts, keys, audit log;
 - :mod:`~cadence.adapters.models.webhooks`: outbound webhooks.
 """
@@ -41,6 +42,7 @@ from cadence.adapters.models.leads import (
     StageChange,
 )
 from cadence.adapters.models.mail import Digest, InboundMessage, MailboxState, SendingDomain, SendingMailbox
+from cadence.adapters.models.reports import RollupMark, SettledFacts
 from cadence.adapters.models.web import (
     ApiIdempotency,
     ApiKey,
@@ -87,8 +89,10 @@ __all__ = [
     "QualifyingAnswer",
     "Rep",
     "Response",
+    "RollupMark",
     "SendingDomain",
     "SendingMailbox",
+    "SettledFacts",
     "StageChange",
     "Suppression",
     "Task",

@@ -15,6 +15,7 @@ from cadence.services.reports.conversion import conversion, durations, funnel
 from cadence.services.reports.decisions import chosen_decisions, decisions
 from cadence.services.reports.first_touch import first_touch
 from cadence.services.reports.owners import owners
+from cadence.services.reports.rollup import due, roll_up
 from cadence.services.reports.rules import RULES
 from cadence.services.reports.scope import drop_facts, make_scope
 from cadence.services.reports.steps import attributed, cohort_touches, steps, variants
@@ -45,16 +46,18 @@ def build_report(
     until: datetime | None,
     now: datetime,
     progress: Progress | None = None,
+    settled: bool = True,
 ) -> dict[str, Any]:
     """The report for enrollments in ``[since, until)`` (either may be None: unbounded), tasks overdue as of ``now``.
 
     ``progress`` is told before each step: ``enrollments`` (what became of each one in the period),
-    then each of :data:`SECTIONS`.
+    then each of :data:`SECTIONS`. ``settled``: read the settled enrollments' kept facts
+    (:mod:`.rollup`) rather than compute them (the figures are the same).
     """
     total = len(SECTIONS) + 1
     tell = progress or (lambda _name, _done, _total: None)
     tell("enrollments", 0, total)
-    scope = make_scope(session, since, until, now)
+    scope = make_scope(session, since, until, now, settled=settled)
     touches = cohort_touches(scope)
     replied = attributed(scope.cohort, ("reply",))
     chosen = chosen_decisions(scope)
@@ -100,17 +103,30 @@ def generate_report(
     until: datetime | None,
     now: datetime,
     progress: Progress | None = None,
+    settled: bool = True,
 ) -> dict[str, Any]:
     """:func:`build_report` in one transaction, rolled back (on PostgreSQL a repeatable-read snapshot).
 
-    Its only write is a temporary table of its own; every figure comes from the same snapshot.
+    With ``settled`` (the default), :func:`.rollup.roll_up` first (progress step ``settled``; when
+    :func:`.rollup.due`) keeps the facts of the enrollments settled since, in a transaction of its
+    own (committed); the report then reads them. Without, no roll-up runs and every enrollment's facts
+    are computed (the same figures).
+    The report's only write is a temporary table of its own; every figure comes from the same snapshot.
     """
+    if settled and progress is not None:
+        told, steps = progress, len(SECTIONS) + 2
+        told("settled", 0, steps)
+        progress = lambda name, done, _total: told(name, done + 1, steps)  # noqa: E731
+    if settled:
+        with ctx.sessions.begin() as session:
+            if due(session, now):
+                roll_up(session, now)
     with ctx.sessions() as session:
         if session.get_bind().dialect.name == "postgresql":
             session.connection(execution_options={"isolation_level": "REPEATABLE READ"})
             # About twenty mid-sized queries: compiling each with JIT costs more than it saves.
             session.execute(text("SET LOCAL jit = off"))
         try:
-            return build_report(session, since=since, until=until, now=now, progress=progress)
+            return build_report(session, since=since, until=until, now=now, progress=progress, settled=settled)
         finally:
             session.rollback()

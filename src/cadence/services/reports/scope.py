@@ -14,8 +14,10 @@ from sqlalchemy import (
     MetaData,
     Select,
     String,
+    Subquery,
     Table,
     case,
+    exists,
     extract,
     func,
     insert,
@@ -88,18 +90,14 @@ class Scope:
         return self.facts
 
 
-def make_scope(session: Session, since: datetime | None, until: datetime | None, now: datetime) -> Scope:
-    """The period's :class:`Scope`, its facts materialized (drop them with :func:`drop_facts`)."""
-    cohort = (
-        select(
-            Enrollment.id.label("enrollment_id"),
-            Enrollment.lead_id.label("lead_id"),
-            Enrollment.enrolled_at.label("enrolled_at"),
-            Enrollment.cadence_name.label("cadence"),
-        )
-        .where(*between(Enrollment.enrolled_at, since, until))
-        .subquery("cohort")
-    )
+def enrollment_facts(cohort: Subquery, *extra: str) -> Select[Any]:
+    """What became of each enrollment of ``cohort`` (``enrollment_id``, ``lead_id``, ``enrolled_at``, ``cadence``).
+
+    Columns: :data:`FACT_COLUMNS` (those four, then ``contacted``, ``first_at``, ``decision_id``,
+    ``outcome``, ``decided_at`` and ``touched_at``), then the ``extra`` columns of ``cohort`` passed
+    through. The lead's own columns are not here: they can change at any time, and the report joins
+    the lead for them.
+    """
     c = cohort.c
     # Each correlated lookup goes through an index: touches (enrollment_id, ...), tasks, responses
     # and decisions by lead_id.
@@ -152,24 +150,18 @@ def make_scope(session: Session, since: datetime | None, until: datetime | None,
         .limit(1)
         .scalar_subquery()
     )
-    base = (
-        select(
-            c.enrollment_id,
-            c.lead_id,
-            c.enrolled_at,
-            c.cadence,
-            Lead.source.label("source"),
-            Lead.lead_class.label("lead_class"),
-            Lead.owner_id.label("owner_id"),
-            case((or_(email_sent, contact_task), 1), else_=0).label("contacted"),
-            first_response.label("first_at"),
-            latest_decision.label("decision_id"),
-            first_email.label("first_email_at"),
-            first_contact_task.label("first_task_at"),
-        )
-        .join(Lead, Lead.id == c.lead_id)
-        .subquery("base")
-    )
+    base = select(
+        c.enrollment_id,
+        c.lead_id,
+        c.enrolled_at,
+        c.cadence,
+        case((or_(email_sent, contact_task), 1), else_=0).label("contacted"),
+        first_response.label("first_at"),
+        latest_decision.label("decision_id"),
+        first_email.label("first_email_at"),
+        first_contact_task.label("first_task_at"),
+        *[c[name] for name in extra],
+    ).subquery("base")
     b = base.c
     # The first touch: the earlier of the first email sent and the first contact task done (either may be missing).
     touched_at = case(
@@ -178,23 +170,88 @@ def make_scope(session: Session, since: datetime | None, until: datetime | None,
         (b.first_task_at < b.first_email_at, b.first_task_at),
         else_=b.first_email_at,
     )
-    facts = select(
-        *[column for column in b if column.name not in ("first_email_at", "first_task_at")],
+    return select(
+        *[b[name] for name in FACT_COLUMNS[:7]],
         Decision.outcome.label("outcome"),
         Decision.decided_at.label("decided_at"),
         touched_at.label("touched_at"),
+        *[b[name] for name in extra],
     ).outerjoin(Decision, Decision.id == b.decision_id)
+
+
+FACT_COLUMNS = (
+    "enrollment_id",
+    "lead_id",
+    "enrolled_at",
+    "cadence",
+    "contacted",
+    "first_at",
+    "decision_id",
+    "outcome",
+    "decided_at",
+    "touched_at",
+)
+"""The columns of :func:`enrollment_facts`, in order."""
+
+
+def make_scope(
+    session: Session, since: datetime | None, until: datetime | None, now: datetime, *, settled: bool = True
+) -> Scope:
+    """The period's :class:`Scope`, its facts materialized (drop them with :func:`drop_facts`).
+
+    With ``settled``, the facts of settled enrollments come from what :func:`.rollup.roll_up` kept (those
+    still usable: :func:`.rollup.usable_settled`) and only the others' are computed here; without, every
+    enrollment's are computed here.
+    """
+    from cadence.services.reports.rollup import usable_settled  # rollup imports this module
+
+    kept = usable_settled(session, since, until, use=settled)
     dialect = session.get_bind().dialect.name
-    return Scope(dialect, since, until, now, _materialize(session, dialect, facts))
+    table = _facts_table()
+    connection = session.connection()
+    table.create(connection)
+    # The kept facts first; then the period's other enrollments, found missing from the table by its key.
+    connection.execute(insert(table).from_select([c.name for c in table.c], _with_lead(kept)))
+    cohort = (
+        select(
+            Enrollment.id.label("enrollment_id"),
+            Enrollment.lead_id.label("lead_id"),
+            Enrollment.enrolled_at.label("enrolled_at"),
+            Enrollment.cadence_name.label("cadence"),
+        )
+        .where(*between(Enrollment.enrolled_at, since, until))
+        .where(~exists().where(table.c.enrollment_id == Enrollment.id))
+        .subquery("cohort")
+    )
+    live = _with_lead(enrollment_facts(cohort).subquery("live"))
+    connection.execute(insert(table).from_select([c.name for c in table.c], live))
+    if dialect == "postgresql":
+        connection.exec_driver_sql(f"ANALYZE {table.name}")  # temporary tables get no statistics otherwise
+    return Scope(dialect, since, until, now, table)
 
 
-def _materialize(session: Session, dialect: str, facts: Select[Any]) -> Table:
-    """``facts`` in a temporary table of this connection: every section reads it, none recomputes it.
+def _with_lead(rows: Subquery) -> Select[Any]:
+    """``rows`` (:data:`FACT_COLUMNS`) with their lead's source, class and owner, in the facts table's order."""
+    u = rows.c
+    return select(
+        u.enrollment_id,
+        u.lead_id,
+        u.enrolled_at,
+        u.cadence,
+        Lead.source.label("source"),
+        Lead.lead_class.label("lead_class"),
+        Lead.owner_id.label("owner_id"),
+        *[u[name] for name in FACT_COLUMNS[4:]],
+    ).join(Lead, Lead.id == u.lead_id)
+
+
+def _facts_table() -> Table:
+    """A new temporary table for the facts: every section reads it, none recomputes them.
 
     The table goes with the transaction's rollback (DDL is transactional on both databases) or
     :func:`drop_facts`; its random name lets two reports share a transaction.
     """
-    table = Table(
+    return Table(
         f"report_facts_{secrets.token_hex(6)}",
         MetaData(),
         Column("enrollment_id", Integer, primary_key=True, autoincrement=False),
@@ -212,12 +269,6 @@ def _materialize(session: Session, dialect: str, facts: Select[Any]) -> Table:
         Column("touched_at", UTCDateTime()),
         prefixes=["TEMPORARY"],
     )
-    connection = session.connection()
-    table.create(connection)
-    connection.execute(insert(table).from_select([c.name for c in table.c], facts))
-    if dialect == "postgresql":
-        connection.exec_driver_sql(f"ANALYZE {table.name}")  # temporary tables get no statistics otherwise
-    return table
 
 
 def drop_facts(session: Session, table: Table) -> None:
