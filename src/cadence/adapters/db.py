@@ -17,6 +17,7 @@ import time
 import traceback
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -174,10 +175,18 @@ def make_engine(url: str, *, sqlite_busy_timeout_ms: int = SQLITE_BUSY_TIMEOUT_M
     raise ConfigurationError(f"unsupported database {parsed.get_backend_name()!r}: use sqlite or postgresql")
 
 
+@dataclass
+class Turn:
+    """A long-running writer's turn (:func:`long_writer_turn`): ``pause`` is how long it keeps the turn after
+    its transaction; a transaction that wrote nothing sets it to 0 (no other writer needs the gap then)."""
+
+    pause: float
+
+
 @contextmanager
 def long_writer_turn(
     engine: Engine, *, pause: float = SQLITE_WRITER_PAUSE_S, wait: float = SQLITE_BUSY_TIMEOUT_MS / 1000
-) -> Iterator[None]:
+) -> Iterator[Turn]:
     """Around one batch-sized write transaction of a long-running writer (an import's chunk, the advance run's
     claim or settlement of a batch) on SQLite: wait for the turn, then, after the transaction, pause ``pause``
     seconds still holding it. On PostgreSQL, or a SQLite database that is not a file, it does nothing.
@@ -197,26 +206,27 @@ def long_writer_turn(
     """
     database = engine.url.database if engine.dialect.name == "sqlite" else None
     if not database or database == ":memory:" or database.startswith("file:") or os.name != "posix":
-        yield
+        yield Turn(pause=0.0)
         return
     import fcntl
 
-    with open(f"{Path(database).expanduser()}-writers", "a+b") as turn:
+    turn = Turn(pause=pause)
+    with open(f"{Path(database).expanduser()}-writers", "a+b") as held:
         deadline = time.monotonic() + wait
         while True:
             try:
-                fcntl.flock(turn, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                fcntl.flock(held, fcntl.LOCK_EX | fcntl.LOCK_NB)
                 break
             except BlockingIOError:
                 if time.monotonic() >= deadline:  # the holder is stuck: go on, SQLite's busy timeout decides
-                    yield
+                    yield turn
                     return
                 time.sleep(0.01)
         try:
-            yield
-            time.sleep(pause)
+            yield turn
+            time.sleep(turn.pause)
         finally:
-            fcntl.flock(turn, fcntl.LOCK_UN)
+            fcntl.flock(held, fcntl.LOCK_UN)
 
 
 def session_factory(engine: Engine) -> sessionmaker[Session]:

@@ -64,9 +64,12 @@ async def run_batch(
         )
 
         def taken(counts: RunReport) -> tuple[list[WorkItem], dict[int, Enrollment]]:
-            with long_writer_turn(ctx.engine):  # on SQLite: other writers get the lock after the claim
-                return intake.take(ctx, now=now, limit=batch_size, only_enrollment=only_enrollment,
-                                   report=counts, versions=versions)  # fmt: skip
+            with long_writer_turn(ctx.engine) as turn:  # on SQLite: other writers get the lock after the claim
+                emails, snapshots = intake.take(ctx, now=now, limit=batch_size, only_enrollment=only_enrollment,
+                                                report=counts, versions=versions)  # fmt: skip
+                if not snapshots:
+                    turn.pause = 0.0  # it claimed nothing: the run ends here, there is no next claim to make way for
+                return emails, snapshots
 
         emails, snapshots = await asyncio.to_thread(retrying, ctx, report, taken)
         if not emails:
