@@ -252,7 +252,7 @@ class Races:
     lead's wave was marked and before its hand-off check) and as many hand-offs were withdrawn:
     how many of a round's events land in that window depends on how the threads are scheduled
     (5 to 23 of 158 on SQLite with the same seed, under load), so a fixed number of rounds does
-    not make them, more rounds do (``max_rounds`` at most).
+    not make them, more rounds do (``max_rounds`` at most), each of ``leads_per_round`` leads while they are short.
     """
 
     database_url: str
@@ -329,8 +329,12 @@ class Races:
         self, contexts: dict[str, Context], uids: Iterator[int], rng: random.Random, mode: str, number: int
     ) -> None:
         """One round: leads seeded a chunk at a time, the runs of ``mode``, and the events, all at once."""
-        # The last round only as big as the races still to land need (most land mid-run).
-        wanted = math.ceil((self.races - self.landed()) / self.stopped_share / 0.95)
+        # The last round only as big as the races still to land need (most land mid-run); a full round
+        # while too few were contested or withdrawn: only a few of a round's events land in that window,
+        # and rounds of 20 leads could use up ``max_rounds`` before enough did (44 of 50 in 100 rounds).
+        floor = self.races // 20
+        short = self.contested() < floor or self.recorder.withdrawn() < floor
+        wanted = self.leads_per_round if short else math.ceil((self.races - self.landed()) / self.stopped_share / 0.95)
         emails = [f"r{number}-{i}@acme{number % 7}.example" for i in range(min(self.leads_per_round, max(wanted, 20)))]
         shared = _Round(targets=set(rng.sample(emails, round(len(emails) * self.stopped_share))), seeders=self.seeders)
         first_event, first_run = len(self.events), len(self.recorder.runs)
