@@ -213,7 +213,7 @@ def leads_list(
 
     def show_stuck() -> None:
         from cadence.errors import ValidationError
-        from cadence.services.leads import rep_id
+        from cadence.services.reps import rep_id
         from cadence.services.stuck import stuck_leads
 
         if status is not None:

@@ -75,7 +75,7 @@ def list_leads(session: Session, *, status: str | None = None, owner: str | None
             raise ValidationError(f"unknown status {shown(status)}; choose one of {', '.join(statuses)}")
         query = query.where(Lead.status == wanted)
     if owner:
-        from cadence.services.leads import rep_id  # the lists import neither the import nor the engine of events
+        from cadence.services.reps import rep_id
 
         query = query.where(Lead.owner_id == rep_id(session, owner))
     query = query.order_by(Lead.priority.is_(None), Lead.priority, Lead.email)

@@ -31,7 +31,8 @@ from cadence.services.cadence_versions import pinned_cadence
 from cadence.services.enrollments import open_enrollment, schedule_next, start_enrollment
 from cadence.services.erasure import erased_among
 from cadence.services.import_lookups import ChunkLookups
-from cadence.services.reps import RoundRobin, is_away
+from cadence.services.new_leads import NewLead, write_new
+from cadence.services.reps import RoundRobin, get_rep, is_away
 from cadence.services.webhooks import outbox
 from cadence.settings import Settings
 
@@ -289,10 +290,10 @@ def import_leads(
     ``flush_each=True`` in a new transaction to learn which row it was.
     """
     report = ImportReport()
-    changes: list[tuple[Lead | _NewLead, bool, bool]] = []  # (lead, created, qualified): their events, at the end
+    changes: list[tuple[Lead | NewLead, bool, bool]] = []  # (lead, created, qualified): their events, at the end
     if cadence_override is not None and cadence_override not in cadences:
         raise NotFound(f"no cadence named {cadence_override!r}; known: {', '.join(sorted(cadences))}")
-    fallback_owner = _rep_by_email(session, default_owner) if default_owner else None
+    fallback_owner = get_rep(session, default_owner) if default_owner else None
     reps = {rep.email: rep for rep in session.scalars(select(Rep))}
     robin = RoundRobin(session, now=now)
     emails = list(dict.fromkeys(r.email for r in rows))
@@ -306,7 +307,7 @@ def import_leads(
     asked = {lead.id for lead in existing.values()}
     followed = _followed_before(session, sorted(asked))  # known leads, read at once; others asked one by one
     journaled: list[_Change] = []
-    pending: dict[str, _NewLead] = {}  # created by this chunk's rows, written together (_write_new)
+    pending: dict[str, NewLead] = {}  # created by this chunk's rows, written together (write_new)
     if not flush_each and rows and (fallback_owner is not None or not robin.empty):
         # The new leads' accounts first, written together: each new lead below finds its own.
         made: set[str] = set()
@@ -332,7 +333,7 @@ def import_leads(
                 report.erased += 1
                 continue
             if address in pending:  # created by an earlier row of this chunk: written now, and updated as any lead
-                _write_new(session, pending)
+                write_new(session, pending)
                 earlier = pending.pop(address)
                 existing[address] = earlier.lead = session.scalars(select(Lead).where(Lead.email == address)).one()
                 asked.add(earlier.lead.id)  # what it has is known: the enrollment this chunk gave it, and no decision
@@ -363,7 +364,7 @@ def import_leads(
                     journaled.append(_Change(new, created=True, enrolled=enrolled))
                 changes.append((new, True, qualified))
                 if flush_each:
-                    _write_new(session, pending)
+                    write_new(session, pending)
                 continue
             change = _Change(lead, created=False, before=snapshot(lead)) if journal is not None else None
             changed = _apply(lead, data, creating=False)
@@ -419,7 +420,7 @@ def import_leads(
             report.enrolled += 1
     try:
         session.flush()
-        _write_new(session, pending)
+        write_new(session, pending)
         if journaled:
             session.execute(
                 insert(ImportChange).execution_options(render_nulls=True),
@@ -441,24 +442,10 @@ def import_leads(
 
 
 @dataclass
-class _NewLead:
-    """A lead an import creates: its columns, written with the chunk's other new leads by :func:`_write_new`."""
-
-    values: dict[str, Any]
-    owner: Rep
-    enrollment: dict[str, Any] | None = None
-    """Its enrollment's columns (:meth:`ChunkLookups.new_enrollment`), if it is enrolled."""
-    id: int | None = None
-    """Its id, once written."""
-    lead: Lead | None = None
-    """The lead read back, when a later row of the chunk updates it."""
-
-
-@dataclass
 class _Change:
     """One row of an import's journal (:class:`ImportChange`): the lead created or updated, and its fields before."""
 
-    lead: Lead | _NewLead
+    lead: Lead | NewLead
     created: bool
     enrolled: bool = False
     before: dict[str, Any] | None = None
@@ -478,7 +465,7 @@ def _new_lead(
     rules: Rules,
     cadence_override: str | None,
     report: ImportReport,
-) -> _NewLead:
+) -> NewLead:
     """The columns of the lead ``item`` creates, qualified and flagged, for ``owner`` at ``account``.
 
     What a new :class:`Lead` updated by :func:`_apply`, :func:`_classify` and :func:`flag_address` holds.
@@ -499,11 +486,11 @@ def _new_lead(
             report.reasons[reason] = report.reasons.get(reason, 0) + 1
         report.names += 1 if result.kind is Kind.NAME else 0
         report.unfit += 1 if result.kind is Kind.UNFIT else 0
-    return _NewLead(values, owner)
+    return NewLead(values, owner)
 
 
 def _enroll_new(
-    new: _NewLead,
+    new: NewLead,
     lookups: ChunkLookups,
     cadences: dict[str, Cadence],
     owner: Rep,
@@ -535,47 +522,9 @@ def _enroll_new(
     return True
 
 
-def _write_new(session: Session, pending: dict[str, _NewLead]) -> None:
-    """Write the leads of ``pending`` not written yet, with their enrollments: a few statements for all of them.
-
-    ``insert()`` with a list of rows is one ``executemany`` (pipelined by psycopg on PostgreSQL), and
-    their ids are read back by address in a few ``IN (...)`` queries: an ORM flush of as many objects
-    costs several times the CPU (each object's state, ``INSERT ... RETURNING`` pages of thousands of
-    parameters for the driver to parse). ``render_nulls``: every row has the same columns, so that
-    they stay one batch (without it, the ORM groups rows by which of their values are None).
-    """
-    new = [lead for lead in pending.values() if lead.id is None]
-    if not new:
-        return
-    session.flush()  # their accounts first, and what changed on the known leads
-    ids = _insert_leads(session, [lead.values for lead in new])
-    for lead in new:
-        lead.id = ids[lead.values["email"]]
-    enrollments = [{**lead.enrollment, "lead_id": lead.id} for lead in new if lead.enrollment is not None]
-    if enrollments:
-        session.execute(insert(Enrollment).execution_options(render_nulls=True), enrollments)
-
-
-def _insert_leads(session: Session, rows: list[dict[str, Any]]) -> dict[str, int]:
-    """Insert the leads ``rows`` (all with the same columns); the id of each by its address."""
-    if len(rows) == 1:  # one statement: a lead sent alone (the API)
-        return {rows[0]["email"]: session.execute(insert(Lead).returning(Lead.id), rows[0]).scalar_one()}
-    session.execute(insert(Lead).execution_options(render_nulls=True), rows)
-    wanted = [row["email"] for row in rows]
-    ids: dict[str, int] = {}
-    for start in range(0, len(wanted), _CHUNK):
-        part = wanted[start : start + _CHUNK]
-        ids.update(
-            (email, id_)
-            for email, id_ in session.execute(select(Lead.email, Lead.id).where(Lead.email.in_(part)))
-            if email
-        )
-    return ids
-
-
-def _lead_events(lead: Lead | _NewLead, *, created: bool, qualified: bool, at: datetime) -> list[outbox.Event]:
+def _lead_events(lead: Lead | NewLead, *, created: bool, qualified: bool, at: datetime) -> list[outbox.Event]:
     """The webhook events of a lead an import created or qualified (:func:`outbox.lead_events`)."""
-    if isinstance(lead, _NewLead):
+    if isinstance(lead, NewLead):
         if lead.lead is None:
             assert lead.id is not None, "written before its events"
             data = outbox.lead_data_of(lead.id, lead.values, lead.owner.email)
@@ -681,17 +630,6 @@ def _reschedule_if_moved(session: Session, lead: Lead, settings: Settings) -> No
     if enrollment is not None and enrollment.state == "active":
         cadence = pinned_cadence(session, enrollment.cadence_name, enrollment.cadence_version)
         schedule_next(enrollment, cadence, settings)
-
-
-def rep_id(session: Session, email: str) -> int:
-    """The id of the rep with ``email``, or :class:`NotFound`."""
-    return _rep_by_email(session, email).id
-
-
-def _rep_by_email(session: Session, email: str) -> Rep:
-    from cadence.services.reps import get_rep
-
-    return get_rep(session, email)
 
 
 def rows_from(parsed_rows: Iterable[Any]) -> list[ImportRow]:

@@ -97,6 +97,11 @@ def list_reps(session: Session) -> list[dict[str, object]]:
     ]
 
 
+def rep_id(session: Session, email: str) -> int:
+    """The id of the rep with ``email``, or :class:`NotFound`."""
+    return get_rep(session, email).id
+
+
 def is_away(rep: Rep, now: datetime) -> bool:
     """Whether ``rep`` is out of office at ``now`` (from ``away_from``, inclusive, until ``away_until``)."""
     return rep.away_from is not None and rep.away_until is not None and rep.away_from <= now < rep.away_until
